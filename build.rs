@@ -1,0 +1,150 @@
+//! Generates the raw bindings from `vendor/redismodule.h`.
+//!
+//! The header declares every API entry as a global function pointer (`RedisModule_X`) that a C
+//! module fills by asking the server at load time. Rust cannot link against such tentative
+//! definitions, so this script splits bindgen's output in two:
+//! - `sys.rs`: the C types and typed constants (no function-pointer globals);
+//! - `api_table.rs`: one `Option<fn>` field per API entry in a `Table` struct, plus the code that
+//!   fills it through `RedisModule_GetApi` and answers "is X available?" by name.
+
+use std::env;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use bindgen::callbacks::{IntKind, ParseCallbacks};
+use quote::ToTokens;
+
+const HEADER: &str = "vendor/redismodule.h";
+
+/// Gives each `#define` constant the C type the API takes it as: `int` where it fits (flags,
+/// modes, status codes), `long long` for the 64-bit masks.
+#[derive(Debug)]
+struct TypedConstants;
+
+impl ParseCallbacks for TypedConstants {
+    fn int_macro(&self, _name: &str, value: i64) -> Option<IntKind> {
+        if i32::try_from(value).is_ok() {
+            Some(IntKind::Int)
+        } else if u32::try_from(value).is_ok() {
+            Some(IntKind::UInt)
+        } else {
+            Some(IntKind::LongLong)
+        }
+    }
+}
+
+fn main() {
+    println!("cargo:rerun-if-changed={HEADER}");
+    println!("cargo:rerun-if-changed=build.rs");
+
+    let generated = bindgen::Builder::default()
+        .header(HEADER)
+        .allowlist_type("RedisModule.*")
+        .allowlist_var("RedisModule_.*")
+        .allowlist_var("REDISMODULE_.*")
+        .allowlist_type("mstime_t|ustime_t")
+        .parse_callbacks(Box::new(TypedConstants))
+        .derive_default(true)
+        .derive_debug(false)
+        .layout_tests(false)
+        .generate_comments(false)
+        .prepend_enum_name(false)
+        .generate()
+        .expect("bindgen could not read vendor/redismodule.h (is libclang installed?)")
+        .to_string();
+
+    let file = syn::parse_file(&generated).expect("bindgen output parses as Rust");
+    let mut sys_items = Vec::new();
+    let mut entries: Vec<(String, String)> = Vec::new();
+    for item in file.items {
+        match item {
+            syn::Item::ForeignMod(mut block) => {
+                block.items.retain(|foreign| match foreign {
+                    syn::ForeignItem::Static(entry) => {
+                        let name = entry.ident.to_string();
+                        if let Some(short) = name.strip_prefix("RedisModule_") {
+                            let ty = entry.ty.to_token_stream().to_string();
+                            if ty.contains("Option") && ty.contains("fn") {
+                                entries.push((short.to_owned(), ty));
+                            }
+                        }
+                        // Header-local statics (e.g. the command-info version) have no symbol
+                        // to link against; the SDK builds its own copies.
+                        false
+                    }
+                    _ => true,
+                });
+                if !block.items.is_empty() {
+                    sys_items.push(syn::Item::ForeignMod(block));
+                }
+            }
+            other => sys_items.push(other),
+        }
+    }
+    assert!(
+        entries.len() > 300,
+        "expected the full API table from the header, found {} entries",
+        entries.len()
+    );
+
+    let mut sys = String::new();
+    for item in sys_items {
+        writeln!(sys, "{}", item.to_token_stream()).unwrap();
+    }
+
+    let out = PathBuf::from(env::var("OUT_DIR").unwrap());
+    std::fs::write(out.join("sys.rs"), sys).unwrap();
+    std::fs::write(out.join("api_table.rs"), api_table(&entries)).unwrap();
+}
+
+/// Writes the `Table` struct, its empty value, its loader and its by-name lookup.
+fn api_table(entries: &[(String, String)]) -> String {
+    let mut out = String::new();
+    out.push_str(
+        "/// The server's module API: one field per `RedisModule_*` entry of the vendored header,\n\
+         /// `None` where the running server does not export it.\n\
+         #[allow(non_snake_case, missing_docs, clippy::type_complexity)]\n\
+         pub struct Table {\n",
+    );
+    for (name, ty) in entries {
+        writeln!(out, "    pub {name}: {ty},").unwrap();
+    }
+    out.push_str("}\n\nimpl Table {\n    /// A table with every entry missing.\n    pub const EMPTY: Table = Table {\n");
+    for (name, _) in entries {
+        writeln!(out, "        {name}: None,").unwrap();
+    }
+    out.push_str(
+        "    };\n\n\
+         /// Asks the server for every entry.\n\
+         ///\n\
+         /// # Safety\n\
+         /// `get_api` must be the server's `RedisModule_GetApi`, called on the main thread during\n\
+         /// module load, with no other reference to `self` alive.\n\
+         pub(crate) unsafe fn load(&mut self, get_api: GetApiFn) {\n",
+    );
+    for (name, _) in entries {
+        writeln!(
+            out,
+            "        // SAFETY: the server writes a pointer of the declared type, or nothing.\n        \
+             unsafe {{ get_api(c\"RedisModule_{name}\".as_ptr(), (&raw mut self.{name}).cast()) }};"
+        )
+        .unwrap();
+    }
+    out.push_str(
+        "    }\n\n\
+         /// Whether the entry `RedisModule_<name>` (or `<name>`) is present; `None` for a name\n\
+         /// the vendored header does not declare.\n\
+         pub fn has(&self, name: &str) -> Option<bool> {\n        \
+         let name = name.strip_prefix(\"RedisModule_\").unwrap_or(name);\n        \
+         match name {\n",
+    );
+    for (name, _) in entries {
+        writeln!(
+            out,
+            "            \"{name}\" => Some(self.{name}.is_some()),"
+        )
+        .unwrap();
+    }
+    out.push_str("            _ => None,\n        }\n    }\n}\n");
+    out
+}

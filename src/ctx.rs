@@ -1,0 +1,423 @@
+//! The context of one command call: replies, replication, logging and opening keys.
+
+use std::ffi::{CStr, CString, c_char, c_int, c_long};
+use std::marker::PhantomData;
+use std::ptr::NonNull;
+
+use crate::key::{Key, OpenMode};
+use crate::string::RStr;
+use crate::sys::{self, RedisModuleCtx};
+use crate::{Error, Result};
+
+/// The context of one callback. It is only ever lent (`&Ctx<'a>`) for the callback's duration:
+/// nothing borrowed from it can outlive the call, and it cannot leave the main thread.
+///
+/// ```compile_fail,E0521
+/// // A context cannot be kept past its callback.
+/// use std::cell::RefCell;
+/// thread_local!(static KEPT: RefCell<Option<&'static rm::Ctx<'static>>> = RefCell::new(None));
+/// fn keep(ctx: &rm::Ctx, _args: &[&rm::RStr]) -> rm::Result<()> {
+///     KEPT.with(|kept| *kept.borrow_mut() = Some(ctx));
+///     Ok(())
+/// }
+/// ```
+///
+/// ```compile_fail,E0277
+/// // Nor sent to another thread.
+/// fn send(ctx: &rm::Ctx, _args: &[&rm::RStr]) -> rm::Result<()> {
+///     std::thread::scope(|s| { s.spawn(|| ctx.reply_ok()); });
+///     Ok(())
+/// }
+/// ```
+///
+/// ```compile_fail,E0521
+/// // Nor can an argument or an open key.
+/// use std::cell::RefCell;
+/// thread_local!(static ARG: RefCell<Option<&'static rm::RStr>> = RefCell::new(None));
+/// fn keep(_ctx: &rm::Ctx, args: &[&rm::RStr]) -> rm::Result<()> {
+///     ARG.with(|kept| *kept.borrow_mut() = Some(args[1]));
+///     Ok(())
+/// }
+/// ```
+pub struct Ctx<'a> {
+    raw: NonNull<RedisModuleCtx>,
+    // Tied to the callback ('a may only shrink) and neither Send nor Sync.
+    _callback: PhantomData<(&'a RedisModuleCtx, *mut u8)>,
+}
+
+/// Server log levels, lowest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    /// `debug`
+    Debug,
+    /// `verbose`
+    Verbose,
+    /// `notice`
+    Notice,
+    /// `warning`
+    Warning,
+}
+
+impl LogLevel {
+    fn as_cstr(self) -> &'static CStr {
+        match self {
+            LogLevel::Debug => c"debug",
+            LogLevel::Verbose => c"verbose",
+            LogLevel::Notice => c"notice",
+            LogLevel::Warning => c"warning",
+        }
+    }
+}
+
+/// A reply aggregate whose length is set once its elements are known; see
+/// [`Ctx::reply_postponed_array`].
+#[must_use = "the length of a postponed reply must be set, or the client reads a broken reply"]
+#[derive(Debug)]
+pub struct Postponed {
+    kind: Aggregate,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Aggregate {
+    Array,
+    Map,
+    Set,
+}
+
+impl<'a> Ctx<'a> {
+    /// Wraps the context the server passed to a callback.
+    ///
+    /// # Safety
+    /// `raw` must be the live context of the callback now running, valid for `'a`.
+    #[inline(always)]
+    pub(crate) unsafe fn from_raw(raw: NonNull<RedisModuleCtx>) -> Ctx<'a> {
+        Ctx {
+            raw,
+            _callback: PhantomData,
+        }
+    }
+
+    /// The C context, for calls into [`crate::sys`] the SDK does not wrap.
+    #[inline(always)]
+    pub fn as_ptr(&self) -> *mut RedisModuleCtx {
+        self.raw.as_ptr()
+    }
+
+    // ---- keys ----
+
+    /// Opens a key for reading. A missing key opens as [`KeyType::Empty`](crate::KeyType).
+    #[inline(always)]
+    pub fn open_key<'k>(&'k self, name: &'k RStr) -> Key<'k> {
+        Key::open(self, name, OpenMode::Read)
+    }
+
+    /// Opens a key for reading and writing; the key is created by the first write.
+    #[inline(always)]
+    pub fn open_key_writable<'k>(&'k self, name: &'k RStr) -> Key<'k> {
+        Key::open(self, name, OpenMode::ReadWrite)
+    }
+
+    // ---- replies: exactly one per command call (aggregates count their elements) ----
+
+    /// `+OK`.
+    #[inline(always)]
+    pub fn reply_ok(&self) {
+        self.reply_simple(c"OK");
+    }
+
+    /// A simple string (`+...`). It must not contain CR or LF; any that it has are sent as
+    /// spaces, so the protocol stays intact.
+    #[inline]
+    pub fn reply_simple(&self, text: &CStr) {
+        if text.to_bytes().contains(&b'\r') || text.to_bytes().contains(&b'\n') {
+            let fixed: Vec<u8> = text
+                .to_bytes()
+                .iter()
+                .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b })
+                .collect();
+            let fixed = CString::new(fixed).expect("a CStr has no NUL inside");
+            // SAFETY: live context, NUL-terminated string copied by the server.
+            unsafe { core_api!(ReplyWithSimpleString)(self.as_ptr(), fixed.as_ptr()) };
+            return;
+        }
+        // SAFETY: live context, NUL-terminated string copied by the server.
+        unsafe { core_api!(ReplyWithSimpleString)(self.as_ptr(), text.as_ptr()) };
+    }
+
+    /// An error reply from an [`Error`] (`ERR ...`, `WRONGTYPE ...`). Commands usually return
+    /// `Err(..)` instead and let the boundary reply; this is for errors inside an aggregate.
+    pub fn reply_error(&self, error: &Error) {
+        if *error == Error::WrongArity {
+            // SAFETY: live context; the server writes its own arity message for this command.
+            unsafe { core_api!(WrongArity)(self.as_ptr()) };
+            return;
+        }
+        if *error == Error::WrongType {
+            // SAFETY: live context and a static NUL-terminated message.
+            unsafe { core_api!(ReplyWithError)(self.as_ptr(), WRONGTYPE_C.as_ptr()) };
+            return;
+        }
+        // Display never has CR/LF; a NUL inside a message would cut it, so drop any.
+        let mut line = error.to_string().into_bytes();
+        line.retain(|&b| b != 0);
+        let line = CString::new(line).expect("NUL bytes were removed");
+        // SAFETY: live context, NUL-terminated line copied by the server.
+        unsafe { core_api!(ReplyWithError)(self.as_ptr(), line.as_ptr()) };
+    }
+
+    /// An integer (`:n`).
+    #[inline(always)]
+    pub fn reply_integer(&self, value: i64) {
+        // SAFETY: live context.
+        unsafe { core_api!(ReplyWithLongLong)(self.as_ptr(), value) };
+    }
+
+    /// A double: RESP3 double, or a bulk string on RESP2.
+    #[inline(always)]
+    pub fn reply_double(&self, value: f64) {
+        // SAFETY: live context.
+        unsafe { core_api!(ReplyWithDouble)(self.as_ptr(), value) };
+    }
+
+    /// A boolean: RESP3 boolean, or the integer 1/0 on RESP2.
+    #[inline(always)]
+    pub fn reply_bool(&self, value: bool) {
+        // SAFETY: live context.
+        unsafe { core_api!(ReplyWithBool)(self.as_ptr(), c_int::from(value)) };
+    }
+
+    /// A bulk string with these bytes (binary-safe).
+    #[inline(always)]
+    pub fn reply_bulk(&self, bytes: &[u8]) {
+        // SAFETY: live context; the buffer is valid for its length and copied.
+        unsafe {
+            core_api!(ReplyWithStringBuffer)(
+                self.as_ptr(),
+                bytes.as_ptr().cast::<c_char>(),
+                bytes.len(),
+            )
+        };
+    }
+
+    /// A bulk string holding a Redis string, without copying it first.
+    #[inline(always)]
+    pub fn reply_string(&self, string: &RStr) {
+        // SAFETY: live context and live string.
+        unsafe { core_api!(ReplyWithString)(self.as_ptr(), string.as_ptr()) };
+    }
+
+    /// A verbatim string (RESP3) with a three-letter format such as `txt` or `mkd`; a bulk
+    /// string on RESP2.
+    pub fn reply_verbatim(&self, text: &[u8], format: &str) -> Result<()> {
+        let format = CString::new(format)
+            .ok()
+            .filter(|f| f.as_bytes().len() == 3)
+            .ok_or_else(|| Error::err("verbatim format must be three characters"))?;
+        // SAFETY: live context; buffers valid for their lengths and copied.
+        unsafe {
+            core_api!(ReplyWithVerbatimStringType)(
+                self.as_ptr(),
+                text.as_ptr().cast::<c_char>(),
+                text.len(),
+                format.as_ptr(),
+            )
+        };
+        Ok(())
+    }
+
+    /// A big number (RESP3), a bulk string on RESP2. `digits` must be a decimal integer.
+    pub fn reply_big_number(&self, digits: &str) -> Result<()> {
+        let valid = {
+            let unsigned = digits.strip_prefix('-').unwrap_or(digits);
+            !unsigned.is_empty() && unsigned.bytes().all(|b| b.is_ascii_digit())
+        };
+        if !valid {
+            return Err(Error::err("big number must be a decimal integer"));
+        }
+        // SAFETY: live context; the buffer is valid for its length and copied.
+        unsafe {
+            core_api!(ReplyWithBigNumber)(
+                self.as_ptr(),
+                digits.as_ptr().cast::<c_char>(),
+                digits.len(),
+            )
+        };
+        Ok(())
+    }
+
+    /// The null reply (`$-1` on RESP2, `_` on RESP3).
+    #[inline(always)]
+    pub fn reply_null(&self) {
+        // SAFETY: live context.
+        unsafe { core_api!(ReplyWithNull)(self.as_ptr()) };
+    }
+
+    /// An array of `len` elements; the next `len` replies are its elements.
+    #[inline(always)]
+    pub fn reply_array(&self, len: usize) {
+        // SAFETY: live context.
+        unsafe { core_api!(ReplyWithArray)(self.as_ptr(), to_len(len)) };
+    }
+
+    /// A map of `len` key/value pairs (`2 * len` replies follow); a flat array on RESP2.
+    #[inline(always)]
+    pub fn reply_map(&self, len: usize) {
+        // SAFETY: live context.
+        unsafe { core_api!(ReplyWithMap)(self.as_ptr(), to_len(len)) };
+    }
+
+    /// A set of `len` elements; an array on RESP2.
+    #[inline(always)]
+    pub fn reply_set(&self, len: usize) {
+        // SAFETY: live context.
+        unsafe { core_api!(ReplyWithSet)(self.as_ptr(), to_len(len)) };
+    }
+
+    /// An array whose length is set later with [`Ctx::set_postponed_len`].
+    #[inline]
+    pub fn reply_postponed_array(&self) -> Postponed {
+        // SAFETY: live context.
+        unsafe { core_api!(ReplyWithArray)(self.as_ptr(), POSTPONED) };
+        Postponed {
+            kind: Aggregate::Array,
+        }
+    }
+
+    /// A map whose pair count is set later with [`Ctx::set_postponed_len`].
+    #[inline]
+    pub fn reply_postponed_map(&self) -> Postponed {
+        // SAFETY: live context.
+        unsafe { core_api!(ReplyWithMap)(self.as_ptr(), POSTPONED) };
+        Postponed {
+            kind: Aggregate::Map,
+        }
+    }
+
+    /// A set whose length is set later with [`Ctx::set_postponed_len`].
+    #[inline]
+    pub fn reply_postponed_set(&self) -> Postponed {
+        // SAFETY: live context.
+        unsafe { core_api!(ReplyWithSet)(self.as_ptr(), POSTPONED) };
+        Postponed {
+            kind: Aggregate::Set,
+        }
+    }
+
+    /// Sets the length of the innermost postponed aggregate still open (the server's rule).
+    #[inline]
+    pub fn set_postponed_len(&self, postponed: Postponed, len: usize) {
+        let ctx = self.as_ptr();
+        let len = to_len(len);
+        // SAFETY: live context; a postponed aggregate of this kind was opened in this call.
+        unsafe {
+            match postponed.kind {
+                Aggregate::Array => core_api!(ReplySetArrayLength)(ctx, len),
+                Aggregate::Map => core_api!(ReplySetMapLength)(ctx, len),
+                Aggregate::Set => core_api!(ReplySetSetLength)(ctx, len),
+            }
+        }
+    }
+
+    /// Whether the calling client speaks RESP3 (maps, sets, doubles arrive typed).
+    #[inline]
+    pub fn is_resp3(&self) -> bool {
+        // SAFETY: live context.
+        let flags = unsafe { core_api!(GetContextFlags)(self.as_ptr()) };
+        flags & sys::REDISMODULE_CTX_FLAGS_RESP3 != 0
+    }
+
+    // ---- replication and logging ----
+
+    /// Replicates the command as the client sent it, to replicas and the AOF.
+    #[inline(always)]
+    pub fn replicate_verbatim(&self) {
+        // SAFETY: live context.
+        unsafe { core_api!(ReplicateVerbatim)(self.as_ptr()) };
+    }
+
+    /// Replicates `command args...` instead of the command as sent (for non-deterministic
+    /// commands, replicate their effect).
+    pub fn replicate(&self, command: &str, args: &[&RStr]) -> Result<()> {
+        let command = CString::new(command).map_err(|_| Error::err("command name has a NUL"))?;
+        // SAFETY: live context; "v" takes an array of string pointers and its length, which
+        // `&[&RStr]` is, layout for layout.
+        let status = unsafe {
+            core_api!(Replicate)(
+                self.as_ptr(),
+                command.as_ptr(),
+                c"v".as_ptr(),
+                args.as_ptr(),
+                args.len(),
+            )
+        };
+        if status == sys::REDISMODULE_OK {
+            Ok(())
+        } else {
+            Err(Error::err("no such command to replicate"))
+        }
+    }
+
+    /// Runs a command that answers an integer (`SADD`, `SREM`, …) through `RedisModule_Call`,
+    /// in the caller's database, replicated with the calling command.
+    pub(crate) fn call_integer(&self, command: &CStr, args: &[&RStr]) -> Result<i64> {
+        // SAFETY: live context; "v" takes an array of string pointers and its length. The
+        // reply, if any, is ours and freed below.
+        unsafe {
+            let reply = core_api!(Call)(
+                self.as_ptr(),
+                command.as_ptr(),
+                c"v".as_ptr(),
+                args.as_ptr(),
+                args.len(),
+            );
+            if reply.is_null() {
+                return Err(Error::err("command could not be run"));
+            }
+            let outcome = match core_api!(CallReplyType)(reply) {
+                sys::REDISMODULE_REPLY_INTEGER => Ok(core_api!(CallReplyInteger)(reply)),
+                sys::REDISMODULE_REPLY_ERROR => {
+                    let mut len = 0usize;
+                    let text = core_api!(CallReplyStringPtr)(reply, &mut len);
+                    let text = std::slice::from_raw_parts(text.cast::<u8>(), len);
+                    Err(Error::Coded(
+                        String::from_utf8_lossy(text).into_owned().into(),
+                    ))
+                }
+                _ => Err(Error::err("unexpected reply type")),
+            };
+            core_api!(FreeCallReply)(reply);
+            outcome
+        }
+    }
+
+    /// Writes a line to the server log (at or above its `loglevel`).
+    pub fn log(&self, level: LogLevel, message: &str) {
+        log_raw(self.as_ptr(), level, message);
+    }
+}
+
+/// Logs through the server with or without a context (a NULL context logs as the module
+/// "module").
+pub(crate) fn log_raw(ctx: *mut RedisModuleCtx, level: LogLevel, message: &str) {
+    let mut bytes = message.as_bytes().to_vec();
+    bytes.retain(|&b| b != 0);
+    let message = CString::new(bytes).expect("NUL bytes were removed");
+    // SAFETY: the context is live or NULL (allowed); "%s" with a NUL-terminated string.
+    unsafe {
+        core_api!(Log)(
+            ctx,
+            level.as_cstr().as_ptr(),
+            c"%s".as_ptr(),
+            message.as_ptr(),
+        )
+    };
+}
+
+const POSTPONED: c_long = sys::REDISMODULE_POSTPONED_LEN as c_long;
+
+static WRONGTYPE_C: &CStr = c"WRONGTYPE Operation against a key holding the wrong kind of value";
+
+#[inline(always)]
+fn to_len(len: usize) -> c_long {
+    c_long::try_from(len).unwrap_or(c_long::MAX)
+}

@@ -1,0 +1,504 @@
+//! Open keys: typed access to a key's value through the server's low-level API.
+
+use std::ffi::{c_int, c_void};
+use std::marker::PhantomData;
+use std::ptr::{self, NonNull};
+
+use crate::ctx::Ctx;
+use crate::string::{RStr, RString};
+use crate::sys::{self, RedisModuleKey, RedisModuleString};
+use crate::{Error, Result};
+
+/// The type of the value a key holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyType {
+    /// No such key.
+    Empty,
+    /// A string.
+    String,
+    /// A list.
+    List,
+    /// A hash.
+    Hash,
+    /// A set.
+    Set,
+    /// A sorted set.
+    ZSet,
+    /// A module data type.
+    Module,
+    /// A stream.
+    Stream,
+}
+
+/// How a key is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OpenMode {
+    Read,
+    ReadWrite,
+}
+
+/// Which end of a list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// The head (left).
+    Head,
+    /// The tail (right).
+    Tail,
+}
+
+/// What [`Key::zset_add`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ZAdd {
+    /// A new member.
+    Added,
+    /// An existing member got a new score.
+    Updated,
+    /// Nothing changed.
+    Unchanged,
+}
+
+/// An open key, closed on drop; it cannot outlive the callback's context.
+pub struct Key<'a> {
+    /// NULL for a missing key opened read-only: the server hands out no handle then, and every
+    /// read below answers "empty" without asking it.
+    raw: *mut RedisModuleKey,
+    ctx: &'a Ctx<'a>,
+    name: &'a RStr,
+    writable: bool,
+    _not_send: PhantomData<*mut u8>,
+}
+
+impl<'a> Key<'a> {
+    #[inline(always)]
+    pub(crate) fn open(ctx: &'a Ctx<'_>, name: &'a RStr, mode: OpenMode) -> Key<'a> {
+        let flags = match mode {
+            OpenMode::Read => sys::REDISMODULE_READ,
+            OpenMode::ReadWrite => sys::REDISMODULE_READ | sys::REDISMODULE_WRITE,
+        };
+        // SAFETY: live context and string; the server retains the name itself.
+        let raw = unsafe { core_api!(OpenKey)(ctx.as_ptr(), name.as_ptr(), flags) };
+        let raw = raw.cast::<RedisModuleKey>();
+        Key {
+            raw,
+            ctx,
+            name,
+            writable: mode == OpenMode::ReadWrite,
+            _not_send: PhantomData,
+        }
+    }
+
+    #[inline(always)]
+    fn ptr(&self) -> *mut RedisModuleKey {
+        self.raw
+    }
+
+    /// The key's name.
+    #[inline(always)]
+    pub fn name(&self) -> &'a RStr {
+        self.name
+    }
+
+    /// Whether the server gave no handle (a missing key opened read-only).
+    #[inline(always)]
+    fn absent(&self) -> bool {
+        self.raw.is_null()
+    }
+
+    /// The type of the value the key holds.
+    #[inline(always)]
+    pub fn key_type(&self) -> KeyType {
+        // SAFETY: an open key or NULL, which the server answers as empty.
+        let raw = unsafe { core_api!(KeyType)(self.ptr()) };
+        match raw {
+            sys::REDISMODULE_KEYTYPE_STRING => KeyType::String,
+            sys::REDISMODULE_KEYTYPE_LIST => KeyType::List,
+            sys::REDISMODULE_KEYTYPE_HASH => KeyType::Hash,
+            sys::REDISMODULE_KEYTYPE_SET => KeyType::Set,
+            sys::REDISMODULE_KEYTYPE_ZSET => KeyType::ZSet,
+            sys::REDISMODULE_KEYTYPE_MODULE => KeyType::Module,
+            sys::REDISMODULE_KEYTYPE_STREAM => KeyType::Stream,
+            _ => KeyType::Empty,
+        }
+    }
+
+    /// Whether the key does not exist.
+    #[inline(always)]
+    pub fn is_empty(&self) -> bool {
+        self.key_type() == KeyType::Empty
+    }
+
+    /// `Err(WrongType)` unless the key is empty or holds `expected`: the check every write
+    /// command starts with.
+    #[inline(always)]
+    pub fn expect_type(&self, expected: KeyType) -> Result<()> {
+        match self.key_type() {
+            KeyType::Empty => Ok(()),
+            found if found == expected => Ok(()),
+            _ => Err(Error::WrongType),
+        }
+    }
+
+    /// The length of the value: string length, or element count for aggregates; 0 if empty.
+    #[inline]
+    pub fn len(&self) -> usize {
+        // SAFETY: an open key or NULL, which the server answers as 0.
+        unsafe { core_api!(ValueLength)(self.ptr()) }
+    }
+
+    fn require_writable(&self) -> Result<()> {
+        if self.writable {
+            Ok(())
+        } else {
+            Err(Error::err("key opened read-only"))
+        }
+    }
+
+    fn check(status: c_int, what: &'static str) -> Result<()> {
+        if status == sys::REDISMODULE_OK {
+            Ok(())
+        } else {
+            Err(Error::err(what))
+        }
+    }
+
+    /// Deletes the key.
+    pub fn delete(&self) -> Result<()> {
+        self.require_writable()?;
+        if self.is_empty() {
+            return Ok(());
+        }
+        // SAFETY: an open, writable key.
+        let status = unsafe { core_api!(DeleteKey)(self.ptr()) };
+        Self::check(status, "could not delete key")
+    }
+
+    /// Milliseconds the key has left to live, or `None` with no expiry (or no key).
+    pub fn expire(&self) -> Option<i64> {
+        if self.absent() {
+            return None;
+        }
+        // SAFETY: an open key.
+        let ttl = unsafe { core_api!(GetExpire)(self.ptr()) };
+        (ttl != sys::REDISMODULE_NO_EXPIRE as i64).then_some(ttl)
+    }
+
+    /// Sets the key to expire after `ms` milliseconds, or removes its expiry with `None`.
+    pub fn set_expire(&self, ms: Option<i64>) -> Result<()> {
+        self.require_writable()?;
+        let ttl = ms.unwrap_or(sys::REDISMODULE_NO_EXPIRE as i64);
+        // SAFETY: an open, writable key.
+        let status = unsafe { core_api!(SetExpire)(self.ptr(), ttl) };
+        Self::check(status, "cannot set expire on an empty key")
+    }
+
+    // ---- strings ----
+
+    /// The string value's bytes, read in place. Empty for a missing key.
+    pub fn string_get(&self) -> Result<&[u8]> {
+        self.expect_type(KeyType::String)?;
+        if self.absent() {
+            return Ok(&[]);
+        }
+        let mut len = 0usize;
+        // SAFETY: an open string (or empty) key; the buffer stays valid while the key is open
+        // and unmodified, which `&self` guarantees.
+        unsafe {
+            let data = core_api!(StringDMA)(self.ptr(), &mut len, sys::REDISMODULE_READ);
+            if data.is_null() || len == 0 {
+                return Ok(&[]);
+            }
+            Ok(std::slice::from_raw_parts(data.cast::<u8>(), len))
+        }
+    }
+
+    /// Sets the key to a string value (replacing any type, like `SET`).
+    pub fn string_set(&self, value: &RStr) -> Result<()> {
+        self.require_writable()?;
+        // SAFETY: an open, writable key and a live string.
+        let status = unsafe { core_api!(StringSet)(self.ptr(), value.as_ptr()) };
+        Self::check(status, "could not set string")
+    }
+
+    /// Resizes the string value to `len` bytes (zero-padded) and lends its buffer for writing
+    /// in place.
+    pub fn string_buffer_mut(&mut self, len: usize) -> Result<&mut [u8]> {
+        self.require_writable()?;
+        self.expect_type(KeyType::String)?;
+        // SAFETY: an open, writable, string-or-empty key.
+        let status = unsafe { core_api!(StringTruncate)(self.ptr(), len) };
+        Self::check(status, "string exceeds maximum allowed size")?;
+        let mut got = 0usize;
+        // SAFETY: as above; `&mut self` makes the buffer exclusive while it is lent.
+        unsafe {
+            let data = core_api!(StringDMA)(
+                self.ptr(),
+                &mut got,
+                sys::REDISMODULE_READ | sys::REDISMODULE_WRITE,
+            );
+            if data.is_null() || got == 0 {
+                return Ok(&mut []);
+            }
+            Ok(std::slice::from_raw_parts_mut(data.cast::<u8>(), got))
+        }
+    }
+
+    // ---- hashes ----
+
+    /// The value of one hash field, or `None`.
+    #[inline(always)]
+    pub fn hash_get(&self, field: &RStr) -> Result<Option<RString>> {
+        if self.absent() {
+            return Ok(None);
+        }
+        let mut value: *mut RedisModuleString = ptr::null_mut();
+        // SAFETY: an open key; the variadic list is (field, out-pointer) pairs ended by NULL,
+        // as the API documents. The server hands us one reference, which RString releases.
+        let status = unsafe {
+            core_api!(HashGet)(
+                self.ptr(),
+                sys::REDISMODULE_HASH_NONE,
+                field.as_ptr(),
+                &mut value as *mut *mut RedisModuleString,
+                ptr::null_mut::<c_void>(),
+            )
+        };
+        if status != sys::REDISMODULE_OK {
+            return Err(self.hash_error());
+        }
+        // SAFETY: a non-NULL result is a new reference we own.
+        Ok(NonNull::new(value).map(|raw| unsafe { RString::from_raw(raw) }))
+    }
+
+    /// The values of several fields at once, in order.
+    pub fn hash_get_many(&self, fields: &[&RStr]) -> Result<Vec<Option<RString>>> {
+        fields.iter().map(|field| self.hash_get(field)).collect()
+    }
+
+    /// Whether the hash has this field.
+    pub fn hash_exists(&self, field: &RStr) -> Result<bool> {
+        if self.absent() {
+            return Ok(false);
+        }
+        let mut exists: c_int = 0;
+        // SAFETY: an open key; with HASH_EXISTS the out-pointer is an int.
+        let status = unsafe {
+            core_api!(HashGet)(
+                self.ptr(),
+                sys::REDISMODULE_HASH_EXISTS,
+                field.as_ptr(),
+                &mut exists as *mut c_int,
+                ptr::null_mut::<c_void>(),
+            )
+        };
+        if status != sys::REDISMODULE_OK {
+            return Err(self.hash_error());
+        }
+        Ok(exists != 0)
+    }
+
+    /// Sets a hash field (creating the hash if needed). Returns whether the field existed and
+    /// was overwritten.
+    #[inline(always)]
+    pub fn hash_set(&self, field: &RStr, value: &RStr) -> Result<bool> {
+        self.hash_set_raw(sys::REDISMODULE_HASH_NONE, field.as_ptr(), value.as_ptr())
+    }
+
+    /// Sets several fields at once. Returns how many existed and were overwritten.
+    pub fn hash_set_many(&self, pairs: &[(&RStr, &RStr)]) -> Result<usize> {
+        self.expect_type(KeyType::Hash)?;
+        let mut updated = 0;
+        for (field, value) in pairs {
+            updated += usize::from(self.hash_set(field, value)?);
+        }
+        Ok(updated)
+    }
+
+    /// Deletes a hash field; returns whether it existed.
+    pub fn hash_del(&self, field: &RStr) -> Result<bool> {
+        self.hash_set_raw(
+            sys::REDISMODULE_HASH_NONE,
+            field.as_ptr(),
+            // REDISMODULE_HASH_DELETE: the API's marker (the address 1) for "delete the field".
+            ptr::without_provenance_mut(1),
+        )
+    }
+
+    #[inline(always)]
+    fn hash_set_raw(
+        &self,
+        flags: c_int,
+        field: *mut RedisModuleString,
+        value: *mut RedisModuleString,
+    ) -> Result<bool> {
+        self.require_writable()?;
+        // SAFETY: an open, writable key; (field, value) pairs ended by NULL.
+        let changed = unsafe {
+            core_api!(HashSet)(self.ptr(), flags, field, value, ptr::null_mut::<c_void>())
+        };
+        if changed == 0 && self.key_type() != KeyType::Hash && !self.is_empty() {
+            return Err(Error::WrongType);
+        }
+        Ok(changed > 0)
+    }
+
+    fn hash_error(&self) -> Error {
+        if self.key_type() == KeyType::Hash || self.is_empty() {
+            Error::err("hash access failed")
+        } else {
+            Error::WrongType
+        }
+    }
+
+    // ---- lists ----
+
+    /// Pushes an element onto one end of the list (creating it if needed).
+    pub fn list_push(&self, end: End, element: &RStr) -> Result<()> {
+        self.require_writable()?;
+        self.expect_type(KeyType::List)?;
+        // SAFETY: an open, writable list-or-empty key and a live string.
+        let status = unsafe { core_api!(ListPush)(self.ptr(), end.raw(), element.as_ptr()) };
+        Self::check(status, "could not push onto list")
+    }
+
+    /// Pops an element from one end of the list; `None` if empty.
+    pub fn list_pop(&self, end: End) -> Result<Option<RString>> {
+        self.require_writable()?;
+        self.expect_type(KeyType::List)?;
+        // SAFETY: an open, writable list-or-empty key; a non-NULL result is ours to release.
+        let raw = unsafe { core_api!(ListPop)(self.ptr(), end.raw()) };
+        // SAFETY: a non-NULL result is a new reference we own.
+        Ok(NonNull::new(raw).map(|raw| unsafe { RString::from_raw(raw) }))
+    }
+
+    // ---- sets (the API has no low-level set access: through the command, as a C module) ----
+
+    /// Adds a member to the set; returns whether it was new.
+    pub fn set_add(&self, member: &RStr) -> Result<bool> {
+        self.require_writable()?;
+        self.expect_type(KeyType::Set)?;
+        Ok(self.ctx.call_integer(c"SADD", &[self.name, member])? == 1)
+    }
+
+    /// Removes a member from the set; returns whether it was there.
+    pub fn set_remove(&self, member: &RStr) -> Result<bool> {
+        self.require_writable()?;
+        self.expect_type(KeyType::Set)?;
+        Ok(self.ctx.call_integer(c"SREM", &[self.name, member])? == 1)
+    }
+
+    /// Whether the set has this member.
+    pub fn set_is_member(&self, member: &RStr) -> Result<bool> {
+        self.expect_type(KeyType::Set)?;
+        if self.absent() {
+            return Ok(false);
+        }
+        Ok(self.ctx.call_integer(c"SISMEMBER", &[self.name, member])? == 1)
+    }
+
+    // ---- sorted sets ----
+
+    /// Adds a member with a score, or updates its score.
+    pub fn zset_add(&self, score: f64, member: &RStr) -> Result<ZAdd> {
+        self.require_writable()?;
+        self.expect_type(KeyType::ZSet)?;
+        if score.is_nan() {
+            return Err(Error::err("value is not a valid float"));
+        }
+        let mut flags: c_int = 0;
+        // SAFETY: an open, writable zset-or-empty key, a live string and an in/out flag word.
+        let status = unsafe { core_api!(ZsetAdd)(self.ptr(), score, member.as_ptr(), &mut flags) };
+        Self::check(status, "could not add to sorted set")?;
+        Ok(if flags & sys::REDISMODULE_ZADD_ADDED != 0 {
+            ZAdd::Added
+        } else if flags & sys::REDISMODULE_ZADD_UPDATED != 0 {
+            ZAdd::Updated
+        } else {
+            ZAdd::Unchanged
+        })
+    }
+
+    /// A member's score, or `None`.
+    pub fn zset_score(&self, member: &RStr) -> Result<Option<f64>> {
+        self.expect_type(KeyType::ZSet)?;
+        if self.absent() {
+            return Ok(None);
+        }
+        let mut score = 0f64;
+        // SAFETY: an open key, a live string and an out-pointer.
+        let status = unsafe { core_api!(ZsetScore)(self.ptr(), member.as_ptr(), &mut score) };
+        Ok((status == sys::REDISMODULE_OK).then_some(score))
+    }
+
+    /// Removes a member; returns whether it was there.
+    pub fn zset_remove(&self, member: &RStr) -> Result<bool> {
+        self.require_writable()?;
+        self.expect_type(KeyType::ZSet)?;
+        let mut deleted: c_int = 0;
+        // SAFETY: an open, writable key, a live string and an out-pointer.
+        let status = unsafe { core_api!(ZsetRem)(self.ptr(), member.as_ptr(), &mut deleted) };
+        Self::check(status, "could not remove from sorted set")?;
+        Ok(deleted != 0)
+    }
+
+    /// Members with `min <= score <= max`, lowest first (or highest first with `reverse`),
+    /// with their scores.
+    pub fn zset_range_by_score(
+        &self,
+        min: f64,
+        max: f64,
+        reverse: bool,
+    ) -> Result<Vec<(RString, f64)>> {
+        self.expect_type(KeyType::ZSet)?;
+        if self.is_empty() {
+            return Ok(Vec::new());
+        }
+        // SAFETY: an open zset key; the range is stopped below on every path.
+        let status = unsafe {
+            if reverse {
+                core_api!(ZsetLastInScoreRange)(self.ptr(), min, max, 0, 0)
+            } else {
+                core_api!(ZsetFirstInScoreRange)(self.ptr(), min, max, 0, 0)
+            }
+        };
+        Self::check(status, "invalid score range")?;
+        let mut members = Vec::new();
+        // SAFETY: iterating the range opened above, then stopping it.
+        unsafe {
+            while core_api!(ZsetRangeEndReached)(self.ptr()) == 0 {
+                let mut score = 0f64;
+                let raw = core_api!(ZsetRangeCurrentElement)(self.ptr(), &mut score);
+                if let Some(raw) = NonNull::new(raw) {
+                    members.push((RString::from_raw(raw), score));
+                }
+                let more = if reverse {
+                    core_api!(ZsetRangePrev)(self.ptr())
+                } else {
+                    core_api!(ZsetRangeNext)(self.ptr())
+                };
+                if more == 0 {
+                    break;
+                }
+            }
+            core_api!(ZsetRangeStop)(self.ptr());
+        }
+        Ok(members)
+    }
+}
+
+impl Drop for Key<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        // SAFETY: the key is open and closed exactly once, here.
+        unsafe { core_api!(CloseKey)(self.ptr()) };
+    }
+}
+
+impl End {
+    fn raw(self) -> c_int {
+        match self {
+            End::Head => sys::REDISMODULE_LIST_HEAD,
+            End::Tail => sys::REDISMODULE_LIST_TAIL,
+        }
+    }
+}

