@@ -5,7 +5,10 @@
 //! definitions, so this script splits bindgen's output in two:
 //! - `sys.rs`: the C types and typed constants (no function-pointer globals);
 //! - `api_table.rs`: one `Option<fn>` field per API entry in a `Table` struct, plus the code that
-//!   fills it through `RedisModule_GetApi` and answers "is X available?" by name.
+//!   fills it through `RedisModule_GetApi` and answers "is X available?" by name; and a `Core`
+//!   struct with a plain `fn` field for every entry the SDK calls through `core_api!(Name)`
+//!   (found by scanning `src/`), so those calls need no check at all: the module refuses to
+//!   load on a server missing one of them.
 
 use std::env;
 use std::fmt::Write as _;
@@ -55,7 +58,8 @@ fn main() {
 
     let file = syn::parse_file(&generated).expect("bindgen output parses as Rust");
     let mut sys_items = Vec::new();
-    let mut entries: Vec<(String, String)> = Vec::new();
+    // (name, `Option<fn>` type, `fn` type)
+    let mut entries: Vec<(String, String, String)> = Vec::new();
     for item in file.items {
         match item {
             syn::Item::ForeignMod(mut block) => {
@@ -63,9 +67,12 @@ fn main() {
                     syn::ForeignItem::Static(entry) => {
                         let name = entry.ident.to_string();
                         if let Some(short) = name.strip_prefix("RedisModule_") {
-                            let ty = entry.ty.to_token_stream().to_string();
-                            if ty.contains("Option") && ty.contains("fn") {
-                                entries.push((short.to_owned(), ty));
+                            if let Some(inner) = option_inner(&entry.ty) {
+                                entries.push((
+                                    short.to_owned(),
+                                    entry.ty.to_token_stream().to_string(),
+                                    inner.to_token_stream().to_string(),
+                                ));
                             }
                         }
                         // Header-local statics (e.g. the command-info version) have no symbol
@@ -94,11 +101,108 @@ fn main() {
 
     let out = PathBuf::from(env::var("OUT_DIR").unwrap());
     std::fs::write(out.join("sys.rs"), sys).unwrap();
-    std::fs::write(out.join("api_table.rs"), api_table(&entries)).unwrap();
+    let core = core_entries(&entries);
+    std::fs::write(
+        out.join("api_table.rs"),
+        api_table(&entries) + &core_table(&core),
+    )
+    .unwrap();
+}
+
+/// `T` for a type spelled `Option<T>`.
+fn option_inner(ty: &syn::Type) -> Option<&syn::Type> {
+    let syn::Type::Path(path) = ty else {
+        return None;
+    };
+    let last = path.path.segments.last()?;
+    if last.ident != "Option" {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    match args.args.first()? {
+        syn::GenericArgument::Type(inner @ syn::Type::FnPtr(_)) => Some(inner),
+        _ => None,
+    }
+}
+
+/// The entries named in `core_api!(Name)` anywhere under `src/`.
+fn core_entries(entries: &[(String, String, String)]) -> Vec<(String, String)> {
+    println!("cargo:rerun-if-changed=src");
+    let mut used = std::collections::BTreeSet::new();
+    let mut dirs = vec![PathBuf::from("src")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                println!("cargo:rerun-if-changed={}", path.display());
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                for piece in text.split("core_api!(").skip(1) {
+                    let name: String = piece
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                        .collect();
+                    if piece[name.len()..].starts_with(')') && !name.is_empty() {
+                        used.insert(name);
+                    }
+                }
+            }
+        }
+    }
+    used.into_iter()
+        .map(|name| {
+            let (_, _, ty) = entries
+                .iter()
+                .find(|(entry, _, _)| *entry == name)
+                .unwrap_or_else(|| {
+                    panic!("core_api!({name}): no RedisModule_{name} in the header")
+                });
+            (name, ty.clone())
+        })
+        .collect()
+}
+
+/// The `Core` struct: entries every supported server must have, as plain function pointers.
+fn core_table(core: &[(String, String)]) -> String {
+    let mut out = String::from(
+        "\n/// The entries the SDK calls unchecked (`core_api!`): all present, or the module does\n\
+         /// not load.\n\
+         #[allow(non_snake_case, missing_docs, clippy::type_complexity)]\n\
+         pub struct Core {\n",
+    );
+    for (name, ty) in core {
+        writeln!(out, "    pub {name}: {ty},").unwrap();
+    }
+    out.push_str(
+        "}\n\nimpl Core {\n    \
+         /// The core entries from a loaded table, or the names of those the server lacks.\n    \
+         pub(crate) fn from_table(table: &Table) -> Result<Core, Vec<&'static str>> {\n        \
+         let mut missing = Vec::new();\n",
+    );
+    for (name, _) in core {
+        writeln!(
+            out,
+            "        if table.{name}.is_none() {{ missing.push(\"{name}\"); }}"
+        )
+        .unwrap();
+    }
+    out.push_str("        if !missing.is_empty() {\n            return Err(missing);\n        }\n        Ok(Core {\n");
+    for (name, _) in core {
+        writeln!(
+            out,
+            "            {name}: table.{name}.expect(\"checked above\"),"
+        )
+        .unwrap();
+    }
+    out.push_str("        })\n    }\n}\n");
+    out
 }
 
 /// Writes the `Table` struct, its empty value, its loader and its by-name lookup.
-fn api_table(entries: &[(String, String)]) -> String {
+fn api_table(entries: &[(String, String, String)]) -> String {
     let mut out = String::new();
     out.push_str(
         "/// The server's module API: one field per `RedisModule_*` entry of the vendored header,\n\
@@ -106,11 +210,11 @@ fn api_table(entries: &[(String, String)]) -> String {
          #[allow(non_snake_case, missing_docs, clippy::type_complexity)]\n\
          pub struct Table {\n",
     );
-    for (name, ty) in entries {
+    for (name, ty, _) in entries {
         writeln!(out, "    pub {name}: {ty},").unwrap();
     }
     out.push_str("}\n\nimpl Table {\n    /// A table with every entry missing.\n    pub const EMPTY: Table = Table {\n");
-    for (name, _) in entries {
+    for (name, _, _) in entries {
         writeln!(out, "        {name}: None,").unwrap();
     }
     out.push_str(
@@ -122,7 +226,7 @@ fn api_table(entries: &[(String, String)]) -> String {
          /// module load, with no other reference to `self` alive.\n\
          pub(crate) unsafe fn load(&mut self, get_api: GetApiFn) {\n",
     );
-    for (name, _) in entries {
+    for (name, _, _) in entries {
         writeln!(
             out,
             "        // SAFETY: the server writes a pointer of the declared type, or nothing.\n        \
@@ -138,7 +242,7 @@ fn api_table(entries: &[(String, String)]) -> String {
          let name = name.strip_prefix(\"RedisModule_\").unwrap_or(name);\n        \
          match name {\n",
     );
-    for (name, _) in entries {
+    for (name, _, _) in entries {
         writeln!(
             out,
             "            \"{name}\" => Some(self.{name}.is_some()),"

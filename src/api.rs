@@ -8,6 +8,7 @@
 
 use std::cell::UnsafeCell;
 use std::ffi::{c_char, c_int, c_void};
+use std::mem::MaybeUninit;
 
 #[allow(unused_imports)]
 use crate::sys::*;
@@ -24,6 +25,22 @@ struct TableCell(UnsafeCell<Table>);
 unsafe impl Sync for TableCell {}
 
 static TABLE: TableCell = TableCell(UnsafeCell::new(Table::EMPTY));
+
+/// Holds the core entries; written once during load (before any callback can run).
+struct CoreCell(UnsafeCell<MaybeUninit<Core>>);
+
+// SAFETY: as for `TableCell`.
+unsafe impl Sync for CoreCell {}
+
+static CORE: CoreCell = CoreCell(UnsafeCell::new(MaybeUninit::uninit()));
+
+/// The entries every supported server has, as plain function pointers.
+#[inline(always)]
+pub fn core() -> &'static Core {
+    // SAFETY: `load` writes CORE before the module registers any callback, and SDK code runs
+    // only inside callbacks (or threads they start), so it is initialised whenever read.
+    unsafe { (*CORE.0.get()).assume_init_ref() }
+}
 
 /// The function table of the server this module is loaded into.
 #[inline(always)]
@@ -44,19 +61,27 @@ pub fn available(name: &str) -> bool {
     table().has(name).unwrap_or(false)
 }
 
-/// Fills the table from the context the server passes to `RedisModule_OnLoad`.
+/// Fills the table from the context the server passes to `RedisModule_OnLoad`, then the core
+/// entries. `Err` names the core entries the server lacks (the module must not load then).
 ///
 /// # Safety
 /// `ctx` must be the load context of the current `RedisModule_OnLoad` call, on the main thread,
 /// before any other SDK call.
-pub(crate) unsafe fn load(ctx: *mut RedisModuleCtx) -> bool {
+pub(crate) unsafe fn load(ctx: *mut RedisModuleCtx) -> Result<(), Vec<&'static str>> {
     // SAFETY: as `RedisModule_Init` does: the first word of every module context is the
     // server's `GetApi` function.
     let get_api: Option<GetApiFn> = unsafe { *(ctx as *const Option<GetApiFn>) };
-    let Some(get_api) = get_api else { return false };
+    let Some(get_api) = get_api else {
+        return Err(vec!["GetApi"]);
+    };
     // SAFETY: the caller guarantees we are loading, so nothing else reads the table now.
-    unsafe { (*TABLE.0.get()).load(get_api) };
-    true
+    let table = unsafe { &mut *TABLE.0.get() };
+    // SAFETY: `get_api` is the server's; we are loading.
+    unsafe { table.load(get_api) };
+    let core = Core::from_table(table)?;
+    // SAFETY: as above; no callback is registered yet, so nothing reads CORE now.
+    unsafe { (*CORE.0.get()).write(core) };
+    Ok(())
 }
 
 /// The entry `$name` of the function table, as a callable function pointer.
@@ -79,91 +104,13 @@ macro_rules! api {
     };
 }
 
-/// The entry `$name`, for functions every supported server (Redis 7.0+) has.
-///
-/// The module refuses to load where one is missing (see [`REQUIRED`]), so the `None` arm is a
-/// cold path that cannot be taken; it panics rather than invoking undefined behaviour.
+/// The entry `$name`, for functions every supported server (Redis 7.0+) has: no check at the
+/// call. `build.rs` collects every name used with this macro into [`Core`], and the module
+/// refuses to load (logging the names) on a server that lacks any of them.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! core_api {
     ($name:ident) => {
-        match $crate::api::table().$name {
-            Some(f) => f,
-            None => $crate::api::missing(concat!("RedisModule_", stringify!($name))),
-        }
+        $crate::api::core().$name
     };
 }
-
-/// Reached only if a core entry is missing, which `OnLoad` rules out.
-#[doc(hidden)]
-#[cold]
-#[inline(never)]
-pub fn missing(name: &'static str) -> ! {
-    panic!("{name} is not available on this server")
-}
-
-/// Entries the SDK's core uses without checking: present on every Redis since 7.0 and on
-/// Valkey. A server lacking one of these fails the module load with a log line naming it.
-pub(crate) const REQUIRED: &[&str] = &[
-    "SetModuleAttribs",
-    "IsModuleNameBusy",
-    "CreateCommand",
-    "GetCommand",
-    "WrongArity",
-    "ReplyWithError",
-    "ReplyWithSimpleString",
-    "ReplyWithLongLong",
-    "ReplyWithDouble",
-    "ReplyWithStringBuffer",
-    "ReplyWithString",
-    "ReplyWithNull",
-    "ReplyWithArray",
-    "ReplySetArrayLength",
-    "ReplyWithMap",
-    "ReplySetMapLength",
-    "ReplyWithSet",
-    "ReplySetSetLength",
-    "ReplyWithBool",
-    "ReplyWithVerbatimStringType",
-    "ReplyWithBigNumber",
-    "ReplicateVerbatim",
-    "Replicate",
-    "Log",
-    "StringPtrLen",
-    "CreateString",
-    "CreateStringFromString",
-    "FreeString",
-    "RetainString",
-    "StringToLongLong",
-    "StringToDouble",
-    "OpenKey",
-    "CloseKey",
-    "KeyType",
-    "ValueLength",
-    "DeleteKey",
-    "GetExpire",
-    "SetExpire",
-    "StringDMA",
-    "StringSet",
-    "StringTruncate",
-    "HashGet",
-    "HashSet",
-    "ListPush",
-    "ListPop",
-    "ZsetAdd",
-    "ZsetScore",
-    "ZsetRem",
-    "ZsetFirstInScoreRange",
-    "ZsetLastInScoreRange",
-    "ZsetRangeNext",
-    "ZsetRangePrev",
-    "ZsetRangeCurrentElement",
-    "ZsetRangeEndReached",
-    "ZsetRangeStop",
-    "GetContextFlags",
-    "Call",
-    "CallReplyType",
-    "CallReplyInteger",
-    "CallReplyStringPtr",
-    "FreeCallReply",
-];

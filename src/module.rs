@@ -14,7 +14,7 @@ pub struct Module {
     name: &'static str,
     version: i32,
     commands: Vec<Command>,
-    on_load: Option<LoadFn>,
+    on_load: Vec<LoadFn>,
 }
 
 /// One command: name, documentation, flags, key positions and the action that runs it.
@@ -37,7 +37,7 @@ impl Module {
             name,
             version,
             commands: Vec::new(),
-            on_load: None,
+            on_load: Vec::new(),
         }
     }
 
@@ -48,9 +48,10 @@ impl Module {
     }
 
     /// Runs `hook` once the commands are registered, with the arguments given after the path
-    /// in `--loadmodule` / `MODULE LOAD`. An error refuses the load.
+    /// in `--loadmodule` / `MODULE LOAD`; hooks run in the order added. An error refuses the
+    /// load. This is where data types, configs, events and the like are registered.
     pub fn on_load(mut self, hook: LoadFn) -> Module {
-        self.on_load = Some(hook);
+        self.on_load.push(hook);
         self
     }
 
@@ -76,10 +77,10 @@ impl Module {
         for command in &self.commands {
             command.register(ctx)?;
         }
-        match self.on_load {
-            Some(hook) => boundary::run_load_hook(hook, ctx, args),
-            None => Ok(()),
+        for hook in self.on_load {
+            boundary::run_load_hook(hook, ctx, args)?;
         }
+        Ok(())
     }
 }
 

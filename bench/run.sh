@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# `cargo make bench`: every benchmark, on Redis (REDIS_SERVER) and Valkey (VALKEY_SERVER,
+# default target/servers/valkey-server). Paste the reports from target/bench/*.md into
+# BENCHMARKS.md.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export VALKEY_SERVER=${VALKEY_SERVER:-$ROOT/target/servers/valkey-server}
+bash "$ROOT/bench/hgetset.sh"

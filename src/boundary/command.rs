@@ -1,0 +1,68 @@
+//! The command callback: one trampoline per action type.
+
+use std::any::Any;
+use std::ffi::c_int;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::ptr::NonNull;
+
+use super::{conjure, panic_message};
+use crate::ctx::{Ctx, LogLevel};
+use crate::string::RStr;
+use crate::sys::{self, RedisModuleCtx, RedisModuleString};
+use crate::{Error, Result};
+
+/// A command's action: a plain function (or a closure capturing nothing) taking the call's
+/// context and arguments (`args[0]` is the command name).
+///
+/// It must be zero-sized: the server's command callback carries no user data, so the SDK
+/// monomorphises one trampoline per action instead of storing it.
+pub trait CommandFn:
+    for<'a> Fn(&'a Ctx<'a>, &'a [&'a RStr]) -> Result<()> + Copy + 'static
+{
+}
+
+impl<F> CommandFn for F where
+    F: for<'a> Fn(&'a Ctx<'a>, &'a [&'a RStr]) -> Result<()> + Copy + 'static
+{
+}
+
+/// The server-facing callback of a command whose action is `F`.
+///
+/// # Safety
+/// Called by the server only, with its live context and argument vector.
+pub(crate) unsafe extern "C" fn command<F: CommandFn>(
+    ctx: *mut RedisModuleCtx,
+    argv: *mut *mut RedisModuleString,
+    argc: c_int,
+) -> c_int {
+    // SAFETY: the server passes its live, non-NULL context for the duration of this call.
+    let ctx = unsafe { Ctx::from_raw(NonNull::new_unchecked(ctx)) };
+    // SAFETY: `argv` holds `argc` live, non-NULL strings for this call; `&RStr` has the layout
+    // of a non-NULL `RedisModuleString *`, so the vector is borrowed as it is.
+    let args: &[&RStr] =
+        unsafe { std::slice::from_raw_parts(argv.cast::<&RStr>(), argc.max(0) as usize) };
+    let action = conjure::<F>();
+    match catch_unwind(AssertUnwindSafe(|| action(&ctx, args))) {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => ctx.reply_error(&error),
+        Err(payload) => reply_panic(&ctx, args, payload),
+    }
+    sys::REDISMODULE_OK
+}
+
+#[cold]
+#[inline(never)]
+fn reply_panic(ctx: &Ctx<'_>, args: &[&RStr], payload: Box<dyn Any + Send>) {
+    let message = panic_message(&*payload);
+    let command = args
+        .first()
+        .map(|name| name.to_string())
+        .unwrap_or_default();
+    ctx.log(
+        LogLevel::Warning,
+        &format!("command '{command}' panicked: {message}"),
+    );
+    ctx.reply_error(&Error::Panic(message));
+    // Dropping a payload can itself panic; keep that inside Rust, too.
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
+}

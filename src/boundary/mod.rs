@@ -1,0 +1,135 @@
+//! The one place where the server calls into Rust.
+//!
+//! Every `extern "C"` function the SDK hands the server is defined here. Each builds the safe
+//! context, runs module code under `catch_unwind`, and turns the outcome into what the server
+//! expects: `Err(e)` becomes an error reply, a panic becomes `ERR panic: <message>` (and a log
+//! line), and the server keeps serving. Should the error path itself panic, the `extern "C"`
+//! frame aborts the process loudly rather than unwinding into C.
+//!
+//! One file per kind of callback: `command.rs` for commands; this file holds the load entry and
+//! what every callback shares ([`conjure`], [`guard`], [`panic_message`]).
+
+mod command;
+
+pub use command::CommandFn;
+
+/// The action run after the commands are registered, with the module's load arguments.
+pub type LoadFn = for<'a> fn(&'a Ctx<'a>, &'a [&'a RStr]) -> Result<()>;
+pub(crate) use command::command;
+
+use std::any::Any;
+use std::ffi::c_int;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::ptr::NonNull;
+
+use crate::ctx::{Ctx, LogLevel, log_raw};
+use crate::module::Module;
+use crate::string::RStr;
+use crate::sys::{self, RedisModuleCtx, RedisModuleString};
+use crate::{Error, Result};
+
+/// The action of type `F`, which carries no data.
+///
+/// Callbacks the server gives no user data (commands, keyspace and server events, …) are
+/// monomorphised per action type instead of storing the action: `F` is a function item or a
+/// capture-less closure, so there is nothing to store.
+#[inline(always)]
+pub(crate) fn conjure<F: Copy + 'static>() -> F {
+    const {
+        assert!(
+            size_of::<F>() == 0,
+            "a callback action must capture nothing"
+        )
+    };
+    // SAFETY: `F` is zero-sized and `Copy` (a function item or capture-less closure), so it has
+    // no bytes and no invariants: any "value" of it is the one value.
+    unsafe { std::mem::zeroed() }
+}
+
+/// Runs module code that cannot reply (data-type, event, timer callbacks…): a panic is logged
+/// as a warning in the server log, naming `what`, and `fallback` is returned instead.
+#[allow(dead_code)] // until the first non-command callback kind lands
+pub(crate) fn guard<R>(what: &str, fallback: R, body: impl FnOnce() -> R) -> R {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(value) => value,
+        Err(payload) => {
+            let message = panic_message(&*payload);
+            log_raw(
+                std::ptr::null_mut(),
+                LogLevel::Warning,
+                &format!("{what} panicked: {message}"),
+            );
+            let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
+            fallback
+        }
+    }
+}
+
+/// The text of a panic payload (`panic!("...")` carries a `&str` or a `String`).
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "unknown panic payload".to_owned()
+    }
+}
+
+/// `RedisModule_OnLoad` for a module: fills the API table, checks the server, registers the
+/// module and its commands, then runs its load hook. See [`crate::module!`].
+///
+/// # Safety
+/// Called from the module's `RedisModule_OnLoad` only, with the server's arguments.
+pub unsafe fn on_load(
+    ctx: *mut RedisModuleCtx,
+    argv: *mut *mut RedisModuleString,
+    argc: c_int,
+    define: fn() -> Module,
+) -> c_int {
+    let Some(ctx) = NonNull::new(ctx) else {
+        return sys::REDISMODULE_ERR;
+    };
+    // SAFETY: the server is loading this module on its main thread; nothing else reads the table.
+    if let Err(missing) = unsafe { crate::api::load(ctx.as_ptr()) } {
+        // Log may itself be missing on a truly foreign server: then there is no one to tell.
+        if let Some(log) = crate::api::table().Log {
+            let line = format!("rs-rm: server lacks required API: {}", missing.join(", "));
+            let line = std::ffi::CString::new(line).unwrap_or_default();
+            // SAFETY: live load context; "%s" with a NUL-terminated string.
+            unsafe {
+                log(
+                    ctx.as_ptr(),
+                    c"warning".as_ptr(),
+                    c"%s".as_ptr(),
+                    line.as_ptr(),
+                )
+            };
+        }
+        return sys::REDISMODULE_ERR;
+    }
+    // SAFETY: the live load context, for the duration of this call.
+    let ctx = unsafe { Ctx::from_raw(ctx) };
+    // SAFETY: `argv` holds `argc` live module arguments for this call.
+    let args: &[&RStr] =
+        unsafe { std::slice::from_raw_parts(argv.cast::<&RStr>(), argc.max(0) as usize) };
+    let outcome = catch_unwind(AssertUnwindSafe(|| define().register(&ctx, args)));
+    let error = match outcome {
+        Ok(Ok(())) => return sys::REDISMODULE_OK,
+        Ok(Err(error)) => error,
+        Err(payload) => Error::Panic(panic_message(&*payload)),
+    };
+    ctx.log(
+        LogLevel::Warning,
+        &format!("module failed to load: {error}"),
+    );
+    sys::REDISMODULE_ERR
+}
+
+/// Runs a load hook under the boundary's rules.
+pub(crate) fn run_load_hook(hook: LoadFn, ctx: &Ctx<'_>, args: &[&RStr]) -> Result<()> {
+    match catch_unwind(AssertUnwindSafe(|| hook(ctx, args))) {
+        Ok(result) => result,
+        Err(payload) => Err(Error::Panic(panic_message(&*payload))),
+    }
+}
