@@ -98,6 +98,10 @@ use crate::{Error, Result};
 #[allow(unused_imports)] // for the docs
 use crate::thread::ThreadSafeContext;
 
+/// The longest timeout or timer delay, in milliseconds (about 31 years): the server adds it to
+/// the current time, which must not overflow.
+pub(crate) const MAX_MS: i64 = 1_000_000_000_000;
+
 /// What a client whose [`BlockedClient`] was dropped without a value gets.
 pub(crate) const NO_RESULT: &str = "background work ended without a result";
 
@@ -159,14 +163,14 @@ impl<T: Send + 'static> BlockOptions<T> {
 
     /// Give up after `after`: `on_timeout` replies instead, and a value that arrives later is
     /// dropped unseen. A zero duration means no timeout; anything shorter than a millisecond
-    /// counts as one.
+    /// counts as one, and it is capped at about 31 years.
     pub fn timeout<O>(self, after: Duration, on_timeout: O) -> BlockOptions<T>
     where
         O: for<'a> Fn(&'a Ctx<'a>) -> Result<()> + Copy + 'static,
     {
         let _ = on_timeout;
         let ms = after.as_nanos().div_ceil(1_000_000);
-        let timeout_ms = c_longlong::try_from(ms).unwrap_or(c_longlong::MAX);
+        let timeout_ms = c_longlong::try_from(ms).map_or(MAX_MS, |ms| ms.min(MAX_MS));
         BlockOptions {
             on_timeout: (timeout_ms > 0).then_some(boundary::blocked_timeout::<O> as _),
             timeout_ms,
@@ -213,8 +217,9 @@ impl<T: Send + 'static> Drop for BlockedClient<T> {
 }
 
 impl<'a> Ctx<'a> {
-    /// Blocks the client that called this command; the command then returns `Ok(())` without
-    /// replying, and the reply comes from `options`' reply (or timeout) callback.
+    /// Blocks the client that called this command; the reply comes from `options`' reply (or
+    /// timeout) callback. Once the client is blocked the command must not reply: it returns
+    /// `Ok(())` (an `Err` would be replied on top of the callback's reply), so block last.
     ///
     /// `Err` where the client cannot block: inside `MULTI`, a script or a module's
     /// `RedisModule_Call` (`ERR this client cannot be blocked here (MULTI, script or module

@@ -8,32 +8,37 @@
 //! nothing opened through it (keys, borrowed strings) outlives it.
 //!
 //! ```no_run
-//! use rm::{BlockOptions, Ctx, KeyType, RStr, RString, Result};
+//! use rm::{BlockOptions, Ctx, Error, KeyType, Locked, RStr, RString, Result};
 //!
-//! /// BG.INCR key: increments a string key from a background thread.
+//! /// BG.INCR key: increments an integer string from a background thread.
 //! fn bg_incr(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
-//!     let [_, key] = args else { return Err(rm::Error::WrongArity) };
+//!     let [_, key] = args else { return Err(Error::WrongArity) };
 //!     let key = key.as_bytes().to_vec(); // owned bytes cross threads; server strings do not
-//!     let tsc = ctx.thread_safe_context(); // same database as the caller
-//!     let blocked = ctx.block_client(BlockOptions::new(|ctx: &Ctx, n: Result<i64>| {
-//!         ctx.reply_integer(n?);
-//!         Ok(())
-//!     }))?;
+//!     let tsc = ctx.thread_safe_context(); // the caller's database
+//!     let blocked = ctx.block_client(BlockOptions::new(reply))?;
 //!     std::thread::spawn(move || {
-//!         let outcome = {
-//!             let ctx = tsc.lock(); // the server lock, until `ctx` drops
-//!             let name = RString::from_bytes(&key);
-//!             let key = ctx.open_key_writable(&name);
-//!             (|| {
-//!                 key.expect_type(KeyType::String)?;
-//!                 let n = if key.is_empty() { 0 } else { std::str::from_utf8(key.string_get()?)?
-//!                     .parse::<i64>().map_err(|_| rm::Error::err("not an integer"))? } + 1;
-//!                 key.string_set(&RString::from_bytes(n.to_string().as_bytes()))?;
-//!                 Ok(n)
-//!             })()
-//!         };
+//!         let outcome = incr(&tsc.lock(), &key); // the lock is held for this statement only
 //!         blocked.unblock(outcome); // the reply callback answers the client
 //!     });
+//!     Ok(())
+//! }
+//!
+//! fn incr(ctx: &Locked, key: &[u8]) -> Result<i64> {
+//!     let name = RString::from_bytes(key);
+//!     let key = ctx.open_key_writable(&name);
+//!     key.expect_type(KeyType::String)?;
+//!     let old: i64 = match key.is_empty() {
+//!         true => 0,
+//!         false => std::str::from_utf8(key.string_get()?)?
+//!             .parse()
+//!             .map_err(|_| Error::err("not an integer"))?,
+//!     };
+//!     key.string_set(&RString::from_bytes((old + 1).to_string().as_bytes()))?;
+//!     Ok(old + 1)
+//! }
+//!
+//! fn reply(ctx: &Ctx, outcome: Result<i64>) -> Result<()> {
+//!     ctx.reply_integer(outcome?);
 //!     Ok(())
 //! }
 //! ```

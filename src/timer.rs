@@ -47,6 +47,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::Result;
+use crate::blocked::MAX_MS;
 use crate::boundary;
 use crate::ctx::Ctx;
 use crate::sys::{self, RedisModuleTimerID, mstime_t};
@@ -107,8 +108,8 @@ static SERIAL: AtomicU64 = AtomicU64::new(1);
 
 impl<'a> Ctx<'a> {
     /// Runs `callback` with `data` once, on the main thread, after `after` (rounded down to
-    /// whole milliseconds). The data is dropped exactly once: by the callback, or by whoever
-    /// [stops](Ctx::stop_timer) the timer and gets it back.
+    /// whole milliseconds, capped at about 31 years). The data is dropped exactly once: by the
+    /// callback, or by whoever [stops](Ctx::stop_timer) the timer and gets it back.
     ///
     /// ```no_run
     /// # fn cmd(ctx: &rm::Ctx, _args: &[&rm::RStr]) -> rm::Result<()> {
@@ -132,7 +133,7 @@ impl<'a> Ctx<'a> {
             serial,
             value: data,
         }));
-        let period = mstime_t::try_from(after.as_millis()).unwrap_or(mstime_t::MAX);
+        let period = mstime_t::try_from(after.as_millis()).map_or(MAX_MS, |ms| ms.min(MAX_MS));
         // SAFETY: a live context (main thread or under the lock); the server hands `slot` back
         // exactly once: to `boundary::timer::<T, F>`, or to `stop_timer`.
         let raw = unsafe {
