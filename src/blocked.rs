@@ -5,7 +5,8 @@
 //! [`BlockedClient::unblock`] with the result, a `T`; on the main thread the server then runs
 //! the reply callback, which gets the `T` and a normal `&Ctx` to reply with. The reply comes
 //! only from there: the blocked client itself has no reply method, and a background thread
-//! has no `Ctx` at all unless it holds the server lock (see [`ThreadSafeContext`]).
+//! has no `Ctx` at all unless it holds the server lock (see
+//! [`ThreadSafeContext`](crate::ThreadSafeContext)).
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -94,9 +95,6 @@ use crate::boundary;
 use crate::ctx::Ctx;
 use crate::sys::{self, RedisModuleBlockedClient, RedisModuleCmdFunc};
 use crate::{Error, Result};
-
-#[allow(unused_imports)] // for the docs
-use crate::thread::ThreadSafeContext;
 
 /// The longest timeout or timer delay, in milliseconds (about 31 years): the server adds it to
 /// the current time, which must not overflow.
