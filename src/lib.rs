@@ -58,6 +58,7 @@
 
 #[macro_use]
 pub mod api;
+mod blocked;
 mod boundary;
 mod ctx;
 mod error;
@@ -65,13 +66,18 @@ mod key;
 mod module;
 mod string;
 pub mod sys;
+mod thread;
+mod timer;
 
+pub use blocked::{BlockOptions, BlockedClient, BlockedReplyFn, BlockedTimeoutFn};
 pub use boundary::{CommandFn, LoadFn};
 pub use ctx::{Ctx, LogLevel, Postponed};
 pub use error::{Error, Result, WRONGTYPE_MESSAGE};
 pub use key::{End, Key, KeyType, ZAdd};
 pub use module::{Command, Module};
 pub use string::{RStr, RString};
+pub use thread::{Locked, ThreadSafeContext};
+pub use timer::{TimerFn, TimerId};
 
 #[doc(hidden)]
 pub mod __private {

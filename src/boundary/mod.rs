@@ -9,13 +9,17 @@
 //! One file per kind of callback: `command.rs` for commands; this file holds the load entry and
 //! what every callback shares ([`conjure`], [`guard`], [`panic_message`]).
 
+mod blocked;
 mod command;
+mod timer;
 
 pub use command::CommandFn;
 
 /// The action run after the commands are registered, with the module's load arguments.
 pub type LoadFn = for<'a> fn(&'a Ctx<'a>, &'a [&'a RStr]) -> Result<()>;
+pub(crate) use blocked::{blocked_free, blocked_reply, blocked_timeout};
 pub(crate) use command::command;
+pub(crate) use timer::timer;
 
 use std::any::Any;
 use std::ffi::c_int;

@@ -1,0 +1,294 @@
+//! Thread-safe contexts: how a module's own thread touches the keyspace.
+//!
+//! The server runs every callback on its main thread, which holds the server lock (the "GIL")
+//! while module code runs. A background thread gets a [`Ctx`] only by taking that lock through
+//! a [`ThreadSafeContext`]: [`ThreadSafeContext::lock`] returns a [`Locked`] guard that derefs
+//! to `&Ctx` and releases the lock when dropped. The guard is the token, as PyO3's `Python<'py>`
+//! is for the GIL: no guard, no `Ctx`, no keyspace; the guard cannot leave its thread, and
+//! nothing opened through it (keys, borrowed strings) outlives it.
+//!
+//! ```no_run
+//! use rm::{BlockOptions, Ctx, Error, KeyType, Locked, RStr, RString, Result};
+//!
+//! /// BG.INCR key: increments an integer string from a background thread.
+//! fn bg_incr(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+//!     let [_, key] = args else { return Err(Error::WrongArity) };
+//!     let key = key.as_bytes().to_vec(); // owned bytes cross threads; server strings do not
+//!     let tsc = ctx.thread_safe_context(); // the caller's database
+//!     let blocked = ctx.block_client(BlockOptions::new(reply))?;
+//!     std::thread::spawn(move || {
+//!         let outcome = incr(&tsc.lock(), &key); // the lock is held for this statement only
+//!         blocked.unblock(outcome); // the reply callback answers the client
+//!     });
+//!     Ok(())
+//! }
+//!
+//! fn incr(ctx: &Locked, key: &[u8]) -> Result<i64> {
+//!     let name = RString::from_bytes(key);
+//!     let key = ctx.open_key_writable(&name);
+//!     key.expect_type(KeyType::String)?;
+//!     let old: i64 = match key.is_empty() {
+//!         true => 0,
+//!         false => std::str::from_utf8(key.string_get()?)?
+//!             .parse()
+//!             .map_err(|_| Error::err("not an integer"))?,
+//!     };
+//!     key.string_set(&RString::from_bytes((old + 1).to_string().as_bytes()))?;
+//!     Ok(old + 1)
+//! }
+//!
+//! fn reply(ctx: &Ctx, outcome: Result<i64>) -> Result<()> {
+//!     ctx.reply_integer(outcome?);
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Misuse does not compile. A thread-safe context offers no keyspace or reply method until
+//! locked:
+//!
+//! ```compile_fail,E0599
+//! fn work(tsc: rm::ThreadSafeContext) {
+//!     tsc.reply_ok();
+//! }
+//! ```
+//!
+//! ```compile_fail,E0599
+//! fn work(tsc: rm::ThreadSafeContext, name: &rm::RStr) {
+//!     let _key = tsc.open_key(name);
+//! }
+//! ```
+//!
+//! The guard cannot be sent to another thread (the lock must be released by the thread that
+//! took it):
+//!
+//! ```compile_fail,E0277
+//! fn work(tsc: rm::ThreadSafeContext) {
+//!     let locked = tsc.lock();
+//!     std::thread::scope(|s| {
+//!         s.spawn(move || drop(locked));
+//!     });
+//! }
+//! ```
+//!
+//! A key opened under the lock cannot outlive it:
+//!
+//! ```compile_fail,E0505
+//! fn work(tsc: rm::ThreadSafeContext, name: &rm::RStr) {
+//!     let locked = tsc.lock();
+//!     let key = locked.open_key(name);
+//!     drop(locked);
+//!     key.len();
+//! }
+//! ```
+//!
+//! Nor can a context be shared between threads (only moved to one):
+//!
+//! ```compile_fail,E0277
+//! fn work(tsc: rm::ThreadSafeContext) {
+//!     std::thread::scope(|s| {
+//!         s.spawn(|| drop(tsc.lock()));
+//!         s.spawn(|| drop(tsc.lock()));
+//!     });
+//! }
+//! ```
+//!
+//! And the callback's own `Ctx`, its arguments and its keys stay on the main thread:
+//!
+//! ```compile_fail,E0277
+//! fn cmd(ctx: &rm::Ctx, _args: &[&rm::RStr]) -> rm::Result<()> {
+//!     std::thread::spawn(move || ctx.reply_ok());
+//!     Ok(())
+//! }
+//! ```
+//!
+//! ```compile_fail,E0277
+//! fn cmd(_ctx: &rm::Ctx, args: &[&rm::RStr]) -> rm::Result<()> {
+//!     let name: &rm::RStr = args[1];
+//!     std::thread::spawn(move || name.as_bytes().len());
+//!     Ok(())
+//! }
+//! ```
+//!
+//! ```compile_fail,E0277
+//! fn cmd(ctx: &rm::Ctx, args: &[&rm::RStr]) -> rm::Result<()> {
+//!     let key = ctx.open_key(args[1]);
+//!     std::thread::spawn(move || key.len());
+//!     Ok(())
+//! }
+//! ```
+
+use std::cell::Cell;
+use std::marker::PhantomData;
+use std::ops::Deref;
+use std::ptr::NonNull;
+use std::sync::OnceLock;
+use std::thread::ThreadId;
+
+use crate::ctx::Ctx;
+use crate::sys::{self, RedisModuleCtx};
+
+/// A context a background thread keeps, to take the server lock when it needs the keyspace.
+///
+/// Made on the main thread by [`Ctx::thread_safe_context`]; `Send` (move it to the thread that
+/// uses it) but not `Sync`. It is detached from any client: it selects the database the
+/// creating client had selected, and replies made through it go nowhere — a blocked client is
+/// answered by its reply callback (see [`Ctx::block_client`](crate::Ctx::block_client)).
+/// Dropping it frees it (taking the lock for that on a background thread).
+pub struct ThreadSafeContext {
+    raw: NonNull<RedisModuleCtx>,
+    // Send (below) but not Sync: one thread at a time uses it.
+    _not_sync: PhantomData<Cell<()>>,
+}
+
+// SAFETY: the server allows a thread-safe context to be used from any thread, one at a time
+// (it is `!Sync`); every server call through it other than lock/unlock/free happens under the
+// server lock, through `Locked`, and `Drop` frees it under the lock off the main thread.
+unsafe impl Send for ThreadSafeContext {}
+
+/// The server lock, held by this thread until dropped; derefs to the [`Ctx`] to use meanwhile
+/// (keys, logging, …).
+///
+/// Neither `Send` nor `Sync`: a lock is released by the thread that took it. Everything
+/// borrowed from it (keys, strings) is gone before it unlocks. Hold it briefly: the server
+/// serves no client while a module thread holds the lock.
+pub struct Locked<'t> {
+    ctx: Ctx<'t>,
+    _context: PhantomData<&'t ThreadSafeContext>,
+}
+
+thread_local! {
+    /// How many `Locked` guards this thread holds (0 or 1; more would deadlock).
+    static HELD: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The server's main thread, recorded by SDK code that runs there.
+static MAIN_THREAD: OnceLock<ThreadId> = OnceLock::new();
+
+/// Records the calling thread as the server's main thread. Called only from code that runs on
+/// it: callbacks the server makes, and [`Ctx`] methods outside a [`Locked`] guard.
+pub(crate) fn note_main_thread() {
+    if HELD.get() == 0 {
+        MAIN_THREAD.get_or_init(|| std::thread::current().id());
+    }
+}
+
+/// Whether the calling thread is the server's main thread (which holds the lock already
+/// whenever module code runs on it).
+fn on_main_thread() -> bool {
+    MAIN_THREAD.get() == Some(&std::thread::current().id())
+}
+
+impl<'a> Ctx<'a> {
+    /// A thread-safe context for a background thread, detached from any client, with the
+    /// database this context has selected.
+    ///
+    /// ```no_run
+    /// # fn cmd(ctx: &rm::Ctx, _args: &[&rm::RStr]) -> rm::Result<()> {
+    /// let tsc = ctx.thread_safe_context();
+    /// std::thread::spawn(move || {
+    ///     let ctx = tsc.lock();
+    ///     ctx.log(rm::LogLevel::Notice, "hello from a module thread");
+    /// });
+    /// ctx.reply_ok();
+    /// # Ok(()) }
+    /// ```
+    pub fn thread_safe_context(&self) -> ThreadSafeContext {
+        note_main_thread();
+        // SAFETY: a live context of this module, on the main thread or under the lock.
+        let raw = unsafe { core_api!(GetDetachedThreadSafeContext)(self.as_ptr()) };
+        let raw = NonNull::new(raw).expect("RedisModule_GetDetachedThreadSafeContext gave NULL");
+        // SAFETY: both contexts are live; the new one is not shared yet, and we are on the main
+        // thread or under the lock, so selecting its database races with nothing.
+        unsafe {
+            let db = core_api!(GetSelectedDb)(self.as_ptr());
+            core_api!(SelectDb)(raw.as_ptr(), db);
+        }
+        ThreadSafeContext {
+            raw,
+            _not_sync: PhantomData,
+        }
+    }
+}
+
+impl ThreadSafeContext {
+    /// Takes the server lock, waiting for it; the guard releases it when dropped.
+    ///
+    /// # Panics
+    /// On the server's main thread (which holds the lock already: use the callback's `Ctx`),
+    /// and on a thread that holds the lock through another guard. Either would deadlock.
+    pub fn lock(&self) -> Locked<'_> {
+        assert!(
+            !on_main_thread(),
+            "ThreadSafeContext::lock on the server's main thread would deadlock: \
+             use the callback's Ctx"
+        );
+        assert!(
+            HELD.get() == 0,
+            "ThreadSafeContext::lock: this thread holds the server lock already"
+        );
+        // SAFETY: a live thread-safe context; this thread does not hold the lock (checked).
+        unsafe { core_api!(ThreadSafeContextLock)(self.raw.as_ptr()) };
+        self.locked()
+    }
+
+    /// Takes the server lock if it is free now; `None` if another thread (the main thread
+    /// serving clients, most of the time) holds it, or this thread does.
+    pub fn try_lock(&self) -> Option<Locked<'_>> {
+        if on_main_thread() || HELD.get() != 0 {
+            return None;
+        }
+        // SAFETY: a live thread-safe context; this thread does not hold the lock (checked).
+        let status = unsafe { core_api!(ThreadSafeContextTryLock)(self.raw.as_ptr()) };
+        (status == sys::REDISMODULE_OK).then(|| self.locked())
+    }
+
+    /// The guard for a lock this thread has just taken.
+    fn locked(&self) -> Locked<'_> {
+        HELD.set(HELD.get() + 1);
+        Locked {
+            // SAFETY: the context lives as long as `self`, which the guard borrows, and the
+            // lock is held until the guard drops, so the server may be called through it.
+            ctx: unsafe { Ctx::from_raw(self.raw) },
+            _context: PhantomData,
+        }
+    }
+}
+
+impl Drop for ThreadSafeContext {
+    fn drop(&mut self) {
+        let raw = self.raw.as_ptr();
+        if on_main_thread() || HELD.get() != 0 {
+            // SAFETY: a live context we own, freed once; this thread holds the lock.
+            unsafe { core_api!(FreeThreadSafeContext)(raw) };
+        } else {
+            // Freeing a detached context frees its client, which touches server state: do it
+            // under the lock.
+            // SAFETY: a live context we own, freed once, under the lock this thread takes and
+            // releases. Lock and unlock act on the one server lock and do not read their
+            // context argument (Redis and Valkey alike), so passing the freed pointer's value
+            // to unlock reads nothing.
+            unsafe {
+                core_api!(ThreadSafeContextLock)(raw);
+                core_api!(FreeThreadSafeContext)(raw);
+                core_api!(ThreadSafeContextUnlock)(raw);
+            }
+        }
+    }
+}
+
+impl<'t> Deref for Locked<'t> {
+    type Target = Ctx<'t>;
+
+    #[inline(always)]
+    fn deref(&self) -> &Ctx<'t> {
+        &self.ctx
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        HELD.set(HELD.get() - 1);
+        // SAFETY: this thread took the lock through this live context (the guard is !Send).
+        unsafe { core_api!(ThreadSafeContextUnlock)(self.ctx.as_ptr()) };
+    }
+}
