@@ -9,7 +9,10 @@
 //! One file per kind of callback: `command.rs` for commands; this file holds the load entry and
 //! what every callback shares ([`conjure`], [`guard`], [`panic_message`]).
 
+pub(crate) mod cluster;
 mod command;
+pub(crate) mod config;
+pub(crate) mod events;
 
 pub use command::CommandFn;
 
