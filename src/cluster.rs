@@ -43,6 +43,9 @@ use crate::ctx::Ctx;
 use crate::sys;
 use crate::{Error, Result};
 
+const SEND_FAILED: &str =
+    "cannot send the cluster message (not in cluster mode, or unknown or unlinked node)";
+
 /// The length of a node id.
 pub const NODE_ID_LEN: usize = sys::REDISMODULE_NODE_ID_LEN as usize;
 
@@ -215,6 +218,10 @@ impl<'a> Ctx<'a> {
     /// # Ok(()) }
     /// ```
     pub fn cluster_node_info(&self, id: &NodeId) -> Result<NodeInfo> {
+        // Outside cluster mode the server has no node table to look in (Redis 7.0 crashes).
+        if !self.in_cluster_mode() {
+            return Err(Error::err(format!("unknown cluster node {id}")));
+        }
         let c_id = id.to_c();
         // The server writes up to 46 bytes of address (NUL-terminated unless full) and exactly
         // 40 of master id.
@@ -260,6 +267,19 @@ impl<'a> Ctx<'a> {
         })
     }
 
+    /// Whether the server runs in cluster mode (`cluster-enabled yes`).
+    ///
+    /// ```no_run
+    /// # fn f(ctx: &rm::Ctx) {
+    /// if !ctx.in_cluster_mode() { /* a single server: every key is local */ }
+    /// # }
+    /// ```
+    pub fn in_cluster_mode(&self) -> bool {
+        // SAFETY: live context.
+        let flags = unsafe { core_api!(GetContextFlags)(self.as_ptr()) };
+        flags & sys::REDISMODULE_CTX_FLAGS_CLUSTER != 0
+    }
+
     /// How many nodes this node knows (in any state); 0 outside cluster mode.
     ///
     /// ```no_run
@@ -288,6 +308,9 @@ impl<'a> Ctx<'a> {
         kind: u8,
         payload: &[u8],
     ) -> Result<()> {
+        if !self.in_cluster_mode() {
+            return Err(Error::err(SEND_FAILED));
+        }
         let len = u32::try_from(payload.len())
             .map_err(|_| Error::err("cluster message larger than 4 GiB"))?;
         let target = target.map(|id| id.to_c());
@@ -306,9 +329,7 @@ impl<'a> Ctx<'a> {
         if status == sys::REDISMODULE_OK {
             Ok(())
         } else {
-            Err(Error::err(
-                "cannot send the cluster message (not in cluster mode, or unknown or unlinked node)",
-            ))
+            Err(Error::err(SEND_FAILED))
         }
     }
 
