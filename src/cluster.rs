@@ -335,7 +335,8 @@ impl<'a> Ctx<'a> {
 
     /// Runs `receiver` for every module message of type `kind` from another node, with the
     /// sender's id and the payload. The server keeps one receiver per type: registering again
-    /// replaces it. An `Err` or a panic in the receiver is logged as a warning.
+    /// replaces it. An `Err` or a panic in the receiver is logged as a warning. From a load
+    /// hook, the receiver is registered once the load succeeded.
     ///
     /// ```no_run
     /// use rm::cluster::NodeId;

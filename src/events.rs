@@ -14,6 +14,11 @@
 //! Callbacks cannot reply to anyone: an `Err` they return, or a panic, becomes a warning in the
 //! server log. Like commands, they are plain functions (or closures capturing nothing).
 //!
+//! Subscriptions made in a load hook take effect once the whole load succeeded: a module whose
+//! load fails (a hook's `Err`, a refused config value) leaves no callback behind. (Redis 7.0
+//! keeps the subscriptions of a module whose load failed, and would call into the unloaded
+//! library.)
+//!
 //! ```no_run
 //! use rm::events::{self, FlushInfo, FlushPhase};
 //! use rm::{Ctx, NotifyFlags, RStr, Result};
@@ -205,7 +210,8 @@ impl fmt::Debug for NotifyFlags {
 impl<'a> Ctx<'a> {
     /// Runs `callback` for every keyspace notification of the classes in `types`, whatever
     /// the server's `notify-keyspace-events` setting. Each call adds a subscription (they stay
-    /// for the module's life); call it from a load hook.
+    /// for the module's life); call it from a load hook (it takes effect once the load
+    /// succeeded).
     ///
     /// The callback gets the context, the notification's class, the event name (`set`, `del`,
     /// `expired`, …) and the key. It runs inside the command that changed the key: keep it
@@ -320,6 +326,7 @@ impl<'a> Ctx<'a> {
     /// Runs `callback` on every occurrence of the server event `E` (one of the types in
     /// [`crate::events`]), with the event's data. Subscriptions add up: several callbacks for
     /// one event all run, in the order subscribed. An `Err` or a panic is logged as a warning.
+    /// From a load hook, the subscription takes effect once the load succeeded.
     ///
     /// ```no_run
     /// use rm::events::{ClientChange, ClientEvent};
