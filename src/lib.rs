@@ -60,8 +60,11 @@
 pub mod api;
 mod blocked;
 mod boundary;
+pub mod cluster;
+pub mod config;
 mod ctx;
 mod error;
+pub mod events;
 mod key;
 mod module;
 mod string;
@@ -71,8 +74,10 @@ mod timer;
 
 pub use blocked::{BlockOptions, BlockedClient, BlockedReplyFn, BlockedTimeoutFn};
 pub use boundary::{CommandFn, LoadFn};
+pub use config::{BoolConfig, EnumConfig, NumericConfig, StringConfig};
 pub use ctx::{Ctx, LogLevel, Postponed};
 pub use error::{Error, Result, WRONGTYPE_MESSAGE};
+pub use events::NotifyFlags;
 pub use key::{End, Key, KeyType, ZAdd};
 pub use module::{Command, Module};
 pub use string::{RStr, RString};

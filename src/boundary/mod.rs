@@ -10,7 +10,10 @@
 //! what every callback shares ([`conjure`], [`guard`], [`panic_message`]).
 
 mod blocked;
+pub(crate) mod cluster;
 mod command;
+pub(crate) mod config;
+pub(crate) mod events;
 mod timer;
 
 pub use command::CommandFn;
@@ -52,7 +55,6 @@ pub(crate) fn conjure<F: Copy + 'static>() -> F {
 
 /// Runs module code that cannot reply (data-type, event, timer callbacks…): a panic is logged
 /// as a warning in the server log, naming `what`, and `fallback` is returned instead.
-#[allow(dead_code)] // until the first non-command callback kind lands
 pub(crate) fn guard<R>(what: &str, fallback: R, body: impl FnOnce() -> R) -> R {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(value) => value,
