@@ -246,7 +246,6 @@ impl<'a> Ctx<'a> {
         options: BlockOptions<T>,
     ) -> Result<BlockedClient<T>> {
         self.check_can_block()?;
-        crate::thread::note_main_thread();
         // SAFETY: a live context of a command called by a connected, unblocked client
         // (checked); the callbacks match the server's signatures and `blocked_free::<T>` frees
         // exactly what `unblock` hands over.

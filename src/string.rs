@@ -189,16 +189,24 @@ impl Deref for RString {
 impl Drop for RString {
     #[inline(always)]
     fn drop(&mut self) {
+        let raw = self.raw.as_ptr();
+        // A string may be shared with the keyspace (e.g. after `Key::string_set`), so its
+        // reference count is server state: release it under the lock. On the main thread, or
+        // under a `Locked` guard, that is already so (one thread-local check).
         // SAFETY: we own exactly one reference; a NULL context releases it without touching
         // automatic memory, which the SDK never turns on.
-        unsafe { core_api!(FreeString)(ptr::null_mut(), self.raw.as_ptr()) };
+        crate::thread::with_server_lock(|| unsafe { core_api!(FreeString)(ptr::null_mut(), raw) });
     }
 }
 
 impl Clone for RString {
     fn clone(&self) -> RString {
-        // SAFETY: a live string; retaining adds the reference the clone will own.
-        unsafe { core_api!(RetainString)(ptr::null_mut(), self.raw.as_ptr()) };
+        let raw = self.raw.as_ptr();
+        // SAFETY: a live string; retaining adds the reference the clone will own, under the
+        // lock as for drop.
+        crate::thread::with_server_lock(|| unsafe {
+            core_api!(RetainString)(ptr::null_mut(), raw)
+        });
         RString {
             raw: self.raw,
             _not_send: PhantomData,

@@ -121,8 +121,7 @@ use std::cell::Cell;
 use std::marker::PhantomData;
 use std::ops::Deref;
 use std::ptr::NonNull;
-use std::sync::OnceLock;
-use std::thread::ThreadId;
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 use crate::ctx::Ctx;
 use crate::sys::{self, RedisModuleCtx};
@@ -159,23 +158,75 @@ pub struct Locked<'t> {
 thread_local! {
     /// How many `Locked` guards this thread holds (0 or 1; more would deadlock).
     static HELD: Cell<usize> = const { Cell::new(0) };
+    /// Whether this is the server's main thread (set when the module loads, which the server
+    /// does on its main thread; every callback runs there too).
+    static MAIN: Cell<bool> = const { Cell::new(false) };
 }
 
-/// The server's main thread, recorded by SDK code that runs there.
-static MAIN_THREAD: OnceLock<ThreadId> = OnceLock::new();
+/// A detached context used only to take the lock for SDK housekeeping on module threads
+/// (releasing a server string outside any guard); created at load.
+static HOUSEKEEPING: AtomicPtr<sys::RedisModuleCtx> = AtomicPtr::new(std::ptr::null_mut());
 
-/// Records the calling thread as the server's main thread. Called only from code that runs on
-/// it: callbacks the server makes, and [`Ctx`] methods outside a [`Locked`] guard.
-pub(crate) fn note_main_thread() {
-    if HELD.get() == 0 {
-        MAIN_THREAD.get_or_init(|| std::thread::current().id());
+/// Records the loading thread as the server's main thread and prepares the housekeeping
+/// context.
+///
+/// # Safety
+/// `ctx` must be the live load context, on the server's main thread.
+pub(crate) unsafe fn on_load(ctx: *mut sys::RedisModuleCtx) {
+    MAIN.set(true);
+    if HOUSEKEEPING.load(Ordering::Acquire).is_null() {
+        // SAFETY: the live load context, on the main thread.
+        let detached = unsafe { core_api!(GetDetachedThreadSafeContext)(ctx) };
+        HOUSEKEEPING.store(detached, Ordering::Release);
     }
 }
 
 /// Whether the calling thread is the server's main thread (which holds the lock already
 /// whenever module code runs on it).
+#[inline(always)]
 fn on_main_thread() -> bool {
-    MAIN_THREAD.get() == Some(&std::thread::current().id())
+    MAIN.get()
+}
+
+/// Whether the calling thread may touch server objects now: it is the main thread, or it
+/// holds the lock through a [`Locked`] guard.
+#[inline(always)]
+pub(crate) fn lock_held_here() -> bool {
+    MAIN.get() || HELD.get() != 0
+}
+
+/// Runs `body` with the server lock held: directly where this thread holds it already,
+/// otherwise taking it around `body` (on a module thread outside any guard).
+#[inline(always)]
+pub(crate) fn with_server_lock<R>(body: impl FnOnce() -> R) -> R {
+    if lock_held_here() {
+        return body();
+    }
+    with_server_lock_slow(body)
+}
+
+#[cold]
+#[inline(never)]
+fn with_server_lock_slow<R>(body: impl FnOnce() -> R) -> R {
+    let ctx = HOUSEKEEPING.load(Ordering::Acquire);
+    assert!(
+        !ctx.is_null(),
+        "rs-rm: server lock wanted before the module loaded"
+    );
+    struct Unlock(*mut sys::RedisModuleCtx);
+    impl Drop for Unlock {
+        fn drop(&mut self) {
+            HELD.set(HELD.get() - 1);
+            // SAFETY: this thread took the lock through this live context just before.
+            unsafe { core_api!(ThreadSafeContextUnlock)(self.0) };
+        }
+    }
+    // SAFETY: the housekeeping context lives for the module's lifetime; this thread does not
+    // hold the lock (checked by the caller), so taking it cannot deadlock.
+    unsafe { core_api!(ThreadSafeContextLock)(ctx) };
+    HELD.set(HELD.get() + 1);
+    let _unlock = Unlock(ctx);
+    body()
 }
 
 impl<'a> Ctx<'a> {
@@ -193,7 +244,6 @@ impl<'a> Ctx<'a> {
     /// # Ok(()) }
     /// ```
     pub fn thread_safe_context(&self) -> ThreadSafeContext {
-        note_main_thread();
         // SAFETY: a live context of this module, on the main thread or under the lock.
         let raw = unsafe { core_api!(GetDetachedThreadSafeContext)(self.as_ptr()) };
         let raw = NonNull::new(raw).expect("RedisModule_GetDetachedThreadSafeContext gave NULL");

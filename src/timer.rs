@@ -127,7 +127,6 @@ impl<'a> Ctx<'a> {
         F: for<'b> Fn(&'b Ctx<'b>, T) -> Result<()> + Copy + 'static,
     {
         let _ = callback;
-        crate::thread::note_main_thread();
         let serial = SERIAL.fetch_add(1, Ordering::Relaxed);
         let slot = Box::into_raw(Box::new(TimerSlot {
             serial,

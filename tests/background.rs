@@ -449,3 +449,28 @@ fn a_failing_timer_callback_is_logged_and_the_server_goes_on() {
         assert!(server.alive(), "{} died", kind.name);
     }
 }
+
+#[test]
+fn strings_a_thread_shares_with_the_keyspace_are_released_under_the_lock() {
+    for kind in servers() {
+        let server = Server::start(&kind, &["rmtest"], &[]);
+        let mut con = server.connection();
+        for round in 0..50 {
+            let value = format!("shared-{round}");
+            assert_eq!(
+                reply(&mut con, &["rmtest.bg-share", "k", &value]),
+                format!("{value:?}"),
+                "{}",
+                kind.name
+            );
+            // The keyspace still holds its reference: the value reads back intact.
+            assert_eq!(
+                reply(&mut con, &["get", "k"]),
+                format!("{value:?}"),
+                "{}",
+                kind.name
+            );
+        }
+        assert_eq!(reply(&mut con, &["ping"]), "+PONG");
+    }
+}

@@ -22,7 +22,6 @@ pub(crate) unsafe extern "C" fn blocked_reply<T: Send + 'static, R: BlockedReply
     argv: *mut *mut RedisModuleString,
     argc: c_int,
 ) -> c_int {
-    crate::thread::note_main_thread();
     // SAFETY: the server passes its live, non-NULL context for the duration of this call.
     let ctx = unsafe { Ctx::from_raw(NonNull::new_unchecked(ctx)) };
     // SAFETY: the blocking command's argument vector, live for this call.
@@ -53,7 +52,6 @@ pub(crate) unsafe extern "C" fn blocked_timeout<O: BlockedTimeoutFn>(
     argv: *mut *mut RedisModuleString,
     argc: c_int,
 ) -> c_int {
-    crate::thread::note_main_thread();
     // SAFETY: the server passes its live, non-NULL context for the duration of this call.
     let ctx = unsafe { Ctx::from_raw(NonNull::new_unchecked(ctx)) };
     // SAFETY: the blocking command's argument vector, live for this call.

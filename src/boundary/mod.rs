@@ -114,6 +114,8 @@ pub unsafe fn on_load(
         }
         return sys::REDISMODULE_ERR;
     }
+    // SAFETY: the live load context, on the main thread.
+    unsafe { crate::thread::on_load(ctx.as_ptr()) };
     // SAFETY: the live load context, for the duration of this call.
     let ctx = unsafe { Ctx::from_raw(ctx) };
     // SAFETY: `argv` holds `argc` live module arguments for this call.

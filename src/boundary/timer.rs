@@ -17,7 +17,6 @@ pub(crate) unsafe extern "C" fn timer<T: Send + 'static, F: TimerFn<T>>(
     ctx: *mut RedisModuleCtx,
     data: *mut c_void,
 ) {
-    crate::thread::note_main_thread();
     // SAFETY: the server passes a live, non-NULL context for the duration of this call.
     let ctx = unsafe { Ctx::from_raw(NonNull::new_unchecked(ctx)) };
     // SAFETY: the box `create_timer` leaked; the server fired and forgot the timer, so this is
