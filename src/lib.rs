@@ -60,17 +60,21 @@
 pub mod api;
 mod boundary;
 mod ctx;
+mod datatype;
 mod error;
 mod key;
 mod module;
+mod rdb;
 mod string;
 pub mod sys;
 
 pub use boundary::{CommandFn, LoadFn};
 pub use ctx::{Ctx, LogLevel, Postponed};
+pub use datatype::{AofWriter, AuxTriggers, AuxWhen, DataType, Digest};
 pub use error::{Error, Result, WRONGTYPE_MESSAGE};
 pub use key::{End, Key, KeyType, ZAdd};
 pub use module::{Command, Module};
+pub use rdb::{RdbBuffer, RdbReader, RdbWriter};
 pub use string::{RStr, RString};
 
 #[doc(hidden)]

@@ -10,6 +10,7 @@
 //! what every callback shares ([`conjure`], [`guard`], [`panic_message`]).
 
 mod command;
+pub(crate) mod datatype;
 
 pub use command::CommandFn;
 
