@@ -54,9 +54,10 @@ use crate::{Error, Result};
 /// an error, the server keeps the old AOF and reports `aof_last_bgrewrite_status:err`, instead
 /// of writing an AOF that silently lacks the key.
 ///
-/// **`Send`**: the server frees values on its lazy-free thread (`FLUSHALL ASYNC`, `UNLINK`
-/// of a value whose `free_effort` exceeds `lazyfree-lazy-...` thresholds), so `Drop` may run
-/// off the main thread.
+/// **`Send`**: the server frees values on its lazy-free thread (`FLUSHALL ASYNC`, and
+/// `UNLINK` or a lazy-free delete of a value whose `free_effort` is 0 or above 64), so `Drop`
+/// may run off the main thread. Every other method runs on the main thread, or in a fork child
+/// for saves and rewrites.
 ///
 /// # Example
 /// A complete module with a counter type:
@@ -116,8 +117,9 @@ use crate::{Error, Result};
 /// rm::module!(module);
 /// ```
 pub trait DataType: Sized + Send + 'static {
-    /// The type's name in RDB files and `TYPE` replies: exactly 9 characters from `A-Z a-z 0-9
-    /// - _`, unique among the types every loaded module registers. Checked at registration.
+    /// The type's name in RDB files and `TYPE` replies: exactly 9 characters from
+    /// `A-Z a-z 0-9 - _`, unique among the types every loaded module registers. Checked at
+    /// registration.
     const NAME: &'static str;
 
     /// The encoding version [`DataType::rdb_save`] writes, `0..=1023`. Raise it when the
@@ -365,8 +367,8 @@ unsafe impl Send for Registered {}
 // SAFETY: as above; `Registered` is never mutated after it is stored.
 unsafe impl Sync for Registered {}
 
-/// Every data type this module registered, in order; filled while the module loads and
-/// read-only afterwards, so lookups take no lock.
+/// Every data type this module registered, in order. Slots are filled once each, on the main
+/// thread, and never change afterwards, so lookups take no lock.
 static TYPES: [OnceLock<Registered>; MAX_TYPES] = [const { OnceLock::new() }; MAX_TYPES];
 
 /// The server's handle for `T`, if registered.

@@ -1009,7 +1009,7 @@ fn panics_in_rdb_save_and_load_never_reach_the_server() {
         for line in [
             "data type 'rmtest-ty': rdb_load panicked: rdb_load of a sample",
             "data type 'rmtest-ty': rdb_save panicked: rdb_save of a sample",
-            "rdb_save failed in the main process; the value written is incomplete",
+            "rdb_save failed in the main process; what it wrote is incomplete",
             "rdb_save failed; ending this fork child with an error",
         ] {
             assert!(log.contains(line), "{line} on {k}");

@@ -74,9 +74,10 @@ fn io_key_name(io: NonNull<RedisModuleIO>) -> String {
     unsafe { RStr::from_raw(name) }.to_string()
 }
 
-/// A save callback could not finish writing: in a fork child, end the child with an error so
-/// the save fails and nothing half-written replaces the previous file; in the main process,
-/// say what will happen.
+/// A save callback could not finish writing: in a fork child (where every RDB and AOF rewrite
+/// to a file or a replica runs), end the child with an error so the save fails and nothing
+/// half-written replaces the previous file; in the main process (`SAVE`, `DUMP`, `DEBUG
+/// RELOAD`), say what will happen.
 fn abandon_save<T: DataType>(io: NonNull<RedisModuleIO>, what: &str) {
     // SAFETY: a live I/O context; the server creates (and later frees) a context for it.
     let flags = unsafe {
@@ -93,8 +94,8 @@ fn abandon_save<T: DataType>(io: NonNull<RedisModuleIO>, what: &str) {
         unsafe { core_api!(ExitFromChild)(1) };
     } else {
         warn::<T>(&format!(
-            "{what} failed in the main process; the value written is incomplete and will fail \
-             to load"
+            "{what} failed in the main process; what it wrote is incomplete and will fail to \
+             load"
         ));
     }
 }
