@@ -562,7 +562,8 @@ impl<'a> Key<'a> {
 
     /// Sets the key's value to `value`, replacing whatever it held (any type, like `SET`; the
     /// server frees the old value). Check the old type first with [`Key::value_mut`] where a
-    /// command must answer `WRONGTYPE` instead. Keeps the key's expiry.
+    /// command must answer `WRONGTYPE` instead. Like `SET`, this clears the key's expiry;
+    /// changing the value in place through [`Key::value_mut`] keeps it.
     ///
     /// ```no_run
     /// # struct Counter { n: i64 }

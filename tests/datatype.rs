@@ -299,9 +299,14 @@ fn values_are_set_read_changed_in_place_and_typed() {
             "[-1, \"ERR key opened read-only\"]",
             "{k}"
         );
+        // Changing in place keeps the expiry; replacing clears it, as SET does.
+        assert_eq!(reply(&mut con, &["pexpire", "k", "100000"]), "1", "{k}");
+        assert_eq!(reply(&mut con, &["rmtest.tpush", "k", "5"]), "7", "{k}");
+        assert!(int(&mut con, &["pttl", "k"]) > 0, "{k}");
         // Replacing keeps one live value.
         tset(&mut con, "k", b"again", "2", &[]);
         assert_eq!(stat(&mut con, "live"), 1, "{k}");
+        assert_eq!(reply(&mut con, &["pttl", "k"]), "-1", "{k}");
         assert_eq!(
             tget(&mut con, "k"),
             Some(shown(b"again", "2", "2", &[])),
@@ -636,6 +641,43 @@ fn corrupt_payloads_are_load_errors_and_the_server_keeps_serving() {
             ),
             "{k}"
         );
+    }
+}
+
+#[test]
+fn loaded_strings_are_freed_on_success_and_on_error() {
+    for kind in servers() {
+        let server = start(&kind, &[]);
+        let mut con = server.connection();
+        let k = kind.name;
+        tset(&mut con, "probe", b"x", "1", &[]);
+        let version = rdb_version(&dump(&mut con, "probe"));
+        let text: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let good = sample_v2(&text, 1.0, &[1]).finish(version);
+        // The big string is loaded, then the float is missing: a load error after the buffer.
+        let bad = Payload::new("rmtest-ty", 2)
+            .unsigned(0)
+            .string(&text)
+            .double(1.0)
+            .finish(version);
+        let used = |con: &mut redis::Connection| -> i64 {
+            info(con, "memory", "used_memory").parse().unwrap()
+        };
+        assert_eq!(restore(&mut con, "k", &good), "+OK", "{k}");
+        let before = used(&mut con);
+        for _ in 0..100 {
+            assert_eq!(
+                reply_bin(&mut con, &[b"restore", b"k", b"0", &good, b"replace"]),
+                "+OK",
+                "{k}"
+            );
+            assert_eq!(restore(&mut con, "bad", &bad), "ERR Bad data format", "{k}");
+        }
+        let grown = used(&mut con) - before;
+        // A leaked buffer per load would be 100 * 2 * 100 kB = 20 MB.
+        assert!(grown < 2_000_000, "{k}: used_memory grew by {grown}");
+        assert_eq!(tget(&mut con, "k").unwrap().text, text, "{k}");
+        assert_eq!(stat(&mut con, "live"), 2, "{k}");
     }
 }
 
