@@ -137,6 +137,30 @@ pub trait DataType: Sized + Send + 'static {
     /// Reads a value written with encoding version `encver` (at most
     /// [`DataType::ENCODING_VERSION`]): match on it to read older encodings. An `Err` (such as
     /// the one every [`RdbReader`] call returns on corrupt or truncated data) is a load error.
+    ///
+    /// ```no_run
+    /// # use rm::{RdbReader, RdbWriter, Result};
+    /// struct Point { x: i64, y: i64, label: String }
+    ///
+    /// impl rm::DataType for Point {
+    ///     const NAME: &'static str = "point-xyz";
+    ///     const ENCODING_VERSION: i32 = 2; // 1 had no label
+    ///
+    ///     fn rdb_save(&self, io: &mut RdbWriter) {
+    ///         io.save_signed(self.x);
+    ///         io.save_signed(self.y);
+    ///         io.save_bytes(self.label.as_bytes());
+    ///     }
+    ///     fn rdb_load(io: &mut RdbReader, encver: i32) -> Result<Self> {
+    ///         let (x, y) = (io.load_signed()?, io.load_signed()?);
+    ///         let label = match encver {
+    ///             1 => String::new(),
+    ///             _ => io.load_utf8()?,
+    ///         };
+    ///         Ok(Point { x, y, label })
+    ///     }
+    /// }
+    /// ```
     fn rdb_load(io: &mut RdbReader<'_>, encver: i32) -> Result<Self>;
 
     /// Rewrites the value as commands that recreate it (`key` is its name), for an AOF rewrite
@@ -170,6 +194,25 @@ pub trait DataType: Sized + Send + 'static {
     /// free threshold (64) `UNLINK` and lazy-free deletes drop it on the server's background
     /// thread; **0 means always in the background** (the server's rule). The default, 1,
     /// frees it at once on the main thread.
+    ///
+    /// ```no_run
+    /// # use rm::{RdbReader, RdbWriter, Result};
+    /// struct Log(Vec<Vec<u8>>);
+    ///
+    /// impl rm::DataType for Log {
+    ///     const NAME: &'static str = "appendlog";
+    ///     const ENCODING_VERSION: i32 = 1;
+    /// #   fn rdb_save(&self, _io: &mut RdbWriter) {}
+    /// #   fn rdb_load(_io: &mut RdbReader, _v: i32) -> Result<Self> { Ok(Log(Vec::new())) }
+    ///     // ... rdb_save, rdb_load ...
+    ///     fn free_effort(&self) -> usize {
+    ///         self.0.len().max(1) // one allocation per entry; never 0
+    ///     }
+    ///     fn unlink(&self) {
+    ///         // e.g. drop this key from a module-side index (main thread)
+    ///     }
+    /// }
+    /// ```
     fn free_effort(&self) -> usize {
         1
     }
@@ -193,6 +236,33 @@ pub trait DataType: Sized + Send + 'static {
 }
 
 /// When a type's [`DataType::aux_save`] runs while the server writes an RDB.
+///
+/// Aux data is module-global state saved with every RDB (files, full syncs), once before
+/// and/or once after the keys, and handed to [`DataType::aux_load`] when that RDB loads:
+///
+/// ```no_run
+/// # use rm::{AuxTriggers, AuxWhen, RdbReader, RdbWriter, Result};
+/// use std::sync::atomic::{AtomicI64, Ordering};
+///
+/// static GENERATION: AtomicI64 = AtomicI64::new(0);
+/// # struct Item;
+///
+/// impl rm::DataType for Item {
+///     const NAME: &'static str = "item-type";
+///     const ENCODING_VERSION: i32 = 1;
+///     const AUX: AuxTriggers = AuxTriggers::BEFORE_RDB;
+/// #   fn rdb_save(&self, _io: &mut RdbWriter) {}
+/// #   fn rdb_load(_io: &mut RdbReader, _v: i32) -> Result<Self> { Ok(Item) }
+///     // ... rdb_save, rdb_load ...
+///     fn aux_save(io: &mut RdbWriter, _when: AuxWhen) {
+///         io.save_signed(GENERATION.load(Ordering::Relaxed));
+///     }
+///     fn aux_load(io: &mut RdbReader, _encver: i32, _when: AuxWhen) -> Result<()> {
+///         GENERATION.store(io.load_signed()?, Ordering::Relaxed);
+///         Ok(())
+///     }
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AuxTriggers(c_int);
 

@@ -201,6 +201,15 @@ impl<'a> RdbReader<'a> {
 
     /// Loads a string saved with [`RdbWriter::save_bytes`] (or `save_string`) into a buffer the
     /// server allocated, without copying it; the buffer frees itself on drop.
+    ///
+    /// ```no_run
+    /// fn load_number(io: &mut rm::RdbReader) -> rm::Result<f64> {
+    ///     let text = io.load_buffer()?; // read in place, freed at the end of the scope
+    ///     std::str::from_utf8(&text)?
+    ///         .parse()
+    ///         .map_err(|_| rm::Error::err("not a number"))
+    /// }
+    /// ```
     #[doc(alias = "RedisModule_LoadStringBuffer")]
     pub fn load_buffer(&mut self) -> Result<RdbBuffer> {
         let mut len = 0usize;
