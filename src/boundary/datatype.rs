@@ -63,23 +63,23 @@ fn run<T: DataType, R>(
     }
 }
 
-/// The key name attached to an I/O context, for log lines.
-fn io_key_name(io: NonNull<RedisModuleIO>) -> String {
-    // SAFETY: a live I/O context of the running callback; the name, if any, lives as long.
-    let name = unsafe { core_api!(GetKeyNameFromIO)(io.as_ptr()) };
-    if name.is_null() {
-        return String::from("(unknown)");
-    }
-    // SAFETY: a live string for the duration of this callback.
-    unsafe { RStr::from_raw(name) }.to_string()
+/// The name of the key a reader is loading, for log lines.
+fn key_of(reader: &RdbReader<'_>) -> String {
+    reader
+        .key_name()
+        .map_or_else(|| String::from("(unknown)"), |name| name.to_string())
 }
 
 /// A save callback could not finish writing: in a fork child (where every RDB and AOF rewrite
 /// to a file or a replica runs), end the child with an error so the save fails and nothing
 /// half-written replaces the previous file; in the main process (`SAVE`, `DUMP`, `DEBUG
 /// RELOAD`), say what will happen.
-fn abandon_save<T: DataType>(io: NonNull<RedisModuleIO>, what: &str) {
-    // SAFETY: a live I/O context; the server creates (and later frees) a context for it.
+///
+/// # Safety
+/// `io` must be the live I/O context of the running save or rewrite callback.
+unsafe fn abandon_save<T: DataType>(io: NonNull<RedisModuleIO>, what: &str) {
+    // SAFETY: a live I/O context (the caller's promise); the server creates (and later frees)
+    // a context for it.
     let flags = unsafe {
         let ctx = core_api!(GetContextFromIO)(io.as_ptr());
         core_api!(GetContextFlags)(ctx)
@@ -109,31 +109,31 @@ unsafe extern "C" fn rdb_load<T: DataType>(io: *mut RedisModuleIO, encver: c_int
     run::<T, _>(
         "rdb_load",
         || {
+            // SAFETY: the live I/O context of this load callback.
+            let mut reader = unsafe { RdbReader::from_raw(io) };
             if encver > T::ENCODING_VERSION {
                 warn::<T>(&format!(
                     "cannot load key '{}': encoding version {encver} is newer than this \
                      module's {}",
-                    io_key_name(io),
+                    key_of(&reader),
                     T::ENCODING_VERSION
                 ));
                 return ptr::null_mut();
             }
-            // SAFETY: the live I/O context of this load callback.
-            let mut reader = unsafe { RdbReader::from_raw(io) };
             match T::rdb_load(&mut reader, encver) {
                 Ok(value) if !reader.has_error() => Box::into_raw(Box::new(value)).cast(),
                 Ok(value) => {
                     drop(value);
                     warn::<T>(&format!(
                         "cannot load key '{}': I/O error while loading (rdb_load ignored it)",
-                        io_key_name(io)
+                        key_of(&reader)
                     ));
                     ptr::null_mut()
                 }
                 Err(error) => {
                     warn::<T>(&format!(
                         "cannot load key '{}' (encoding version {encver}): {error}",
-                        io_key_name(io)
+                        key_of(&reader)
                     ));
                     ptr::null_mut()
                 }
@@ -156,7 +156,8 @@ unsafe extern "C" fn rdb_save<T: DataType>(io: *mut RedisModuleIO, value: *mut c
             let (mut writer, value) = unsafe { (RdbWriter::from_raw(io), value.as_ref()) };
             value.rdb_save(&mut writer);
         },
-        || abandon_save::<T>(io, "rdb_save"),
+        // SAFETY: the live I/O context of this callback.
+        || unsafe { abandon_save::<T>(io, "rdb_save") },
     )
 }
 
@@ -181,10 +182,12 @@ unsafe extern "C" fn aof_rewrite<T: DataType>(
                 unsafe { (AofWriter::from_raw(io), RStr::from_raw(key), value.as_ref()) };
             if let Err(error) = value.aof_rewrite(key, &mut aof) {
                 warn::<T>(&format!("aof_rewrite of key '{key}': {error}"));
-                abandon_save::<T>(io, "aof_rewrite");
+                // SAFETY: the live I/O context of this callback.
+                unsafe { abandon_save::<T>(io, "aof_rewrite") };
             }
         },
-        || abandon_save::<T>(io, "aof_rewrite"),
+        // SAFETY: the live I/O context of this callback.
+        || unsafe { abandon_save::<T>(io, "aof_rewrite") },
     )
 }
 
@@ -293,7 +296,8 @@ unsafe extern "C" fn aux_save<T: DataType>(io: *mut RedisModuleIO, when: c_int) 
             let mut writer = unsafe { RdbWriter::from_raw(io) };
             T::aux_save(&mut writer, AuxWhen::from_raw(when));
         },
-        || abandon_save::<T>(io, "aux_save"),
+        // SAFETY: the live I/O context of this callback.
+        || unsafe { abandon_save::<T>(io, "aux_save") },
     )
 }
 
