@@ -89,7 +89,7 @@ impl<'a> Key<'a> {
     }
 
     #[inline(always)]
-    fn ptr(&self) -> *mut RedisModuleKey {
+    pub(crate) fn ptr(&self) -> *mut RedisModuleKey {
         self.raw
     }
 
@@ -146,7 +146,7 @@ impl<'a> Key<'a> {
         unsafe { core_api!(ValueLength)(self.ptr()) }
     }
 
-    fn require_writable(&self) -> Result<()> {
+    pub(crate) fn require_writable(&self) -> Result<()> {
         if self.writable {
             Ok(())
         } else {

@@ -13,6 +13,7 @@ mod blocked;
 pub(crate) mod cluster;
 mod command;
 pub(crate) mod config;
+pub(crate) mod datatype;
 pub(crate) mod events;
 mod timer;
 
