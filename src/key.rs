@@ -89,7 +89,7 @@ impl<'a> Key<'a> {
     }
 
     #[inline(always)]
-    fn ptr(&self) -> *mut RedisModuleKey {
+    pub(crate) fn ptr(&self) -> *mut RedisModuleKey {
         self.raw
     }
 

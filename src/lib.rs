@@ -58,19 +58,32 @@
 
 #[macro_use]
 pub mod api;
+mod acl;
 mod boundary;
+mod call;
 mod ctx;
 mod error;
+mod filter;
+mod info;
 mod key;
 mod module;
+mod scan;
 mod string;
 pub mod sys;
 
-pub use boundary::{CommandFn, LoadFn};
+pub use acl::{KeyAccess, User};
+pub use boundary::{CommandFn, FilterFn, InfoFn, LoadFn};
+pub use call::{
+    Arg, CallArg, CallArgs, CallOptions, CallReply, CallValue, Elements, ElementsIter, Pairs,
+    PairsIter, Reply, ReplyKind,
+};
 pub use ctx::{Ctx, LogLevel, Postponed};
 pub use error::{Error, Result, WRONGTYPE_MESSAGE};
+pub use filter::{CommandFilter, FilterArgs, FilterFlags};
+pub use info::{InfoCtx, ServerInfo};
 pub use key::{End, Key, KeyType, ZAdd};
 pub use module::{Command, Module};
+pub use scan::ScanCursor;
 pub use string::{RStr, RString};
 
 #[doc(hidden)]

@@ -10,8 +10,16 @@
 //! what every callback shares ([`conjure`], [`guard`], [`panic_message`]).
 
 mod command;
+mod filter;
+mod info;
+mod scan;
 
 pub use command::CommandFn;
+pub use filter::FilterFn;
+pub(crate) use filter::filter;
+pub use info::InfoFn;
+pub(crate) use info::info;
+pub(crate) use scan::{Fields, collect_field, collect_key};
 
 /// The action run after the commands are registered, with the module's load arguments.
 pub type LoadFn = for<'a> fn(&'a Ctx<'a>, &'a [&'a RStr]) -> Result<()>;
