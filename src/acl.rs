@@ -21,7 +21,7 @@ use std::marker::PhantomData;
 use std::ops::BitOr;
 use std::ptr::NonNull;
 
-use crate::call::{Argv, CallArgs};
+use crate::call::{Argv, CallArg, CallArgs};
 use crate::ctx::Ctx;
 use crate::string::{RStr, RString};
 use crate::sys::{self, RedisModuleUser};
@@ -78,18 +78,20 @@ impl Drop for Resolved {
 }
 
 impl<'a> Ctx<'a> {
-    /// The ACL user called `name`; `Err` if there is none.
+    /// The ACL user called `name` (a [`CallArg`]: `&RStr`, `&str`, bytes…); `Err` if there is
+    /// none. A disabled user (`off`) is found too: its rules still apply.
     ///
     /// ```no_run
     /// # use rm::{Ctx, KeyAccess, Result};
     /// # fn f(ctx: &Ctx) -> Result<()> {
-    /// let alice = ctx.user(b"alice")?;
-    /// alice.check_key(b"config:main", KeyAccess::WRITE)?;
+    /// let alice = ctx.user("alice")?;
+    /// alice.check_key("config:main", KeyAccess::WRITE)?;
     /// # Ok(()) }
     /// ```
-    pub fn user(&self, name: &[u8]) -> Result<User<'_>> {
+    pub fn user(&self, name: impl CallArg) -> Result<User<'_>> {
+        let name = Argv::new(None, &[name]).get(0).to_owned_string();
         let user = User {
-            name: RString::from_bytes(name),
+            name,
             _ctx: PhantomData,
         };
         user.resolve()?;
@@ -156,16 +158,11 @@ impl User<'_> {
     /// ```
     pub fn check_command<A: CallArgs>(&self, command: &str, args: A) -> Result<()> {
         let user = self.resolve()?;
-        let argv = Argv::new(Some(command.as_bytes()), args);
-        let argc = i32::try_from(argv.pointers.len()).unwrap_or(i32::MAX);
+        let argv = Argv::new(Some(command.as_bytes()), &args);
+        let argc = i32::try_from(argv.len()).unwrap_or(i32::MAX);
         // SAFETY: a live user and `argc` live strings; the server only reads them.
-        let status = unsafe {
-            core_api!(ACLCheckCommandPermissions)(
-                user.0.as_ptr(),
-                argv.pointers.as_ptr().cast_mut(),
-                argc,
-            )
-        };
+        let status =
+            unsafe { core_api!(ACLCheckCommandPermissions)(user.0.as_ptr(), argv.as_ptr(), argc) };
         let errno = last_errno();
         if status == sys::REDISMODULE_OK {
             return Ok(());
@@ -184,52 +181,56 @@ impl User<'_> {
         })
     }
 
-    /// `Ok(())` if the user may access `key` as `access` says; `Err(NOPERM ...)` if not.
+    /// `Ok(())` if the user may access `key` (a [`CallArg`]) as `access` says;
+    /// `Err(NOPERM ...)` if not.
     ///
     /// ```no_run
     /// # use rm::{Ctx, KeyAccess, Result};
     /// # fn f(ctx: &Ctx) -> Result<()> {
-    /// ctx.current_user()?.check_key(b"orders:17", KeyAccess::READ | KeyAccess::UPDATE)?;
+    /// ctx.current_user()?.check_key("orders:17", KeyAccess::READ | KeyAccess::UPDATE)?;
     /// # Ok(()) }
     /// ```
-    pub fn check_key(&self, key: &[u8], access: KeyAccess) -> Result<()> {
+    pub fn check_key(&self, key: impl CallArg, access: KeyAccess) -> Result<()> {
         let user = self.resolve()?;
-        let key_string = RString::from_bytes(key);
+        let keys = [key];
+        let argv = Argv::new(None, &keys);
+        let key = argv.get(0);
         let flags = i32::try_from(access.0).expect("key access flags fit an int");
         // SAFETY: a live user and string.
-        let status = unsafe {
-            core_api!(ACLCheckKeyPermissions)(user.0.as_ptr(), key_string.as_ptr(), flags)
-        };
+        let status =
+            unsafe { core_api!(ACLCheckKeyPermissions)(user.0.as_ptr(), key.as_ptr(), flags) };
         if status == sys::REDISMODULE_OK {
             Ok(())
         } else {
             Err(Error::coded(
                 "NOPERM",
                 &format!(
-                    "User {} has no permissions to access the '{}' key",
-                    &*self.name, &*key_string
+                    "User {} has no permissions to access the '{key}' key",
+                    &*self.name
                 ),
             ))
         }
     }
 
     /// `Ok(())` if the user may publish or subscribe to `channel`; `Err(NOPERM ...)` if not.
-    pub fn check_channel(&self, channel: &[u8]) -> Result<()> {
+    pub fn check_channel(&self, channel: impl CallArg) -> Result<()> {
         self.channel(channel, 0)
     }
 
     /// `Ok(())` if the user may subscribe to the pattern `pattern` (`PSUBSCRIBE`): the pattern
     /// must be one of the user's channel patterns, literally.
-    pub fn check_channel_pattern(&self, pattern: &[u8]) -> Result<()> {
-        self.channel(pattern, sys::REDISMODULE_CMD_CHANNEL_PATTERN as i32)
+    pub fn check_channel_pattern(&self, pattern: impl CallArg) -> Result<()> {
+        self.channel(pattern, sys::REDISMODULE_CMD_CHANNEL_PATTERN)
     }
 
-    fn channel(&self, channel: &[u8], flags: i32) -> Result<()> {
+    fn channel(&self, channel: impl CallArg, flags: i32) -> Result<()> {
         let user = self.resolve()?;
-        let channel_string = RString::from_bytes(channel);
+        let channels = [channel];
+        let argv = Argv::new(None, &channels);
+        let channel = argv.get(0);
         // SAFETY: a live user and string.
         let status = unsafe {
-            core_api!(ACLCheckChannelPermissions)(user.0.as_ptr(), channel_string.as_ptr(), flags)
+            core_api!(ACLCheckChannelPermissions)(user.0.as_ptr(), channel.as_ptr(), flags)
         };
         if status == sys::REDISMODULE_OK {
             Ok(())
@@ -237,8 +238,8 @@ impl User<'_> {
             Err(Error::coded(
                 "NOPERM",
                 &format!(
-                    "User {} has no permissions to access the '{}' channel",
-                    &*self.name, &*channel_string
+                    "User {} has no permissions to access the '{channel}' channel",
+                    &*self.name
                 ),
             ))
         }

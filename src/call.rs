@@ -360,16 +360,18 @@ tuple_args!(A B C D E F G H I J);
 tuple_args!(A B C D E F G H I J K);
 tuple_args!(A B C D E F G H I J K L);
 
-/// The argument vector handed to `RedisModule_Call`: borrowed server strings as they are,
-/// everything else in strings created for the call and released after it.
-pub(crate) struct Argv {
-    pub(crate) pointers: Vec<*mut RedisModuleString>,
+/// The argument vector handed to `RedisModule_Call`: borrowed server strings as they are
+/// (alive for `'s`, which the borrow of the arguments guarantees), everything else in strings
+/// created for the call and released with the vector.
+pub(crate) struct Argv<'s> {
+    pointers: Vec<*mut RedisModuleString>,
     _created: Vec<RString>,
+    _borrowed: PhantomData<&'s RStr>,
 }
 
-impl Argv {
+impl<'s> Argv<'s> {
     /// The vector of `args`, after `first` if given (a command name).
-    pub(crate) fn new(first: Option<&[u8]>, args: impl CallArgs) -> Argv {
+    pub(crate) fn new<A: CallArgs + ?Sized>(first: Option<&[u8]>, args: &'s A) -> Argv<'s> {
         let mut collected = Vec::new();
         if let Some(first) = first {
             collected.push(Arg::Bytes(first));
@@ -394,7 +396,25 @@ impl Argv {
         Argv {
             pointers,
             _created: created,
+            _borrowed: PhantomData,
         }
+    }
+
+    /// The string pointers, for `"v"` or an argv parameter.
+    pub(crate) fn as_ptr(&self) -> *mut *mut RedisModuleString {
+        self.pointers.as_ptr().cast_mut()
+    }
+
+    /// The number of strings.
+    pub(crate) fn len(&self) -> usize {
+        self.pointers.len()
+    }
+
+    /// The string at `index`.
+    pub(crate) fn get(&self, index: usize) -> &RStr {
+        // SAFETY: every pointer is a live string: borrowed for 's (outliving `self`) or owned
+        // by `self`.
+        unsafe { RStr::from_raw(self.pointers[index]) }
     }
 }
 
@@ -451,7 +471,8 @@ impl<'a> Ctx<'a> {
         args: A,
     ) -> Result<CallReply<'_>> {
         let name = CString::new(command).map_err(|_| Error::err("command name has a NUL"))?;
-        let argv = Argv::new(None, args);
+        // `args` stays alive (borrowed) until the call has returned.
+        let argv = Argv::new(None, &args);
         let (format, _) = options.format();
         // SAFETY: live context, NUL-terminated name and format; "v" takes an array of live
         // string pointers and its length (the server retains what it keeps); the other format
@@ -461,13 +482,14 @@ impl<'a> Ctx<'a> {
                 self.as_ptr(),
                 name.as_ptr(),
                 format.as_ptr().cast::<c_char>(),
-                argv.pointers.as_ptr(),
-                argv.pointers.len(),
+                argv.as_ptr(),
+                argv.len(),
             )
         };
         // Read errno before anything else can change it.
         let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
         drop(argv);
+        drop(args);
         match NonNull::new(raw) {
             // SAFETY: a reply the server handed us; we free it once, on drop.
             Some(raw) => Ok(unsafe { CallReply::from_raw(raw) }),

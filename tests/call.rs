@@ -220,8 +220,8 @@ fn arguments_of_every_kind() {
         let mut con = server.connection();
         assert_eq!(
             reply(&mut con, &["rmtest.call.args", "list"]),
-            "[9, [\"text\", \"by\\0tes\", \"string\", \"-42\", \"18446744073709551615\", \
-             \"2.5\", \"owned\", \"vec\", \"7\"]]",
+            "[9, 10, [\"text\", \"by\\0tes\", \"string\", \"-42\", \"18446744073709551615\", \
+             \"2.5\", \"owned\", \"vec\", \"7\", \"moved\"]]",
             "{}",
             kind.name
         );
