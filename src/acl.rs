@@ -1,21 +1,4 @@
 //! ACL checks: may a user run a command, touch a key, use a channel?
-//!
-//! [`Ctx::user`] names an ACL user (`ACL SETUSER ...`); [`User`]'s checks answer `Ok(())` or
-//! `Err(NOPERM ...)`, ready for `?`. [`Ctx::current_user_name`] is the calling client's user.
-//!
-//! ```no_run
-//! use rm::{Ctx, KeyAccess, RStr, Result};
-//!
-//! /// `VAULT.READ key`: refuses keys the calling user may not read, even though the module
-//! /// reads them on the user's behalf.
-//! fn vault_read(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
-//!     let user = ctx.current_user()?;
-//!     user.check_key(args[1], KeyAccess::READ)?; // NOPERM ... otherwise
-//!     user.check_command("GET", [args[1]])?;
-//!     let reply = ctx.call("GET", [args[1]])?;
-//!     ctx.reply_call_reply(&reply)
-//! }
-//! ```
 
 use std::marker::PhantomData;
 use std::ops::BitOr;
@@ -60,6 +43,23 @@ impl BitOr for KeyAccess {
 
 /// An ACL user, by name. Each check looks the user up again, so it sees the user's rules as
 /// they are at that moment and a user deleted meanwhile is an error, never a dangling pointer.
+///
+/// [`Ctx::user`] names an ACL user (`ACL SETUSER ...`); [`User`]'s checks answer `Ok(())` or
+/// `Err(NOPERM ...)`, ready for `?`. [`Ctx::current_user_name`] is the calling client's user.
+///
+/// ```no_run
+/// use rm::{Ctx, KeyAccess, RStr, Result};
+///
+/// /// `VAULT.READ key`: refuses keys the calling user may not read, even though the module
+/// /// reads them on the user's behalf.
+/// fn vault_read(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+///     let user = ctx.current_user()?;
+///     user.check_key(args[1], KeyAccess::READ)?; // NOPERM ... otherwise
+///     user.check_command("GET", [args[1]])?;
+///     let reply = ctx.call("GET", [args[1]])?;
+///     ctx.reply_call_reply(&reply)
+/// }
+/// ```
 pub struct User<'a> {
     name: RString,
     // Tied to the callback that looked it up; main thread only.

@@ -1,29 +1,4 @@
 //! Running commands from a module: `RedisModule_Call`, with typed access to the reply.
-//!
-//! [`Ctx::call`] runs any command (built-in or another module's) and returns the command's
-//! reply as an owned [`CallReply`], freed on drop. The reply, and every element inside it, is
-//! viewed as a [`&Reply`](Reply) whose [`value`](Reply::value) is a [`CallValue`]: strings,
-//! errors, integers, arrays, and the RESP3 types (maps, sets, doubles, booleans, big numbers,
-//! verbatim strings, attributes). Nested elements borrow from their parent, so they cannot
-//! outlive it.
-//!
-//! [`Ctx::call_with`] takes [`CallOptions`]: check ACLs as the calling user, replicate, return
-//! errors as replies, RESP3, script mode, no writes, respect `maxmemory`.
-//!
-//! ```no_run
-//! use rm::{CallOptions, CallValue, Ctx, RStr, Result};
-//!
-//! /// `COUNTER.BUMP key`: INCR through the server, replicated, as the calling user.
-//! fn bump(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
-//!     let options = CallOptions::new().check_acl().replicate();
-//!     let reply = ctx.call_with(options, "INCR", [args[1]])?.into_result()?;
-//!     match reply.value() {
-//!         CallValue::Integer(n) => ctx.reply_integer(n * 10),
-//!         _ => ctx.reply_call_reply(&reply)?, // forward anything else as it is
-//!     }
-//!     Ok(())
-//! }
-//! ```
 
 use std::cell::UnsafeCell;
 use std::ffi::{CString, c_char};
@@ -451,9 +426,12 @@ impl<'a> Ctx<'a> {
     /// [`CallReply::into_result`]). `Err` means the command did not run:
     /// - `ERR unknown command '<name>'`, `ERR wrong number of arguments for '<name>' command`;
     /// - `NOPERM ...` when [`CallOptions::check_acl`] denies it;
-    /// - `ERR write commands are not allowed ...`, `OOM ...`, script-mode and cluster refusals
-    ///   (with [`CallOptions::errors_as_replies`] those that the server explains come back as
-    ///   error replies instead).
+    /// - `ERR write command '<name>' called while writes are not allowed`
+    ///   ([`CallOptions::no_writes`]), `OOM ...` ([`CallOptions::respect_oom`]), and cluster
+    ///   refusals (`CLUSTERDOWN ...`, `READONLY ...`).
+    ///
+    /// With [`CallOptions::errors_as_replies`], ACL, no-writes, OOM and script-mode refusals
+    /// come back as error replies in the server's own words instead.
     ///
     /// ```no_run
     /// # use rm::{CallOptions, Ctx, RStr, Result};
@@ -602,7 +580,9 @@ fn call_error(errno: i32, command: &str, options: CallOptions) -> Error {
         )),
         ESPIPE => Error::err(format!("'{command}' is not allowed in script mode now")),
         EROFS => Error::coded("READONLY", "You can't write against a read only replica."),
-        EPERM => Error::coded("MOVED", "a key of the command is served by another node"),
+        EPERM => Error::err(format!(
+            "a key of '{command}' is in a slot this cluster node does not serve"
+        )),
         ENETDOWN => Error::coded("CLUSTERDOWN", "The cluster is down"),
         EBADF => Error::err("invalid call format (SDK bug)"),
         other => Error::err(format!("'{command}' could not be run (errno {other})")),
@@ -611,8 +591,31 @@ fn call_error(errno: i32, command: &str, options: CallOptions) -> Error {
 
 // ---- replies ----
 
-/// The reply of a called command, owned: freed on drop. It derefs to [`Reply`], which reads
-/// it; its elements borrow from it.
+/// The reply of a command run with [`Ctx::call`] (any command, built-in or another
+/// module's), owned: freed on drop.
+///
+/// It derefs to [`Reply`], as every element inside it is a [`&Reply`](Reply), whose
+/// [`value`](Reply::value) is a [`CallValue`]: strings, errors, integers, arrays, and the
+/// RESP3 types (maps, sets, doubles, booleans, big numbers, verbatim strings, attributes).
+/// Elements borrow from their parent, so they cannot outlive it.
+///
+/// [`Ctx::call_with`] takes [`CallOptions`]: check ACLs as the calling user, replicate, return
+/// errors as replies, RESP3, script mode, no writes, respect `maxmemory`.
+///
+/// ```no_run
+/// use rm::{CallOptions, CallValue, Ctx, RStr, Result};
+///
+/// /// `COUNTER.BUMP key`: INCR through the server, replicated, as the calling user.
+/// fn bump(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+///     let options = CallOptions::new().check_acl().replicate();
+///     let reply = ctx.call_with(options, "INCR", [args[1]])?.into_result()?;
+///     match reply.value() {
+///         CallValue::Integer(n) => ctx.reply_integer(n * 10),
+///         _ => ctx.reply_call_reply(&reply)?, // forward anything else as it is
+///     }
+///     Ok(())
+/// }
+/// ```
 pub struct CallReply<'a> {
     raw: NonNull<RedisModuleCallReply>,
     // Tied to the context that made the call; main thread only.

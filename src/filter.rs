@@ -1,32 +1,4 @@
 //! Command filters: see, and rewrite, every command before the server runs it.
-//!
-//! A filter is a plain function taking [`FilterArgs`]; it runs for every command of every
-//! client (and, unless [`FilterFlags::NO_SELF`], for the module's own [`Ctx::call`]s), before
-//! the server looks the command up, so it must be fast and must not block. A filter stays
-//! registered for the module's lifetime unless it is handed back to
-//! [`Ctx::unregister_command_filter`].
-//!
-//! ```no_run
-//! use rm::{FilterArgs, FilterFlags, Module, RString};
-//!
-//! /// Makes `LEGACYSET k v` an alias of `SET k v`.
-//! fn legacy_alias(args: &mut FilterArgs) {
-//!     if args.get(0).is_some_and(|name| name.eq_ignore_case("legacyset")) {
-//!         let _ = args.replace(0, RString::from_bytes(b"SET"));
-//!     }
-//! }
-//!
-//! fn module() -> Module {
-//!     Module::new("alias", 1).on_load(|ctx, _args| {
-//!         ctx.register_command_filter(legacy_alias, FilterFlags::NONE)?;
-//!         Ok(())
-//!     })
-//! }
-//! # rm::module!(module);
-//! ```
-//!
-//! A panic inside a filter is caught, logged as a warning, and the command runs with the
-//! arguments it had before the filter ran.
 
 use std::marker::PhantomData;
 use std::ptr::{self, NonNull};
@@ -63,7 +35,7 @@ unsafe impl Send for CommandFilter {}
 unsafe impl Sync for CommandFilter {}
 
 impl<'a> Ctx<'a> {
-    /// Registers `filter` to run before every command (see the [module docs](self)). Any
+    /// Registers `filter` to run before every command (see [`FilterArgs`]). Any
     /// number of filters may be registered, at load or later; they run in registration order.
     pub fn register_command_filter<F: FilterFn>(
         &self,
@@ -105,6 +77,34 @@ impl<'a> Ctx<'a> {
 
 /// The arguments of the command being filtered: `get(0)` is the command name as the client
 /// sent it (any case), before the server has looked it up.
+///
+/// A filter is a plain function taking [`FilterArgs`]; it runs for every command of every
+/// client (and, unless [`FilterFlags::NO_SELF`], for the module's own [`Ctx::call`]s), before
+/// the server looks the command up, so it must be fast and must not block. A filter stays
+/// registered for the module's lifetime unless it is handed back to
+/// [`Ctx::unregister_command_filter`].
+///
+/// ```no_run
+/// use rm::{FilterArgs, FilterFlags, Module, RString};
+///
+/// /// Makes `LEGACYSET k v` an alias of `SET k v`.
+/// fn legacy_alias(args: &mut FilterArgs) {
+///     if args.get(0).is_some_and(|name| name.eq_ignore_case("legacyset")) {
+///         let _ = args.replace(0, RString::from_bytes(b"SET"));
+///     }
+/// }
+///
+/// fn module() -> Module {
+///     Module::new("alias", 1).on_load(|ctx, _args| {
+///         ctx.register_command_filter(legacy_alias, FilterFlags::NONE)?;
+///         Ok(())
+///     })
+/// }
+/// # rm::module!(module);
+/// ```
+///
+/// A panic inside a filter is caught, logged as a warning, and the command runs with the
+/// arguments it had before the filter ran.
 pub struct FilterArgs<'a> {
     raw: NonNull<RedisModuleCommandFilterCtx>,
     /// The arguments as they were, taken before the first change, to put back on a panic.

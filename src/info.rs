@@ -1,32 +1,4 @@
 //! INFO: a module's own sections in `INFO`, and reading the server's.
-//!
-//! A module registers one INFO function at load ([`Ctx::register_info`]). The server calls it
-//! for `INFO <module>`, `INFO <module>_<section>`, `INFO everything` and the like; it adds
-//! sections and fields through [`InfoCtx`]. Section names become `<module>_<section>` and field
-//! names `<module>_<field>`, as the server does for every module:
-//!
-//! ```no_run
-//! use rm::{Ctx, InfoCtx, Module, RStr, Result};
-//! use std::sync::atomic::{AtomicU64, Ordering};
-//!
-//! static HITS: AtomicU64 = AtomicU64::new(0);
-//!
-//! /// `INFO cache` shows `# cache_stats` with `cache_hits:<n>`, and `cache_limits:max=10,ttl=60`.
-//! fn info(info: &mut InfoCtx, _for_crash_report: bool) {
-//!     if info.section("stats") {
-//!         info.field_u64("hits", HITS.load(Ordering::Relaxed));
-//!         info.dict("limits", |dict| {
-//!             dict.field_i64("max", 10);
-//!             dict.field_i64("ttl", 60);
-//!         });
-//!     }
-//! }
-//!
-//! fn module() -> Module {
-//!     Module::new("cache", 1).on_load(|ctx, _args| ctx.register_info(info))
-//! }
-//! # rm::module!(module);
-//! ```
 
 use std::ffi::{CString, c_int};
 use std::marker::PhantomData;
@@ -38,6 +10,34 @@ use crate::sys::{self, RedisModuleInfoCtx, RedisModuleServerInfoData};
 use crate::{Error, Result};
 
 /// What an INFO function writes to; lent for the duration of the callback.
+///
+/// A module registers one INFO function at load ([`Ctx::register_info`]). The server calls it
+/// for `INFO <module>`, `INFO <module>_<section>`, `INFO everything` and the like; it adds
+/// sections and fields through [`InfoCtx`]. Section names become `<module>_<section>` and field
+/// names `<module>_<field>`, as the server does for every module:
+///
+/// ```no_run
+/// use rm::{InfoCtx, Module};
+/// use std::sync::atomic::{AtomicU64, Ordering};
+///
+/// static HITS: AtomicU64 = AtomicU64::new(0);
+///
+/// /// `INFO cache` shows `# cache_stats` with `cache_hits:<n>`, and `cache_limits:max=10,ttl=60`.
+/// fn info(info: &mut InfoCtx, _for_crash_report: bool) {
+///     if info.section("stats") {
+///         info.field_u64("hits", HITS.load(Ordering::Relaxed));
+///         info.dict("limits", |dict| {
+///             dict.field_i64("max", 10);
+///             dict.field_i64("ttl", 60);
+///         });
+///     }
+/// }
+///
+/// fn module() -> Module {
+///     Module::new("cache", 1).on_load(|ctx, _args| ctx.register_info(info))
+/// }
+/// # rm::module!(module);
+/// ```
 pub struct InfoCtx<'a> {
     raw: NonNull<RedisModuleInfoCtx>,
     in_dict: bool,

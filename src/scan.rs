@@ -1,32 +1,4 @@
 //! Scanning: every key of the database, every element of a hash, set or sorted set.
-//!
-//! The guarantees are `SCAN`'s: every key present for the whole scan is seen, a key added or
-//! removed meanwhile may or may not be, and a key may be seen more than once. Module code runs
-//! between the server's scan steps, never inside one, so it may read and write any key,
-//! including the one it is given.
-//!
-//! ```no_run
-//! use rm::{Ctx, KeyType, RStr, Result};
-//!
-//! /// `STATS.HASHES`: how many hashes, and how many fields in all.
-//! fn hashes(ctx: &Ctx, _args: &[&RStr]) -> Result<()> {
-//!     let (mut hashes, mut fields) = (0, 0);
-//!     ctx.scan_keys(|_name, key| {
-//!         if key.key_type() == KeyType::Hash {
-//!             hashes += 1;
-//!             key.scan_fields(|_field, _value| {
-//!                 fields += 1;
-//!                 Ok(())
-//!             })?;
-//!         }
-//!         Ok(())
-//!     })?;
-//!     ctx.reply_array(2);
-//!     ctx.reply_integer(hashes);
-//!     ctx.reply_integer(fields);
-//!     Ok(())
-//! }
-//! ```
 
 use std::ffi::c_void;
 use std::ptr::NonNull;
@@ -81,22 +53,34 @@ impl Drop for ScanCursor {
 
 impl<'a> Ctx<'a> {
     /// Calls `visit` with the name and the (read-only) open key of every key in the caller's
-    /// database, as `SCAN` would find them. An `Err` from `visit` stops the scan and is
-    /// returned; a panic in `visit` stops it too and reaches the command's boundary
-    /// (`ERR panic: ...`). Keys deleted before their turn are skipped.
+    /// database. An `Err` from `visit` stops the scan and is returned; a panic in `visit`
+    /// stops it too and reaches the command's boundary (`ERR panic: ...`).
+    ///
+    /// The guarantees are `SCAN`'s: every key present for the whole scan is visited, a key
+    /// added or removed meanwhile may or may not be, and a key may be visited more than once.
+    /// `visit` runs between the server's scan steps, never inside one, so it may read and
+    /// write any key, the one it is given included; keys deleted before their turn are
+    /// skipped. Keys are opened as [`Ctx::open_key`] opens them (a read, for LRU/LFU).
     ///
     /// ```no_run
-    /// # use rm::{Ctx, RStr, Result};
-    /// fn big_keys(ctx: &Ctx, _args: &[&RStr]) -> Result<()> {
-    ///     let mut names = Vec::new();
-    ///     ctx.scan_keys(|name, key| {
-    ///         if key.len() > 1000 {
-    ///             names.push(name.to_owned_string());
+    /// use rm::{Ctx, KeyType, RStr, Result};
+    ///
+    /// /// `STATS.HASHES`: how many hashes, and how many fields in all.
+    /// fn hashes(ctx: &Ctx, _args: &[&RStr]) -> Result<()> {
+    ///     let (mut hashes, mut fields) = (0, 0);
+    ///     ctx.scan_keys(|_name, key| {
+    ///         if key.key_type() == KeyType::Hash {
+    ///             hashes += 1;
+    ///             key.scan_fields(|_field, _value| {
+    ///                 fields += 1;
+    ///                 Ok(())
+    ///             })?;
     ///         }
     ///         Ok(())
     ///     })?;
-    ///     ctx.reply_array(names.len());
-    ///     names.iter().for_each(|name| ctx.reply_string(name));
+    ///     ctx.reply_array(2);
+    ///     ctx.reply_integer(hashes);
+    ///     ctx.reply_integer(fields);
     ///     Ok(())
     /// }
     /// ```

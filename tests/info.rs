@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Server, reply, run, servers};
+use common::{Server, reply, run, servers, wait_for};
 
 /// `INFO args...` as lines.
 fn info(con: &mut redis::Connection, args: &[&str]) -> Vec<String> {
@@ -158,5 +158,21 @@ fn server_info_fields() {
             "[(nil), (nil), (nil), (nil)]",
             "{n}"
         );
+    }
+}
+
+#[test]
+fn the_info_function_writes_into_crash_reports() {
+    for kind in servers() {
+        let mut server = Server::start(&kind, &["rmtest"], &["--enable-debug-command", "yes"]);
+        let mut con = server.connection();
+        let n = kind.name;
+        assert!(run(&mut con, &["debug", "segfault"]).is_err(), "{n}");
+        wait_for("the crash report", || {
+            !server.alive() && server.log().contains("rmtest_after_dict:yes")
+        });
+        let log = server.log();
+        assert!(log.contains("rmtest_crash_report:yes"), "{n}");
+        assert!(log.contains("rmtest_unsigned:18446744073709551615"), "{n}");
     }
 }
