@@ -616,6 +616,28 @@ fn call_error(errno: i32, command: &str, options: CallOptions) -> Error {
 ///     Ok(())
 /// }
 /// ```
+///
+/// ```compile_fail,E0597
+/// // An element cannot outlive the reply it belongs to.
+/// fn first(ctx: &rm::Ctx) -> rm::Result<()> {
+///     let value;
+///     {
+///         let reply = ctx.call("LRANGE", ("list", 0, -1))?;
+///         value = reply.value();
+///     }
+///     let _ = value;
+///     Ok(())
+/// }
+/// ```
+///
+/// ```compile_fail,E0277
+/// // Nor can a reply go to another thread.
+/// fn send(ctx: &rm::Ctx) -> rm::Result<()> {
+///     let reply = ctx.call("PING", ())?;
+///     std::thread::spawn(move || drop(reply));
+///     Ok(())
+/// }
+/// ```
 pub struct CallReply<'a> {
     raw: NonNull<RedisModuleCallReply>,
     // Tied to the context that made the call; main thread only.
