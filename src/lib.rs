@@ -58,32 +58,45 @@
 
 #[macro_use]
 pub mod api;
+mod acl;
 mod blocked;
 mod boundary;
+mod call;
 pub mod cluster;
 pub mod config;
 mod ctx;
 mod datatype;
 mod error;
 pub mod events;
+mod filter;
+mod info;
 mod key;
 mod module;
 mod rdb;
+mod scan;
 mod string;
 pub mod sys;
 mod thread;
 mod timer;
 
+pub use acl::{KeyAccess, User};
 pub use blocked::{BlockOptions, BlockedClient, BlockedReplyFn, BlockedTimeoutFn};
-pub use boundary::{CommandFn, LoadFn};
+pub use boundary::{CommandFn, FilterFn, InfoFn, LoadFn};
+pub use call::{
+    Arg, CallArg, CallArgs, CallOptions, CallReply, CallValue, Elements, ElementsIter, Pairs,
+    PairsIter, Reply, ReplyKind,
+};
 pub use config::{BoolConfig, EnumConfig, NumericConfig, StringConfig};
 pub use ctx::{Ctx, LogLevel, Postponed};
 pub use datatype::{AofWriter, AuxTriggers, AuxWhen, DataType, Digest};
 pub use error::{Error, Result, WRONGTYPE_MESSAGE};
 pub use events::NotifyFlags;
+pub use filter::{CommandFilter, FilterArgs, FilterFlags};
+pub use info::{InfoCtx, ServerInfo};
 pub use key::{End, Key, KeyType, ZAdd};
 pub use module::{Command, Module};
 pub use rdb::{RdbBuffer, RdbReader, RdbWriter};
+pub use scan::ScanCursor;
 pub use string::{RStr, RString};
 pub use thread::{Locked, ThreadSafeContext};
 pub use timer::{TimerFn, TimerId};

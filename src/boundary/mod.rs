@@ -6,8 +6,9 @@
 //! line), and the server keeps serving. Should the error path itself panic, the `extern "C"`
 //! frame aborts the process loudly rather than unwinding into C.
 //!
-//! One file per kind of callback: `command.rs` for commands; this file holds the load entry and
-//! what every callback shares ([`conjure`], [`guard`], [`panic_message`]).
+//! One file per kind of callback (commands, blocked clients, timers, data types, events,
+//! configs, cluster messages, INFO, filters, scans); this file holds the load entry and what
+//! every callback shares ([`conjure`], [`guard`], [`panic_message`]).
 
 mod blocked;
 pub(crate) mod cluster;
@@ -15,15 +16,24 @@ mod command;
 pub(crate) mod config;
 pub(crate) mod datatype;
 pub(crate) mod events;
+mod filter;
+mod info;
+mod scan;
 mod timer;
 
 pub use command::CommandFn;
+pub use filter::FilterFn;
+pub use info::InfoFn;
+
+pub(crate) use blocked::{blocked_free, blocked_reply, blocked_timeout};
+pub(crate) use command::command;
+pub(crate) use filter::filter;
+pub(crate) use info::info;
+pub(crate) use scan::{Fields, collect_field, collect_key};
+pub(crate) use timer::timer;
 
 /// The action run after the commands are registered, with the module's load arguments.
 pub type LoadFn = for<'a> fn(&'a Ctx<'a>, &'a [&'a RStr]) -> Result<()>;
-pub(crate) use blocked::{blocked_free, blocked_reply, blocked_timeout};
-pub(crate) use command::command;
-pub(crate) use timer::timer;
 
 use std::any::Any;
 use std::ffi::c_int;
