@@ -47,9 +47,15 @@ impl<'a> Ctx<'a> {
         let raw = unsafe {
             core_api!(RegisterCommandFilter)(self.as_ptr(), Some(boundary::filter::<F>), flags.0)
         };
-        NonNull::new(raw)
-            .map(|raw| CommandFilter { raw })
-            .ok_or_else(|| Error::err("could not register the command filter"))
+        let raw =
+            NonNull::new(raw).ok_or_else(|| Error::err("could not register the command filter"))?;
+        let address = raw.as_ptr() as usize;
+        boundary::undo_if_load_fails(move |ctx| {
+            // SAFETY: the filter registered above, by this module, not unregistered since: the
+            // handle is still in the failed load's hands.
+            unsafe { core_api!(UnregisterCommandFilter)(ctx.as_ptr(), address as *mut _) };
+        });
+        Ok(CommandFilter { raw })
     }
 
     /// Removes a filter this module registered; commands run unfiltered by it from now on.

@@ -78,14 +78,14 @@ impl Module {
             command.register(ctx)?;
         }
         // Subscriptions made by the hooks take effect only if the whole load succeeds.
-        boundary::events::begin_load();
+        boundary::begin_load();
         let outcome = self
             .on_load
             .into_iter()
             .try_for_each(|hook| boundary::run_load_hook(hook, ctx, args))
             // Module configs get their startup values (or defaults) once all are registered.
             .and_then(|()| crate::config::load_registered(ctx));
-        boundary::events::end_load(ctx, outcome)
+        boundary::end_load(ctx, outcome)
     }
 }
 

@@ -143,11 +143,14 @@ impl<'a> Ctx<'a> {
                 slot.cast(),
             )
         };
-        TimerId {
+        let id = TimerId {
             raw,
             serial,
             _data: PhantomData,
-        }
+        };
+        // A timer of a failed load would fire into the unloaded library.
+        crate::boundary::undo_if_load_fails(move |ctx| drop(ctx.stop_timer(id)));
+        id
     }
 
     /// Stops a pending timer and gives its data back; `None` if it has fired or was stopped.

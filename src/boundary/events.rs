@@ -77,6 +77,11 @@ pub(crate) enum Subscription {
 static LOADING: AtomicBool = AtomicBool::new(false);
 static PENDING: Mutex<Vec<Subscription>> = Mutex::new(Vec::new());
 
+/// Whether the module's load hooks are running.
+pub(crate) fn loading() -> bool {
+    LOADING.load(Ordering::Relaxed)
+}
+
 fn pending() -> MutexGuard<'static, Vec<Subscription>> {
     PENDING.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -32,6 +32,52 @@ pub(crate) use info::info;
 pub(crate) use scan::{Fields, collect_field, collect_key};
 pub(crate) use timer::timer;
 
+// ---- what a failed load leaves behind ----
+//
+// Redis 7.0 drops a failed module's commands and configs, but not its command filters, timers
+// or event subscriptions, which would then call into the unloaded library. Subscriptions wait
+// until the load succeeded (`events`); registrations that hand back a handle at once (filters,
+// timers) leave an undo action here, run if the load fails.
+
+type Undo = Box<dyn FnOnce(&Ctx<'_>) + Send>;
+
+static LOAD_UNDO: std::sync::Mutex<Vec<Undo>> = std::sync::Mutex::new(Vec::new());
+
+fn load_undo() -> std::sync::MutexGuard<'static, Vec<Undo>> {
+    LOAD_UNDO
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Remembers how to take back a registration made while the module loads, should the load
+/// fail. Outside a load it does nothing.
+pub(crate) fn undo_if_load_fails(undo: impl FnOnce(&Ctx<'_>) + Send + 'static) {
+    if events::loading() {
+        load_undo().push(Box::new(undo));
+    }
+}
+
+/// Called before the load hooks run.
+pub(crate) fn begin_load() {
+    load_undo().clear();
+    events::begin_load();
+}
+
+/// Called once the load hooks and configs are done with their outcome; returns the load's
+/// outcome, having taken back what the hooks registered if it failed.
+pub(crate) fn end_load(ctx: &Ctx<'_>, outcome: Result<()>) -> Result<()> {
+    let outcome = events::end_load(ctx, outcome);
+    let undo = std::mem::take(&mut *load_undo());
+    if outcome.is_err() {
+        for action in undo.into_iter().rev() {
+            guard("undoing a registration of a failed load", (), || {
+                action(ctx)
+            });
+        }
+    }
+    outcome
+}
+
 /// The action run after the commands are registered, with the module's load arguments.
 pub type LoadFn = for<'a> fn(&'a Ctx<'a>, &'a [&'a RStr]) -> Result<()>;
 
