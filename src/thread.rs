@@ -121,7 +121,7 @@ use std::cell::Cell;
 use std::marker::PhantomData;
 use std::ops::Deref;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
 use crate::ctx::Ctx;
 use crate::sys::{self, RedisModuleCtx};
@@ -158,22 +158,30 @@ pub struct Locked<'t> {
 thread_local! {
     /// How many `Locked` guards this thread holds (0 or 1; more would deadlock).
     static HELD: Cell<usize> = const { Cell::new(0) };
-    /// Whether this is the server's main thread (set when the module loads, which the server
-    /// does on its main thread; every callback runs there too).
-    static MAIN: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The server's main thread as `pthread_self` names it: comparing against it is the cheap
+/// "may I touch server objects?" test on hot paths (a thread-local read in a shared library
+/// costs a `__tls_get_addr` call; `pthread_self` is one load).
+static MAIN_PTHREAD: AtomicUsize = AtomicUsize::new(0);
+
+unsafe extern "C" {
+    /// POSIX; `pthread_t` is an integer or a pointer, pointer-sized on the platforms the
+    /// server runs on.
+    safe fn pthread_self() -> usize;
 }
 
 /// A detached context used only to take the lock for SDK housekeeping on module threads
 /// (releasing a server string outside any guard); created at load.
 static HOUSEKEEPING: AtomicPtr<sys::RedisModuleCtx> = AtomicPtr::new(std::ptr::null_mut());
 
-/// Records the loading thread as the server's main thread and prepares the housekeeping
-/// context.
+/// Records the loading thread (the server loads modules on its main thread, where every
+/// callback runs too) as the main thread, and prepares the housekeeping context.
 ///
 /// # Safety
 /// `ctx` must be the live load context, on the server's main thread.
 pub(crate) unsafe fn on_load(ctx: *mut sys::RedisModuleCtx) {
-    MAIN.set(true);
+    MAIN_PTHREAD.store(pthread_self(), Ordering::Relaxed);
     if HOUSEKEEPING.load(Ordering::Acquire).is_null() {
         // SAFETY: the live load context, on the main thread.
         let detached = unsafe { core_api!(GetDetachedThreadSafeContext)(ctx) };
@@ -185,29 +193,27 @@ pub(crate) unsafe fn on_load(ctx: *mut sys::RedisModuleCtx) {
 /// whenever module code runs on it).
 #[inline(always)]
 fn on_main_thread() -> bool {
-    MAIN.get()
-}
-
-/// Whether the calling thread may touch server objects now: it is the main thread, or it
-/// holds the lock through a [`Locked`] guard.
-#[inline(always)]
-pub(crate) fn lock_held_here() -> bool {
-    MAIN.get() || HELD.get() != 0
+    pthread_self() == MAIN_PTHREAD.load(Ordering::Relaxed)
 }
 
 /// Runs `body` with the server lock held: directly where this thread holds it already,
 /// otherwise taking it around `body` (on a module thread outside any guard).
 #[inline(always)]
 pub(crate) fn with_server_lock<R>(body: impl FnOnce() -> R) -> R {
-    if lock_held_here() {
+    // The main thread first, without touching thread-locals (a call into the dynamic linker
+    // from a shared library): this is on the hot path of every command that frees a string.
+    if on_main_thread() {
         return body();
     }
-    with_server_lock_slow(body)
+    with_server_lock_off_main(body)
 }
 
 #[cold]
 #[inline(never)]
-fn with_server_lock_slow<R>(body: impl FnOnce() -> R) -> R {
+fn with_server_lock_off_main<R>(body: impl FnOnce() -> R) -> R {
+    if HELD.get() != 0 {
+        return body();
+    }
     let ctx = HOUSEKEEPING.load(Ordering::Acquire);
     assert!(
         !ctx.is_null(),
