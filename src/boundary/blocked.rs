@@ -1,13 +1,12 @@
 //! The callbacks of a blocked client: reply, timeout, and freeing the value.
 
-use std::any::Any;
 use std::ffi::{c_int, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::NonNull;
 
-use super::{conjure, guard, panic_message};
+use super::{conjure, guard, reply_panic};
 use crate::blocked::{BlockedReplyFn, BlockedTimeoutFn, NO_RESULT};
-use crate::ctx::{Ctx, LogLevel};
+use crate::ctx::Ctx;
 use crate::string::RStr;
 use crate::sys::{self, RedisModuleCtx, RedisModuleString};
 use crate::{Error, Result};
@@ -98,22 +97,6 @@ fn finish(ctx: &Ctx<'_>, args: &[&RStr], what: &str, outcome: std::thread::Resul
     match outcome {
         Ok(Ok(())) => {}
         Ok(Err(error)) => ctx.reply_error(&error),
-        Err(payload) => reply_panic(ctx, args, what, payload),
+        Err(payload) => reply_panic(ctx, args, &format!("{what} of"), payload),
     }
-}
-
-#[cold]
-#[inline(never)]
-fn reply_panic(ctx: &Ctx<'_>, args: &[&RStr], what: &str, payload: Box<dyn Any + Send>) {
-    let message = panic_message(&*payload);
-    let command = args
-        .first()
-        .map(|name| name.to_string())
-        .unwrap_or_default();
-    ctx.log(
-        LogLevel::Warning,
-        &format!("{what} of '{command}' panicked: {message}"),
-    );
-    ctx.reply_error(&Error::Panic(message));
-    let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
 }

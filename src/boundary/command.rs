@@ -1,15 +1,14 @@
 //! The command callback: one trampoline per action type.
 
-use std::any::Any;
 use std::ffi::c_int;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::NonNull;
 
-use super::{conjure, panic_message};
-use crate::ctx::{Ctx, LogLevel};
+use super::{conjure, reply_panic};
+use crate::Result;
+use crate::ctx::Ctx;
 use crate::string::RStr;
 use crate::sys::{self, RedisModuleCtx, RedisModuleString};
-use crate::{Error, Result};
 
 /// A command's action: a plain function (or a closure capturing nothing) taking the call's
 /// context and arguments (`args[0]` is the command name).
@@ -45,24 +44,7 @@ pub(crate) unsafe extern "C" fn command<F: CommandFn>(
     match catch_unwind(AssertUnwindSafe(|| action(&ctx, args))) {
         Ok(Ok(())) => {}
         Ok(Err(error)) => ctx.reply_error(&error),
-        Err(payload) => reply_panic(&ctx, args, payload),
+        Err(payload) => reply_panic(&ctx, args, "command", payload),
     }
     sys::REDISMODULE_OK
-}
-
-#[cold]
-#[inline(never)]
-fn reply_panic(ctx: &Ctx<'_>, args: &[&RStr], payload: Box<dyn Any + Send>) {
-    let message = panic_message(&*payload);
-    let command = args
-        .first()
-        .map(|name| name.to_string())
-        .unwrap_or_default();
-    ctx.log(
-        LogLevel::Warning,
-        &format!("command '{command}' panicked: {message}"),
-    );
-    ctx.reply_error(&Error::Panic(message));
-    // Dropping a payload can itself panic; keep that inside Rust, too.
-    let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
 }

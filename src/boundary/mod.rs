@@ -128,6 +128,25 @@ pub(crate) fn guard<R>(what: &str, fallback: R, body: impl FnOnce() -> R) -> R {
     }
 }
 
+/// Answers a client whose callback panicked: `ERR panic: <message>`, and a warning naming
+/// `what` ran for which command (`args[0]`).
+#[cold]
+#[inline(never)]
+pub(crate) fn reply_panic(ctx: &Ctx<'_>, args: &[&RStr], what: &str, payload: Box<dyn Any + Send>) {
+    let message = panic_message(&*payload);
+    let command = args
+        .first()
+        .map(|name| name.to_string())
+        .unwrap_or_default();
+    ctx.log(
+        LogLevel::Warning,
+        &format!("{what} '{command}' panicked: {message}"),
+    );
+    ctx.reply_error(&Error::Panic(message));
+    // Dropping a payload can itself panic; keep that inside Rust, too.
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
+}
+
 /// The text of a panic payload (`panic!("...")` carries a `&str` or a `String`).
 pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(text) = payload.downcast_ref::<&str>() {
