@@ -43,6 +43,25 @@ fn target_mut<'a>(node: &'a mut Node, location: &[Segment]) -> Option<Target<'a>
     target_mut(child, rest)
 }
 
+/// After an edit that may shrink things, let the expanded ancestors along `location` collapse
+/// (deepest first). O(depth × COLLAPSE_MAX_CHILDREN).
+fn collapse_along(node: &mut Node, location: &[Segment]) {
+    if let Some((first, rest)) = location.split_first() {
+        let child = match (&mut *node, first) {
+            (Node::Array(items), Segment::Index(index)) => items.get_mut(*index),
+            (Node::Object(members), Segment::Key(key)) => members
+                .iter_mut()
+                .find(|(name, _)| **name == **key)
+                .map(|(_, value)| value),
+            _ => None,
+        };
+        if let Some(child) = child {
+            collapse_along(child, rest);
+        }
+    }
+    node.collapse_if_small();
+}
+
 fn blob_text(node: &Node) -> &str {
     match node {
         Node::Blob(text) => text,
@@ -278,6 +297,12 @@ impl Document {
     /// [`JsonError::ArrayIndexOutOfRange`]; a missing parent (or one that is not a container
     /// of the right kind) → [`JsonError::NoSuchPath`].
     pub fn set(&mut self, location: &[Segment], value: &Document) -> Result<(), JsonError> {
+        self.set_in_place(location, value)?;
+        collapse_along(&mut self.root, location);
+        Ok(())
+    }
+
+    fn set_in_place(&mut self, location: &[Segment], value: &Document) -> Result<(), JsonError> {
         let Some((last, parent)) = location.split_last() else {
             self.root = value.root.clone();
             return Ok(());
@@ -338,6 +363,12 @@ impl Document {
     /// Delete the value at `location`. Object members keep the order of the others; later array
     /// elements shift down. The root cannot be deleted ([`JsonError::RootDelete`]: delete the key).
     pub fn delete(&mut self, location: &[Segment]) -> Result<(), JsonError> {
+        self.delete_in_place(location)?;
+        collapse_along(&mut self.root, location);
+        Ok(())
+    }
+
+    fn delete_in_place(&mut self, location: &[Segment]) -> Result<(), JsonError> {
         let Some((last, parent)) = location.split_last() else {
             return Err(JsonError::RootDelete);
         };
@@ -461,6 +492,12 @@ impl Document {
     /// §3.6: a float becomes `0` too). Returns whether it counts as cleared (strings, booleans,
     /// null and empty containers do not).
     pub fn clear(&mut self, location: &[Segment]) -> Result<bool, JsonError> {
+        let cleared = self.clear_in_place(location)?;
+        collapse_along(&mut self.root, location);
+        Ok(cleared)
+    }
+
+    fn clear_in_place(&mut self, location: &[Segment]) -> Result<bool, JsonError> {
         match self.target(location)? {
             Target::Node(node) => {
                 *node = Node::Blob(
@@ -556,7 +593,7 @@ impl Document {
         location: &[Segment],
         index: i64,
     ) -> Result<Option<String>, JsonError> {
-        edit_container(self.target(location)?, |node| {
+        let result = edit_container(self.target(location)?, |node| {
             let Node::Array(items) = node else {
                 return Err(wrong_type(JsonType::Array, node));
             };
@@ -566,7 +603,9 @@ impl Document {
             let length = items.len() as i64;
             let position = if index < 0 { length + index } else { index }.clamp(0, length - 1);
             Ok(Some(items.remove(position as usize).compact_string()))
-        })
+        })?;
+        collapse_along(&mut self.root, location);
+        Ok(result)
     }
 
     /// JSON.ARRTRIM: keep elements `start..=stop` (negative from the end, clamped; empty if
@@ -577,7 +616,7 @@ impl Document {
         start: i64,
         stop: i64,
     ) -> Result<usize, JsonError> {
-        edit_container(self.target(location)?, |node| {
+        let result = edit_container(self.target(location)?, |node| {
             let Node::Array(items) = node else {
                 return Err(wrong_type(JsonType::Array, node));
             };
@@ -591,7 +630,9 @@ impl Document {
                 items.drain(..start as usize);
             }
             Ok(items.len())
-        })
+        })?;
+        collapse_along(&mut self.root, location);
+        Ok(result)
     }
 
     /// JSON.MERGE at `location` (RFC 7386; `null` deletes a member, keeping the others' order).

@@ -789,6 +789,15 @@ fn threshold_expands_and_collapses() {
     document.arr_trim(&[], 0, 9).unwrap();
     assert!(!document.is_expanded());
     assert_eq!(document.value_at(&[]).unwrap().array_len(), Some(10));
+    // Ancestors collapse too once the edited child has shrunk.
+    let mut nested = doc(&format!(
+        r#"{{"a":1,"list":[{}]}}"#,
+        vec!["12345678"; 600].join(",")
+    ));
+    assert!(nested.is_expanded());
+    nested.arr_trim(&[key("list")], 0, 1).unwrap();
+    assert!(!nested.is_expanded());
+    assert_eq!(compact(&nested), r#"{"a":1,"list":[12345678,12345678]}"#);
     // A big scalar string stays one blob.
     assert!(!doc(&format!(r#""{}""#, "c".repeat(3 * EXPAND_BYTES))).is_expanded());
 }
