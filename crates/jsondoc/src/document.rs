@@ -11,7 +11,7 @@ use crate::{JsonError, Segment};
 
 /// Nesting accepted when loading our own (RDB) text: RedisJSON loads documents deeper than its
 /// input limit (FACTS.md §1.3), but unbounded recursion could overflow the stack.
-pub const MAX_TRUSTED_DEPTH: usize = 1024;
+pub const MAX_TRUSTED_DEPTH: usize = 512;
 
 /// A JSON document. See the crate documentation for the representation.
 #[derive(Clone, Debug)]

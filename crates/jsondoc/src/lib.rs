@@ -58,8 +58,9 @@
 //! * **Nesting limit**: serde_json's. **127 nested containers are accepted, the 128th is
 //!   refused** with `recursion limit exceeded at line 1 column N` — exactly RedisJSON's
 //!   behaviour (FACTS.md §3.1, tested). [`Document::from_saved_json`] (RDB loads) lifts it to
-//!   [`MAX_TRUSTED_DEPTH`] (1024), since path SETs can build documents deeper than the input
-//!   limit and RedisJSON loads those.
+//!   [`MAX_TRUSTED_DEPTH`] (512), since path SETs can build documents deeper than the input
+//!   limit and RedisJSON loads those. 512 keeps the recursive parse within a 2 MiB stack even
+//!   in a debug build (1024 overflowed it; release frames are far smaller).
 //! * **Output** is what RedisJSON prints (serde_json style): no spaces, `/` not escaped,
 //!   non-ASCII raw, control characters as `\n`, `\t`, `\u0001`. Numbers: i64 and u64 exactly,
 //!   floats with **ryu** (`1.0`, `1e30`, `1.5e-7`, `0.00001`, `1e16`, `0.30000000000000004`).

@@ -146,6 +146,17 @@ fn nesting_limit_is_127_containers() {
     let deep = Document::from_saved_json(nested(129).as_bytes()).unwrap();
     assert_eq!(compact(&deep), nested(129));
     assert!(Document::from_saved_json(nested(crate::MAX_TRUSTED_DEPTH + 1).as_bytes()).is_err());
+    // The deepest saved document loads, materialises and edits without exhausting a 2 MiB
+    // (test-thread) stack in a debug build.
+    let mut deepest =
+        Document::from_saved_json(nested(crate::MAX_TRUSTED_DEPTH).as_bytes()).unwrap();
+    assert_eq!(
+        deepest.to_value().to_string().len(),
+        2 * crate::MAX_TRUSTED_DEPTH
+    );
+    let inner = vec![Segment::Index(0); crate::MAX_TRUSTED_DEPTH - 1];
+    assert_eq!(deepest.arr_append(&inner, &[doc("1")]), Ok(1));
+    assert_eq!(deepest.value_at(&inner).unwrap().to_compact_string(), "[1]");
 }
 
 #[test]
