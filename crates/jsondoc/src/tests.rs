@@ -1,0 +1,898 @@
+//! Unit tests. Expected bytes come from the live RedisJSON 2.8.3 transcripts in
+//! docs/research/redisjson-2.8/FACTS.md (section cited per test) unless a test says it checks a
+//! place where we deliberately differ.
+
+use serde_json::{Number, Value, json};
+
+use crate::node::{EXPAND_BYTES, REWRITTEN_BYTES};
+use crate::{Document, JsonError, JsonType, NumOp, Segment};
+
+fn doc(json: &str) -> Document {
+    Document::from_json(json.as_bytes()).unwrap_or_else(|error| panic!("{json}: {error}"))
+}
+
+fn compact(document: &Document) -> String {
+    document.to_compact_string()
+}
+
+fn key(name: &str) -> Segment {
+    Segment::Key(name.to_owned())
+}
+
+fn parse_error(json: &str) -> String {
+    match Document::from_json(json.as_bytes()) {
+        Err(JsonError::Parse(message)) => message,
+        other => panic!("{json}: expected a parse error, got {other:?}"),
+    }
+}
+
+/// Wraps `json` so the document is expanded: `{"pad":"xxx…","d":json}`; edits then go to
+/// `["d", …]`. Used to run the same scenario on blob and expanded representations.
+fn big(json: &str) -> Document {
+    let document = doc(&format!(
+        r#"{{"pad":"{}","d":{json}}}"#,
+        "x".repeat(EXPAND_BYTES)
+    ));
+    assert!(document.is_expanded());
+    document
+}
+
+fn unwrap_big(document: &Document) -> String {
+    document
+        .value_at(&[key("d")])
+        .expect("d")
+        .to_compact_string()
+}
+
+// ----- canonical form -----------------------------------------------------------------------
+
+#[test]
+fn number_formatting_matches_redisjson() {
+    // FACTS.md §3.2 "Number formatting".
+    let input = "[1.0, 1e30, 1E+2, 0.1, 1.5e-7, 123456789012345678901234567890, -0.0, 0, -0, 1e-5, 1e16, 1e15, 12345678.9, 3.0e2, 9007199254740993, 0.30000000000000004, 1.7976931348623157e308, 5e-324, 100000000000000000000, 2e21, 1e21, 1e22]";
+    assert_eq!(
+        compact(&doc(input)),
+        "[1.0,1e30,100.0,0.1,1.5e-7,1.2345678901234568e29,-0.0,0,-0.0,0.00001,1e16,1000000000000000.0,12345678.9,300.0,9007199254740993,0.30000000000000004,1.7976931348623157e308,5e-324,1e20,2e21,1e21,1e22]"
+    );
+    // §3.1: u64 kept, beyond u64 / below i64 become f64.
+    assert_eq!(
+        compact(&doc("18446744073709551615")),
+        "18446744073709551615"
+    );
+    assert_eq!(
+        compact(&doc("18446744073709551616")),
+        "1.8446744073709552e19"
+    );
+    assert_eq!(
+        compact(&doc("-9223372036854775809")),
+        "-9.223372036854776e18"
+    );
+    assert_eq!(
+        compact(&doc("-9223372036854775808")),
+        "-9223372036854775808"
+    );
+}
+
+#[test]
+fn string_escaping_matches_redisjson() {
+    // FACTS.md §3.2 "JSON.GET scalars, strings and unicode escaping".
+    let document = doc(r#"{"s":"h\u00e9llo \"q\" \\ / \n\t\u0001 \ud83d\ude00","u":"\u2028"}"#);
+    assert_eq!(
+        compact(&document),
+        "{\"s\":\"héllo \\\"q\\\" \\\\ / \\n\\t\\u0001 😀\",\"u\":\"\u{2028}\"}"
+    );
+    assert_eq!(compact(&doc(r#""\u0000\u007f""#)), "\"\\u0000\u{7f}\"");
+}
+
+#[test]
+fn strict_parsing_refuses_trailing_input() {
+    // RedisJSON accepts these (FACTS.md §3.0.1); the issue requires errors.
+    assert_eq!(parse_error("1 2"), "trailing characters at line 1 column 3");
+    assert_eq!(
+        parse_error("[1]]"),
+        "trailing characters at line 1 column 4"
+    );
+    assert_eq!(
+        parse_error("50asd"),
+        "trailing characters at line 1 column 3"
+    );
+    assert_eq!(
+        parse_error(r#"{"a":1,}"#),
+        "trailing comma at line 1 column 8"
+    );
+    // Same texts as RedisJSON for the rest (FACTS.md §3.0 error catalogue).
+    assert_eq!(
+        parse_error("{bad"),
+        "key must be a string at line 1 column 2"
+    );
+    assert_eq!(
+        parse_error(""),
+        "EOF while parsing a value at line 1 column 0"
+    );
+    assert_eq!(parse_error("nan"), "expected ident at line 1 column 2");
+    assert_eq!(parse_error("[1,]"), "trailing comma at line 1 column 4");
+    assert_eq!(
+        parse_error("1e400"),
+        "number out of range at line 1 column 5"
+    );
+    let surrogate = parse_error(r#""\ud800""#);
+    assert!(
+        surrogate.contains("surrogate") || surrogate.contains("escape"),
+        "{surrogate}"
+    );
+    // Surrounding whitespace is fine.
+    assert_eq!(compact(&doc(" \n[1, {\"a\" : 2}]\t ")), r#"[1,{"a":2}]"#);
+}
+
+#[test]
+fn nesting_limit_is_127_containers() {
+    // FACTS.md §3.1 "JSON.SET nesting depth limit": 127 nested OK, 128 refused at column 128.
+    let nested = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+    assert!(Document::from_json(nested(127).as_bytes()).is_ok());
+    assert_eq!(
+        parse_error(&nested(128)),
+        "recursion limit exceeded at line 1 column 128"
+    );
+    assert_eq!(
+        parse_error(&nested(200)),
+        "recursion limit exceeded at line 1 column 128"
+    );
+    let objects = format!("{}1{}", r#"{"a":"#.repeat(128), "}".repeat(128));
+    assert_eq!(
+        parse_error(&objects),
+        "recursion limit exceeded at line 1 column 636"
+    );
+    // Saved (RDB) text is ours and may be deeper (FACTS.md §1.3: RDB load has no 128 limit).
+    let deep = Document::from_saved_json(nested(129).as_bytes()).unwrap();
+    assert_eq!(compact(&deep), nested(129));
+    assert!(Document::from_saved_json(nested(crate::MAX_TRUSTED_DEPTH + 1).as_bytes()).is_err());
+    // The deepest saved document loads, materialises and edits without exhausting a 2 MiB
+    // (test-thread) stack in a debug build.
+    let mut deepest =
+        Document::from_saved_json(nested(crate::MAX_TRUSTED_DEPTH).as_bytes()).unwrap();
+    assert_eq!(
+        deepest.to_value().to_string().len(),
+        2 * crate::MAX_TRUSTED_DEPTH
+    );
+    let inner = vec![Segment::Index(0); crate::MAX_TRUSTED_DEPTH - 1];
+    assert_eq!(deepest.arr_append(&inner, &[doc("1")]), Ok(1));
+    assert_eq!(deepest.value_at(&inner).unwrap().to_compact_string(), "[1]");
+}
+
+#[test]
+fn duplicate_keys_keep_first_place_last_value() {
+    // FACTS.md §3.0.1: `{"a":1,"b":2,"a":3}` → `{"a":3,"b":2}`.
+    assert_eq!(compact(&doc(r#"{"a":1,"b":2,"a":3}"#)), r#"{"a":3,"b":2}"#);
+    let many: Vec<String> = (0..40).map(|i| format!(r#""k{i}":{i}"#)).collect();
+    let with_duplicate = format!("{{{},\"k3\":\"x\"}}", many.join(","));
+    let value: Value = serde_json::from_str(&with_duplicate).unwrap();
+    assert_eq!(compact(&doc(&with_duplicate)), value.to_string());
+    assert_eq!(
+        compact(&doc(r#"{"a":{"x":1},"b":{"x":2}}"#)),
+        r#"{"a":{"x":1},"b":{"x":2}}"#
+    );
+}
+
+// ----- pretty output ------------------------------------------------------------------------
+
+fn pretty(document: &Document, indent: &str, newline: &str, space: &str) -> String {
+    let mut out = Vec::new();
+    document.to_pretty(
+        indent.as_bytes(),
+        newline.as_bytes(),
+        space.as_bytes(),
+        &mut out,
+    );
+    String::from_utf8(out).unwrap()
+}
+
+const GET_DOC: &str =
+    r#"{"a":1,"b":{"a":2,"c":"x"},"arr":[1,2.5,"s",null,true,{"z":[]}],"e":{},"ea":[]}"#;
+
+#[test]
+fn pretty_matches_redisjson_transcripts() {
+    // FACTS.md §3.2 "JSON.GET formatting and paths".
+    let document = doc(GET_DOC);
+    assert_eq!(
+        pretty(&document, "\t", "\n", " "),
+        "{\n\t\"a\": 1,\n\t\"b\": {\n\t\t\"a\": 2,\n\t\t\"c\": \"x\"\n\t},\n\t\"arr\": [\n\t\t1,\n\t\t2.5,\n\t\t\"s\",\n\t\tnull,\n\t\ttrue,\n\t\t{\n\t\t\t\"z\": []\n\t\t}\n\t],\n\t\"e\": {},\n\t\"ea\": []\n}"
+    );
+    assert_eq!(
+        pretty(&document, "  ", "\n", " "),
+        "{\n  \"a\": 1,\n  \"b\": {\n    \"a\": 2,\n    \"c\": \"x\"\n  },\n  \"arr\": [\n    1,\n    2.5,\n    \"s\",\n    null,\n    true,\n    {\n      \"z\": []\n    }\n  ],\n  \"e\": {},\n  \"ea\": []\n}"
+    );
+    let b = doc(r#"{"a":2,"c":"x"}"#);
+    assert_eq!(pretty(&b, "--", "", ""), r#"{--"a":2,--"c":"x"}"#);
+    assert_eq!(pretty(&b, "", "|", ""), r#"{|"a":2,|"c":"x"|}"#);
+    assert_eq!(pretty(&b, "", "", "_"), r#"{"a":_2,"c":_"x"}"#);
+    assert_eq!(pretty(&b, "--", "|", "_"), r#"{|--"a":_2,|--"c":_"x"|}"#);
+    assert_eq!(pretty(&doc("{}"), "  ", "\n", " "), "{}");
+    assert_eq!(pretty(&doc("[]"), "  ", "\n", " "), "[]");
+    // §3.9: SPACE only.
+    let nested = doc(r#"{"a":1,"b":{"c":[1,{"d":{}}],"e":[]},"s":"x"}"#);
+    assert_eq!(
+        pretty(&nested, "", "", " "),
+        r#"{"a": 1,"b": {"c": [1,{"d": {}}],"e": []},"s": "x"}"#
+    );
+    // Strings holding brackets, commas and colons are copied untouched.
+    assert_eq!(
+        pretty(&doc(r#"["[,:]\"{"]"#), " ", "\n", " "),
+        "[\n \"[,:]\\\"{\"\n]"
+    );
+}
+
+#[test]
+fn pretty_of_expanded_document_equals_pretty_of_blob() {
+    let inner = GET_DOC;
+    let expanded = big(inner);
+    let blob = doc(&format!(r#"{{"pad":"{}","d":{inner}}}"#, "x".repeat(10)));
+    let strip = |s: String, pad: usize| s.replacen(&"x".repeat(pad), "", 1);
+    assert_eq!(
+        strip(pretty(&expanded, "  ", "\n", " "), EXPAND_BYTES),
+        strip(pretty(&blob, "  ", "\n", " "), 10)
+    );
+}
+
+// ----- reads --------------------------------------------------------------------------------
+
+#[test]
+fn value_at_and_value_ref_accessors() {
+    for document in [doc(GET_DOC), big(GET_DOC)] {
+        let base: Vec<Segment> = if document.is_expanded() {
+            vec![key("d")]
+        } else {
+            vec![]
+        };
+        let at = |path: &[Segment]| {
+            let mut location = base.clone();
+            location.extend_from_slice(path);
+            document.value_at(&location)
+        };
+        assert_eq!(at(&[]).unwrap().json_type(), JsonType::Object);
+        assert_eq!(at(&[key("a")]).unwrap().json_type(), JsonType::Integer);
+        assert_eq!(
+            at(&[key("arr"), Segment::Index(1)]).unwrap().json_type(),
+            JsonType::Number
+        );
+        assert_eq!(
+            at(&[key("arr"), Segment::Index(1)])
+                .unwrap()
+                .to_compact_string(),
+            "2.5"
+        );
+        assert_eq!(
+            at(&[key("arr"), Segment::Index(3)])
+                .unwrap()
+                .json_type()
+                .name(),
+            "null"
+        );
+        assert_eq!(
+            at(&[key("arr"), Segment::Index(4)]).unwrap().boolean(),
+            Some(true)
+        );
+        assert_eq!(at(&[key("b"), key("c")]).unwrap().str_len(), Some(1));
+        assert_eq!(at(&[key("arr")]).unwrap().array_len(), Some(6));
+        assert_eq!(at(&[key("b")]).unwrap().object_keys().unwrap(), ["a", "c"]);
+        assert_eq!(at(&[]).unwrap().object_len(), Some(5));
+        assert_eq!(at(&[key("a")]).unwrap().number(), Some(Number::from(1)));
+        assert!(at(&[key("nope")]).is_none());
+        assert!(at(&[key("arr"), Segment::Index(6)]).is_none());
+        assert!(at(&[key("arr"), key("0")]).is_none());
+        assert!(at(&[key("a"), Segment::Index(0)]).is_none());
+        assert_eq!(
+            at(&[key("arr"), Segment::Index(5)]).unwrap().to_value(),
+            json!({"z": []})
+        );
+    }
+    // STRLEN counts bytes (FACTS.md §3.0.1: "hé" → 3), also through escapes.
+    let strings = doc(r#"{"s":"h\u00e9","e":"a\nb"}"#);
+    assert_eq!(strings.value_at(&[key("s")]).unwrap().str_len(), Some(3));
+    assert_eq!(strings.value_at(&[key("e")]).unwrap().str_len(), Some(3));
+    assert_eq!(
+        strings.value_at(&[key("e")]).unwrap().as_string().unwrap(),
+        "a\nb"
+    );
+    // Keys with escapes are found by their decoded name.
+    let escaped = doc(r#"{"a\"b":1,"c\\":2}"#);
+    assert_eq!(
+        escaped
+            .value_at(&[key("a\"b")])
+            .unwrap()
+            .to_compact_string(),
+        "1"
+    );
+    assert_eq!(
+        escaped.value_at(&[key("c\\")]).unwrap().to_compact_string(),
+        "2"
+    );
+}
+
+#[test]
+fn json_eq_is_type_strict_and_order_insensitive() {
+    // FACTS.md §3.0.1: ARRINDEX equality is type-strict (2 ≠ 2.0).
+    let document = doc(r#"[2,2.0,{"a":1,"b":2}]"#);
+    let two = doc("2");
+    let object = doc(r#"{"b":2,"a":1}"#);
+    let element = |i| document.value_at(&[Segment::Index(i)]).unwrap();
+    assert!(element(0).json_eq(&two.root_ref()));
+    assert!(!element(1).json_eq(&two.root_ref()));
+    assert!(element(2).json_eq(&object.root_ref()));
+}
+
+// ----- edits --------------------------------------------------------------------------------
+
+/// Runs `scenario` on the blob form and the expanded form of `json`; both must give `expected`.
+fn both(json: &str, expected: &str, scenario: impl Fn(&mut Document, &[Segment])) {
+    let mut small = doc(json);
+    scenario(&mut small, &[]);
+    assert_eq!(compact(&small), expected, "blob form");
+    let mut large = big(json);
+    scenario(&mut large, &[key("d")]);
+    assert_eq!(unwrap_big(&large), expected, "expanded form");
+}
+
+fn at(base: &[Segment], path: &[Segment]) -> Vec<Segment> {
+    let mut location = base.to_vec();
+    location.extend_from_slice(path);
+    location
+}
+
+#[test]
+fn set_replaces_and_adds_members() {
+    // FACTS.md §3.1: new keys go at the end; overwriting keeps the place.
+    both(r#"{"a":1}"#, r#"{"a":9,"newkey":"v","n2":{}}"#, |d, b| {
+        d.set(&at(b, &[key("newkey")]), &doc(r#""v""#)).unwrap();
+        d.set(&at(b, &[key("a")]), &doc("9")).unwrap();
+        d.set(&at(b, &[key("n2")]), &doc("{}")).unwrap();
+    });
+    both(r#"{"arr":[1,2,3]}"#, r#"{"arr":[1,20,3]}"#, |d, b| {
+        d.set(&at(b, &[key("arr"), Segment::Index(1)]), &doc("20"))
+            .unwrap();
+        assert_eq!(
+            d.set(&at(b, &[key("arr"), Segment::Index(3)]), &doc("1")),
+            Err(JsonError::ArrayIndexOutOfRange)
+        );
+        assert_eq!(
+            d.set(&at(b, &[key("x"), key("y")]), &doc("1")),
+            Err(JsonError::NoSuchPath)
+        );
+        assert_eq!(
+            d.set(&at(b, &[key("arr"), key("y")]), &doc("1")),
+            Err(JsonError::NoSuchPath)
+        );
+    });
+    both(r#"{}"#, r#"{"a\"b":[1]}"#, |d, b| {
+        d.set(&at(b, &[key("a\"b")]), &doc("[1]")).unwrap();
+    });
+    let mut root = doc("1");
+    root.set(&[], &doc("[2]")).unwrap();
+    assert_eq!(compact(&root), "[2]");
+}
+
+#[test]
+fn delete_keeps_member_order() {
+    // RedisJSON swap-removes (FACTS.md §3.0.1 `{a,b,c,d}` DEL b → `{"a":1,"d":4,"c":3}`); we keep order.
+    both(
+        r#"{"a":1,"b":2,"c":3,"d":4}"#,
+        r#"{"a":1,"c":3,"d":4}"#,
+        |d, b| {
+            d.delete(&at(b, &[key("b")])).unwrap();
+        },
+    );
+    both(r#"{"a":1,"b":2,"c":3}"#, r#"{"b":2}"#, |d, b| {
+        d.delete(&at(b, &[key("a")])).unwrap();
+        d.delete(&at(b, &[key("c")])).unwrap();
+        assert_eq!(d.delete(&at(b, &[key("zz")])), Err(JsonError::NoSuchPath));
+    });
+    both(r#"[0,[1],{"x":2},3]"#, r#"[[1],3]"#, |d, b| {
+        d.delete(&at(b, &[Segment::Index(2)])).unwrap();
+        d.delete(&at(b, &[Segment::Index(0)])).unwrap();
+        assert_eq!(
+            d.delete(&at(b, &[Segment::Index(2)])),
+            Err(JsonError::NoSuchPath)
+        );
+    });
+    both(r#"{"o":{"only":1}}"#, r#"{"o":{}}"#, |d, b| {
+        d.delete(&at(b, &[key("o"), key("only")])).unwrap();
+    });
+    assert_eq!(doc("1").delete(&[]), Err(JsonError::RootDelete));
+}
+
+fn number(text: &str) -> Number {
+    serde_json::from_str(text).unwrap()
+}
+
+#[test]
+fn number_arithmetic_follows_redisjson_except_overflow() {
+    // FACTS.md §3.4 NUMINCRBY / NUMMULTBY transcripts.
+    both(
+        r#"{"a":1,"b":{"a":2.5},"c":"s"}"#,
+        r#"{"a":10.0,"b":{"a":2.5},"c":"s"}"#,
+        |d, b| {
+            let incr = |d: &mut Document, path: &[Segment], by: &str| {
+                d.num_incr_by(&at(b, path), &number(by))
+            };
+            assert_eq!(
+                incr(d, &[key("a")], "2")
+                    .map(|n| crate::format_number(&n))
+                    .unwrap(),
+                "3"
+            );
+            assert_eq!(
+                incr(d, &[key("a")], "2")
+                    .map(|n| crate::format_number(&n))
+                    .unwrap(),
+                "5"
+            );
+            assert_eq!(
+                incr(d, &[key("a")], "1.5")
+                    .map(|n| crate::format_number(&n))
+                    .unwrap(),
+                "6.5"
+            );
+            assert_eq!(
+                incr(d, &[key("a")], "3.5")
+                    .map(|n| crate::format_number(&n))
+                    .unwrap(),
+                "10.0"
+            );
+            assert_eq!(
+                incr(d, &[key("c")], "1"),
+                Err(JsonError::WrongType {
+                    expected: JsonType::Number,
+                    found: JsonType::String
+                })
+            );
+            assert_eq!(
+                incr(d, &[key("b")], "1").unwrap_err().to_string(),
+                "WRONGTYPE wrong type of path value - expected number but found object"
+            );
+            assert_eq!(incr(d, &[key("nope")], "1"), Err(JsonError::NoSuchPath));
+        },
+    );
+    // §3.2: 0.1 + 0.2.
+    both("[0.1]", "[0.30000000000000004]", |d, b| {
+        d.num_incr_by(&at(b, &[Segment::Index(0)]), &number("0.2"))
+            .unwrap();
+    });
+    // Overflow is an error (RedisJSON wraps); the value stays.
+    both(
+        "[9223372036854775807,-9223372036854775808,4611686018427387904]",
+        "[9223372036854775807,-9223372036854775808,4611686018427387904]",
+        |d, b| {
+            let err = d
+                .num_incr_by(&at(b, &[Segment::Index(0)]), &number("1"))
+                .unwrap_err();
+            assert_eq!(err.to_string(), "ERR increment or decrement would overflow");
+            assert_eq!(
+                d.num_incr_by(&at(b, &[Segment::Index(1)]), &number("-1")),
+                Err(JsonError::Overflow)
+            );
+            assert_eq!(
+                d.num_mult_by(&at(b, &[Segment::Index(2)]), &number("2")),
+                Err(JsonError::Overflow)
+            );
+        },
+    );
+    // u64 operands go to f64 like RedisJSON (§3.4: 18446744073709551615 + 1 → 1.8446744073709552e19).
+    both(
+        "[18446744073709551615,5]",
+        "[1.8446744073709552e19,9.223372036854776e18]",
+        |d, b| {
+            d.num_incr_by(&at(b, &[Segment::Index(0)]), &number("1"))
+                .unwrap();
+            d.num_incr_by(&at(b, &[Segment::Index(1)]), &number("9223372036854775808"))
+                .unwrap();
+        },
+    );
+    // NUMMULTBY §3.4: 6*3=18, *0.5 → 9.0, *2 → 18.0; 1.5*1e308 → 1.5e308, again → error; *-1 of 0.0 → -0.0.
+    both(
+        r#"{"a":6,"f":1.5,"z":0.0}"#,
+        r#"{"a":18.0,"f":1.5e308,"z":-0.0}"#,
+        |d, b| {
+            let mult = |d: &mut Document, name: &str, by: &str| {
+                d.num_mult_by(&at(b, &[key(name)]), &number(by))
+            };
+            assert_eq!(
+                mult(d, "a", "3").map(|n| crate::format_number(&n)).unwrap(),
+                "18"
+            );
+            assert_eq!(
+                mult(d, "a", "0.5")
+                    .map(|n| crate::format_number(&n))
+                    .unwrap(),
+                "9.0"
+            );
+            assert_eq!(
+                mult(d, "a", "2").map(|n| crate::format_number(&n)).unwrap(),
+                "18.0"
+            );
+            assert_eq!(
+                mult(d, "f", "1e308")
+                    .map(|n| crate::format_number(&n))
+                    .unwrap(),
+                "1.5e308"
+            );
+            assert_eq!(
+                mult(d, "f", "1e308").unwrap_err().to_string(),
+                "ERR result is not a number"
+            );
+            assert_eq!(
+                mult(d, "z", "-1")
+                    .map(|n| crate::format_number(&n))
+                    .unwrap(),
+                "-0.0"
+            );
+        },
+    );
+    // NUMPOWBY §3.4: 2^3 → 8 (integer), 8^0.5 → float.
+    both("[2]", "[8]", |d, b| {
+        assert_eq!(
+            d.num_op(&at(b, &[Segment::Index(0)]), NumOp::Pow, &number("3"))
+                .map(|n| crate::format_number(&n))
+                .unwrap(),
+            "8"
+        );
+    });
+    assert_eq!(
+        crate::apply_num_op(&number("2"), &number("0.5"), NumOp::Pow)
+            .map(|n| crate::format_number(&n))
+            .unwrap(),
+        "1.4142135623730951"
+    );
+    assert_eq!(
+        crate::apply_num_op(&number("2"), &number("64"), NumOp::Pow),
+        Err(JsonError::Overflow)
+    );
+    assert_eq!(
+        crate::apply_num_op(&number("0"), &number("-1"), NumOp::Pow),
+        Err(JsonError::NotANumber)
+    );
+}
+
+#[test]
+fn string_append_counts_bytes() {
+    // FACTS.md §3.4 STRAPPEND: "foo"+"baz" → 6.
+    both(
+        r#"{"s":"foo","u":"h\u00e9","x":1}"#,
+        r#"{"s":"foobaz\n\"","u":"héé","x":1}"#,
+        |d, b| {
+            assert_eq!(d.str_append(&at(b, &[key("s")]), "baz"), Ok(6));
+            assert_eq!(d.str_append(&at(b, &[key("s")]), "\n\""), Ok(8));
+            assert_eq!(d.str_append(&at(b, &[key("u")]), "é"), Ok(5));
+            assert_eq!(
+                d.str_append(&at(b, &[key("x")]), "a"),
+                Err(JsonError::WrongType {
+                    expected: JsonType::String,
+                    found: JsonType::Integer
+                })
+            );
+        },
+    );
+}
+
+#[test]
+fn toggle_flips_booleans_only() {
+    both(
+        r#"{"a":true,"b":false,"n":1}"#,
+        r#"{"a":false,"b":true,"n":1}"#,
+        |d, b| {
+            assert_eq!(d.toggle(&at(b, &[key("a")])), Ok(false));
+            assert_eq!(d.toggle(&at(b, &[key("b")])), Ok(true));
+            assert!(matches!(
+                d.toggle(&at(b, &[key("n")])),
+                Err(JsonError::WrongType { .. })
+            ));
+        },
+    );
+}
+
+#[test]
+fn clear_matches_redisjson() {
+    // FACTS.md §3.6 JSON.CLEAR.
+    let input = r#"{"obj":{"a":1,"b":2},"arr":[1,2,3],"str":"foo","bool":true,"int":42,"float":3.14,"nul":null,"e":[]}"#;
+    both(
+        input,
+        r#"{"obj":{},"arr":[],"str":"foo","bool":true,"int":0,"float":0,"nul":null,"e":[]}"#,
+        |d, b| {
+            let cleared: Vec<bool> = ["obj", "arr", "str", "bool", "int", "float", "nul", "e"]
+                .iter()
+                .map(|name| d.clear(&at(b, &[key(name)])).unwrap())
+                .collect();
+            assert_eq!(
+                cleared,
+                [true, true, false, false, true, true, false, false]
+            );
+        },
+    );
+    both(input, "{}", |d, b| {
+        assert_eq!(d.clear(b), Ok(true));
+        assert_eq!(d.clear(b), Ok(false));
+    });
+    let mut n = doc("5.5");
+    assert_eq!(n.clear(&[]), Ok(true));
+    assert_eq!(compact(&n), "0");
+}
+
+#[test]
+fn array_append_insert_pop_trim() {
+    // FACTS.md §3.5 ARRINSERT.
+    both(
+        r#"{"a":[1,2,3],"s":"x"}"#,
+        r#"{"a":[9,9,0,1,2,"x","y",3,9,9],"s":"x"}"#,
+        |d, b| {
+            let a = at(b, &[key("a")]);
+            assert_eq!(d.arr_insert(&a, 0, &[doc("0")]), Ok(4));
+            assert_eq!(d.arr_insert(&a, -1, &[doc(r#""x""#), doc(r#""y""#)]), Ok(6));
+            assert_eq!(d.arr_insert(&a, 6, &[doc("9")]), Ok(7));
+            assert_eq!(d.arr_insert(&a, 7, &[doc("9")]), Ok(8));
+            assert_eq!(d.arr_insert(&a, -8, &[doc("9")]), Ok(9));
+            assert_eq!(d.arr_insert(&a, -9, &[doc("9")]), Ok(10));
+            assert_eq!(
+                d.arr_insert(&a, 100, &[doc("9")]),
+                Err(JsonError::IndexOutOfBounds)
+            );
+            assert_eq!(
+                d.arr_insert(&a, -100, &[doc("9")]).unwrap_err().to_string(),
+                "ERR index out of bounds"
+            );
+            assert!(matches!(
+                d.arr_insert(&at(b, &[key("s")]), 0, &[doc("1")]),
+                Err(JsonError::WrongType { .. })
+            ));
+        },
+    );
+    // ARRAPPEND (events transcript §4.1 and §3.0 legacy examples).
+    both(
+        r#"{"a":[],"b":[1],"s":"x"}"#,
+        r#"{"a":[1,[2],{"c":3}],"b":[1,"z"],"s":"x"}"#,
+        |d, b| {
+            assert_eq!(
+                d.arr_append(
+                    &at(b, &[key("a")]),
+                    &[doc("1"), doc("[2]"), doc(r#"{"c":3}"#)]
+                ),
+                Ok(3)
+            );
+            assert_eq!(d.arr_append(&at(b, &[key("b")]), &[doc(r#""z""#)]), Ok(2));
+            assert_eq!(
+                d.arr_append(&at(b, &[key("s")]), &[doc("1")]),
+                Err(JsonError::WrongType {
+                    expected: JsonType::Array,
+                    found: JsonType::String
+                })
+            );
+        },
+    );
+    // ARRPOP §3.5.
+    both(
+        r#"{"a":[1,"two",{"t":3},[4],null,5.5]}"#,
+        r#"{"a":[]}"#,
+        |d, b| {
+            let a = at(b, &[key("a")]);
+            let popped: Vec<Option<String>> = [-1, -1, 0, 1, -1, 100, -100]
+                .iter()
+                .map(|&index| d.arr_pop(&a, index).unwrap())
+                .collect();
+            let expected = ["5.5", "null", "1", r#"{"t":3}"#, "[4]", r#""two""#];
+            for (got, want) in popped.iter().zip(expected.iter()) {
+                assert_eq!(got.as_deref(), Some(*want));
+            }
+            assert_eq!(popped[6], None);
+        },
+    );
+    both(
+        r#"[1.0,2.5,1e30,"s\u00e9",{"a":[1,{"b":null}]}]"#,
+        "[]",
+        |d, b| {
+            let popped: Vec<String> = (0..5).map(|_| d.arr_pop(b, 0).unwrap().unwrap()).collect();
+            assert_eq!(
+                popped,
+                ["1.0", "2.5", "1e30", "\"sé\"", r#"{"a":[1,{"b":null}]}"#]
+            );
+        },
+    );
+    // ARRTRIM §3.5.
+    for (start, stop, length, result) in [
+        (1, 5, 5, "[1,2,3,4,5]"),
+        (-3, -1, 3, "[4,5,6]"),
+        (5, 2, 0, "[]"),
+        (10, 20, 0, "[]"),
+        (2, 100, 5, "[2,3,4,5,6]"),
+        (-100, 1, 2, "[0,1]"),
+        (3, -100, 0, "[]"),
+        (0, -1, 7, "[0,1,2,3,4,5,6]"),
+        (1, 0, 0, "[]"),
+        (0, 0, 1, "[0]"),
+    ] {
+        both("[0,1,2,3,4,5,6]", result, |d, b| {
+            assert_eq!(d.arr_trim(b, start, stop), Ok(length), "{start} {stop}");
+        });
+    }
+    both("[]", "[]", |d, b| assert_eq!(d.arr_trim(b, 0, 1), Ok(0)));
+}
+
+#[test]
+fn merge_is_rfc7386_keeping_order() {
+    // FACTS.md §3.3 JSON.MERGE, except that a null-delete keeps the order of the others.
+    let mut m = doc(r#"{"a":1,"b":{"c":2,"d":3},"e":[1,2],"f":"s"}"#);
+    m.merge(&[], &doc(r#"{"a":null}"#)).unwrap();
+    assert_eq!(compact(&m), r#"{"b":{"c":2,"d":3},"e":[1,2],"f":"s"}"#);
+    m.merge(&[], &doc(r#"{"b":{"c":20,"x":{"y":1}}}"#)).unwrap();
+    assert_eq!(
+        compact(&m),
+        r#"{"b":{"c":20,"d":3,"x":{"y":1}},"e":[1,2],"f":"s"}"#
+    );
+    m.merge(&[], &doc(r#"{"e":[3]}"#)).unwrap();
+    m.merge(&[key("b"), key("c")], &doc("5")).unwrap();
+    m.merge(&[key("b"), key("nope")], &doc("5")).unwrap();
+    assert_eq!(
+        compact(&m),
+        r#"{"b":{"c":5,"d":3,"x":{"y":1},"nope":5},"e":[3],"f":"s"}"#
+    );
+    assert_eq!(
+        m.merge(&[key("nope"), key("deeper")], &doc("5")),
+        Err(JsonError::NoSuchPath)
+    );
+    m.merge(&[], &doc(r#"{"z":{"a":null}}"#)).unwrap();
+    assert_eq!(
+        compact(&m),
+        r#"{"b":{"c":5,"d":3,"x":{"y":1},"nope":5},"e":[3],"f":"s","z":{}}"#
+    );
+    m.merge(&[], &doc("null")).unwrap();
+    assert_eq!(compact(&m), "null");
+    let mut m4 = doc("[1,2]");
+    m4.merge(&[], &doc(r#"{"a":1}"#)).unwrap();
+    assert_eq!(compact(&m4), r#"{"a":1}"#);
+    let mut m5 = doc(r#"{"a":[1]}"#);
+    m5.merge(&[key("a"), Segment::Index(0)], &doc("5")).unwrap();
+    assert_eq!(compact(&m5), r#"{"a":[5]}"#);
+    assert_eq!(
+        m5.merge(&[key("a"), Segment::Index(5)], &doc("5")),
+        Err(JsonError::ArrayIndexOutOfRange)
+    );
+    both(
+        r#"{"a":1,"b":2,"c":3}"#,
+        r#"{"a":1,"c":3,"n":{"k":1}}"#,
+        |d, b| {
+            d.merge(b, &doc(r#"{"b":null,"n":{"k":1,"gone":null}}"#))
+                .unwrap();
+        },
+    );
+}
+
+#[test]
+fn transaction_is_all_or_nothing() {
+    let mut document = doc(r#"{"a":1,"b":"s"}"#);
+    let result = document.transaction(|d| {
+        d.num_incr_by(&[key("a")], &number("1"))?;
+        d.num_incr_by(&[key("b")], &number("1"))
+    });
+    assert!(result.is_err());
+    assert_eq!(compact(&document), r#"{"a":1,"b":"s"}"#);
+    document
+        .transaction(|d| {
+            d.num_incr_by(&[key("a")], &number("1"))?;
+            d.str_append(&[key("b")], "t")
+        })
+        .unwrap();
+    assert_eq!(compact(&document), r#"{"a":2,"b":"st"}"#);
+}
+
+// ----- representation -----------------------------------------------------------------------
+
+#[test]
+fn threshold_expands_and_collapses() {
+    let small = format!(r#"["{}"]"#, "a".repeat(EXPAND_BYTES - 4));
+    assert_eq!(small.len(), EXPAND_BYTES);
+    assert!(!doc(&small).is_expanded());
+    let large = format!(r#"["{}"]"#, "a".repeat(EXPAND_BYTES - 3));
+    assert!(doc(&large).is_expanded());
+    // Growing a blob past the threshold expands it; shrinking an expanded one collapses it.
+    let mut document = doc("[]");
+    for _ in 0..100 {
+        document
+            .arr_append(&[], &[doc(&format!(r#""{}""#, "b".repeat(60)))])
+            .unwrap();
+    }
+    assert!(document.is_expanded());
+    document.arr_trim(&[], 0, 9).unwrap();
+    assert!(!document.is_expanded());
+    assert_eq!(document.value_at(&[]).unwrap().array_len(), Some(10));
+    // Ancestors collapse too once the edited child has shrunk.
+    let mut nested = doc(&format!(
+        r#"{{"a":1,"list":[{}]}}"#,
+        vec!["12345678"; 600].join(",")
+    ));
+    assert!(nested.is_expanded());
+    nested.arr_trim(&[key("list")], 0, 1).unwrap();
+    assert!(!nested.is_expanded());
+    assert_eq!(compact(&nested), r#"{"a":1,"list":[12345678,12345678]}"#);
+    // A big scalar string stays one blob.
+    assert!(!doc(&format!(r#""{}""#, "c".repeat(3 * EXPAND_BYTES))).is_expanded());
+}
+
+#[test]
+fn memory_of_a_1kb_document() {
+    let text = include_str!("../testdata/mem_doc.json").trim();
+    let document = doc(text);
+    assert!(!document.is_expanded());
+    let bytes = document.memory_usage();
+    println!(
+        "mem_doc.json: {} bytes of JSON, memory_usage {} B (RedisJSON JSON.DEBUG MEMORY 3482, FACTS.md §5)",
+        text.len(),
+        bytes
+    );
+    // One blob allocation (958 B → 1024-byte class) plus the 32-byte boxed document.
+    assert!(bytes <= 1100, "{bytes}");
+    assert_eq!(compact(&document), text);
+}
+
+#[test]
+fn appends_to_a_big_array_are_amortised_constant() {
+    let mut document = doc("[]");
+    let element = doc(r#"{"id":1,"name":"x"}"#);
+    REWRITTEN_BYTES.with(|counter| counter.set(0));
+    for _ in 0..100_000 {
+        document
+            .arr_append(&[], std::slice::from_ref(&element))
+            .unwrap();
+    }
+    let rewritten = REWRITTEN_BYTES.with(|counter| counter.get());
+    println!(
+        "100k appends: {rewritten} blob bytes rewritten in total, memory_usage {} B ({} B/element)",
+        document.memory_usage(),
+        document.memory_usage() / 100_000
+    );
+    // Only the first ~4 KiB are blob splices (each ≤ EXPAND_BYTES); the rest are Vec::push.
+    assert!(
+        rewritten < (EXPAND_BYTES * EXPAND_BYTES) as u64,
+        "{rewritten}"
+    );
+    assert_eq!(document.value_at(&[]).unwrap().array_len(), Some(100_000));
+    // Edits deep inside stay local too.
+    REWRITTEN_BYTES.with(|counter| counter.set(0));
+    document
+        .set(&[Segment::Index(50_000), key("name")], &doc(r#""y""#))
+        .unwrap();
+    document
+        .num_incr_by(&[Segment::Index(7), key("id")], &number("1"))
+        .unwrap();
+    assert!(REWRITTEN_BYTES.with(|counter| counter.get()) < 100);
+    assert_eq!(
+        document
+            .value_at(&[Segment::Index(50_000)])
+            .unwrap()
+            .to_compact_string(),
+        r#"{"id":1,"name":"y"}"#
+    );
+}
+
+#[test]
+fn errors_display_wire_text() {
+    assert_eq!(
+        JsonError::ArrayIndexOutOfRange.to_string(),
+        "ERR array index out of range"
+    );
+    assert_eq!(
+        JsonError::NotANumber.to_string(),
+        "ERR result is not a number"
+    );
+    assert_eq!(
+        JsonError::WrongType {
+            expected: JsonType::Array,
+            found: JsonType::String
+        }
+        .to_string(),
+        "WRONGTYPE wrong type of path value - expected array but found string"
+    );
+}
+
+#[test]
+fn value_round_trip() {
+    let value = json!({"b": [1, 2.5, {"c": null}], "a": "x"});
+    let document = Document::from_value(&value);
+    assert_eq!(document.to_value(), value);
+    assert_eq!(compact(&document), r#"{"b":[1,2.5,{"c":null}],"a":"x"}"#);
+}

@@ -1,0 +1,534 @@
+//! Canonical compact JSON text: strict canonicalisation, a scanner over canonical text, and the
+//! streaming pretty-printer.
+//!
+//! Canonical text is what serde_json's compact serializer prints for a parsed value: no
+//! whitespace, strings escaped as serde_json escapes them, numbers as serde_json prints i64, u64
+//! and f64. Because the text has no whitespace and is known valid, the scanner below needs no
+//! validation and no recursion: it only skips strings and counts brackets.
+
+use std::fmt;
+use std::ops::Range;
+
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+
+use crate::{JsonError, Segment};
+
+/// Parse `input` strictly (one value, nothing but whitespace after it) and return its canonical
+/// compact text, without building a tree. `trusted_depth` `None` applies serde_json's input
+/// nesting limit (as JSON.SET); `Some(n)` lifts it and refuses only more than `n` levels (RDB
+/// loads, which RedisJSON does not limit).
+pub(crate) fn canonicalize(
+    input: &[u8],
+    trusted_depth: Option<usize>,
+) -> Result<String, JsonError> {
+    let mut state = CanonState {
+        out: Vec::with_capacity(input.len()),
+        keys: Vec::new(),
+        duplicate_key: false,
+        depth: 0,
+        max_depth: trusted_depth.unwrap_or(usize::MAX),
+    };
+    let mut deserializer = serde_json::Deserializer::from_slice(input);
+    if trusted_depth.is_some() {
+        deserializer.disable_recursion_limit();
+    }
+    Canon {
+        state: &mut state,
+        comma_first: false,
+    }
+    .deserialize(&mut deserializer)?;
+    deserializer.end()?;
+    if state.duplicate_key {
+        // Rare: `{"a":1,"b":2,"a":3}`. RedisJSON keeps the last value at the first key's place,
+        // which is exactly what an order-preserving map insert does, so take the slow path.
+        let mut deserializer = serde_json::Deserializer::from_slice(input);
+        deserializer.disable_recursion_limit(); // the input already passed the depth check
+        let value = <serde_json::Value as serde::Deserialize>::deserialize(&mut deserializer)?;
+        return Ok(value_text(&value));
+    }
+    Ok(String::from_utf8(state.out).expect("serde_json writes UTF-8"))
+}
+
+struct CanonState {
+    out: Vec<u8>,
+    /// Byte ranges (in `out`) of the escaped keys of the objects being written, innermost last.
+    keys: Vec<Range<usize>>,
+    duplicate_key: bool,
+    /// Containers open around the current value, and the most allowed (trusted input only).
+    depth: usize,
+    max_depth: usize,
+}
+
+impl CanonState {
+    fn enter<E: serde::de::Error>(&mut self) -> Result<(), E> {
+        self.depth += 1;
+        if self.depth > self.max_depth {
+            return Err(E::custom("recursion limit exceeded"));
+        }
+        Ok(())
+    }
+}
+
+/// Writes one value; `comma_first` writes the separator once the deserializer knows a value
+/// follows (serde's `SeqAccess` only tells us when it calls the seed).
+struct Canon<'s> {
+    state: &'s mut CanonState,
+    comma_first: bool,
+}
+
+fn write_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    serde_json::to_writer(out, value).expect("writing to a Vec cannot fail");
+}
+
+impl<'de> DeserializeSeed<'de> for Canon<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        if self.comma_first {
+            self.state.out.push(b',');
+        }
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Canon<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        self.state.out.extend_from_slice(b"null");
+        Ok(())
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<(), E> {
+        self.state
+            .out
+            .extend_from_slice(if v { b"true" } else { b"false" });
+        Ok(())
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<(), E> {
+        write_json(&mut self.state.out, &v);
+        Ok(())
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<(), E> {
+        write_json(&mut self.state.out, &v);
+        Ok(())
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<(), E> {
+        write_f64(&mut self.state.out, v);
+        Ok(())
+    }
+    fn visit_str<E>(self, v: &str) -> Result<(), E> {
+        write_json(&mut self.state.out, v);
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        self.state.enter()?;
+        self.state.out.push(b'[');
+        let mut comma_first = false;
+        while seq
+            .next_element_seed(Canon {
+                state: &mut *self.state,
+                comma_first,
+            })?
+            .is_some()
+        {
+            comma_first = true;
+        }
+        self.state.out.push(b']');
+        self.state.depth -= 1;
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let state = self.state;
+        state.enter()?;
+        state.out.push(b'{');
+        let first_key = state.keys.len();
+        let mut comma_first = false;
+        while map
+            .next_key_seed(KeySeed {
+                state: &mut *state,
+                comma_first,
+                first_key,
+            })?
+            .is_some()
+        {
+            map.next_value_seed(Canon {
+                state: &mut *state,
+                comma_first: false,
+            })?;
+            comma_first = true;
+        }
+        let own_keys = state.keys.len() - first_key;
+        if own_keys > LINEAR_DUPLICATE_CHECK && !state.duplicate_key {
+            let out = &state.out;
+            let mut sorted: Vec<&[u8]> = state.keys[first_key..]
+                .iter()
+                .map(|range| &out[range.clone()])
+                .collect();
+            sorted.sort_unstable();
+            state.duplicate_key = sorted.windows(2).any(|pair| pair[0] == pair[1]);
+        }
+        state.keys.truncate(first_key);
+        state.out.push(b'}');
+        state.depth -= 1;
+        Ok(())
+    }
+}
+
+/// Objects up to this many members check each new key against the earlier ones as it arrives;
+/// bigger ones are checked once, sorted, at the end (O(n log n) instead of O(n²)).
+const LINEAR_DUPLICATE_CHECK: usize = 16;
+
+struct KeySeed<'s> {
+    state: &'s mut CanonState,
+    comma_first: bool,
+    first_key: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+    fn visit_str<E>(self, key: &str) -> Result<(), E> {
+        let state = self.state;
+        if self.comma_first {
+            state.out.push(b',');
+        }
+        let start = state.out.len();
+        write_json(&mut state.out, key);
+        let end = state.out.len();
+        state.out.push(b':');
+        let own_keys = &state.keys[self.first_key..];
+        if own_keys.len() < LINEAR_DUPLICATE_CHECK {
+            let new_key = &state.out[start..end];
+            if own_keys
+                .iter()
+                .any(|range| &state.out[range.clone()] == new_key)
+            {
+                state.duplicate_key = true;
+            }
+        }
+        state.keys.push(start..end);
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scanner over canonical text.
+
+/// End (exclusive) of the value starting at `start`.
+pub(crate) fn skip_value(text: &[u8], start: usize) -> usize {
+    match text[start] {
+        b'"' => skip_string(text, start),
+        b'[' | b'{' => {
+            let mut depth = 0usize;
+            let mut i = start;
+            loop {
+                match text[i] {
+                    b'"' => {
+                        i = skip_string(text, i);
+                        continue;
+                    }
+                    b'[' | b'{' => depth += 1,
+                    b']' | b'}' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return i + 1;
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+        }
+        _ => {
+            let mut i = start;
+            while i < text.len() && !matches!(text[i], b',' | b']' | b'}' | b':') {
+                i += 1;
+            }
+            i
+        }
+    }
+}
+
+/// End (exclusive, after the closing quote) of the string starting at `start`.
+fn skip_string(text: &[u8], start: usize) -> usize {
+    let mut i = start + 1;
+    loop {
+        match text[i] {
+            b'\\' => i += 2,
+            b'"' => return i + 1,
+            _ => i += 1,
+        }
+    }
+}
+
+/// One member or element of a container in canonical text.
+#[derive(Clone, Debug)]
+pub(crate) struct Child {
+    /// The quoted, escaped key (objects only).
+    pub key: Option<Range<usize>>,
+    /// The value.
+    pub value: Range<usize>,
+}
+
+/// The members of the container whose text is `text[range]`.
+pub(crate) fn children(text: &[u8], range: Range<usize>) -> Vec<Child> {
+    let mut result = Vec::new();
+    let is_object = text[range.start] == b'{';
+    let mut i = range.start + 1;
+    if i + 1 == range.end {
+        return result;
+    }
+    loop {
+        let key = if is_object {
+            let key_end = skip_string(text, i);
+            let key = i..key_end;
+            i = key_end + 1; // ':'
+            Some(key)
+        } else {
+            None
+        };
+        let end = skip_value(text, i);
+        result.push(Child { key, value: i..end });
+        if text[end] == b',' {
+            i = end + 1;
+        } else {
+            return result;
+        }
+    }
+}
+
+/// Decode a quoted key from canonical text.
+pub(crate) fn unescape_key(quoted: &str) -> String {
+    let inner = &quoted[1..quoted.len() - 1];
+    if inner.contains('\\') {
+        serde_json::from_str(quoted).expect("canonical keys are valid JSON strings")
+    } else {
+        inner.to_owned()
+    }
+}
+
+/// Does the quoted canonical key equal `key`?
+fn key_matches(quoted: &str, key: &str) -> bool {
+    let inner = &quoted[1..quoted.len() - 1];
+    if inner.contains('\\') {
+        unescape_key(quoted) == key
+    } else {
+        inner == key
+    }
+}
+
+/// Range of the member `key` of the object at `text[range]`.
+pub(crate) fn find_member(text: &str, range: Range<usize>, key: &str) -> Option<Range<usize>> {
+    let bytes = text.as_bytes();
+    if bytes[range.start] != b'{' {
+        return None;
+    }
+    let mut i = range.start + 1;
+    if bytes[i] == b'}' {
+        return None;
+    }
+    loop {
+        let key_end = skip_string(bytes, i);
+        let value_start = key_end + 1;
+        let value_end = skip_value(bytes, value_start);
+        if key_matches(&text[i..key_end], key) {
+            return Some(value_start..value_end);
+        }
+        if bytes[value_end] == b',' {
+            i = value_end + 1;
+        } else {
+            return None;
+        }
+    }
+}
+
+/// Range of element `index` of the array at `text[range]`.
+pub(crate) fn find_element(text: &[u8], range: Range<usize>, index: usize) -> Option<Range<usize>> {
+    if text[range.start] != b'[' {
+        return None;
+    }
+    let mut i = range.start + 1;
+    if text[i] == b']' {
+        return None;
+    }
+    let mut position = 0;
+    loop {
+        let end = skip_value(text, i);
+        if position == index {
+            return Some(i..end);
+        }
+        if text[end] == b',' {
+            i = end + 1;
+            position += 1;
+        } else {
+            return None;
+        }
+    }
+}
+
+/// Range of the value at `location` inside the value `text[range]`.
+pub(crate) fn locate(
+    text: &str,
+    mut range: Range<usize>,
+    location: &[Segment],
+) -> Option<Range<usize>> {
+    for segment in location {
+        range = match segment {
+            Segment::Key(key) => find_member(text, range, key)?,
+            Segment::Index(index) => find_element(text.as_bytes(), range, *index)?,
+        };
+    }
+    Some(range)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pretty printing.
+
+/// RedisJSON's JSON.GET INDENT/NEWLINE/SPACE formatting (FACTS.md §3.2): after `{`, `[` and `,`
+/// comes NEWLINE then INDENT × depth; before a closing bracket NEWLINE then INDENT × (depth-1);
+/// SPACE follows each `:`. Empty containers stay `{}` / `[]`.
+#[derive(Clone, Copy, Debug)]
+pub struct PrettyFormat<'a> {
+    /// Written once per nesting level at the start of each line.
+    pub indent: &'a [u8],
+    /// Written where a line breaks.
+    pub newline: &'a [u8],
+    /// Written after each `:`.
+    pub space: &'a [u8],
+}
+
+impl PrettyFormat<'_> {
+    pub(crate) fn break_line(&self, depth: usize, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.newline);
+        for _ in 0..depth {
+            out.extend_from_slice(self.indent);
+        }
+    }
+
+    /// Reformat canonical `text` (a whole value) whose opening is at nesting `depth`.
+    pub(crate) fn write_text(&self, text: &[u8], mut depth: usize, out: &mut Vec<u8>) {
+        let mut i = 0;
+        while i < text.len() {
+            match text[i] {
+                b'"' => {
+                    let end = skip_string(text, i);
+                    out.extend_from_slice(&text[i..end]);
+                    i = end;
+                    continue;
+                }
+                open @ (b'[' | b'{') => {
+                    if matches!(text[i + 1], b']' | b'}') {
+                        out.push(open);
+                        out.push(text[i + 1]);
+                        i += 2;
+                        continue;
+                    }
+                    out.push(open);
+                    depth += 1;
+                    self.break_line(depth, out);
+                }
+                b',' => {
+                    out.push(b',');
+                    self.break_line(depth, out);
+                }
+                b':' => {
+                    out.push(b':');
+                    out.extend_from_slice(self.space);
+                }
+                close @ (b']' | b'}') => {
+                    depth -= 1;
+                    self.break_line(depth, out);
+                    out.push(close);
+                }
+                _ => {
+                    let end = skip_value(text, i);
+                    out.extend_from_slice(&text[i..end]);
+                    i = end;
+                    continue;
+                }
+            }
+            i += 1;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Canonical writing of numbers and `Value`s.
+//
+// RedisJSON 2.8 prints floats with ryu (`1e30`, `1.5e-7`, `1e16`, `0.00001`, FACTS.md §3.2);
+// newer serde_json prints `1e+30`, so floats never go through serde_json's formatter here.
+
+/// Append the canonical text of a finite f64.
+pub(crate) fn write_f64(out: &mut Vec<u8>, value: f64) {
+    let mut buffer = ryu::Buffer::new();
+    out.extend_from_slice(buffer.format_finite(value).as_bytes());
+}
+
+/// Append the canonical text of a number.
+pub(crate) fn write_number(out: &mut Vec<u8>, number: &serde_json::Number) {
+    if let Some(integer) = number.as_i64() {
+        write_json(out, &integer);
+    } else if let Some(integer) = number.as_u64() {
+        write_json(out, &integer);
+    } else {
+        write_f64(out, number.as_f64().expect("a Number is i64, u64 or f64"));
+    }
+}
+
+/// The canonical text of a number, as RedisJSON prints it (`3`, `10.0`, `1e30`).
+pub fn format_number(number: &serde_json::Number) -> String {
+    let mut out = Vec::new();
+    write_number(&mut out, number);
+    String::from_utf8(out).expect("ASCII")
+}
+
+/// Append the canonical text of a `Value`.
+pub(crate) fn write_value(out: &mut Vec<u8>, value: &serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Number(number) => write_number(out, number),
+        Value::String(string) => write_json(out, string.as_str()),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (position, item) in items.iter().enumerate() {
+                if position > 0 {
+                    out.push(b',');
+                }
+                write_value(out, item);
+            }
+            out.push(b']');
+        }
+        Value::Object(members) => {
+            out.push(b'{');
+            for (position, (key, item)) in members.iter().enumerate() {
+                if position > 0 {
+                    out.push(b',');
+                }
+                write_json(out, key.as_str());
+                out.push(b':');
+                write_value(out, item);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+/// The canonical text of a `Value`.
+pub(crate) fn value_text(value: &serde_json::Value) -> String {
+    let mut out = Vec::new();
+    write_value(&mut out, value);
+    String::from_utf8(out).expect("canonical text is UTF-8")
+}
