@@ -1,0 +1,210 @@
+//! Paths as the json module's commands accept them: legacy paths and RFC 9535 JSONPath.
+//!
+//! # Dialects
+//! A text is a **JSONPath** query when it is `$` alone or `$` followed by `.` or `[` (RedisJSON's rule), with
+//! blank space allowed after the `$` (RFC 9535 §2.5). Every
+//! other text is a **legacy** path, rewritten as RedisJSON rewrites it (`.` → `$`, `.x` → `$.x`, `x` → `$.x`,
+//! so `$$` is the member `$$`), then evaluated by the same RFC 9535 engine.
+//!
+//! Queries are evaluated by the `serde_json_path` crate, which implements RFC 9535 completely (it passes all 703
+//! cases of the JSONPath Compliance Test Suite through [`Path::parse`] and [`Path::query`], see the tests) and
+//! reports the normalized location of each match, which writes need.
+//!
+//! # What the caller does with the matches
+//! [`Path::query`] returns every match, in RFC 9535 order, for both dialects. RedisJSON's commands then differ by
+//! dialect, and the command layer must do the same:
+//! * `$` path: the reply has one entry per match (an empty array when nothing matches).
+//! * legacy read (GET, TYPE, STRLEN, ARRLEN, ARRINDEX, OBJLEN, OBJKEYS, RESP, DEBUG MEMORY): use the **first**
+//!   match only ([`Path::query_first`]); no match is an error or nil depending on the command.
+//! * legacy write: modify **every** match of the right type, skip the others silently, fail only when none
+//!   qualifies, and reply with the result for the **last** modified match.
+//!
+//! # Simple chains
+//! A path made only of member names and single indices (`$.friends[1].name`, `.a.b`, `a[0]`, `$["a b"][-1]`)
+//! selects at most one value. [`Path::as_simple`] returns its [`Step`]s so the document can walk its own
+//! storage directly; [`resolve`] is the reference walk over a `serde_json::Value`.
+//!
+//! # Where RedisJSON 2.8 and we differ
+//! For `$` paths we follow RFC 9535; for legacy paths we keep RedisJSON's extra name spellings (see below) and
+//! otherwise use the same RFC 9535 engine.
+//! * RedisJSON rejects `!` in filters; we accept logical NOT (RFC 9535 §2.3.5.1).
+//! * RedisJSON rejects the functions `length`, `count`, `match`, `search`, `value`; we provide them
+//!   (RFC 9535 §2.4.4–§2.4.8).
+//! * RedisJSON rejects slice steps ≤ 0 (`[::-1]`, `[::0]`); we accept negative steps and treat step 0 as
+//!   selecting nothing (RFC 9535 §2.3.4.2).
+//! * RedisJSON clamps an out-of-range negative index (`$.arr[-100]` → the first element); we select nothing
+//!   (RFC 9535 §2.3.3.2). This holds for legacy paths too.
+//! * RedisJSON applies filters to object member values only in some positions and its descendant order lists
+//!   all children of a node before recursing; we apply filters to the children of objects and arrays alike
+//!   (RFC 9535 §2.3.5.2) and order descendants as RFC 9535 §2.5.2.2 says (a node's children, then each child's
+//!   descendants, in document order).
+//! * RedisJSON accepts `=~` regex comparisons in filters; we do not: use `match()` / `search()`
+//!   (RFC 9535 §2.4.6, §2.4.7, I-Regexp, RFC 9485) instead.
+//! * RedisJSON accepts shorthand names outside RFC 9535's alphabet (`$.a-b`, `$.1a`, `$.o.$`, `$.o.0` as the
+//!   name "0") and a dot before brackets (`$.arr.[0]`) in `$` paths; we accept them only in legacy paths and
+//!   reject them in `$` paths (RFC 9535 §2.5.1.1): write `$['a-b']`. Inside filters the RFC grammar applies to
+//!   both dialects.
+//! * RedisJSON accepts trailing blanks after a `$` path (`'$.o '`); we reject them (RFC 9535 §2.1.1) but
+//!   accept them after a legacy path.
+//! * RedisJSON rejects non-ASCII shorthand names (`$.o.ü`); we accept them (RFC 9535 §2.5.1.1).
+//! * RedisJSON reads `$ .o` (blank after `$`) as the legacy member name `$ .o`; we read it as the JSONPath
+//!   `$.o` (RFC 9535 §2.5 allows blank space before a segment). `$` followed by anything else (`$$`, `$a`)
+//!   stays a legacy member name, as in RedisJSON.
+//! * Error texts share RedisJSON's shape but not its list of expected grammar rules (see [`PathError`]).
+
+mod error;
+mod legacy;
+mod simple;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+
+use serde_json::Value;
+use serde_json_path::{JsonPath, PathElement};
+
+pub use error::PathError;
+pub use simple::{Step, resolve};
+
+use crate::{Location, Segment};
+
+/// A parsed path, ready to be evaluated against any number of documents.
+#[derive(Debug, Clone)]
+pub struct Path {
+    text: String,
+    legacy: Option<LegacyForm>,
+    compiled: JsonPath,
+    simple: Option<Vec<Step>>,
+}
+
+/// What a legacy path became on its way to the query engine.
+#[derive(Debug, Clone)]
+struct LegacyForm {
+    rewritten: String,
+    translated: String,
+}
+
+impl Path {
+    /// Parses `text` in the dialect its first characters select (see the module docs).
+    pub fn parse(text: &str) -> Result<Path, PathError> {
+        if is_jsonpath_text(text) {
+            let compiled = JsonPath::parse(text)
+                .map_err(|error| PathError::new(text, error.position(), error.message()))?;
+            Ok(Path {
+                text: text.to_owned(),
+                legacy: None,
+                compiled,
+                simple: simple::recognise(text),
+            })
+        } else {
+            let legacy_text = legacy::translate(text);
+            let compiled = JsonPath::parse(&legacy_text.translated).map_err(|error| {
+                PathError::new(
+                    &legacy_text.rewritten,
+                    legacy_text.rewritten_offset(error.position()),
+                    error.message(),
+                )
+            })?;
+            Ok(Path {
+                text: text.to_owned(),
+                simple: simple::recognise(&legacy_text.translated),
+                legacy: Some(LegacyForm {
+                    rewritten: legacy_text.rewritten,
+                    translated: legacy_text.translated,
+                }),
+                compiled,
+            })
+        }
+    }
+
+    /// The text as given to [`Path::parse`].
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether this is a legacy path (not starting with `$.`, `$[`, or being exactly `$`).
+    pub fn is_legacy(&self) -> bool {
+        self.legacy.is_some()
+    }
+
+    /// The `$` form RedisJSON shows for this path in some error messages (`ERR Path '$.nope' does not exist`):
+    /// the rewrite for legacy paths, the text itself for `$` paths.
+    pub fn rewritten_text(&self) -> &str {
+        self.legacy
+            .as_ref()
+            .map_or(&self.text, |legacy| &legacy.rewritten)
+    }
+
+    /// The RFC 9535 query that is evaluated: the text itself for `$` paths, the translation for legacy paths.
+    pub fn query_text(&self) -> &str {
+        self.legacy
+            .as_ref()
+            .map_or(&self.text, |legacy| &legacy.translated)
+    }
+
+    /// Whether the path is the root itself (`$`, `.`, or a legacy path made of blanks after `.`).
+    pub fn is_root(&self) -> bool {
+        self.simple.as_ref().is_some_and(Vec::is_empty)
+    }
+
+    /// The steps of a simple chain (only member names and single indices), or `None` for any other path.
+    /// The root is the empty chain.
+    pub fn as_simple(&self) -> Option<&[Step]> {
+        self.simple.as_deref()
+    }
+
+    /// Whether the path is a simple chain: RedisJSON's "static path", the only kind JSON.SET may create a
+    /// value at.
+    pub fn is_static(&self) -> bool {
+        self.simple.is_some()
+    }
+
+    /// The locations of every match in `root`, in RFC 9535 order (duplicates kept: `$[0,0]` gives two).
+    /// The root's location is empty. See the module docs for what legacy callers do with several matches.
+    pub fn query(&self, root: &Value) -> Vec<Location> {
+        match &self.simple {
+            Some(steps) => resolve(root, steps).into_iter().collect(),
+            None => self.query_with_engine(root),
+        }
+    }
+
+    /// The first match, which is what a legacy read uses.
+    pub fn query_first(&self, root: &Value) -> Option<Location> {
+        match &self.simple {
+            Some(steps) => resolve(root, steps),
+            None => self.query_with_engine(root).into_iter().next(),
+        }
+    }
+
+    /// Evaluates with the general engine, bypassing the simple-chain shortcut.
+    fn query_with_engine(&self, root: &Value) -> Vec<Location> {
+        self.compiled
+            .query_located(root)
+            .iter()
+            .map(|node| {
+                node.location()
+                    .iter()
+                    .map(|element| match element {
+                        PathElement::Name(name) => Segment::Key((*name).to_owned()),
+                        PathElement::Index(index) => Segment::Index(*index),
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+impl fmt::Display for Path {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// RedisJSON's dialect rule (`$` alone, or `$` followed by `.` or `[`), widened to allow RFC 9535's blank
+/// space between `$` and the first segment (§2.5), which RedisJSON reads as a legacy member name.
+fn is_jsonpath_text(text: &str) -> bool {
+    text.strip_prefix('$').is_some_and(|rest| {
+        let rest = rest.trim_start_matches([' ', '\t', '\n', '\r']);
+        rest.is_empty() || rest.starts_with(['.', '['])
+    })
+}
