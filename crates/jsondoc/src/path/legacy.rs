@@ -7,23 +7,14 @@
 //! bracketed name selector (`['a-b']`) and a dot before `[` is dropped. Everything else, brackets and filters
 //! included, is passed through verbatim for the RFC 9535 parser to judge.
 
+use super::mapped_text::MappedText;
+
 /// The rewritten text (what RedisJSON shows in its messages) and its RFC 9535 translation.
 pub(crate) struct LegacyText {
     /// `$`-prefixed form of the legacy path, as RedisJSON rewrites it.
     pub(crate) rewritten: String,
-    /// RFC 9535 query text with the same meaning.
-    pub(crate) translated: String,
-    /// For every byte of `translated` (plus its end), the byte of `rewritten` it came from, so parse errors
-    /// can point into the text the user recognises.
-    pub(crate) source_offsets: Vec<usize>,
-}
-
-impl LegacyText {
-    /// The offset in `rewritten` of byte `translated_offset` of `translated`.
-    pub(crate) fn rewritten_offset(&self, translated_offset: usize) -> usize {
-        let last = self.source_offsets.len() - 1;
-        self.source_offsets[translated_offset.min(last)]
-    }
+    /// RFC 9535 query text with the same meaning, mapped onto `rewritten`.
+    pub(crate) translated: MappedText,
 }
 
 /// RedisJSON's rewrite of a legacy path to a `$` path. Trailing blanks are dropped first because RedisJSON
@@ -48,7 +39,7 @@ fn is_legacy_name_char(c: char) -> bool {
 /// Rewrites `text` and translates the result to RFC 9535 syntax.
 pub(crate) fn translate(text: &str) -> LegacyText {
     let rewritten = rewrite(text);
-    let mut out = Translation::default();
+    let mut out = MappedText::default();
     let chars: Vec<(usize, char)> = rewritten.char_indices().collect();
     // The rewrite always starts with `$`.
     out.push_str("$", 0);
@@ -61,12 +52,12 @@ pub(crate) fn translate(text: &str) -> LegacyText {
                 if next == Some('.') {
                     out.push_str("..", offset);
                     i += 2;
-                    i = out.shorthand_name(&chars, i);
+                    i = shorthand_name(&mut out, &chars, i);
                 } else if next == Some('[') {
                     // `.[0]` means `[0]` in RedisJSON's dialect.
                     i += 1;
                 } else {
-                    let after_name = out.shorthand_name(&chars, i + 1);
+                    let after_name = shorthand_name(&mut out, &chars, i + 1);
                     if after_name == i + 1 {
                         // Not a name (`.*`, or an error the RFC parser will report).
                         out.push_str(".", offset);
@@ -74,97 +65,76 @@ pub(crate) fn translate(text: &str) -> LegacyText {
                     i = after_name;
                 }
             }
-            '[' => i = out.bracket(&chars, i),
+            '[' => i = copy_bracket(&mut out, &chars, i),
             _ => {
                 out.push_char(c, offset);
                 i += 1;
             }
         }
     }
-    out.source_offsets.push(rewritten.len());
+    let translated = out.finish(rewritten.len());
     LegacyText {
         rewritten,
-        translated: out.text,
-        source_offsets: out.source_offsets,
+        translated,
     }
 }
 
-#[derive(Default)]
-struct Translation {
-    text: String,
-    source_offsets: Vec<usize>,
+/// Emits the shorthand name starting at `start` as `['name']` and returns the index after it
+/// (`start` itself when there is no name there).
+fn shorthand_name(out: &mut MappedText, chars: &[(usize, char)], start: usize) -> usize {
+    let end = chars[start..]
+        .iter()
+        .position(|&(_, c)| !is_legacy_name_char(c))
+        .map_or(chars.len(), |len| start + len);
+    if end == start {
+        return start;
+    }
+    let source_offset = chars[start].0;
+    out.push_str("['", source_offset);
+    for &(offset, c) in &chars[start..end] {
+        // Only these two need escaping inside single quotes; the name alphabet holds neither, but a
+        // future widening of it must not produce a broken literal.
+        if c == '\'' || c == '\\' {
+            out.push_char('\\', offset);
+        }
+        out.push_char(c, offset);
+    }
+    out.push_str("']", chars[end - 1].0);
+    end
 }
 
-impl Translation {
-    fn push_char(&mut self, c: char, source_offset: usize) {
-        self.text.push(c);
-        self.source_offsets
-            .extend(std::iter::repeat_n(source_offset, c.len_utf8()));
-    }
-
-    fn push_str(&mut self, s: &str, source_offset: usize) {
-        for c in s.chars() {
-            self.push_char(c, source_offset);
-        }
-    }
-
-    /// Emits the shorthand name starting at `start` as `['name']` and returns the index after it
-    /// (`start` itself when there is no name there).
-    fn shorthand_name(&mut self, chars: &[(usize, char)], start: usize) -> usize {
-        let end = chars[start..]
-            .iter()
-            .position(|&(_, c)| !is_legacy_name_char(c))
-            .map_or(chars.len(), |len| start + len);
-        if end == start {
-            return start;
-        }
-        let source_offset = chars[start].0;
-        self.push_str("['", source_offset);
-        for &(offset, c) in &chars[start..end] {
-            // Only these two need escaping inside single quotes; the name alphabet holds neither, but a
-            // future widening of it must not produce a broken literal.
-            if c == '\'' || c == '\\' {
-                self.push_char('\\', offset);
+/// Copies a bracketed selection verbatim up to its closing `]` (skipping quoted strings and nested
+/// brackets of filters) and returns the index after it.
+pub(crate) fn copy_bracket(out: &mut MappedText, chars: &[(usize, char)], start: usize) -> usize {
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    let mut i = start;
+    while i < chars.len() {
+        let (offset, c) = chars[i];
+        out.push_char(c, offset);
+        i += 1;
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
             }
-            self.push_char(c, offset);
+            continue;
         }
-        self.push_str("']", chars[end - 1].0);
-        end
-    }
-
-    /// Copies a bracketed selection verbatim up to its closing `]` (skipping quoted strings and nested
-    /// brackets of filters) and returns the index after it.
-    fn bracket(&mut self, chars: &[(usize, char)], start: usize) -> usize {
-        let mut depth = 0usize;
-        let mut quote: Option<char> = None;
-        let mut escaped = false;
-        let mut i = start;
-        while i < chars.len() {
-            let (offset, c) = chars[i];
-            self.push_char(c, offset);
-            i += 1;
-            if let Some(q) = quote {
-                if escaped {
-                    escaped = false;
-                } else if c == '\\' {
-                    escaped = true;
-                } else if c == q {
-                    quote = None;
+        match c {
+            '\'' | '"' => quote = Some(c),
+            '[' => depth += 1,
+            ']' => {
+                depth -= 1;
+                if depth == 0 {
+                    break;
                 }
-                continue;
             }
-            match c {
-                '\'' | '"' => quote = Some(c),
-                '[' => depth += 1,
-                ']' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        break;
-                    }
-                }
-                _ => {}
-            }
+            _ => {}
         }
-        i
     }
+    i
 }

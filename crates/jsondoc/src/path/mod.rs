@@ -38,8 +38,10 @@
 //!   all children of a node before recursing; we apply filters to the children of objects and arrays alike
 //!   (RFC 9535 §2.3.5.2) and order descendants as RFC 9535 §2.5.2.2 says (a node's children, then each child's
 //!   descendants, in document order).
-//! * RedisJSON accepts `=~` regex comparisons in filters; we do not: use `match()` / `search()`
-//!   (RFC 9535 §2.4.6, §2.4.7, I-Regexp, RFC 9485) instead.
+//! * RedisJSON accepts `=~` regex comparisons in filters, which RFC 9535 lacks; we accept them too, in both
+//!   dialects, as an extension: `L =~ R` is evaluated as `search(L, R)` (RFC 9535 §2.4.7), which has the same
+//!   meaning (unanchored match of a string; false for a non-string or an invalid regex). Regexes use the
+//!   `regex` crate's syntax, as in RedisJSON, so `(?i)` works.
 //! * RedisJSON accepts shorthand names outside RFC 9535's alphabet (`$.a-b`, `$.1a`, `$.o.$`, `$.o.0` as the
 //!   name "0") and a dot before brackets (`$.arr.[0]`) in `$` paths; we accept them only in legacy paths and
 //!   reject them in `$` paths (RFC 9535 §2.5.1.1): write `$['a-b']`. Inside filters the RFC grammar applies to
@@ -54,6 +56,8 @@
 
 mod error;
 mod legacy;
+mod mapped_text;
+mod regex_operator;
 mod simple;
 #[cfg(test)]
 mod tests;
@@ -72,49 +76,44 @@ use crate::{Location, Segment};
 #[derive(Debug, Clone)]
 pub struct Path {
     text: String,
-    legacy: Option<LegacyForm>,
+    /// For a legacy path, its rewrite to `$.…` as RedisJSON shows it.
+    legacy_rewrite: Option<String>,
+    /// The RFC 9535 query that is evaluated.
+    query_text: String,
     compiled: JsonPath,
     simple: Option<Vec<Step>>,
-}
-
-/// What a legacy path became on its way to the query engine.
-#[derive(Debug, Clone)]
-struct LegacyForm {
-    rewritten: String,
-    translated: String,
 }
 
 impl Path {
     /// Parses `text` in the dialect its first characters select (see the module docs).
     pub fn parse(text: &str) -> Result<Path, PathError> {
-        if is_jsonpath_text(text) {
-            let compiled = JsonPath::parse(text)
-                .map_err(|error| PathError::new(text, error.position(), error.message()))?;
-            Ok(Path {
-                text: text.to_owned(),
-                legacy: None,
-                compiled,
-                simple: simple::recognise(text),
-            })
-        } else {
-            let legacy_text = legacy::translate(text);
-            let compiled = JsonPath::parse(&legacy_text.translated).map_err(|error| {
-                PathError::new(
-                    &legacy_text.rewritten,
-                    legacy_text.rewritten_offset(error.position()),
-                    error.message(),
-                )
-            })?;
-            Ok(Path {
-                text: text.to_owned(),
-                simple: simple::recognise(&legacy_text.translated),
-                legacy: Some(LegacyForm {
-                    rewritten: legacy_text.rewritten,
-                    translated: legacy_text.translated,
-                }),
-                compiled,
-            })
-        }
+        let legacy = (!is_jsonpath_text(text)).then(|| legacy::translate(text));
+        let (shown_text, rfc_text) = match &legacy {
+            Some(legacy) => (legacy.rewritten.as_str(), legacy.translated.text.as_str()),
+            None => (text, text),
+        };
+        let regex_rewrite = regex_operator::rewrite(rfc_text);
+        let query_text = regex_rewrite
+            .as_ref()
+            .map_or(rfc_text, |rewrite| rewrite.text.as_str());
+        let compiled = JsonPath::parse(query_text).map_err(|error| {
+            // Point into the text the user recognises, undoing our rewrites.
+            let mut position = error.position();
+            if let Some(rewrite) = &regex_rewrite {
+                position = rewrite.source_offset(position);
+            }
+            if let Some(legacy) = &legacy {
+                position = legacy.translated.source_offset(position);
+            }
+            PathError::new(shown_text, position, error.message())
+        })?;
+        Ok(Path {
+            text: text.to_owned(),
+            query_text: query_text.to_owned(),
+            simple: simple::recognise(query_text),
+            legacy_rewrite: legacy.map(|legacy| legacy.rewritten),
+            compiled,
+        })
     }
 
     /// The text as given to [`Path::parse`].
@@ -124,22 +123,19 @@ impl Path {
 
     /// Whether this is a legacy path (not starting with `$.`, `$[`, or being exactly `$`).
     pub fn is_legacy(&self) -> bool {
-        self.legacy.is_some()
+        self.legacy_rewrite.is_some()
     }
 
     /// The `$` form RedisJSON shows for this path in some error messages (`ERR Path '$.nope' does not exist`):
     /// the rewrite for legacy paths, the text itself for `$` paths.
     pub fn rewritten_text(&self) -> &str {
-        self.legacy
-            .as_ref()
-            .map_or(&self.text, |legacy| &legacy.rewritten)
+        self.legacy_rewrite.as_deref().unwrap_or(&self.text)
     }
 
-    /// The RFC 9535 query that is evaluated: the text itself for `$` paths, the translation for legacy paths.
+    /// The RFC 9535 query that is evaluated: the text itself, or its translation for legacy paths and for
+    /// filters that use RedisJSON's `=~`.
     pub fn query_text(&self) -> &str {
-        self.legacy
-            .as_ref()
-            .map_or(&self.text, |legacy| &legacy.translated)
+        &self.query_text
     }
 
     /// Whether the path is the root itself (`$`, `.`, or a legacy path made of blanks after `.`).

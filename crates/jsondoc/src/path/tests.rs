@@ -292,7 +292,6 @@ fn dollar_paths_where_we_follow_rfc9535() {
         "$.arr.[0]",
         "$.o ",
         "$.o.@",
-        "$.arr[?(@.n=~\"^z\")]",
     ] {
         assert!(Path::parse(refused).is_err(), "{refused}");
     }
@@ -308,6 +307,52 @@ fn dollar_paths_where_we_follow_rfc9535() {
     ] {
         assert!(Path::parse(refused).is_err(), "{refused}");
     }
+}
+
+/// RedisJSON's `=~`, accepted as `search()`; transcripts: `$.arr[?(@.n=~"^z")]`, `$.arr[?(@.n =~ "(?i)Y")]`,
+/// `$.arr[?(@.n=~"[")]` (an invalid regex matches nothing).
+#[test]
+fn regex_operator_as_in_redisjson() {
+    let f = filter_document();
+    assert_eq!(values("$.arr[?(@.n=~\"^z\")]", &f), [f["arr"][2].clone()]);
+    assert_eq!(
+        values("$.arr[?(@.n =~ \"(?i)Y\")]", &f),
+        [f["arr"][1].clone()]
+    );
+    assert!(values("$.arr[?(@.n=~\"[\")]", &f).is_empty());
+    assert_eq!(
+        values("$.arr[?@.a>1 && @['n'] =~ 'z']", &f),
+        [f["arr"][2].clone()]
+    );
+    assert_eq!(
+        values("$.arr[?(@.n=~'y' || @.n=~'x')]", &f),
+        [f["arr"][0].clone(), f["arr"][1].clone()]
+    );
+    assert_eq!(values("$.arr[?(@.a=~'2')]", &f), [f["arr"][4].clone()]);
+    assert_eq!(first_value(".arr[?(@.n=~\"z$\")].a", &f), Some(json!(3)));
+    // A regex taken from the document.
+    let doc = json!({"re": "^b", "xs": ["ab", "bc"]});
+    assert_eq!(values("$.xs[?@ =~ $.re]", &doc), [json!("bc")]);
+    // The rewrite is visible, and strings that merely contain `=~` are left alone.
+    assert_eq!(
+        Path::parse("$[?@.n=~'a']").unwrap().query_text(),
+        "$[?search(@.n, 'a')]"
+    );
+    assert_eq!(
+        Path::parse("$[?@.n=='=~']").unwrap().query_text(),
+        "$[?@.n=='=~']"
+    );
+    assert_eq!(
+        values("$[?@.n=='=~']", &json!([{"n": "=~"}])),
+        [json!({"n": "=~"})]
+    );
+    // Malformed uses still fail, with positions in the text as written.
+    for refused in ["$[?@.n=~]", "$[?=~'a']", "$[?@.n=~1]", "$.a=~'x'"] {
+        assert!(Path::parse(refused).is_err(), "{refused}");
+    }
+    let error = Path::parse("$[?@.n=~'a' &&]").unwrap_err();
+    assert_eq!(error.shown_text(), "$[?@.n=~'a' &&]");
+    assert!(error.position() <= error.shown_text().len());
 }
 
 #[test]
@@ -555,7 +600,7 @@ proptest! {
     }
 
     #[test]
-    fn parse_never_panics_on_path_like_text(text in "[$.@\\[\\]?*:,'\"\\\\ab0-9()<>=!&| -]{0,30}") {
+    fn parse_never_panics_on_path_like_text(text in "\\$?[$.@\\[\\]?*:,'\"\\\\ab0-9()<>=~!&| -]{0,30}") {
         if let Ok(path) = Path::parse(&text) {
             let _ = path.query(&json!({"a":[1,{"b":2}],"b":{"a":"x"}}));
         }
