@@ -281,6 +281,10 @@ fn dollar_paths_where_we_follow_rfc9535() {
     );
     assert!(values("$.arr[::0]", &n).is_empty());
     assert_eq!(values("$.o.ü", &n), [json!(8)]);
+    assert_eq!(values("$.arr[0:2,5]", &n), [json!(0), json!(1), json!(5)]);
+    // Engine gap (module docs): lowercase surrogate-pair escapes are refused, uppercase ones work.
+    assert!(Path::parse("$['\\ud83d\\ude00']").is_err());
+    assert_eq!(values("$['\\uD83D\\uDE00']", &json!({"😀": 1})), [json!(1)]);
     // RedisJSON: the first element. RFC 9535: nothing.
     assert!(values("$.arr[-100]", &n).is_empty());
     // RedisJSON accepts these RedisJSON-only spellings in `$` paths; RFC 9535 does not.
