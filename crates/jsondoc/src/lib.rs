@@ -128,6 +128,7 @@ mod document;
 mod error;
 mod location;
 mod node;
+pub mod path;
 mod text;
 mod value;
 
