@@ -143,18 +143,28 @@ measure() {
     tmp=$(mktemp -d "${TMPDIR:-/tmp}/hgetset-bench.XXXXXX") || return 1
     TMP_DIRS+=("$tmp")
     out=$tmp/callgrind.out
-    port=$(free_port) || { log "$tag: no free port"; return 1; }
+    local attempt up=
+    # A port found free can be taken by another process before the server binds it: retry.
+    for attempt in 1 2 3; do
+        port=$(free_port) || { log "$tag: no free port"; return 1; }
+        "$VALGRIND" --tool=callgrind --callgrind-out-file="$out" \
+            "$server" --port "$port" --bind 127.0.0.1 --dir "$tmp" --save '' --appendonly no \
+            --daemonize no --logfile '' --loadmodule "$module" >"$tmp/server.log" 2>&1 &
+        SERVER_PID=$!
 
-    "$VALGRIND" --tool=callgrind --callgrind-out-file="$out" \
-        "$server" --port "$port" --bind 127.0.0.1 --dir "$tmp" --save '' --appendonly no \
-        --daemonize no --logfile '' --loadmodule "$module" >"$tmp/server.log" 2>&1 &
-    SERVER_PID=$!
-
-    local deadline=$((SECONDS + START_TIMEOUT)) up=
-    while ((SECONDS < deadline)); do
-        if ! kill -0 "$SERVER_PID" 2>/dev/null; then break; fi
-        if [[ $("$REDIS_CLI" -p "$port" PING 2>/dev/null) == PONG ]]; then up=1; break; fi
-        sleep 0.2
+        local deadline=$((SECONDS + START_TIMEOUT))
+        while ((SECONDS < deadline)); do
+            if ! kill -0 "$SERVER_PID" 2>/dev/null; then break; fi
+            if [[ $("$REDIS_CLI" -p "$port" PING 2>/dev/null) == PONG ]]; then up=1; break; fi
+            sleep 0.2
+        done
+        [[ -n $up ]] && break
+        if ! kill -0 "$SERVER_PID" 2>/dev/null && grep -q "Failed listening on port" "$tmp/server.log"; then
+            log "$tag: port $port was taken (attempt $attempt); trying another"
+            wait "$SERVER_PID" 2>/dev/null
+            continue
+        fi
+        break
     done
     if [[ -z $up ]]; then
         if kill -0 "$SERVER_PID" 2>/dev/null; then
