@@ -53,7 +53,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::boundary::config as callbacks;
 use crate::ctx::Ctx;
-use crate::string::RString;
+use crate::string::{RStr, RString};
 use crate::sys::{self, RedisModuleString};
 use crate::{Error, Result};
 
@@ -61,8 +61,13 @@ use crate::{Error, Result};
 /// message) and the server restores the old values.
 pub type ApplyFn = for<'a> fn(&'a Ctx<'a>) -> Result<()>;
 
-/// Whether a config was registered during this load, so `LoadConfigs` must run.
-static REGISTERED: AtomicBool = AtomicBool::new(false);
+/// The configs registered during this load (short names): `LoadConfigs` must run, and module
+/// arguments may name them.
+static REGISTERED: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+
+fn registered_names() -> MutexGuard<'static, Vec<&'static str>> {
+    REGISTERED.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 pub(crate) mod sealed {
     use crate::Result;
@@ -76,6 +81,8 @@ pub(crate) mod sealed {
         fn register(&'static self, ctx: &Ctx<'_>) -> Result<()>;
         /// The config's apply function.
         fn apply_fn(&self) -> Option<ApplyFn>;
+        /// The name it is registered under, without the module prefix.
+        fn name(&self) -> &'static str;
     }
 }
 
@@ -95,26 +102,66 @@ impl<'a> Ctx<'a> {
     /// ```
     pub fn register_config<C: ModuleConfig>(&self, config: &'static C) -> Result<()> {
         config.register(self)?;
-        REGISTERED.store(true, Ordering::Relaxed);
+        registered_names().push(config.name());
         Ok(())
     }
 }
 
 /// Calls `RedisModule_LoadConfigs` if configs were registered during this load; called by the
-/// load path after the load hooks.
-pub(crate) fn load_registered(ctx: &Ctx<'_>) -> Result<()> {
-    if !REGISTERED.swap(false, Ordering::Relaxed) {
+/// load path after the load hooks. Then applies module arguments that name configs: with
+/// `--loadmodule m.so size 42 mode fast` (or `m.size 42 …`), when the arguments are pairs and
+/// every first word names a config of this module, each pair is a `CONFIG SET` — checked by the
+/// server like any other (ranges, enum names, memory units; immutable configs refuse it and take
+/// their startup value from `--m.size 42` instead). Other arguments are the module's own.
+pub(crate) fn load_registered(ctx: &Ctx<'_>, module: &str, args: &[&RStr]) -> Result<()> {
+    let names = std::mem::take(&mut *registered_names());
+    if names.is_empty() {
         return Ok(());
     }
     // SAFETY: the live load context, after every config was registered.
     let status = unsafe { core_api!(LoadConfigs)(ctx.as_ptr()) };
-    if status == sys::REDISMODULE_OK {
-        Ok(())
-    } else {
-        Err(Error::err(
+    if status != sys::REDISMODULE_OK {
+        return Err(Error::err(
             "a module config value given at load time was refused (see the server log above)",
-        ))
+        ));
     }
+    let Some(pairs) = config_pairs(module, &names, args) else {
+        return Ok(());
+    };
+    for (name, value) in pairs {
+        let full = format!("{module}.{name}");
+        ctx.call("CONFIG", ("SET", full.as_str(), value))
+            .and_then(|reply| reply.into_result())
+            .map_err(|error| {
+                Error::err(format!(
+                    "module argument '{name} {value}' was refused: {}",
+                    error_text(&error)
+                ))
+            })?;
+    }
+    Ok(())
+}
+
+/// The module arguments as `(config name, value)` pairs, if they are all such pairs.
+fn config_pairs<'a>(
+    module: &str,
+    names: &[&'static str],
+    args: &[&'a RStr],
+) -> Option<Vec<(&'static str, &'a RStr)>> {
+    if args.is_empty() || args.len() % 2 != 0 {
+        return None;
+    }
+    args.chunks(2)
+        .map(|pair| {
+            let given = std::str::from_utf8(pair[0].as_bytes()).ok()?;
+            let short = given
+                .strip_prefix(module)
+                .and_then(|rest| rest.strip_prefix('.'))
+                .unwrap_or(given);
+            let name = names.iter().find(|name| name.eq_ignore_ascii_case(short))?;
+            Some((*name, pair[1]))
+        })
+        .collect()
 }
 
 /// The text the server shows for an error from a config callback (without `ERR `).
@@ -249,6 +296,10 @@ impl BoolConfig {
 common_flags!(BoolConfig);
 
 impl sealed::Sealed for BoolConfig {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
     fn register(&'static self, ctx: &Ctx<'_>) -> Result<()> {
         let name = c_name(self.name)?;
         // SAFETY: live load context; `self` is `'static`, as the callbacks expect their
@@ -337,6 +388,10 @@ impl NumericConfig {
 common_flags!(NumericConfig);
 
 impl sealed::Sealed for NumericConfig {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
     fn register(&'static self, ctx: &Ctx<'_>) -> Result<()> {
         let name = c_name(self.name)?;
         // SAFETY: as for `BoolConfig`.
@@ -445,6 +500,10 @@ impl StringConfig {
 common_flags!(StringConfig);
 
 impl sealed::Sealed for StringConfig {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
     fn register(&'static self, ctx: &Ctx<'_>) -> Result<()> {
         let name = c_name(self.name)?;
         let default = CString::new(self.default)
@@ -547,6 +606,10 @@ impl EnumConfig {
 common_flags!(EnumConfig);
 
 impl sealed::Sealed for EnumConfig {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
     fn register(&'static self, ctx: &Ctx<'_>) -> Result<()> {
         let name = c_name(self.name)?;
         let names = self

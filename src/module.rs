@@ -84,7 +84,7 @@ impl Module {
             .into_iter()
             .try_for_each(|hook| boundary::run_load_hook(hook, ctx, args))
             // Module configs get their startup values (or defaults) once all are registered.
-            .and_then(|()| crate::config::load_registered(ctx));
+            .and_then(|()| crate::config::load_registered(ctx, self.name, args));
         boundary::end_load(ctx, outcome)
     }
 }

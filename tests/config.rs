@@ -256,3 +256,74 @@ fn a_refused_load_time_value_refuses_the_load_and_leaves_nothing_behind() {
         assert!(server.alive(), "{n}");
     }
 }
+
+#[test]
+fn module_arguments_set_configs() {
+    let rmtest = module("rmtest");
+    let rmtest = rmtest.to_str().unwrap();
+    for kind in servers() {
+        let n = kind.name;
+        let server = Server::start(
+            &kind,
+            &[],
+            &[
+                "--loadmodule",
+                rmtest,
+                "size",
+                "42",
+                "rmtest.mode",
+                "slow",
+                "MEMORY",
+                "2mb",
+                "--enable-module-command",
+                "yes",
+            ],
+        );
+        let mut con = server.connection();
+        assert_eq!(
+            config_get(&mut con, "rmtest.size"),
+            ["rmtest.size=42"],
+            "{n}"
+        );
+        assert_eq!(
+            config_get(&mut con, "rmtest.mode"),
+            ["rmtest.mode=slow"],
+            "{n}"
+        );
+        assert_eq!(
+            config_get(&mut con, "rmtest.memory"),
+            ["rmtest.memory=2097152"],
+            "{n}"
+        );
+        assert_eq!(seen(&mut con, "size"), "42", "{n}");
+    }
+    for kind in servers() {
+        let n = kind.name;
+        let server = Server::start(&kind, &[], &["--enable-module-command", "yes"]);
+        let mut con = server.connection();
+        // Out of range: the server's own check refuses it, and with it the load.
+        let answer = reply(&mut con, &["module", "load", rmtest, "size", "5000"]);
+        assert!(
+            answer.starts_with("ERR Error loading the extension"),
+            "{n}: {answer}"
+        );
+        assert!(
+            server
+                .log()
+                .contains("module argument 'size 5000' was refused"),
+            "{n}: {}",
+            server.log()
+        );
+        // Arguments that are not all `config value` pairs are the module's own.
+        assert_eq!(
+            reply(&mut con, &["module", "load", rmtest, "hello"]),
+            "+OK",
+            "{n}"
+        );
+        assert_eq!(
+            config_get(&mut con, "rmtest.size"),
+            ["rmtest.size=10"],
+            "{n}"
+        );
+    }
+}
