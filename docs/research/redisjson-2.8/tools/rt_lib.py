@@ -132,10 +132,9 @@ def main():
                 for cmd in cmds:
                     args = shlex.split(cmd)
                     a = ['redis-cli', '-p', str(port), '--no-raw'] + (['-3'] if proto == 3 else []) + args
-                    o = subprocess.run(a, capture_output=True, text=True).stdout.rstrip('\n')
+                    o = subprocess.run(a, capture_output=True, text=True, errors='backslashreplace').stdout.rstrip('\n')
                     print('> ' + cmd)
                     print('\n'.join('  ' + x for x in o.split('\n')))
                 print('```')
         print()
     admin.call(['FLUSHALL'])
-
