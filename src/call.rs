@@ -433,6 +433,10 @@ impl<'a> Ctx<'a> {
     /// With [`CallOptions::errors_as_replies`], ACL, no-writes, OOM and script-mode refusals
     /// come back as error replies in the server's own words instead.
     ///
+    /// `Err(ERR cannot run a command: a borrowed view of the key's value is still alive ...)`
+    /// while a view of a key's value ([`StrView`](crate::StrView), [`ValueRef`](crate::ValueRef),
+    /// …) is alive anywhere: the command could free what it points into. Drop the view first.
+    ///
     /// ```no_run
     /// # use rm::{CallOptions, Ctx, RStr, Result};
     /// fn safe_get(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
@@ -448,6 +452,7 @@ impl<'a> Ctx<'a> {
         command: &str,
         args: A,
     ) -> Result<CallReply<'_>> {
+        crate::view::ensure_none("run a command")?;
         let name = CString::new(command).map_err(|_| Error::err("command name has a NUL"))?;
         // `args` stays alive (borrowed) until the call has returned.
         let argv = Argv::new(None, &args);

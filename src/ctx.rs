@@ -7,6 +7,7 @@ use std::ptr::NonNull;
 use crate::key::{Key, OpenMode};
 use crate::string::RStr;
 use crate::sys::{self, RedisModuleCtx};
+use crate::view;
 use crate::{Error, Result};
 
 /// The context of one callback. It is only ever lent (`&Ctx<'a>`) for the callback's duration:
@@ -41,6 +42,10 @@ use crate::{Error, Result};
 /// ```
 pub struct Ctx<'a> {
     raw: NonNull<RedisModuleCtx>,
+    /// How many borrowed views of key values were alive when the callback began; any made
+    /// during it are gone when it ends (they borrow this context), so `Drop` forgets the
+    /// records of leaked ones (see `view`).
+    views_at_entry: usize,
     // Tied to the callback ('a may only shrink) and neither Send nor Sync.
     _callback: PhantomData<(&'a RedisModuleCtx, *mut u8)>,
 }
@@ -93,6 +98,7 @@ impl<'a> Ctx<'a> {
     pub(crate) unsafe fn from_raw(raw: NonNull<RedisModuleCtx>) -> Ctx<'a> {
         Ctx {
             raw,
+            views_at_entry: view::live(),
             _callback: PhantomData,
         }
     }
@@ -359,6 +365,9 @@ impl<'a> Ctx<'a> {
 
     /// Runs a command that answers an integer (`SADD`, `SREM`, …) through `RedisModule_Call`,
     /// in the caller's database, replicated with the calling command.
+    ///
+    /// Unlike [`Ctx::call`], it runs while views are alive: its callers run set commands on a
+    /// key they checked is a set (or empty), which has no views (see `Key::set_add`).
     pub(crate) fn call_integer(&self, command: &CStr, args: &[&RStr]) -> Result<i64> {
         // SAFETY: live context; "v" takes an array of string pointers and its length. The
         // reply, if any, is ours and freed below.
@@ -411,6 +420,13 @@ pub(crate) fn log_raw(ctx: *mut RedisModuleCtx, level: LogLevel, message: &str) 
             message.as_ptr(),
         )
     };
+}
+
+impl Drop for Ctx<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        view::restore(self.views_at_entry);
+    }
 }
 
 const POSTPONED: c_long = sys::REDISMODULE_POSTPONED_LEN as c_long;

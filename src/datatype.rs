@@ -20,6 +20,7 @@ use crate::key::{Key, KeyType};
 use crate::rdb::{RdbReader, RdbWriter};
 use crate::string::{RStr, RString};
 use crate::sys::{self, RedisModuleDigest, RedisModuleIO, RedisModuleString, RedisModuleType};
+use crate::view::{ValueMut, ValueRef};
 use crate::{Error, Result};
 
 /// A module data type: a Rust value the server stores under a key.
@@ -97,12 +98,13 @@ use crate::{Error, Result};
 /// fn incr(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
 ///     let [_, name, label] = args else { return Err(Error::WrongArity) };
 ///     let mut key = ctx.open_key_writable(name);
-///     let n = match key.value_mut::<Counter>()? { // WRONGTYPE for any other type
-///         Some(counter) => { counter.n += 1; counter.n }
-///         None => {
-///             key.set_value(Counter { label: label.as_bytes().to_vec(), n: 1 })?;
-///             1
-///         }
+///     // WRONGTYPE for any other type
+///     let n = if let Some(mut counter) = key.value_mut::<Counter>()? {
+///         counter.n += 1;
+///         counter.n
+///     } else {
+///         key.set_value(Counter { label: label.as_bytes().to_vec(), n: 1 })?;
+///         1
 ///     };
 ///     ctx.reply_integer(n);
 ///     ctx.replicate_verbatim();
@@ -493,8 +495,9 @@ impl<'a> Ctx<'a> {
     /// the module loads.
     ///
     /// `Err` for a name that is not 9 characters of `A-Z a-z 0-9 - _`, an encoding version
-    /// outside `0..=1023`, a type registered twice, a name another module took, or a call after
-    /// load. Registering also turns on the server's I/O-error handling for the module, so a
+    /// outside `0..=1023`, a type registered twice, a name another module took, or a call
+    /// outside a load hook (on every server: Redis 7.0 would still accept a type after load,
+    /// newer servers refuse it, and the SDK refuses it everywhere). Registering also turns on the server's I/O-error handling for the module, so a
     /// corrupt payload is a load error for [`DataType::rdb_load`] to return, never an abort.
     ///
     /// ```no_run
@@ -518,6 +521,13 @@ impl<'a> Ctx<'a> {
                 T::NAME
             )));
         }
+        if !crate::boundary::events::loading() {
+            return Err(Error::err(format!(
+                "data type '{}' can only be registered while the module loads (call \
+                 ctx.create_data_type from a Module::on_load hook)",
+                T::NAME
+            )));
+        }
         let Some(slot) = TYPES.iter().find(|slot| slot.get().is_none()) else {
             return Err(Error::err(format!(
                 "cannot register data type '{}': a module registers at most {MAX_TYPES} types",
@@ -537,8 +547,7 @@ impl<'a> Ctx<'a> {
         };
         let Some(raw) = NonNull::new(raw) else {
             return Err(Error::err(format!(
-                "the server refused data type '{}': the name is taken, or this was not called \
-                 while the module loads (call it from a Module::on_load hook)",
+                "the server refused data type '{}': is the name taken by another module?",
                 T::NAME
             )));
         };
@@ -574,8 +583,13 @@ impl<'a> Key<'a> {
         Ok(NonNull::new(value.cast::<T>()))
     }
 
-    /// The key's value as a `T`: `None` if the key is empty, `Err(WrongType)` if it holds
-    /// anything else (a string, another module's type, another type of this module).
+    /// The key's value as a `T`, read in place: a [`ValueRef`] that derefs to `T`; `None` if
+    /// the key is empty, `Err(WrongType)` if it holds anything else (a string, another
+    /// module's type, another type of this module).
+    ///
+    /// While the view lives, the value cannot be freed, replaced or lent mutably (see
+    /// [`StrView`](crate::StrView)): drop it before writing to the key or calling a command.
+    /// `Err` if a view made through another handle lends the value mutably.
     ///
     /// ```no_run
     /// # struct Counter { n: i64 }
@@ -594,17 +608,26 @@ impl<'a> Key<'a> {
     ///     Ok(())
     /// }
     /// ```
-    pub fn value<T: DataType>(&self) -> Result<Option<&T>> {
-        // SAFETY: the value belongs to the key's entry and stays alive and unmoved while the
-        // key is open and not rewritten; the borrow is tied to `&self`.
-        Ok(self
-            .data_type_value::<T>()?
-            .map(|value| unsafe { value.as_ref() }))
+    pub fn value<T: DataType>(&self) -> Result<Option<ValueRef<'_, T>>> {
+        match self.data_type_value::<T>()? {
+            // SAFETY: the key's live value of type `T`. It stays valid and unmodified while the
+            // view lives: this handle cannot free, replace or lend it mutably (those methods
+            // take `&mut self`, and the view borrows `self`), and every other way of doing so
+            // consults the view's record and refuses.
+            Some(value) => Ok(Some(unsafe { ValueRef::new(value) }?)),
+            None => Ok(None),
+        }
     }
 
-    /// The key's value as a mutable `T`, changed in place: `None` if the key is empty,
-    /// `Err(WrongType)` if it holds anything else. The key must be open for writing (so the
-    /// server signals the change to `WATCH` and client caches when the key closes).
+    /// The key's value as a mutable `T`, changed in place: a [`ValueMut`] that derefs to
+    /// `mut T`; `None` if the key is empty, `Err(WrongType)` if it holds anything else. The key
+    /// must be open for writing (so the server signals the change to `WATCH` and client caches
+    /// when the key closes).
+    ///
+    /// `Err` while a view of the value made through another handle is alive; while the
+    /// returned view lives, no other view of the value can be made and the value cannot be
+    /// freed or replaced (see [`StrView`](crate::StrView)). To set a value when there is none,
+    /// use `if let ... else` (see [`ValueMut`]).
     ///
     /// ```no_run
     /// # struct Counter { n: i64 }
@@ -616,24 +639,30 @@ impl<'a> Key<'a> {
     /// # }
     /// fn incr(ctx: &rm::Ctx, args: &[&rm::RStr]) -> rm::Result<()> {
     ///     let mut key = ctx.open_key_writable(args[1]);
-    ///     let counter = key.value_mut::<Counter>()?.ok_or(rm::Error::err("no such key"))?;
+    ///     let mut counter = key.value_mut::<Counter>()?.ok_or(rm::Error::err("no such key"))?;
     ///     counter.n += 1;
     ///     ctx.reply_integer(counter.n);
     ///     Ok(())
     /// }
     /// ```
-    pub fn value_mut<T: DataType>(&mut self) -> Result<Option<&mut T>> {
+    pub fn value_mut<T: DataType>(&mut self) -> Result<Option<ValueMut<'_, T>>> {
         self.require_writable()?;
-        // SAFETY: as in `value`; `&mut self` makes the borrow exclusive among this key's users.
-        Ok(self
-            .data_type_value::<T>()?
-            .map(|mut value| unsafe { value.as_mut() }))
+        match self.data_type_value::<T>()? {
+            // SAFETY: the key's live value of type `T`. Nothing else reaches it while the view
+            // lives: this handle is borrowed mutably by the view, and every other way of
+            // reading, freeing or replacing the value consults the view's record and refuses.
+            Some(value) => Ok(Some(unsafe { ValueMut::new(value) }?)),
+            None => Ok(None),
+        }
     }
 
     /// Sets the key's value to `value`, replacing whatever it held (any type, like `SET`; the
     /// server frees the old value). Check the old type first with [`Key::value_mut`] where a
     /// command must answer `WRONGTYPE` instead. Like `SET`, this clears the key's expiry;
     /// changing the value in place through [`Key::value_mut`] keeps it.
+    ///
+    /// `Err` while a view of the old value made through another handle is alive (see
+    /// [`StrView`](crate::StrView)).
     ///
     /// ```no_run
     /// # struct Counter { n: i64 }
@@ -655,6 +684,7 @@ impl<'a> Key<'a> {
     pub fn set_value<T: DataType>(&mut self, value: T) -> Result<()> {
         let mt = registered::<T>().ok_or_else(not_registered::<T>)?;
         self.require_writable()?;
+        self.ensure_value_unviewed("replace the key's value")?;
         let raw = Box::into_raw(Box::new(value));
         // SAFETY: an open, writable key (never NULL when writable) and our registered type; on
         // success the server owns the box and frees it through the type's free callback.

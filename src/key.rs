@@ -1,12 +1,14 @@
 //! Open keys: typed access to a key's value through the server's low-level API.
 
-use std::ffi::{c_int, c_void};
+use std::cell::Cell;
+use std::ffi::{CStr, c_int, c_void};
 use std::marker::PhantomData;
 use std::ptr::{self, NonNull};
 
 use crate::ctx::Ctx;
 use crate::string::{RStr, RString};
 use crate::sys::{self, RedisModuleKey, RedisModuleString};
+use crate::view::{self, StrView, StrViewMut};
 use crate::{Error, Result};
 
 /// The type of the value a key holds.
@@ -59,10 +61,18 @@ pub enum ZAdd {
 }
 
 /// An open key, closed on drop; it cannot outlive the callback's context.
+///
+/// Reads take `&self`. Every method that can free, replace or move the value in a way a
+/// borrowed view of it ([`StrView`], [`ValueRef`](crate::ValueRef), …) would notice takes
+/// `&mut self`, and also checks at run time that no view made through another handle points
+/// into the value (see [`StrView`]). The element operations on hashes, lists, sets and sorted
+/// sets keep `&self`: views exist only of string and module values, and each of those
+/// operations fails without touching a key of another type.
 pub struct Key<'a> {
     /// NULL for a missing key opened read-only: the server hands out no handle then, and every
-    /// read below answers "empty" without asking it.
-    raw: *mut RedisModuleKey,
+    /// read below answers "empty" without asking it. A `Cell` so that the set operations can
+    /// close and reopen the handle around the command they run (see `call_on_key`).
+    raw: Cell<*mut RedisModuleKey>,
     ctx: &'a Ctx<'a>,
     name: &'a RStr,
     writable: bool,
@@ -72,25 +82,30 @@ pub struct Key<'a> {
 impl<'a> Key<'a> {
     #[inline(always)]
     pub(crate) fn open(ctx: &'a Ctx<'_>, name: &'a RStr, mode: OpenMode) -> Key<'a> {
-        let flags = match mode {
-            OpenMode::Read => sys::REDISMODULE_READ,
-            OpenMode::ReadWrite => sys::REDISMODULE_READ | sys::REDISMODULE_WRITE,
-        };
-        // SAFETY: live context and string; the server retains the name itself.
-        let raw = unsafe { core_api!(OpenKey)(ctx.as_ptr(), name.as_ptr(), flags) };
-        let raw = raw.cast::<RedisModuleKey>();
+        let writable = mode == OpenMode::ReadWrite;
         Key {
-            raw,
+            raw: Cell::new(Self::open_raw(ctx, name, writable)),
             ctx,
             name,
-            writable: mode == OpenMode::ReadWrite,
+            writable,
             _not_send: PhantomData,
         }
     }
 
     #[inline(always)]
+    fn open_raw(ctx: &Ctx<'_>, name: &RStr, writable: bool) -> *mut RedisModuleKey {
+        let flags = match writable {
+            false => sys::REDISMODULE_READ,
+            true => sys::REDISMODULE_READ | sys::REDISMODULE_WRITE,
+        };
+        // SAFETY: live context and string; the server retains the name itself.
+        let raw = unsafe { core_api!(OpenKey)(ctx.as_ptr(), name.as_ptr(), flags) };
+        raw.cast::<RedisModuleKey>()
+    }
+
+    #[inline(always)]
     pub(crate) fn ptr(&self) -> *mut RedisModuleKey {
-        self.raw
+        self.raw.get()
     }
 
     /// The key's name.
@@ -102,7 +117,7 @@ impl<'a> Key<'a> {
     /// Whether the server gave no handle (a missing key opened read-only).
     #[inline(always)]
     fn absent(&self) -> bool {
-        self.raw.is_null()
+        self.ptr().is_null()
     }
 
     /// The type of the value the key holds.
@@ -162,12 +177,51 @@ impl<'a> Key<'a> {
         }
     }
 
+    /// `Err` if a view made through another handle points into this key's value, which the
+    /// caller is about to free, replace or lend mutably (views of this handle are ruled out by
+    /// `&mut self`). One load when no view is alive anywhere.
+    #[inline]
+    pub(crate) fn ensure_value_unviewed(&self, what: &'static str) -> Result<()> {
+        if view::live() == 0 {
+            return Ok(());
+        }
+        match self.value_address() {
+            Some(addr) => view::ensure_unviewed(addr, what),
+            None => Ok(()),
+        }
+    }
+
+    /// Where a view of the current value would point: a string's buffer or a module value;
+    /// `None` for other types and empty keys, of which there are no views.
+    fn value_address(&self) -> Option<NonNull<u8>> {
+        match self.key_type() {
+            KeyType::String => {
+                let mut len = 0usize;
+                // SAFETY: an open string key. A read-mode DMA returns the buffer a view would
+                // have; it converts an encoded string (integer, embedded) into a plain one
+                // first, which no view can point into (a view's own DMA did that conversion),
+                // and which every caller is about to free or rewrite anyway.
+                let data =
+                    unsafe { core_api!(StringDMA)(self.ptr(), &mut len, sys::REDISMODULE_READ) };
+                NonNull::new(data.cast::<u8>()).filter(|_| len > 0)
+            }
+            // SAFETY: an open key holding a module value.
+            KeyType::Module => NonNull::new(unsafe { core_api!(ModuleTypeGetValue)(self.ptr()) })
+                .map(NonNull::cast),
+            _ => None,
+        }
+    }
+
     /// Deletes the key.
-    pub fn delete(&self) -> Result<()> {
+    ///
+    /// `Err` while a view of the value made through another handle is alive (see
+    /// [`StrView`]); a view of this handle cannot be alive (`&mut self`).
+    pub fn delete(&mut self) -> Result<()> {
         self.require_writable()?;
         if self.is_empty() {
             return Ok(());
         }
+        self.ensure_value_unviewed("delete the key")?;
         // SAFETY: an open, writable key.
         let status = unsafe { core_api!(DeleteKey)(self.ptr()) };
         Self::check(status, "could not delete key")
@@ -184,6 +238,12 @@ impl<'a> Key<'a> {
     }
 
     /// Sets the key to expire after `ms` milliseconds, or removes its expiry with `None`.
+    //
+    // `&self`, and allowed while views are alive: an expiry is kept beside the value, never in
+    // it. (Valkey 8.1+ embeds it in the value's object header and may reallocate that header,
+    // but a view points at the payload, which moves with neither: a string viewed through
+    // StringDMA is a plain string whose buffer is a separate allocation, and a module value is
+    // the module's own allocation.)
     pub fn set_expire(&self, ms: Option<i64>) -> Result<()> {
         self.require_writable()?;
         let ttl = ms.unwrap_or(sys::REDISMODULE_NO_EXPIRE as i64);
@@ -194,56 +254,101 @@ impl<'a> Key<'a> {
 
     // ---- strings ----
 
-    /// The string value's bytes, read in place. Empty for a missing key.
-    pub fn string_get(&self) -> Result<&[u8]> {
+    /// The string value's bytes, read in place: a [`StrView`] that derefs to `[u8]`. Empty for
+    /// a missing key.
+    ///
+    /// While the view lives, the value cannot be freed or replaced (see [`StrView`]): drop it
+    /// (or copy it out with `to_vec()`) before writing to the key or calling a command.
+    /// `Err(WrongType)` for a key of another type; `Err` if a view made through another handle
+    /// lends the value mutably ([`Key::string_buffer_mut`]).
+    ///
+    /// ```no_run
+    /// # use rm::{Ctx, RStr, Result};
+    /// fn strlen_plus(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    ///     let key = ctx.open_key(args[1]);
+    ///     let bytes = key.string_get()?;
+    ///     ctx.reply_integer(bytes.len() as i64 + 1);
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn string_get(&self) -> Result<StrView<'_>> {
         self.expect_type(KeyType::String)?;
         if self.absent() {
-            return Ok(&[]);
+            return Ok(StrView::empty());
         }
         let mut len = 0usize;
-        // SAFETY: an open string (or empty) key; the buffer stays valid while the key is open
-        // and unmodified, which `&self` guarantees.
-        unsafe {
-            let data = core_api!(StringDMA)(self.ptr(), &mut len, sys::REDISMODULE_READ);
-            if data.is_null() || len == 0 {
-                return Ok(&[]);
-            }
-            Ok(std::slice::from_raw_parts(data.cast::<u8>(), len))
+        // SAFETY: an open string (or empty) key.
+        let data = unsafe { core_api!(StringDMA)(self.ptr(), &mut len, sys::REDISMODULE_READ) };
+        match NonNull::new(data.cast::<u8>()) {
+            // SAFETY: the value's buffer of `len` bytes. It stays valid and unmodified while
+            // the view lives: this handle cannot free or change it (those methods take
+            // `&mut self`, and the view borrows `self`), and every other way of doing so
+            // consults the view's record and refuses.
+            Some(data) if len > 0 => unsafe { StrView::new(data, len) },
+            _ => Ok(StrView::empty()),
         }
     }
 
     /// Sets the key to a string value (replacing any type, like `SET`).
-    pub fn string_set(&self, value: &RStr) -> Result<()> {
+    ///
+    /// `Err` while a view of the old value made through another handle is alive (see
+    /// [`StrView`]).
+    pub fn string_set(&mut self, value: &RStr) -> Result<()> {
         self.require_writable()?;
+        self.ensure_value_unviewed("replace the key's value")?;
         // SAFETY: an open, writable key and a live string.
         let status = unsafe { core_api!(StringSet)(self.ptr(), value.as_ptr()) };
         Self::check(status, "could not set string")
     }
 
     /// Resizes the string value to `len` bytes (zero-padded) and lends its buffer for writing
-    /// in place.
-    pub fn string_buffer_mut(&mut self, len: usize) -> Result<&mut [u8]> {
+    /// in place: a [`StrViewMut`] that derefs to `mut [u8]`.
+    ///
+    /// `Err` while a view of the value made through another handle is alive (resizing moves
+    /// the buffer); while the returned view lives, no other view of the value can be made and
+    /// the value cannot be freed or replaced (see [`StrView`]).
+    ///
+    /// ```no_run
+    /// # use rm::{Ctx, RStr, Result};
+    /// fn upcase(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    ///     let mut key = ctx.open_key_writable(args[1]);
+    ///     let len = key.len();
+    ///     key.string_buffer_mut(len)?.make_ascii_uppercase();
+    ///     ctx.reply_ok();
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn string_buffer_mut(&mut self, len: usize) -> Result<StrViewMut<'_>> {
         self.require_writable()?;
         self.expect_type(KeyType::String)?;
+        self.ensure_value_unviewed("resize the string")?;
         // SAFETY: an open, writable, string-or-empty key.
         let status = unsafe { core_api!(StringTruncate)(self.ptr(), len) };
         Self::check(status, "string exceeds maximum allowed size")?;
         let mut got = 0usize;
-        // SAFETY: as above; `&mut self` makes the buffer exclusive while it is lent.
-        unsafe {
-            let data = core_api!(StringDMA)(
+        // SAFETY: as above.
+        let data = unsafe {
+            core_api!(StringDMA)(
                 self.ptr(),
                 &mut got,
                 sys::REDISMODULE_READ | sys::REDISMODULE_WRITE,
-            );
-            if data.is_null() || got == 0 {
-                return Ok(&mut []);
-            }
-            Ok(std::slice::from_raw_parts_mut(data.cast::<u8>(), got))
+            )
+        };
+        match NonNull::new(data.cast::<u8>()) {
+            // SAFETY: the value's buffer of `got` writable bytes (a write-mode DMA unshares
+            // it). It stays valid and is touched by nothing else while the view lives: this
+            // handle is borrowed mutably by the view, and every other way of reaching the value
+            // consults the view's record and refuses.
+            Some(data) if got > 0 => unsafe { StrViewMut::new(data, got) },
+            _ => Ok(StrViewMut::empty()),
         }
     }
 
     // ---- hashes ----
+    //
+    // `&self` even for writes: a view exists only of a string or module value, and HashSet on
+    // a key of another type fails without touching it. Deleting the last field deletes the key,
+    // which then held a hash, of which there are no views.
 
     /// The value of one hash field, or `None`.
     #[inline(always)]
@@ -351,6 +456,9 @@ impl<'a> Key<'a> {
     }
 
     // ---- lists ----
+    //
+    // `&self` even for writes: each checks the key is a list (or empty) first, and a list has
+    // no views; popping the last element deletes a list.
 
     /// Pushes an element onto one end of the list (creating it if needed).
     pub fn list_push(&self, end: End, element: &RStr) -> Result<()> {
@@ -372,19 +480,41 @@ impl<'a> Key<'a> {
     }
 
     // ---- sets (the API has no low-level set access: through the command, as a C module) ----
+    //
+    // `&self` even for writes, and run while views are alive (unlike `Ctx::call`): each checks
+    // the key is a set (or empty) first, and the command touches that key only. The keyspace
+    // notifications it fires reach this module's subscribers through the SDK, whose every
+    // write consults the views' record.
 
     /// Adds a member to the set; returns whether it was new.
     pub fn set_add(&self, member: &RStr) -> Result<bool> {
         self.require_writable()?;
         self.expect_type(KeyType::Set)?;
-        Ok(self.ctx.call_integer(c"SADD", &[self.name, member])? == 1)
+        Ok(self.call_on_key(c"SADD", member)? == 1)
     }
 
     /// Removes a member from the set; returns whether it was there.
     pub fn set_remove(&self, member: &RStr) -> Result<bool> {
         self.require_writable()?;
         self.expect_type(KeyType::Set)?;
-        Ok(self.ctx.call_integer(c"SREM", &[self.name, member])? == 1)
+        Ok(self.call_on_key(c"SREM", member)? == 1)
+    }
+
+    /// Runs `command key member` with this handle closed around it, and reopens it after: an
+    /// open handle keeps the value it was opened on, so a command that creates the key (`SADD`
+    /// on an empty key) would leave it answering "empty", and one that deletes it (`SREM` of
+    /// the last member) would leave it pointing at the freed value, which even closing it reads.
+    fn call_on_key(&self, command: &CStr, member: &RStr) -> Result<i64> {
+        let raw = self.raw.replace(ptr::null_mut());
+        // SAFETY: the open handle, closed once here (the field now holds NULL, which closing
+        // again on drop ignores, should the command panic). No view of it is alive: views
+        // exist of strings and module values only, and the callers checked this is a set or
+        // empty.
+        unsafe { core_api!(CloseKey)(raw) };
+        let outcome = self.ctx.call_integer(command, &[self.name, member]);
+        self.raw
+            .set(Self::open_raw(self.ctx, self.name, self.writable));
+        outcome
     }
 
     /// Whether the set has this member.
@@ -397,6 +527,9 @@ impl<'a> Key<'a> {
     }
 
     // ---- sorted sets ----
+    //
+    // `&self` even for writes: each checks the key is a sorted set (or empty) first, and a
+    // sorted set has no views.
 
     /// Adds a member with a score, or updates its score.
     pub fn zset_add(&self, score: f64, member: &RStr) -> Result<ZAdd> {
@@ -489,7 +622,8 @@ impl<'a> Key<'a> {
 impl Drop for Key<'_> {
     #[inline(always)]
     fn drop(&mut self) {
-        // SAFETY: the key is open and closed exactly once, here.
+        // SAFETY: the key is open (or NULL, which the server ignores) and closed exactly once,
+        // here.
         unsafe { core_api!(CloseKey)(self.ptr()) };
     }
 }

@@ -44,6 +44,9 @@
 //!   stay sent: validate before you reply.)
 //! - **Borrowed handles cannot escape their callback.** [`Ctx`], argument strings ([`RStr`])
 //!   and [`Key`]s are tied to the call's lifetime and are neither `Send` nor `Sync`.
+//! - **A borrowed view of a value stays valid.** While a [`StrView`] or [`ValueRef`] points
+//!   into a key's value, nothing the SDK offers can free or replace that value: its own key by
+//!   the borrow checker, other handles and [`Ctx::call`] by a run-time check (`Err`).
 //! - **A missing API is an error, not a crash.** The function table is filled from the running
 //!   server; an entry it lacks yields [`Error::ApiUnavailable`], so a module loads on Redis 7.0
 //!   and uses newer calls where present ([`api::available`]).
@@ -78,6 +81,7 @@ mod string;
 pub mod sys;
 mod thread;
 mod timer;
+mod view;
 
 pub use acl::{KeyAccess, User};
 pub use blocked::{BlockOptions, BlockedClient, BlockedReplyFn, BlockedTimeoutFn};
@@ -100,6 +104,7 @@ pub use scan::ScanCursor;
 pub use string::{RStr, RString};
 pub use thread::{Locked, ThreadSafeContext};
 pub use timer::{TimerFn, TimerId};
+pub use view::{StrView, StrViewMut, ValueMut, ValueRef};
 
 #[doc(hidden)]
 pub mod __private {

@@ -62,6 +62,10 @@ impl<'a> Ctx<'a> {
     /// write any key, the one it is given included; keys deleted before their turn are
     /// skipped. Keys are opened as [`Ctx::open_key`] opens them (a read, for LRU/LFU).
     ///
+    /// `Err` while a view of a key's value ([`StrView`](crate::StrView), …) is alive, as for
+    /// [`Ctx::call`]: a scan walks the whole keyspace, opening every key (which deletes an
+    /// expired one).
+    ///
     /// ```no_run
     /// use rm::{Ctx, KeyType, RStr, Result};
     ///
@@ -98,6 +102,7 @@ impl<'a> Ctx<'a> {
         cursor: &mut ScanCursor,
         mut visit: impl FnMut(&RStr, &Key) -> Result<()>,
     ) -> Result<bool> {
+        crate::view::ensure_none("scan the keyspace")?;
         let mut names: Vec<RString> = Vec::new();
         // SAFETY: live context and cursor; the callback only appends to `names`, which lives
         // across the call and is not otherwise touched during it.

@@ -25,11 +25,11 @@
 //!
 //! fn incr(ctx: &Locked, key: &[u8]) -> Result<i64> {
 //!     let name = RString::from_bytes(key);
-//!     let key = ctx.open_key_writable(&name);
+//!     let mut key = ctx.open_key_writable(&name);
 //!     key.expect_type(KeyType::String)?;
 //!     let old: i64 = match key.is_empty() {
 //!         true => 0,
-//!         false => std::str::from_utf8(key.string_get()?)?
+//!         false => std::str::from_utf8(&key.string_get()?)? // a view, gone after this `let`
 //!             .parse()
 //!             .map_err(|_| Error::err("not an integer"))?,
 //!     };
@@ -119,6 +119,7 @@
 
 use std::cell::Cell;
 use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::ops::Deref;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
@@ -151,7 +152,9 @@ unsafe impl Send for ThreadSafeContext {}
 /// borrowed from it (keys, strings) is gone before it unlocks. Hold it briefly: the server
 /// serves no client while a module thread holds the lock.
 pub struct Locked<'t> {
-    ctx: Ctx<'t>,
+    /// Dropped by hand, before the lock is released (its destructor updates SDK state the lock
+    /// protects).
+    ctx: ManuallyDrop<Ctx<'t>>,
     _context: PhantomData<&'t ThreadSafeContext>,
 }
 
@@ -304,7 +307,7 @@ impl ThreadSafeContext {
         Locked {
             // SAFETY: the context lives as long as `self`, which the guard borrows, and the
             // lock is held until the guard drops, so the server may be called through it.
-            ctx: unsafe { Ctx::from_raw(self.raw) },
+            ctx: ManuallyDrop::new(unsafe { Ctx::from_raw(self.raw) }),
             _context: PhantomData,
         }
     }
@@ -343,8 +346,12 @@ impl<'t> Deref for Locked<'t> {
 
 impl Drop for Locked<'_> {
     fn drop(&mut self) {
+        let raw = self.ctx.as_ptr();
+        // SAFETY: dropped once, here, and never used again (nothing borrows the guard any
+        // more); first, while this thread still holds the lock.
+        unsafe { ManuallyDrop::drop(&mut self.ctx) };
         HELD.set(HELD.get() - 1);
         // SAFETY: this thread took the lock through this live context (the guard is !Send).
-        unsafe { core_api!(ThreadSafeContextUnlock)(self.ctx.as_ptr()) };
+        unsafe { core_api!(ThreadSafeContextUnlock)(raw) };
     }
 }

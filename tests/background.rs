@@ -474,3 +474,32 @@ fn strings_a_thread_shares_with_the_keyspace_are_released_under_the_lock() {
         assert_eq!(reply(&mut con, &["ping"]), "+PONG");
     }
 }
+
+#[test]
+fn a_view_under_the_lock_keeps_its_value_alive_as_in_a_command() {
+    for kind in servers() {
+        let server = Server::start(&kind, &["rmtest"], &[]);
+        let mut con = server.connection();
+        reply(&mut con, &["set", "view:b", "under the lock"]);
+        let refused = |what: &str| {
+            format!(
+                "ERR cannot {what}: a borrowed view of the key's value is still alive (drop it \
+                 first)"
+            )
+        };
+        assert_eq!(
+            reply(&mut con, &["rmtest.bg-view", "view:b"]),
+            format!(
+                "{:?}",
+                format!(
+                    "{}|{}|under the lock|ok",
+                    refused("delete the key"),
+                    refused("run a command")
+                )
+            ),
+            "{}",
+            kind.name
+        );
+        assert_eq!(reply(&mut con, &["exists", "view:b"]), "0", "{}", kind.name);
+    }
+}

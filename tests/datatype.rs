@@ -388,19 +388,82 @@ fn registration_is_checked() {
             "ERR data type 'rmtest-ty' is already registered",
             "{k}"
         );
-        // After load the server decides: Redis 7.0 still accepts a new type, newer servers
-        // refuse it (register in an on_load hook, where every server accepts it).
-        let late = reply(&mut con, &["rmtest.tregister", "late"]);
-        if kind.name == "redis" {
-            assert_eq!(late, "+OK", "{k}");
-        } else {
-            assert_eq!(
-                late,
-                "ERR the server refused data type 'rmtest-lt': the name is taken, or this was \
-                 not called while the module loads (call it from a Module::on_load hook)",
-                "{k}"
-            );
-        }
+        // After load the SDK refuses, on every server (Redis 7.0 itself would accept it).
+        assert_eq!(
+            reply(&mut con, &["rmtest.tregister", "late"]),
+            "ERR data type 'rmtest-lt' can only be registered while the module loads (call \
+             ctx.create_data_type from a Module::on_load hook)",
+            "{k}"
+        );
+        // And it stays unregistered.
+        assert_eq!(
+            reply(&mut con, &["rmtest.tunregistered", "x"]),
+            "ERR data type 'rmtest-lt' is not registered (call ctx.create_data_type in the \
+             module's load hook)",
+            "{k}"
+        );
+    }
+}
+
+/// The reply of `RMTEST.MVIEW` while a view of the value `n` is held, ending with `then`.
+fn mview_answers(n: i64, then: &str) -> String {
+    let refused = |what: &str| {
+        format!(
+            "ERR cannot {what}: a borrowed view of the key's value is still alive (drop it first)"
+        )
+    };
+    let answers = [
+        refused("replace the key's value"), // set_value through a second handle
+        refused("delete the key"),
+        refused("replace the key's value"), // string_set
+        refused("borrow the key's value mutably"),
+        refused("run a command"), // DEL through ctx.call
+        n.to_string(),            // the view still reads the value
+        n.to_string(),            // and a second shared view agrees
+        // a shared view while the value is lent mutably
+        "ERR cannot borrow the key's value: it is borrowed mutably through another key handle \
+         (drop that view first)"
+            .to_owned(),
+        then.to_owned(),
+    ];
+    format!("[{}]", answers.map(|a| format!("{a:?}")).join(", "))
+}
+
+#[test]
+fn a_view_keeps_its_module_value_alive_against_other_handles_and_commands() {
+    for kind in servers() {
+        let server = start(&kind, &[]);
+        let mut con = server.connection();
+        let k = kind.name;
+        assert_eq!(reply(&mut con, &["rmtest.mset", "m", "7"]), "+OK", "{k}");
+        assert_eq!(
+            reply(&mut con, &["rmtest.mview", "m", "keep"]),
+            mview_answers(7, "kept"),
+            "{k}"
+        );
+        // Nothing was freed or replaced: only the mutable view's increment shows.
+        assert_eq!(reply(&mut con, &["rmtest.mget", "m"]), "8", "{k}");
+        // With the views gone, the same operations work.
+        assert_eq!(
+            reply(&mut con, &["rmtest.mview", "m", "set"]),
+            mview_answers(8, "ok"),
+            "{k}"
+        );
+        assert_eq!(reply(&mut con, &["rmtest.mget", "m"]), "42", "{k}");
+        assert_eq!(
+            reply(&mut con, &["rmtest.mview", "m", "del"]),
+            mview_answers(42, "ok"),
+            "{k}"
+        );
+        assert_eq!(reply(&mut con, &["exists", "m"]), "0", "{k}");
+        assert_eq!(reply(&mut con, &["rmtest.mset", "m", "1"]), "+OK", "{k}");
+        assert_eq!(
+            reply(&mut con, &["rmtest.mview", "m", "call"]),
+            mview_answers(1, "ok"),
+            "{k}"
+        );
+        assert_eq!(reply(&mut con, &["exists", "m"]), "0", "{k}");
+        assert_eq!(reply(&mut con, &["ping"]), "+PONG", "{k}");
     }
 }
 

@@ -189,6 +189,14 @@ fn key_api() {
         assert_eq!(k(&["sismember", "set", "m"]), "1", "{n}");
         assert_eq!(k(&["srem", "set", "m"]), "1", "{n}");
         assert_eq!(k(&["sismember", "set", "m"]), "0", "{n}");
+        // The set commands run with the handle closed and reopen it: the same handle then sees
+        // the set they created, or none after removing the last member (a stale handle would
+        // say "empty" after the first, and read the freed set after the second).
+        assert_eq!(k(&["sadd-type", "set2", "a"]), "[1, +set, 1]", "{n}");
+        assert_eq!(k(&["sadd-type", "set2", "b"]), "[1, +set, 2]", "{n}");
+        assert_eq!(k(&["srem-type", "set2", "a"]), "[1, +set, 1]", "{n}");
+        assert_eq!(k(&["srem-type", "set2", "b"]), "[1, +empty, 0]", "{n}");
+        assert_eq!(k(&["type", "set2"]), "+empty", "{n}");
         // sorted sets
         assert_eq!(k(&["zadd", "z", "1", "one"]), "+added", "{n}");
         assert_eq!(k(&["zadd", "z", "2", "two"]), "+added", "{n}");
@@ -267,5 +275,110 @@ fn api_availability_is_data() {
         } else if kind.name == "valkey" {
             assert_eq!(newer, "1", "{}", kind.name);
         }
+    }
+}
+
+const DELETE_REFUSED: &str =
+    "ERR cannot delete the key: a borrowed view of the key's value is still alive (drop it first)";
+const REPLACE_REFUSED: &str = "ERR cannot replace the key's value: a borrowed view of the key's \
+                               value is still alive (drop it first)";
+const RESIZE_REFUSED: &str = "ERR cannot resize the string: a borrowed view of the key's value \
+                              is still alive (drop it first)";
+const CALL_REFUSED: &str =
+    "ERR cannot run a command: a borrowed view of the key's value is still alive (drop it first)";
+const SCAN_REFUSED: &str = "ERR cannot scan the keyspace: a borrowed view of the key's value is \
+                            still alive (drop it first)";
+const SHARED_REFUSED: &str = "ERR cannot borrow the key's value: it is borrowed mutably through \
+                              another key handle (drop that view first)";
+
+/// The reply of `RMTEST.VIEW` while a view of `value` is held, ending with `then`.
+fn view_answers(value: &str, then: &str) -> String {
+    let quoted = |s: &str| format!("{s:?}");
+    let answers = [
+        DELETE_REFUSED, // a second handle
+        REPLACE_REFUSED,
+        RESIZE_REFUSED,
+        CALL_REFUSED, // DEL through ctx.call
+        SCAN_REFUSED,
+        DELETE_REFUSED, // a keyspace subscriber, from its own context
+        value,          // the view still reads the value
+        value,          // and a second shared view agrees
+        "ok",           // another key: string_set
+        "ok",           // and delete
+        SHARED_REFUSED, // a shared view while the value is lent mutably
+        then,
+    ];
+    format!("[{}]", answers.map(quoted).join(", "))
+}
+
+#[test]
+fn a_view_keeps_its_string_alive_against_other_handles_commands_and_callbacks() {
+    let long = "a string too long to be embedded in its object header: ".repeat(3);
+    for kind in servers() {
+        let server = Server::start(&kind, &["rmtest"], &[]);
+        let mut con = server.connection();
+        let k = kind.name;
+        // Embedded, integer-encoded and plain strings alike.
+        for value in ["hello", "12345", long.as_str()] {
+            let upper = value.to_ascii_uppercase();
+            reply(&mut con, &["set", "view:s", value]);
+            reply(&mut con, &["set", "view:o", "other"]);
+            assert_eq!(
+                reply(&mut con, &["rmtest.view", "view:s", "view:o", "keep"]),
+                view_answers(value, "kept"),
+                "{k} {value}"
+            );
+            // Nothing was freed: the value is there, changed only through the mutable view.
+            assert_eq!(
+                reply(&mut con, &["get", "view:s"]),
+                format!("{upper:?}"),
+                "{k}"
+            );
+            assert_eq!(reply(&mut con, &["exists", "view:o"]), "0", "{k}");
+            // With the view gone, the same operations work.
+            reply(&mut con, &["set", "view:o", "other"]);
+            assert_eq!(
+                reply(&mut con, &["rmtest.view", "view:s", "view:o", "del"]),
+                view_answers(&upper, "ok"),
+                "{k} {value}"
+            );
+            assert_eq!(reply(&mut con, &["exists", "view:s"]), "0", "{k}");
+            reply(&mut con, &["set", "view:s", value]);
+            reply(&mut con, &["set", "view:o", "other"]);
+            assert_eq!(
+                reply(&mut con, &["rmtest.view", "view:s", "view:o", "call"]),
+                view_answers(value, "ok"),
+                "{k} {value}"
+            );
+            assert_eq!(reply(&mut con, &["exists", "view:s"]), "0", "{k}");
+        }
+        assert_eq!(reply(&mut con, &["ping"]), "+PONG");
+    }
+}
+
+#[test]
+fn a_leaked_view_protects_its_value_until_its_command_ends() {
+    for kind in servers() {
+        let server = Server::start(&kind, &["rmtest"], &[]);
+        let mut con = server.connection();
+        reply(&mut con, &["set", "view:l", "leaked"]);
+        assert_eq!(
+            reply(&mut con, &["rmtest.view-leak", "view:l"]),
+            format!("{DELETE_REFUSED:?}"),
+            "{}",
+            kind.name
+        );
+        assert_eq!(reply(&mut con, &["get", "view:l"]), "\"leaked\"");
+        // The next command is not held back by a view no one can use any more.
+        assert_eq!(reply(&mut con, &["rmtest.key", "del", "view:l"]), "+OK");
+        assert_eq!(reply(&mut con, &["exists", "view:l"]), "0");
+        reply(&mut con, &["set", "view:s", "x"]);
+        reply(&mut con, &["set", "view:o", "y"]);
+        assert_eq!(
+            reply(&mut con, &["rmtest.view", "view:s", "view:o", "call"]),
+            view_answers("x", "ok"),
+            "{}",
+            kind.name
+        );
     }
 }
