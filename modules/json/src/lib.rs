@@ -1,0 +1,578 @@
+//! `json`: JSON documents as a key type, the first slice of RedisJSON compatibility.
+//!
+//! Values are [`jsondoc::Document`]s stored under the data type `ReJSON-RL`, encoding version 3,
+//! written exactly as RedisJSON 2.8 writes them (one RDB string holding the compact JSON), so
+//! RDB files and `DUMP` payloads interchange with `rejson.so`. See `README.md` next to this
+//! crate for the commands, their replies and where they differ from RedisJSON.
+#![forbid(unsafe_code)]
+
+use jsondoc::path::{Path, Step};
+use jsondoc::{Document, JsonError, Location, Segment};
+use rm::{
+    AofWriter, Command, Ctx, DataType, Digest, Error, Module, NotifyFlags, RStr, RdbReader,
+    RdbWriter, Result,
+};
+use serde_json::Value;
+
+/// The value of a JSON key.
+struct Json(Document);
+
+impl DataType for Json {
+    const NAME: &'static str = "ReJSON-RL";
+    const ENCODING_VERSION: i32 = 3;
+
+    fn rdb_save(&self, io: &mut RdbWriter<'_>) {
+        let mut text = Vec::new();
+        self.0.to_compact(&mut text);
+        io.save_bytes(&text);
+    }
+
+    fn rdb_load(io: &mut RdbReader<'_>, encver: i32) -> Result<Self> {
+        let text = match encver {
+            3 => io.load_bytes()?,
+            2 => {
+                // RedisJSON 2.0: the JSON, then a count; a non-zero count is followed by two
+                // strings of RediSearch index data, which are read and dropped.
+                let text = io.load_bytes()?;
+                if io.load_unsigned()? > 0 {
+                    io.load_bytes()?;
+                    io.load_bytes()?;
+                }
+                text
+            }
+            other => {
+                return Err(Error::err(format!(
+                    "ReJSON-RL encoding version {other} (RedisJSON 1.x) is not supported"
+                )));
+            }
+        };
+        Document::from_saved_json(&text)
+            .map(Json)
+            .map_err(|error| Error::err(format!("bad ReJSON-RL payload: {error}")))
+    }
+
+    fn aof_rewrite(&self, key: &RStr, aof: &mut AofWriter<'_>) -> Result<()> {
+        let mut text = Vec::new();
+        self.0.to_compact(&mut text);
+        aof.emit("JSON.SET", &[key.as_bytes(), b"$", &text])
+    }
+
+    fn mem_usage(&self) -> usize {
+        self.0.memory_usage()
+    }
+
+    fn digest(&self, digest: &mut Digest<'_>) {
+        let mut text = Vec::new();
+        self.0.to_compact(&mut text);
+        digest.add_bytes(&text);
+        digest.end_sequence();
+    }
+
+    fn copy(&self) -> Option<Self> {
+        Some(Json(self.0.clone()))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+/// An error line sent as is (RedisJSON's texts without `ERR`, path syntax errors).
+fn line(text: impl Into<String>) -> Error {
+    Error::Coded(text.into().into())
+}
+
+fn utf8(arg: &RStr) -> Result<&str> {
+    std::str::from_utf8(arg.as_bytes()).map_err(|_| line("Couldn't parse as UTF-8 string"))
+}
+
+fn parse_path(arg: &RStr) -> Result<Path> {
+    Path::parse(utf8(arg)?).map_err(|error| line(error.to_string()))
+}
+
+fn parse_value(arg: &RStr) -> Result<Document> {
+    Document::from_json(utf8(arg)?.as_bytes()).map_err(json_error)
+}
+
+fn json_error(error: JsonError) -> Error {
+    line(error.to_string())
+}
+
+fn is(arg: &RStr, word: &str) -> bool {
+    arg.as_bytes().eq_ignore_ascii_case(word.as_bytes())
+}
+
+fn notify(ctx: &Ctx, event: &str, key: &RStr) -> Result<()> {
+    ctx.notify_keyspace_event(NotifyFlags::MODULE, event, key)
+}
+
+/// The JSON text formats of JSON.GET.
+struct Format {
+    indent: Vec<u8>,
+    newline: Vec<u8>,
+    space: Vec<u8>,
+}
+
+impl Format {
+    const COMPACT: Format = Format {
+        indent: Vec::new(),
+        newline: Vec::new(),
+        space: Vec::new(),
+    };
+
+    /// `PRETTY`: two-space indent, `\n`, one space after `:`.
+    fn pretty() -> Format {
+        Format {
+            indent: b"  ".to_vec(),
+            newline: b"\n".to_vec(),
+            space: b" ".to_vec(),
+        }
+    }
+
+    fn is_compact(&self) -> bool {
+        self.indent.is_empty() && self.newline.is_empty() && self.space.is_empty()
+    }
+
+    fn write(&self, document: &Document, out: &mut Vec<u8>) {
+        if self.is_compact() {
+            document.to_compact(out);
+        } else {
+            document.to_pretty(&self.indent, &self.newline, &self.space, out);
+        }
+    }
+}
+
+/// Deletion order: later siblings and deeper values first, so earlier locations stay valid.
+fn location_cmp(a: &Location, b: &Location) -> std::cmp::Ordering {
+    for (x, y) in a.iter().zip(b) {
+        let order = match (x, y) {
+            (Segment::Index(x), Segment::Index(y)) => x.cmp(y),
+            (Segment::Key(x), Segment::Key(y)) => x.cmp(y),
+            (Segment::Index(_), Segment::Key(_)) => std::cmp::Ordering::Less,
+            (Segment::Key(_), Segment::Index(_)) => std::cmp::Ordering::Greater,
+        };
+        if order.is_ne() {
+            return order;
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON.SET
+
+/// `JSON.SET key VALUE` (whole document) or `JSON.SET key path value [NX|XX]`.
+fn json_set(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    let (name, path, value, rest) = match args {
+        [_, name, value] => (*name, None, *value, &[][..]),
+        [_, name, path, value, rest @ ..] => {
+            (*name, Some(parse_path(path)?), *value, rest)
+        }
+        _ => return Err(Error::WrongArity),
+    };
+    let (mut nx, mut xx) = (false, false);
+    let mut options = rest.iter();
+    while let Some(option) = options.next() {
+        if is(option, "NX") && !nx && !xx {
+            nx = true;
+        } else if is(option, "XX") && !nx && !xx {
+            xx = true;
+        } else if is(option, "FORMAT") && options.next().is_some_and(|f| is(f, "JSON")) {
+            // RedisJSON's default input format; BSON is not supported.
+        } else {
+            return Err(Error::err("syntax error"));
+        }
+    }
+    let value = parse_value(value)?;
+    let mut key = ctx.open_key_writable(name);
+    let root = path.as_ref().is_none_or(Path::is_root);
+    let exists = key.value::<Json>()?.is_some();
+    let changed = if !exists {
+        if !root {
+            return Err(Error::err("new objects must be created at the root"));
+        }
+        if xx {
+            false
+        } else {
+            key.set_value(Json(value))?;
+            true
+        }
+    } else {
+        let mut json = key.value_mut::<Json>()?.ok_or(Error::WrongType)?;
+        match &path {
+            None => {
+                json.0 = value;
+                true
+            }
+            Some(path) => set_at(&mut json.0, path, &value, nx, xx)?,
+        }
+    };
+    if changed {
+        ctx.reply_ok();
+        notify(ctx, "json.set", name)?;
+        ctx.replicate_verbatim();
+    } else {
+        ctx.reply_null();
+    }
+    Ok(())
+}
+
+/// Sets `value` at every match of `path`; `Ok(false)` when NX/XX or a missing parent says no.
+fn set_at(doc: &mut Document, path: &Path, value: &Document, nx: bool, xx: bool) -> Result<bool> {
+    let locations = path.query(&doc.to_value());
+    if !locations.is_empty() {
+        if nx {
+            return Ok(false);
+        }
+        doc.transaction(|doc| {
+            locations
+                .iter()
+                .try_for_each(|location| doc.set(location, value))
+        })
+        .map_err(json_error)?;
+        return Ok(true);
+    }
+    if xx {
+        return Ok(false);
+    }
+    let Some(steps) = path.as_simple() else {
+        return Err(line("Err wrong static path"));
+    };
+    let Some((last, parent_steps)) = steps.split_last() else {
+        return Ok(false);
+    };
+    let whole = doc.to_value();
+    let Some(parent) = jsondoc::path::resolve(&whole, parent_steps) else {
+        return Ok(false);
+    };
+    let mut location = parent;
+    match last {
+        Step::Key(name) => location.push(Segment::Key(name.clone())),
+        Step::Index(_) => {
+            let is_array = doc.value_at(&location).and_then(|v| v.array_len()).is_some();
+            return if is_array {
+                Err(json_error(JsonError::ArrayIndexOutOfRange))
+            } else {
+                Ok(false)
+            };
+        }
+    }
+    match doc.set(&location, value) {
+        Ok(()) => Ok(true),
+        Err(JsonError::NoSuchPath) => Ok(false),
+        Err(error) => Err(json_error(error)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON.GET, json.path
+
+/// What a path selects, as the reply shapes need it.
+enum Selected {
+    /// A `$` path: every match.
+    All(Vec<Value>),
+    /// A legacy path: the first match.
+    First(Value),
+}
+
+fn select(whole: &Value, doc: &Document, path: &Path, shown: &str) -> Result<Selected> {
+    if path.is_legacy() {
+        let location = path
+            .query_first(whole)
+            .ok_or_else(|| Error::err(format!("Path '{shown}' does not exist")))?;
+        Ok(Selected::First(
+            doc.value_at(&location).map(|v| v.to_value()).unwrap_or(Value::Null),
+        ))
+    } else {
+        Ok(Selected::All(
+            path.query(whole)
+                .iter()
+                .filter_map(|location| doc.value_at(location).map(|v| v.to_value()))
+                .collect(),
+        ))
+    }
+}
+
+/// `JSON.GET key [PRETTY]` or `JSON.GET key [INDENT s] [NEWLINE s] [SPACE s] [path ...]`.
+fn json_get(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    let [_, name, rest @ ..] = args else {
+        return Err(Error::WrongArity);
+    };
+    let mut format = Format::COMPACT;
+    let mut paths: Vec<&RStr> = Vec::new();
+    if let [only] = rest
+        && is(only, "PRETTY")
+    {
+        format = Format::pretty();
+    } else {
+        let mut i = 0;
+        while i < rest.len() {
+            let arg = rest[i];
+            let slot = if is(arg, "INDENT") {
+                Some(&mut format.indent)
+            } else if is(arg, "NEWLINE") {
+                Some(&mut format.newline)
+            } else if is(arg, "SPACE") {
+                Some(&mut format.space)
+            } else {
+                None
+            };
+            match slot {
+                Some(slot) => {
+                    let value = rest.get(i + 1).ok_or(Error::WrongArity)?;
+                    *slot = value.as_bytes().to_vec();
+                    i += 2;
+                }
+                None if is(arg, "NOESCAPE") => i += 1,
+                None => {
+                    paths.push(arg);
+                    i += 1;
+                }
+            }
+        }
+    }
+    let parsed = paths
+        .iter()
+        .map(|p| parse_path(p))
+        .collect::<Result<Vec<_>>>()?;
+    let key = ctx.open_key(name);
+    let Some(json) = key.value::<Json>()? else {
+        ctx.reply_null();
+        return Ok(());
+    };
+    let doc = &json.0;
+    let mut out = Vec::new();
+    match parsed.as_slice() {
+        [] => format.write(doc, &mut out),
+        [path] if path.is_root() && path.is_legacy() => format.write(doc, &mut out),
+        [path] => {
+            let whole = doc.to_value();
+            let value = match select(&whole, doc, path, path.rewritten_text())? {
+                Selected::All(values) => Value::Array(values),
+                Selected::First(value) => value,
+            };
+            format.write(&Document::from_value(&value), &mut out);
+        }
+        several => {
+            let whole = doc.to_value();
+            let any_dollar = several.iter().any(|p| !p.is_legacy());
+            let mut object = serde_json::Map::new();
+            for (path, text) in several.iter().zip(&paths) {
+                let text = utf8(text)?;
+                let value = if any_dollar {
+                    Value::Array(
+                        path.query(&whole)
+                            .iter()
+                            .filter_map(|l| doc.value_at(l).map(|v| v.to_value()))
+                            .collect(),
+                    )
+                } else {
+                    match select(&whole, doc, path, text)? {
+                        Selected::First(value) => value,
+                        Selected::All(values) => Value::Array(values),
+                    }
+                };
+                object.insert(text.to_owned(), value);
+            }
+            format.write(&Document::from_value(&Value::Object(object)), &mut out);
+        }
+    }
+    ctx.reply_bulk(&out);
+    Ok(())
+}
+
+/// `json.path key PATH [PRETTY]`: the value(s) at PATH.
+fn json_path(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    let (name, path, format) = match args {
+        [_, name, path] => (*name, *path, Format::COMPACT),
+        [_, name, path, pretty] if is(pretty, "PRETTY") => (*name, *path, Format::pretty()),
+        [_, _, _, _] => return Err(Error::err("syntax error")),
+        _ => return Err(Error::WrongArity),
+    };
+    let path = parse_path(path)?;
+    let key = ctx.open_key(name);
+    let Some(json) = key.value::<Json>()? else {
+        ctx.reply_null();
+        return Ok(());
+    };
+    let whole = json.0.to_value();
+    let value = match select(&whole, &json.0, &path, path.rewritten_text())? {
+        Selected::All(values) => Value::Array(values),
+        Selected::First(value) => value,
+    };
+    let mut out = Vec::new();
+    format.write(&Document::from_value(&value), &mut out);
+    ctx.reply_bulk(&out);
+    Ok(())
+}
+
+/// `json.fmt key TEMPLATE`: each `{{PATH}}` replaced by the (first) value at PATH.
+fn json_fmt(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    let [_, name, template] = args else {
+        return Err(Error::WrongArity);
+    };
+    let template = utf8(template)?;
+    let key = ctx.open_key(name);
+    let Some(json) = key.value::<Json>()? else {
+        ctx.reply_null();
+        return Ok(());
+    };
+    let whole = json.0.to_value();
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after
+            .find("}}")
+            .ok_or_else(|| Error::err("unterminated {{ in template"))?;
+        let text = &after[..end];
+        let path = Path::parse(text).map_err(|error| line(error.to_string()))?;
+        let value = path
+            .query_first(&whole)
+            .and_then(|location| json.0.value_at(&location))
+            .ok_or_else(|| Error::err(format!("Path '{text}' does not exist")))?;
+        match value.as_string() {
+            Some(string) => out.push_str(&string),
+            None => out.push_str(&value.to_compact_string()),
+        }
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    ctx.reply_bulk(out.as_bytes());
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON.DEL, JSON.TYPE
+
+/// `JSON.DEL key [path]` (also `JSON.FORGET`): the number of values deleted.
+fn json_del(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    let (name, path) = match args {
+        [_, name] => (*name, None),
+        [_, name, path, ..] => (*name, Some(parse_path(path)?)),
+        _ => return Err(Error::WrongArity),
+    };
+    let mut key = ctx.open_key_writable(name);
+    let exists = key.value::<Json>()?.is_some();
+    let deleted = match &path {
+        _ if !exists => 0,
+        Some(path) if !path.is_root() => {
+            let mut json = key.value_mut::<Json>()?.ok_or(Error::WrongType)?;
+            let mut locations = path.query(&json.0.to_value());
+            locations.sort_by(|a, b| location_cmp(b, a));
+            locations.dedup();
+            let count = locations.len();
+            json.0
+                .transaction(|doc| locations.iter().try_for_each(|l| doc.delete(l)))
+                .map_err(json_error)?;
+            count
+        }
+        _ => {
+            key.delete()?;
+            1
+        }
+    };
+    ctx.reply_integer(deleted as i64);
+    if deleted > 0 {
+        notify(ctx, "json.del", name)?;
+        ctx.replicate_verbatim();
+    }
+    Ok(())
+}
+
+/// `JSON.TYPE key [path]`.
+fn json_type(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    let (name, path) = match args {
+        [_, name] => (*name, None),
+        [_, name, path, ..] => (*name, Some(parse_path(path)?)),
+        _ => return Err(Error::WrongArity),
+    };
+    let key = ctx.open_key(name);
+    let Some(json) = key.value::<Json>()? else {
+        ctx.reply_null();
+        return Ok(());
+    };
+    let doc = &json.0;
+    match &path {
+        None => ctx.reply_bulk(doc.root_ref().json_type().name().as_bytes()),
+        Some(path) => {
+            let whole = doc.to_value();
+            let type_of = |l: &Location| doc.value_at(l).map(|v| v.json_type().name());
+            if path.is_legacy() {
+                match path.query_first(&whole).as_ref().and_then(type_of) {
+                    Some(name) => ctx.reply_bulk(name.as_bytes()),
+                    None => ctx.reply_null(),
+                }
+            } else {
+                let names: Vec<_> = path.query(&whole).iter().filter_map(type_of).collect();
+                ctx.reply_array(names.len());
+                for name in names {
+                    ctx.reply_bulk(name.as_bytes());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The metadata every command shares: flags, key position (1,1,1), docs.
+fn describe(command: Command, flags: &'static str, usage: &'static str, summary: &'static str) -> Command {
+    command
+        .usage(usage)
+        .summary(summary)
+        .since("0.1.0")
+        .flags(flags)
+        .keys(1, 1, 1)
+        .arity(-2)
+}
+
+fn module() -> Module {
+    const WRITE: &str = "write deny-oom";
+    const READ: &str = "readonly";
+    Module::new("json", 1)
+        .command(describe(
+            Command::new("json.set", json_set),
+            WRITE,
+            "JSON.SET key value | JSON.SET key path value [NX|XX]",
+            "Sets a whole JSON document, or the value(s) at a path",
+        ))
+        .command(describe(
+            Command::new("json.get", json_get),
+            READ,
+            "JSON.GET key [PRETTY] | JSON.GET key [INDENT s] [NEWLINE s] [SPACE s] [path ...]",
+            "Returns a JSON document or the values at paths",
+        ))
+        .command(describe(
+            Command::new("json.path", json_path),
+            READ,
+            "JSON.PATH key path [PRETTY]",
+            "Returns the value(s) at a path",
+        ))
+        .command(describe(
+            Command::new("json.fmt", json_fmt),
+            READ,
+            "JSON.FMT key template",
+            "Fills a template's {{path}} placeholders from a JSON document",
+        ))
+        .command(describe(
+            Command::new("json.del", json_del),
+            "write",
+            "JSON.DEL key [path]",
+            "Deletes the values at a path (the key for the root)",
+        ))
+        .command(describe(
+            Command::new("json.forget", json_del),
+            "write",
+            "JSON.FORGET key [path]",
+            "Deletes the values at a path (alias of JSON.DEL)",
+        ))
+        .command(describe(
+            Command::new("json.type", json_type),
+            READ,
+            "JSON.TYPE key [path]",
+            "Returns the JSON type of the value(s) at a path",
+        ))
+        .on_load(|ctx, _args| ctx.create_data_type::<Json>())
+}
+
+rm::module!(module);
