@@ -261,3 +261,74 @@ fn events_and_replication_only_on_change() {
         assert!(events[1].contains("json.del"), "{events:?} on {}", kind.name);
     }
 }
+
+/// CRC-64/Jones (reflected), the checksum of DUMP payloads.
+fn crc64(bytes: &[u8]) -> u64 {
+    let mut crc = 0u64;
+    for &byte in bytes {
+        crc ^= u64::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0x95ac_9329_ac4b_c9b5 } else { crc >> 1 };
+        }
+    }
+    crc
+}
+
+/// A Redis 7.0 DUMP payload of a `ReJSON-RL` value with encoding version `encver` whose
+/// module data is `body` (opcodes included, EOF added here).
+fn payload(encver: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = unhex("078145e25238df912c");
+    out.push(encver);
+    out.extend_from_slice(body);
+    out.extend_from_slice(&[0x00, 0x0a, 0x00]);
+    let crc = crc64(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+fn rdb_string(text: &str) -> Vec<u8> {
+    assert!(text.len() < 64);
+    let mut out = vec![0x05, text.len() as u8];
+    out.extend_from_slice(text.as_bytes());
+    out
+}
+
+#[test]
+fn older_encodings_load_or_are_refused() {
+    // The helper reproduces RedisJSON's own DUMP, checksum included.
+    assert_eq!(hex(&payload(3, &rdb_string(r#"{"a":[1,2.5,"x",null,true]}"#))), REJSON_DUMP_HEX);
+    for kind in servers() {
+        let server = Server::start(&kind, &["json"], &[]);
+        let mut con = server.connection();
+        let mut restore = |key: &str, bytes: Vec<u8>| {
+            match redis::cmd("restore").arg(key).arg(0).arg(bytes).query::<redis::Value>(&mut con) {
+                Ok(value) => common::show(&value),
+                Err(error) => format!("{} {}", error.code().unwrap_or("?"), error.detail().unwrap_or("")),
+            }
+        };
+        // encver 2: the JSON, then a count (0, or 1 followed by two strings that are dropped)
+        let mut v2 = rdb_string(r#"{"b":1}"#);
+        v2.extend_from_slice(&[0x02, 0x00]);
+        assert_eq!(restore("v2", payload(2, &v2)), "+OK", "{}", kind.name);
+        let mut v2aux = rdb_string(r#"{"b":2}"#);
+        v2aux.extend_from_slice(&[0x02, 0x01]);
+        v2aux.extend(rdb_string("idx"));
+        v2aux.extend(rdb_string("x"));
+        assert_eq!(restore("v2aux", payload(2, &v2aux)), "+OK");
+        // encver 0 (RedisJSON 1.x node trees) and unknown versions: refused, no crash
+        assert_eq!(restore("v0", payload(0, &[0x02, 0x01])).as_str(), "ERR Bad data format", "{}", kind.name);
+        assert_eq!(restore("v1", payload(1, &rdb_string("1"))).as_str(), "ERR Bad data format");
+        assert_eq!(restore("bad", payload(3, &rdb_string("{bad"))).as_str(), "ERR Bad data format");
+        let mut trailing = rdb_string("1");
+        trailing.extend_from_slice(&[0x02, 0x00]);
+        assert_eq!(restore("trailing", payload(3, &trailing)).as_str(), "ERR Bad data format");
+        drop(restore);
+        assert_eq!(reply(&mut con, &["json.get", "v2"]), r#""{\"b\":1}""#);
+        assert_eq!(reply(&mut con, &["json.get", "v2aux"]), r#""{\"b\":2}""#);
+        assert_eq!(reply(&mut con, &["exists", "v0", "v1", "bad", "trailing"]), "0");
+        // a re-DUMP writes encoding version 3
+        let again = dump(&mut con, "v2");
+        assert_eq!(hex(&again[..10]), "078145e25238df912c03");
+        assert!(server.log().contains("encoding version 0"), "{}", kind.name);
+    }
+}
