@@ -252,83 +252,82 @@ fn events_and_replication_only_on_change() {
         reply(&mut con, &["json.set", "k", "[1"]); // error
         reply(&mut con, &["json.del", "k", "$.nope"]); // nothing deleted
         reply(&mut con, &["json.del", "k"]);
+        reply(&mut con, &["json.set", "n", r#"{"n":1,"a":[]}"#]);
+        reply(&mut con, &["json.numincrby", "n", ".n", "9223372036854775807"]); // overflow
+        reply(&mut con, &["json.numincrby", "n", "$.a", "1"]); // no number matched
+        reply(&mut con, &["json.arrappend", "n", "$.n", "1"]); // no array matched
+        reply(&mut con, &["json.arrappend", "n", ".a", "1"]);
+        reply(&mut con, &["json.nummultby", "n", ".n", "2"]);
+        reply(&mut con, &["json.numincrby", "n", "$.n", "1"]);
         let mut events = Vec::new();
-        for _ in 0..2 {
+        for _ in 0..6 {
             let message = sub.recv_response().unwrap();
-            events.push(common::show(&message));
+            let shown = common::show(&message);
+            let event = shown.split(':').next_back().unwrap_or_default().to_owned();
+            events.push(event);
         }
-        assert!(events[0].contains("json.set") && events[0].contains("\"k\""), "{events:?}");
-        assert!(events[1].contains("json.del"), "{events:?} on {}", kind.name);
+        let expected = [
+            "json.set\", \"k\"]",
+            "json.del\", \"k\"]",
+            "json.set\", \"n\"]",
+            "json.arrappend\", \"n\"]",
+            "json.nummultby\", \"n\"]",
+            "json.numincrby\", \"n\"]",
+        ];
+        assert_eq!(events, expected, "{}", kind.name);
     }
-}
-
-/// CRC-64/Jones (reflected), the checksum of DUMP payloads.
-fn crc64(bytes: &[u8]) -> u64 {
-    let mut crc = 0u64;
-    for &byte in bytes {
-        crc ^= u64::from(byte);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0x95ac_9329_ac4b_c9b5 } else { crc >> 1 };
-        }
-    }
-    crc
-}
-
-/// A Redis 7.0 DUMP payload of a `ReJSON-RL` value with encoding version `encver` whose
-/// module data is `body` (opcodes included, EOF added here).
-fn payload(encver: u8, body: &[u8]) -> Vec<u8> {
-    let mut out = unhex("078145e25238df912c");
-    out.push(encver);
-    out.extend_from_slice(body);
-    out.extend_from_slice(&[0x00, 0x0a, 0x00]);
-    let crc = crc64(&out);
-    out.extend_from_slice(&crc.to_le_bytes());
-    out
-}
-
-fn rdb_string(text: &str) -> Vec<u8> {
-    assert!(text.len() < 64);
-    let mut out = vec![0x05, text.len() as u8];
-    out.extend_from_slice(text.as_bytes());
-    out
 }
 
 #[test]
-fn older_encodings_load_or_are_refused() {
-    // The helper reproduces RedisJSON's own DUMP, checksum included.
-    assert_eq!(hex(&payload(3, &rdb_string(r#"{"a":[1,2.5,"x",null,true]}"#))), REJSON_DUMP_HEX);
+fn lengths_numbers_and_appends() {
     for kind in servers() {
-        let server = Server::start(&kind, &["json"], &[]);
+        let server = Server::start(&kind, &["json"], &["--notify-keyspace-events", "KEA"]);
         let mut con = server.connection();
-        let mut restore = |key: &str, bytes: Vec<u8>| {
-            match redis::cmd("restore").arg(key).arg(0).arg(bytes).query::<redis::Value>(&mut con) {
-                Ok(value) => common::show(&value),
-                Err(error) => format!("{} {}", error.code().unwrap_or("?"), error.detail().unwrap_or("")),
-            }
-        };
-        // encver 2: the JSON, then a count (0, or 1 followed by two strings that are dropped)
-        let mut v2 = rdb_string(r#"{"b":1}"#);
-        v2.extend_from_slice(&[0x02, 0x00]);
-        assert_eq!(restore("v2", payload(2, &v2)), "+OK", "{}", kind.name);
-        let mut v2aux = rdb_string(r#"{"b":2}"#);
-        v2aux.extend_from_slice(&[0x02, 0x01]);
-        v2aux.extend(rdb_string("idx"));
-        v2aux.extend(rdb_string("x"));
-        assert_eq!(restore("v2aux", payload(2, &v2aux)), "+OK");
-        // encver 0 (RedisJSON 1.x node trees) and unknown versions: refused, no crash
-        assert_eq!(restore("v0", payload(0, &[0x02, 0x01])).as_str(), "ERR Bad data format", "{}", kind.name);
-        assert_eq!(restore("v1", payload(1, &rdb_string("1"))).as_str(), "ERR Bad data format");
-        assert_eq!(restore("bad", payload(3, &rdb_string("{bad"))).as_str(), "ERR Bad data format");
-        let mut trailing = rdb_string("1");
-        trailing.extend_from_slice(&[0x02, 0x00]);
-        assert_eq!(restore("trailing", payload(3, &trailing)).as_str(), "ERR Bad data format");
-        drop(restore);
-        assert_eq!(reply(&mut con, &["json.get", "v2"]), r#""{\"b\":1}""#);
-        assert_eq!(reply(&mut con, &["json.get", "v2aux"]), r#""{\"b\":2}""#);
-        assert_eq!(reply(&mut con, &["exists", "v0", "v1", "bad", "trailing"]), "0");
-        // a re-DUMP writes encoding version 3
-        let again = dump(&mut con, "v2");
-        assert_eq!(hex(&again[..10]), "078145e25238df912c03");
-        assert!(server.log().contains("encoding version 0"), "{}", kind.name);
+        let doc = r#"{"a":1,"b":{"a":2.5},"c":"s","i":9223372036854775807,"u":"hé","arr":[1],"o":{"x":[]}}"#;
+        let cases: &[(&[&str], &str)] = &[
+            (&["json.set", "k", doc], "+OK"),
+            (&["json.numincrby", "k", "$.a", "2"], r#""[3]""#),
+            (&["json.numincrby", "k", ".a", "2"], r#""5""#),
+            (&["json.numincrby", "k", "$..a", "1"], r#""[6,3.5]""#),
+            (&["json.numincrby", "k", "$.*", "1"], "ERR increment or decrement would overflow"),
+            (&["json.numincrby", "k", ".i", "1"], "ERR increment or decrement would overflow"),
+            (&["json.numincrby", "k", ".c", "1"], "ERR Path '$.c' does not exist or does not contains a number"),
+            (&["json.numincrby", "k", "$.c", "1"], r#""[null]""#),
+            (&["json.numincrby", "k", ".a", "x"], "ERR expected value at line 1 column 1"),
+            (&["json.numincrby", "k", ".a", "\"1\""], "bad input number"),
+            (&["json.nummultby", "k", "..a", "10"], r#""35.0""#),
+            (&["json.numincrby", "nokey", ".a", "1"], "ERR could not perform this operation on a key that doesn't exist"),
+            (&["json.get", "k", "$..a"], r#""[60,35.0]""#),
+            (&["json.strlen", "k", ".u"], "3"),
+            (&["json.strlen", "k", "$.c"], "[1]"),
+            (&["json.strlen", "k", "$.a"], "[(nil)]"),
+            (&["json.strlen", "k", ".a"], "WRONGTYPE wrong type of path value - expected string but found integer"),
+            (&["json.strlen", "k", ".nope"], "ERR Path '$.nope' does not exist"),
+            (&["json.strlen", "k", "$.nope"], "[]"),
+            (&["json.strlen", "nokey"], "(nil)"),
+            (&["json.strlen", "nokey", "$.a"], "ERR could not perform this operation on a key that doesn't exist"),
+            (&["json.arrlen", "k", ".arr"], "1"),
+            (&["json.arrlen", "k"], "ERR Path '.' does not exist or not an array"),
+            (&["json.arrlen", "k", ".c"], "ERR Path '.c' does not exist or not an array"),
+            (&["json.arrlen", "k", ".nope"], "ERR Path '.nope' does not exist"),
+            (&["json.arrlen", "k", "$.o.*"], "[0]"),
+            (&["json.arrlen", "nokey", ".a"], "(nil)"),
+            (&["json.objlen", "k"], "7"),
+            (&["json.objlen", "k", "$.*"], "[(nil), 1, (nil), (nil), (nil), (nil), 1]"),
+            (&["json.objlen", "k", ".c"], "WRONGTYPE wrong type of path value - expected object but found string"),
+            (&["json.objlen", "k", ".nope"], "(nil)"),
+            (&["json.objlen", "nokey", "$"], "ERR Path '$' does not exist or not an object"),
+            (&["json.arrappend", "k", ".arr", "2", "\"x\""], "3"),
+            (&["json.arrappend", "k", "$.*", "3"], "[(nil), (nil), (nil), (nil), (nil), 4, (nil)]"),
+            (&["json.arrappend", "k", ".c", "1"], "ERR Path '.c' does not exist or not an array"),
+            (&["json.arrappend", "k", "$.c", "1"], "[(nil)]"),
+            (&["json.arrappend", "k", ".arr", "[1"], "EOF while parsing a list at line 1 column 2"),
+            (&["json.arrappend", "k", ".arr"], "ERR wrong number of arguments for 'json.arrappend' command"),
+            (&["json.arrappend", "nokey", "$", "1"], "ERR could not perform this operation on a key that doesn't exist"),
+            (&["json.get", "k", ".arr"], r#""[1,2,\"x\",3]""#),
+        ];
+        for (args, expected) in cases {
+            assert_eq!(&reply(&mut con, args), expected, "{} on {}", args.join(" "), kind.name);
+        }
     }
 }

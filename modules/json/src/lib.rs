@@ -515,6 +515,237 @@ fn json_type(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
     Ok(())
 }
 
+// ---------------------------------------------------------------------------------------------
+// JSON.STRLEN, JSON.ARRLEN, JSON.OBJLEN
+
+/// How one of the length commands behaves where RedisJSON's three differ.
+struct Length {
+    /// The type it measures.
+    expected: jsondoc::JsonType,
+    /// Its length, if `value` has the expected type.
+    measure: fn(&jsondoc::ValueRef<'_>) -> Option<usize>,
+    /// The error for a `$` path on a missing key.
+    missing_key_dollar: &'static str,
+}
+
+const NO_KEY: &str = "could not perform this operation on a key that doesn't exist";
+
+fn length(ctx: &Ctx, args: &[&RStr], how: &Length) -> Result<()> {
+    let (name, path_arg) = match args {
+        [_, name] => (*name, None),
+        [_, name, path, ..] => (*name, Some(*path)),
+        _ => return Err(Error::WrongArity),
+    };
+    let path = match path_arg {
+        Some(arg) => parse_path(arg)?,
+        None => Path::parse(".").map_err(|error| line(error.to_string()))?,
+    };
+    let typed = path_arg.map_or(Ok("."), utf8)?;
+    let key = ctx.open_key(name);
+    let Some(json) = key.value::<Json>()? else {
+        if path.is_legacy() {
+            ctx.reply_null();
+            return Ok(());
+        }
+        return Err(Error::err(how.missing_key_dollar));
+    };
+    let doc = &json.0;
+    let whole = doc.to_value();
+    if !path.is_legacy() {
+        let locations = path.query(&whole);
+        ctx.reply_array(locations.len());
+        for location in &locations {
+            match doc.value_at(location).as_ref().and_then(how.measure) {
+                Some(n) => ctx.reply_integer(n as i64),
+                None => ctx.reply_null(),
+            }
+        }
+        return Ok(());
+    }
+    let array = how.expected == jsondoc::JsonType::Array;
+    let Some(value) = path
+        .query_first(&whole)
+        .and_then(|location| doc.value_at(&location))
+    else {
+        if how.expected == jsondoc::JsonType::Object {
+            ctx.reply_null();
+            return Ok(());
+        }
+        let shown = if array { typed } else { path.rewritten_text() };
+        return Err(Error::err(format!("Path '{shown}' does not exist")));
+    };
+    match (how.measure)(&value) {
+        Some(n) => ctx.reply_integer(n as i64),
+        None if array => {
+            return Err(Error::err(format!(
+                "Path '{typed}' does not exist or not an array"
+            )));
+        }
+        None => {
+            return Err(json_error(JsonError::WrongType {
+                expected: how.expected,
+                found: value.json_type(),
+            }));
+        }
+    }
+    Ok(())
+}
+
+/// `JSON.STRLEN key [path]`: byte length of strings.
+fn json_strlen(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    let how = Length {
+        expected: jsondoc::JsonType::String,
+        measure: |v| v.str_len(),
+        missing_key_dollar: NO_KEY,
+    };
+    length(ctx, args, &how)
+}
+
+/// `JSON.ARRLEN key [path]`.
+fn json_arrlen(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    let how = Length {
+        expected: jsondoc::JsonType::Array,
+        measure: |v| v.array_len(),
+        missing_key_dollar: NO_KEY,
+    };
+    length(ctx, args, &how)
+}
+
+/// `JSON.OBJLEN key [path]`.
+fn json_objlen(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    let how = Length {
+        expected: jsondoc::JsonType::Object,
+        measure: |v| v.object_len(),
+        missing_key_dollar: "Path '$' does not exist or not an object",
+    };
+    length(ctx, args, &how)
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON.NUMINCRBY, JSON.NUMMULTBY, JSON.ARRAPPEND
+
+/// Applies `edit` to every match of `path` (all-or-nothing); `None` for a match it skipped
+/// (wrong type). Emits the event and replicates when something changed.
+fn edit_matches<R>(
+    ctx: &Ctx,
+    name: &RStr,
+    path: &Path,
+    event: &str,
+    edit: impl Fn(&mut Document, &Location) -> std::result::Result<Option<R>, JsonError>,
+) -> Result<Vec<Option<R>>> {
+    let mut key = ctx.open_key_writable(name);
+    let Some(mut json) = key.value_mut::<Json>()? else {
+        return Err(Error::err(NO_KEY));
+    };
+    let locations = path.query(&json.0.to_value());
+    let results = json
+        .0
+        .transaction(|doc| {
+            locations
+                .iter()
+                .map(|location| edit(doc, location))
+                .collect::<std::result::Result<Vec<_>, _>>()
+        })
+        .map_err(json_error)?;
+    drop(json);
+    if results.iter().any(Option::is_some) {
+        notify(ctx, event, name)?;
+        ctx.replicate_verbatim();
+    }
+    Ok(results)
+}
+
+/// Skips a match of the wrong type; other errors abort the command.
+fn skip_wrong_type<R>(result: std::result::Result<R, JsonError>) -> std::result::Result<Option<R>, JsonError> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(JsonError::WrongType { .. } | JsonError::NoSuchPath) => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
+fn num(ctx: &Ctx, args: &[&RStr], op: jsondoc::NumOp, event: &str) -> Result<()> {
+    let [_, name, path, number, ..] = args else {
+        return Err(Error::WrongArity);
+    };
+    let path = parse_path(path)?;
+    let by = match serde_json::from_str::<Value>(utf8(number)?) {
+        Ok(Value::Number(by)) => by,
+        Ok(_) => return Err(line("bad input number")),
+        Err(error) => return Err(Error::err(error.to_string())),
+    };
+    let results = edit_matches(ctx, name, &path, event, |doc, location| {
+        skip_wrong_type(doc.num_op(location, op, &by))
+    })?;
+    let text = if path.is_legacy() {
+        match results.iter().rev().flatten().next() {
+            Some(last) => jsondoc::format_number(last),
+            None => {
+                return Err(Error::err(format!(
+                    "Path '{}' does not exist or does not contains a number",
+                    path.rewritten_text()
+                )));
+            }
+        }
+    } else {
+        let items: Vec<String> = results
+            .iter()
+            .map(|r| r.as_ref().map_or_else(|| "null".to_owned(), jsondoc::format_number))
+            .collect();
+        format!("[{}]", items.join(","))
+    };
+    ctx.reply_bulk(text.as_bytes());
+    Ok(())
+}
+
+/// `JSON.NUMINCRBY key path number`.
+fn json_numincrby(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    num(ctx, args, jsondoc::NumOp::Add, "json.numincrby")
+}
+
+/// `JSON.NUMMULTBY key path number`.
+fn json_nummultby(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    num(ctx, args, jsondoc::NumOp::Mul, "json.nummultby")
+}
+
+/// `JSON.ARRAPPEND key path value [value ...]`.
+fn json_arrappend(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    let [_, name, path_arg, values @ ..] = args else {
+        return Err(Error::WrongArity);
+    };
+    if values.is_empty() {
+        return Err(Error::WrongArity);
+    }
+    let path = parse_path(path_arg)?;
+    let values = values
+        .iter()
+        .map(|v| parse_value(v))
+        .collect::<Result<Vec<_>>>()?;
+    let results = edit_matches(ctx, name, &path, "json.arrappend", |doc, location| {
+        skip_wrong_type(doc.arr_append(location, &values))
+    })?;
+    if path.is_legacy() {
+        match results.iter().rev().flatten().next() {
+            Some(len) => ctx.reply_integer(*len as i64),
+            None => {
+                return Err(Error::err(format!(
+                    "Path '{}' does not exist or not an array",
+                    utf8(path_arg)?
+                )));
+            }
+        }
+    } else {
+        ctx.reply_array(results.len());
+        for result in &results {
+            match result {
+                Some(len) => ctx.reply_integer(*len as i64),
+                None => ctx.reply_null(),
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The metadata every command shares: flags, key position (1,1,1), docs.
 fn describe(command: Command, flags: &'static str, usage: &'static str, summary: &'static str) -> Command {
     command
@@ -571,6 +802,42 @@ fn module() -> Module {
             READ,
             "JSON.TYPE key [path]",
             "Returns the JSON type of the value(s) at a path",
+        ))
+        .command(describe(
+            Command::new("json.strlen", json_strlen),
+            READ,
+            "JSON.STRLEN key [path]",
+            "Returns the byte length of the string(s) at a path",
+        ))
+        .command(describe(
+            Command::new("json.arrlen", json_arrlen),
+            READ,
+            "JSON.ARRLEN key [path]",
+            "Returns the length of the array(s) at a path",
+        ))
+        .command(describe(
+            Command::new("json.objlen", json_objlen),
+            READ,
+            "JSON.OBJLEN key [path]",
+            "Returns the number of members of the object(s) at a path",
+        ))
+        .command(describe(
+            Command::new("json.numincrby", json_numincrby),
+            "write",
+            "JSON.NUMINCRBY key path number",
+            "Adds a number to the number(s) at a path",
+        ))
+        .command(describe(
+            Command::new("json.nummultby", json_nummultby),
+            "write",
+            "JSON.NUMMULTBY key path number",
+            "Multiplies the number(s) at a path",
+        ))
+        .command(describe(
+            Command::new("json.arrappend", json_arrappend),
+            WRITE,
+            "JSON.ARRAPPEND key path value [value ...]",
+            "Appends values to the array(s) at a path",
         ))
         .on_load(|ctx, _args| ctx.create_data_type::<Json>())
 }
