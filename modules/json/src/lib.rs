@@ -164,9 +164,7 @@ fn location_cmp(a: &Location, b: &Location) -> std::cmp::Ordering {
 fn json_set(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
     let (name, path, value, rest) = match args {
         [_, name, value] => (*name, None, *value, &[][..]),
-        [_, name, path, value, rest @ ..] => {
-            (*name, Some(parse_path(path)?), *value, rest)
-        }
+        [_, name, path, value, rest @ ..] => (*name, Some(parse_path(path)?), *value, rest),
         _ => return Err(Error::WrongArity),
     };
     let (mut nx, mut xx) = (false, false);
@@ -248,7 +246,10 @@ fn set_at(doc: &mut Document, path: &Path, value: &Document, nx: bool, xx: bool)
     match last {
         Step::Key(name) => location.push(Segment::Key(name.clone())),
         Step::Index(_) => {
-            let is_array = doc.value_at(&location).and_then(|v| v.array_len()).is_some();
+            let is_array = doc
+                .value_at(&location)
+                .and_then(|v| v.array_len())
+                .is_some();
             return if is_array {
                 Err(json_error(JsonError::ArrayIndexOutOfRange))
             } else {
@@ -280,7 +281,9 @@ fn select(whole: &Value, doc: &Document, path: &Path, shown: &str) -> Result<Sel
             .query_first(whole)
             .ok_or_else(|| Error::err(format!("Path '{shown}' does not exist")))?;
         Ok(Selected::First(
-            doc.value_at(&location).map(|v| v.to_value()).unwrap_or(Value::Null),
+            doc.value_at(&location)
+                .map(|v| v.to_value())
+                .unwrap_or(Value::Null),
         ))
     } else {
         Ok(Selected::All(
@@ -656,7 +659,9 @@ fn edit_matches<R>(
 }
 
 /// Skips a match of the wrong type; other errors abort the command.
-fn skip_wrong_type<R>(result: std::result::Result<R, JsonError>) -> std::result::Result<Option<R>, JsonError> {
+fn skip_wrong_type<R>(
+    result: std::result::Result<R, JsonError>,
+) -> std::result::Result<Option<R>, JsonError> {
     match result {
         Ok(value) => Ok(Some(value)),
         Err(JsonError::WrongType { .. } | JsonError::NoSuchPath) => Ok(None),
@@ -690,7 +695,10 @@ fn num(ctx: &Ctx, args: &[&RStr], op: jsondoc::NumOp, event: &str) -> Result<()>
     } else {
         let items: Vec<String> = results
             .iter()
-            .map(|r| r.as_ref().map_or_else(|| "null".to_owned(), jsondoc::format_number))
+            .map(|r| {
+                r.as_ref()
+                    .map_or_else(|| "null".to_owned(), jsondoc::format_number)
+            })
             .collect();
         format!("[{}]", items.join(","))
     };
@@ -747,7 +755,12 @@ fn json_arrappend(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
 }
 
 /// The metadata every command shares: flags, key position (1,1,1), docs.
-fn describe(command: Command, flags: &'static str, usage: &'static str, summary: &'static str) -> Command {
+fn describe(
+    command: Command,
+    flags: &'static str,
+    usage: &'static str,
+    summary: &'static str,
+) -> Command {
     command
         .usage(usage)
         .summary(summary)
