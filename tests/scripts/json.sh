@@ -73,6 +73,23 @@ assert_reply '"{\"b\":{},\"c\":[1,2],\"x\":true}"' JSON.GET n
 assert_reply '(integer) 1' JSON.FORGET n
 assert_reply '(integer) 0' exists n
 
+test_case "NUMINCRBY/NUMMULTBY, STRLEN/ARRLEN/OBJLEN, ARRAPPEND"
+assert_reply 'OK' JSON.SET m '$' '{"a":1,"b":{"a":2.5},"i":9223372036854775807,"s":"h\u00e9","arr":[1]}'
+assert_reply '"[3]"' JSON.NUMINCRBY m '$.a' 2
+assert_reply '"5"' JSON.NUMINCRBY m .a 2
+assert_reply '"[6,3.5]"' JSON.NUMINCRBY m '$..a' 1
+assert_reply '"35.0"' JSON.NUMMULTBY m ..a 10
+assert_reply '(error) ERR increment or decrement would overflow' JSON.NUMINCRBY m .i 1
+assert_reply '"9223372036854775807"' JSON.GET m .i
+assert_reply "(error) ERR Path '\$.s' does not exist or does not contains a number" JSON.NUMINCRBY m .s 1
+assert_reply '(integer) 3' JSON.STRLEN m .s
+assert_reply $'1) (nil)\n2) (integer) 3' JSON.STRLEN m '$["a","s"]'
+assert_reply '(integer) 5' JSON.OBJLEN m
+assert_reply '(integer) 3' JSON.ARRAPPEND m .arr 2 '"x"'
+assert_reply '(integer) 3' JSON.ARRLEN m .arr
+assert_reply "(error) ERR Path '.s' does not exist or not an array" JSON.ARRLEN m .s
+assert_reply '"[1,2,\"x\"]"' JSON.GET m .arr
+
 test_case "persistence: DEBUG RELOAD, DUMP/RESTORE, COPY"
 assert_reply 'OK' json.set d '{"a":[1,2.5,"x",null,true]}'
 # Byte for byte what RedisJSON 2.8 dumps (FACTS.md §1.2); only the RDB version and the
