@@ -576,3 +576,37 @@ fn lengths_numbers_and_appends() {
         }
     }
 }
+
+#[test]
+fn command_table_and_resp3() {
+    for kind in servers() {
+        let server = Server::start(&kind, &["json"], &[]);
+        let mut con = server.connection();
+        for (name, flags) in [
+            ("json.set", "[+write, +denyoom, +module]"),
+            ("json.get", "[+readonly, +module]"),
+            ("json.path", "[+readonly, +module]"),
+            ("json.fmt", "[+readonly, +module]"),
+            ("json.del", "[+write, +module]"),
+            ("json.numincrby", "[+write, +module]"),
+            ("json.arrappend", "[+write, +denyoom, +module]"),
+            ("json.strlen", "[+readonly, +module]"),
+        ] {
+            let info = reply(&mut con, &["command", "info", name]);
+            let expected = format!("[[\"{name}\", -2, {flags}, 1, 1, 1");
+            assert!(info.starts_with(&expected), "{info} on {}", kind.name);
+        }
+        let docs = reply(&mut con, &["command", "docs", "json.fmt"]);
+        assert!(
+            docs.contains("Fills a template's {{path}} placeholders"),
+            "{docs}"
+        );
+        // RESP3 gets the same reply shapes, with RESP3 nulls.
+        let mut con3 = server.connection_resp3();
+        assert_eq!(reply(&mut con3, &["json.set", "k", r#"{"a":[1]}"#]), "+OK");
+        assert_eq!(reply(&mut con3, &["json.get", "nokey"]), "(nil)");
+        assert_eq!(reply(&mut con3, &["json.arrlen", "k", "$.*"]), "[1]");
+        assert_eq!(reply(&mut con3, &["json.strlen", "k", "$.a"]), "[(nil)]");
+        assert_eq!(reply(&mut con3, &["json.get", "k", "$.a[0]"]), r#""[1]""#);
+    }
+}
