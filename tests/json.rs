@@ -610,3 +610,95 @@ fn command_table_and_resp3() {
         assert_eq!(reply(&mut con3, &["json.get", "k", "$.a[0]"]), r#""[1]""#);
     }
 }
+
+#[test]
+fn strappend_toggle_clear_objkeys() {
+    for kind in servers() {
+        let server = Server::start(&kind, &["json"], &[]);
+        let mut con = server.connection();
+        let no_key = "ERR could not perform this operation on a key that doesn't exist";
+        let cases: &[(&[&str], &str)] = &[
+            (
+                &["json.set", "k", r#"{"s":"foo","n":{"s":"bar"},"x":1}"#],
+                "+OK",
+            ),
+            (&["json.strappend", "k", "$.s", "\"baz\""], "[6]"),
+            (&["json.strappend", "k", ".s", "\"!\""], "7"),
+            (&["json.strappend", "k", "$..s", "\"1\""], "[8, 4]"),
+            (
+                &["json.strappend", "k", ".x", "\"a\""],
+                "ERR Path '$.x' does not exist or not a string",
+            ),
+            (&["json.strappend", "k", "$.x", "\"a\""], "[(nil)]"),
+            (
+                &["json.strappend", "k", "$.s", "baz"],
+                "ERR expected value at line 1 column 1",
+            ),
+            (
+                &["json.strappend", "k", "$.s", "1"],
+                "WRONGTYPE wrong type of path value - expected string but found 1",
+            ),
+            (
+                &["json.strappend", "k", "\"x\""],
+                "ERR Path '$' does not exist or not a string",
+            ),
+            (&["json.strappend", "nokey", "$", "\"a\""], no_key),
+            (&["json.get", "k", "$..s"], r#""[\"foobaz!1\",\"bar1\"]""#),
+            (
+                &["json.set", "t", r#"{"a":true,"b":{"a":1},"c":{"a":false}}"#],
+                "+OK",
+            ),
+            (&["json.toggle", "t", "..a"], r#""true""#),
+            (&["json.toggle", "t", "$..a"], "[1, (nil), 0]"),
+            (
+                &["json.toggle", "t", ".b"],
+                "ERR Path '$.b' does not exist or not a bool",
+            ),
+            (
+                &["json.toggle", "t"],
+                "ERR wrong number of arguments for 'json.toggle' command",
+            ),
+            (
+                &["json.set", "c", r#"{"a":[1],"n":2.5,"s":"x","o":{}}"#],
+                "+OK",
+            ),
+            (&["json.clear", "c", "$.*"], "2"),
+            (
+                &["json.get", "c"],
+                r#""{\"a\":[],\"n\":0,\"s\":\"x\",\"o\":{}}""#,
+            ),
+            (&["json.clear", "c"], "1"),
+            (&["json.get", "c"], r#""{}""#),
+            (&["json.clear", "nokey"], no_key),
+            (
+                &[
+                    "json.set",
+                    "o",
+                    r#"{"a":1,"b":{"x":1,"y":{"z":1}},"o":{},"s":"x"}"#,
+                ],
+                "+OK",
+            ),
+            (&["json.objkeys", "o"], r#"["a", "b", "o", "s"]"#),
+            (
+                &["json.objkeys", "o", "$.*"],
+                r#"[(nil), ["x", "y"], [], (nil)]"#,
+            ),
+            (
+                &["json.objkeys", "o", ".s"],
+                "ERR Path '$.s' does not exist or not an object",
+            ),
+            (&["json.objkeys", "o", ".nope"], "(nil)"),
+            (&["json.objkeys", "nokey"], "(nil)"),
+            (&["json.objkeys", "nokey", "$"], no_key),
+        ];
+        for (args, expected) in cases {
+            assert_eq!(
+                &reply(&mut con, args),
+                expected,
+                "{} on {}",
+                args.join(" "),
+                kind.name
+            );
+        }
+    }
+}

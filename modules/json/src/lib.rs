@@ -754,6 +754,148 @@ fn json_arrappend(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
     Ok(())
 }
 
+// ---------------------------------------------------------------------------------------------
+// JSON.STRAPPEND, JSON.TOGGLE, JSON.CLEAR, JSON.OBJKEYS
+
+/// `JSON.STRAPPEND key [path] json-string`.
+fn json_strappend(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    let (name, path, suffix) = match args {
+        [_, name, suffix] => (
+            *name,
+            Path::parse(".").map_err(|e| line(e.to_string()))?,
+            *suffix,
+        ),
+        [_, name, path, suffix, ..] => (*name, parse_path(path)?, *suffix),
+        _ => return Err(Error::WrongArity),
+    };
+    let suffix = match serde_json::from_str::<Value>(utf8(suffix)?) {
+        Ok(Value::String(text)) => text,
+        Ok(other) => {
+            return Err(line(format!(
+                "WRONGTYPE wrong type of path value - expected string but found {other}"
+            )));
+        }
+        Err(error) => return Err(Error::err(error.to_string())),
+    };
+    let results = edit_matches(ctx, name, &path, "json.strappend", |doc, location| {
+        skip_wrong_type(doc.str_append(location, &suffix))
+    })?;
+    reply_counts(ctx, &path, &results, "not a string")
+}
+
+/// The reply of the commands answering one integer per match: an array for `$` paths, the
+/// last one for legacy paths (an error naming the rewritten path when none qualified).
+fn reply_counts(ctx: &Ctx, path: &Path, results: &[Option<usize>], what: &str) -> Result<()> {
+    if path.is_legacy() {
+        match results.iter().rev().flatten().next() {
+            Some(n) => ctx.reply_integer(*n as i64),
+            None => {
+                return Err(Error::err(format!(
+                    "Path '{}' does not exist or {what}",
+                    path.rewritten_text()
+                )));
+            }
+        }
+    } else {
+        ctx.reply_array(results.len());
+        for result in results {
+            match result {
+                Some(n) => ctx.reply_integer(*n as i64),
+                None => ctx.reply_null(),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `JSON.TOGGLE key path`.
+fn json_toggle(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    let [_, name, path, ..] = args else {
+        return Err(Error::WrongArity);
+    };
+    let path = parse_path(path)?;
+    let results = edit_matches(ctx, name, &path, "json.toggle", |doc, location| {
+        skip_wrong_type(doc.toggle(location))
+    })?;
+    if path.is_legacy() {
+        match results.iter().rev().flatten().next() {
+            Some(value) => ctx.reply_bulk(if *value { b"true" } else { b"false" }),
+            None => {
+                return Err(Error::err(format!(
+                    "Path '{}' does not exist or not a bool",
+                    path.rewritten_text()
+                )));
+            }
+        }
+    } else {
+        let counts: Vec<Option<usize>> = results.iter().map(|r| r.map(usize::from)).collect();
+        reply_counts(ctx, &path, &counts, "not a bool")?;
+    }
+    Ok(())
+}
+
+/// `JSON.CLEAR key [path]`: the number of containers emptied and numbers zeroed.
+fn json_clear(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    let (name, path) = match args {
+        [_, name] => (*name, Path::parse("$").map_err(|e| line(e.to_string()))?),
+        [_, name, path, ..] => (*name, parse_path(path)?),
+        _ => return Err(Error::WrongArity),
+    };
+    let results = edit_matches(ctx, name, &path, "json.clear", |doc, location| {
+        Ok(doc.clear(location)?.then_some(()))
+    })?;
+    ctx.reply_integer(results.iter().flatten().count() as i64);
+    Ok(())
+}
+
+/// `JSON.OBJKEYS key [path]`.
+fn json_objkeys(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    let (name, path) = match args {
+        [_, name] => (*name, Path::parse(".").map_err(|e| line(e.to_string()))?),
+        [_, name, path, ..] => (*name, parse_path(path)?),
+        _ => return Err(Error::WrongArity),
+    };
+    let key = ctx.open_key(name);
+    let Some(json) = key.value::<Json>()? else {
+        if path.is_legacy() {
+            ctx.reply_null();
+            return Ok(());
+        }
+        return Err(Error::err(NO_KEY));
+    };
+    let doc = &json.0;
+    let whole = doc.to_value();
+    let reply_keys = |keys: &[String]| {
+        ctx.reply_array(keys.len());
+        for key in keys {
+            ctx.reply_bulk(key.as_bytes());
+        }
+    };
+    if path.is_legacy() {
+        let Some(value) = path.query_first(&whole).and_then(|l| doc.value_at(&l)) else {
+            ctx.reply_null();
+            return Ok(());
+        };
+        let keys = value.object_keys().ok_or_else(|| {
+            Error::err(format!(
+                "Path '{}' does not exist or not an object",
+                path.rewritten_text()
+            ))
+        })?;
+        reply_keys(&keys);
+    } else {
+        let locations = path.query(&whole);
+        ctx.reply_array(locations.len());
+        for location in &locations {
+            match doc.value_at(location).and_then(|v| v.object_keys()) {
+                Some(keys) => reply_keys(&keys),
+                None => ctx.reply_null(),
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The metadata every command shares: flags, key position (1,1,1), docs.
 fn describe(
     command: Command,
@@ -851,6 +993,30 @@ fn module() -> Module {
             WRITE,
             "JSON.ARRAPPEND key path value [value ...]",
             "Appends values to the array(s) at a path",
+        ))
+        .command(describe(
+            Command::new("json.strappend", json_strappend),
+            WRITE,
+            "JSON.STRAPPEND key [path] json-string",
+            "Appends a string to the string(s) at a path",
+        ))
+        .command(describe(
+            Command::new("json.toggle", json_toggle),
+            WRITE,
+            "JSON.TOGGLE key path",
+            "Flips the boolean(s) at a path",
+        ))
+        .command(describe(
+            Command::new("json.clear", json_clear),
+            "write",
+            "JSON.CLEAR key [path]",
+            "Empties the containers and zeroes the numbers at a path",
+        ))
+        .command(describe(
+            Command::new("json.objkeys", json_objkeys),
+            READ,
+            "JSON.OBJKEYS key [path]",
+            "Returns the member names of the object(s) at a path",
         ))
         .on_load(|ctx, _args| ctx.create_data_type::<Json>())
 }
