@@ -403,6 +403,20 @@ fn redisjson_set_get_del_type() {
             (&["json.del", "k"], "1"),
             (&["exists", "k"], "0"),
             (&["json.del", "k"], "0"),
+            // nested matches: only the outer ones count
+            (
+                &[
+                    "json.set",
+                    "k",
+                    "$",
+                    r#"{"a":{"a":{"a":1}},"b":[{"a":[1]},2,3]}"#,
+                ],
+                "+OK",
+            ),
+            (&["json.del", "k", "$..a"], "2"),
+            (&["json.get", "k"], r#""{\"b\":[{},2,3]}""#),
+            (&["json.del", "k", "$.b[2,0,0]"], "2"),
+            (&["json.get", "k"], r#""{\"b\":[2]}""#),
         ];
         for (args, expected) in cases {
             assert_eq!(

@@ -141,7 +141,7 @@ impl Format {
     }
 }
 
-/// Deletion order: later siblings and deeper values first, so earlier locations stay valid.
+/// Document order of locations: an ancestor before its descendants, siblings by index or name.
 fn location_cmp(a: &Location, b: &Location) -> std::cmp::Ordering {
     for (x, y) in a.iter().zip(b) {
         let order = match (x, y) {
@@ -462,8 +462,20 @@ fn json_del(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
         Some(path) if !path.is_root() => {
             let mut json = key.value_mut::<Json>()?.ok_or(Error::WrongType)?;
             let mut locations = path.query(&json.0.to_value());
-            locations.sort_by(|a, b| location_cmp(b, a));
+            locations.sort_by(location_cmp);
             locations.dedup();
+            // A value inside another deleted value is not counted (RedisJSON: `$..a` on
+            // nested a's deletes the outer ones). Sorted, an ancestor directly precedes its
+            // descendants.
+            let mut outer: Vec<Location> = Vec::with_capacity(locations.len());
+            for location in locations {
+                if !outer.last().is_some_and(|o| location.starts_with(o)) {
+                    outer.push(location);
+                }
+            }
+            // Later siblings first, so earlier locations stay valid.
+            outer.reverse();
+            let locations = outer;
             let count = locations.len();
             json.0
                 .transaction(|doc| locations.iter().try_for_each(|l| doc.delete(l)))
