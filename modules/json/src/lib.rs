@@ -1,0 +1,1036 @@
+//! `json`: JSON documents as a key type, the first slice of RedisJSON compatibility.
+//!
+//! Values are [`jsondoc::Document`]s stored under the data type `ReJSON-RL`, encoding version 3,
+//! written exactly as RedisJSON 2.8 writes them (one RDB string holding the compact JSON), so
+//! RDB files and `DUMP` payloads interchange with `rejson.so`. See `README.md` next to this
+//! crate for the commands, their replies and where they differ from RedisJSON.
+#![forbid(unsafe_code)]
+
+use jsondoc::path::{Path, Step};
+use jsondoc::{Document, JsonError, Location, Segment};
+use rm::{
+    AofWriter, Command, Ctx, DataType, Digest, Error, Module, NotifyFlags, RStr, RdbReader,
+    RdbWriter, Result,
+};
+use serde_json::Value;
+
+/// The value of a JSON key.
+struct Json(Document);
+
+impl DataType for Json {
+    const NAME: &'static str = "ReJSON-RL";
+    const ENCODING_VERSION: i32 = 3;
+
+    fn rdb_save(&self, io: &mut RdbWriter<'_>) {
+        let mut text = Vec::new();
+        self.0.to_compact(&mut text);
+        io.save_bytes(&text);
+    }
+
+    fn rdb_load(io: &mut RdbReader<'_>, encver: i32) -> Result<Self> {
+        let text = match encver {
+            3 => io.load_bytes()?,
+            2 => {
+                // RedisJSON 2.0: the JSON, then a count; a non-zero count is followed by two
+                // strings of RediSearch index data, which are read and dropped.
+                let text = io.load_bytes()?;
+                if io.load_unsigned()? > 0 {
+                    io.load_bytes()?;
+                    io.load_bytes()?;
+                }
+                text
+            }
+            other => {
+                return Err(Error::err(format!(
+                    "ReJSON-RL encoding version {other} (RedisJSON 1.x) is not supported"
+                )));
+            }
+        };
+        Document::from_saved_json(&text)
+            .map(Json)
+            .map_err(|error| Error::err(format!("bad ReJSON-RL payload: {error}")))
+    }
+
+    fn aof_rewrite(&self, key: &RStr, aof: &mut AofWriter<'_>) -> Result<()> {
+        let mut text = Vec::new();
+        self.0.to_compact(&mut text);
+        aof.emit("JSON.SET", &[key.as_bytes(), b"$", &text])
+    }
+
+    fn mem_usage(&self) -> usize {
+        self.0.memory_usage()
+    }
+
+    fn digest(&self, digest: &mut Digest<'_>) {
+        let mut text = Vec::new();
+        self.0.to_compact(&mut text);
+        digest.add_bytes(&text);
+        digest.end_sequence();
+    }
+
+    fn copy(&self) -> Option<Self> {
+        Some(Json(self.0.clone()))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+/// An error line sent as is (RedisJSON's texts without `ERR`, path syntax errors).
+fn line(text: impl Into<String>) -> Error {
+    Error::Coded(text.into().into())
+}
+
+fn utf8(arg: &RStr) -> Result<&str> {
+    std::str::from_utf8(arg.as_bytes()).map_err(|_| line("Couldn't parse as UTF-8 string"))
+}
+
+fn parse_path(arg: &RStr) -> Result<Path> {
+    Path::parse(utf8(arg)?).map_err(|error| line(error.to_string()))
+}
+
+fn parse_value(arg: &RStr) -> Result<Document> {
+    Document::from_json(utf8(arg)?.as_bytes()).map_err(json_error)
+}
+
+fn json_error(error: JsonError) -> Error {
+    line(error.to_string())
+}
+
+fn is(arg: &RStr, word: &str) -> bool {
+    arg.as_bytes().eq_ignore_ascii_case(word.as_bytes())
+}
+
+fn notify(ctx: &Ctx, event: &str, key: &RStr) -> Result<()> {
+    ctx.notify_keyspace_event(NotifyFlags::MODULE, event, key)
+}
+
+/// The JSON text formats of JSON.GET.
+struct Format {
+    indent: Vec<u8>,
+    newline: Vec<u8>,
+    space: Vec<u8>,
+}
+
+impl Format {
+    const COMPACT: Format = Format {
+        indent: Vec::new(),
+        newline: Vec::new(),
+        space: Vec::new(),
+    };
+
+    /// `PRETTY`: two-space indent, `\n`, one space after `:`.
+    fn pretty() -> Format {
+        Format {
+            indent: b"  ".to_vec(),
+            newline: b"\n".to_vec(),
+            space: b" ".to_vec(),
+        }
+    }
+
+    fn is_compact(&self) -> bool {
+        self.indent.is_empty() && self.newline.is_empty() && self.space.is_empty()
+    }
+
+    fn write(&self, document: &Document, out: &mut Vec<u8>) {
+        if self.is_compact() {
+            document.to_compact(out);
+        } else {
+            document.to_pretty(&self.indent, &self.newline, &self.space, out);
+        }
+    }
+}
+
+/// Document order of locations: an ancestor before its descendants, siblings by index or name.
+fn location_cmp(a: &Location, b: &Location) -> std::cmp::Ordering {
+    for (x, y) in a.iter().zip(b) {
+        let order = match (x, y) {
+            (Segment::Index(x), Segment::Index(y)) => x.cmp(y),
+            (Segment::Key(x), Segment::Key(y)) => x.cmp(y),
+            (Segment::Index(_), Segment::Key(_)) => std::cmp::Ordering::Less,
+            (Segment::Key(_), Segment::Index(_)) => std::cmp::Ordering::Greater,
+        };
+        if order.is_ne() {
+            return order;
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON.SET
+
+/// `JSON.SET key VALUE` (whole document) or `JSON.SET key path value [NX|XX]`.
+fn json_set(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    let (name, path, value, rest) = match args {
+        [_, name, value] => (*name, None, *value, &[][..]),
+        [_, name, path, value, rest @ ..] => (*name, Some(parse_path(path)?), *value, rest),
+        _ => return Err(Error::WrongArity),
+    };
+    let (mut nx, mut xx) = (false, false);
+    let mut options = rest.iter();
+    while let Some(option) = options.next() {
+        if is(option, "NX") && !nx && !xx {
+            nx = true;
+        } else if is(option, "XX") && !nx && !xx {
+            xx = true;
+        } else if is(option, "FORMAT") && options.next().is_some_and(|f| is(f, "JSON")) {
+            // RedisJSON's default input format; BSON is not supported.
+        } else {
+            return Err(Error::err("syntax error"));
+        }
+    }
+    let value = parse_value(value)?;
+    let mut key = ctx.open_key_writable(name);
+    let root = path.as_ref().is_none_or(Path::is_root);
+    let exists = key.value::<Json>()?.is_some();
+    let changed = if !exists {
+        if !root {
+            return Err(Error::err("new objects must be created at the root"));
+        }
+        if xx {
+            false
+        } else {
+            key.set_value(Json(value))?;
+            true
+        }
+    } else {
+        let mut json = key.value_mut::<Json>()?.ok_or(Error::WrongType)?;
+        match &path {
+            None => {
+                json.0 = value;
+                true
+            }
+            Some(path) => set_at(&mut json.0, path, &value, nx, xx)?,
+        }
+    };
+    if changed {
+        ctx.reply_ok();
+        notify(ctx, "json.set", name)?;
+        ctx.replicate_verbatim();
+    } else {
+        ctx.reply_null();
+    }
+    Ok(())
+}
+
+/// Sets `value` at every match of `path`; `Ok(false)` when NX/XX or a missing parent says no.
+fn set_at(doc: &mut Document, path: &Path, value: &Document, nx: bool, xx: bool) -> Result<bool> {
+    let locations = path.query(&doc.to_value());
+    if !locations.is_empty() {
+        if nx {
+            return Ok(false);
+        }
+        doc.transaction(|doc| {
+            locations
+                .iter()
+                .try_for_each(|location| doc.set(location, value))
+        })
+        .map_err(json_error)?;
+        return Ok(true);
+    }
+    if xx {
+        return Ok(false);
+    }
+    let Some(steps) = path.as_simple() else {
+        return Err(line("Err wrong static path"));
+    };
+    let Some((last, parent_steps)) = steps.split_last() else {
+        return Ok(false);
+    };
+    let whole = doc.to_value();
+    let Some(parent) = jsondoc::path::resolve(&whole, parent_steps) else {
+        return Ok(false);
+    };
+    let mut location = parent;
+    match last {
+        Step::Key(name) => location.push(Segment::Key(name.clone())),
+        Step::Index(_) => {
+            let is_array = doc
+                .value_at(&location)
+                .and_then(|v| v.array_len())
+                .is_some();
+            return if is_array {
+                Err(json_error(JsonError::ArrayIndexOutOfRange))
+            } else {
+                Ok(false)
+            };
+        }
+    }
+    match doc.set(&location, value) {
+        Ok(()) => Ok(true),
+        Err(JsonError::NoSuchPath) => Ok(false),
+        Err(error) => Err(json_error(error)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON.GET, json.path
+
+/// What a path selects, as the reply shapes need it.
+enum Selected {
+    /// A `$` path: every match.
+    All(Vec<Value>),
+    /// A legacy path: the first match.
+    First(Value),
+}
+
+fn select(whole: &Value, doc: &Document, path: &Path, shown: &str) -> Result<Selected> {
+    if path.is_legacy() {
+        let location = path
+            .query_first(whole)
+            .ok_or_else(|| Error::err(format!("Path '{shown}' does not exist")))?;
+        Ok(Selected::First(
+            doc.value_at(&location)
+                .map(|v| v.to_value())
+                .unwrap_or(Value::Null),
+        ))
+    } else {
+        Ok(Selected::All(
+            path.query(whole)
+                .iter()
+                .filter_map(|location| doc.value_at(location).map(|v| v.to_value()))
+                .collect(),
+        ))
+    }
+}
+
+/// `JSON.GET key [PRETTY]` or `JSON.GET key [INDENT s] [NEWLINE s] [SPACE s] [path ...]`.
+fn json_get(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    let [_, name, rest @ ..] = args else {
+        return Err(Error::WrongArity);
+    };
+    let mut format = Format::COMPACT;
+    let mut paths: Vec<&RStr> = Vec::new();
+    if let [only] = rest
+        && is(only, "PRETTY")
+    {
+        format = Format::pretty();
+    } else {
+        let mut i = 0;
+        while i < rest.len() {
+            let arg = rest[i];
+            let slot = if is(arg, "INDENT") {
+                Some(&mut format.indent)
+            } else if is(arg, "NEWLINE") {
+                Some(&mut format.newline)
+            } else if is(arg, "SPACE") {
+                Some(&mut format.space)
+            } else {
+                None
+            };
+            match slot {
+                Some(slot) => {
+                    let value = rest.get(i + 1).ok_or(Error::WrongArity)?;
+                    *slot = value.as_bytes().to_vec();
+                    i += 2;
+                }
+                None if is(arg, "NOESCAPE") => i += 1,
+                None => {
+                    paths.push(arg);
+                    i += 1;
+                }
+            }
+        }
+    }
+    let parsed = paths
+        .iter()
+        .map(|p| parse_path(p))
+        .collect::<Result<Vec<_>>>()?;
+    let key = ctx.open_key(name);
+    let Some(json) = key.value::<Json>()? else {
+        ctx.reply_null();
+        return Ok(());
+    };
+    let doc = &json.0;
+    let mut out = Vec::new();
+    match parsed.as_slice() {
+        [] => format.write(doc, &mut out),
+        [path] if path.is_root() && path.is_legacy() => format.write(doc, &mut out),
+        [path] => {
+            let whole = doc.to_value();
+            let value = match select(&whole, doc, path, path.rewritten_text())? {
+                Selected::All(values) => Value::Array(values),
+                Selected::First(value) => value,
+            };
+            format.write(&Document::from_value(&value), &mut out);
+        }
+        several => {
+            let whole = doc.to_value();
+            let any_dollar = several.iter().any(|p| !p.is_legacy());
+            let mut object = serde_json::Map::new();
+            for (path, text) in several.iter().zip(&paths) {
+                let text = utf8(text)?;
+                let value = if any_dollar {
+                    Value::Array(
+                        path.query(&whole)
+                            .iter()
+                            .filter_map(|l| doc.value_at(l).map(|v| v.to_value()))
+                            .collect(),
+                    )
+                } else {
+                    match select(&whole, doc, path, text)? {
+                        Selected::First(value) => value,
+                        Selected::All(values) => Value::Array(values),
+                    }
+                };
+                object.insert(text.to_owned(), value);
+            }
+            format.write(&Document::from_value(&Value::Object(object)), &mut out);
+        }
+    }
+    ctx.reply_bulk(&out);
+    Ok(())
+}
+
+/// `json.path key PATH [PRETTY]`: the value(s) at PATH.
+fn json_path(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    let (name, path, format) = match args {
+        [_, name, path] => (*name, *path, Format::COMPACT),
+        [_, name, path, pretty] if is(pretty, "PRETTY") => (*name, *path, Format::pretty()),
+        [_, _, _, _] => return Err(Error::err("syntax error")),
+        _ => return Err(Error::WrongArity),
+    };
+    let path = parse_path(path)?;
+    let key = ctx.open_key(name);
+    let Some(json) = key.value::<Json>()? else {
+        ctx.reply_null();
+        return Ok(());
+    };
+    let whole = json.0.to_value();
+    let value = match select(&whole, &json.0, &path, path.rewritten_text())? {
+        Selected::All(values) => Value::Array(values),
+        Selected::First(value) => value,
+    };
+    let mut out = Vec::new();
+    format.write(&Document::from_value(&value), &mut out);
+    ctx.reply_bulk(&out);
+    Ok(())
+}
+
+/// `json.fmt key TEMPLATE`: each `{{PATH}}` replaced by the (first) value at PATH.
+fn json_fmt(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    let [_, name, template] = args else {
+        return Err(Error::WrongArity);
+    };
+    let template = utf8(template)?;
+    let key = ctx.open_key(name);
+    let Some(json) = key.value::<Json>()? else {
+        ctx.reply_null();
+        return Ok(());
+    };
+    let whole = json.0.to_value();
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after
+            .find("}}")
+            .ok_or_else(|| Error::err("unterminated {{ in template"))?;
+        let text = &after[..end];
+        let path = Path::parse(text).map_err(|error| line(error.to_string()))?;
+        let value = path
+            .query_first(&whole)
+            .and_then(|location| json.0.value_at(&location))
+            .ok_or_else(|| Error::err(format!("Path '{text}' does not exist")))?;
+        match value.as_string() {
+            Some(string) => out.push_str(&string),
+            None => out.push_str(&value.to_compact_string()),
+        }
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    ctx.reply_bulk(out.as_bytes());
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON.DEL, JSON.TYPE
+
+/// `JSON.DEL key [path]` (also `JSON.FORGET`): the number of values deleted.
+fn json_del(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    let (name, path) = match args {
+        [_, name] => (*name, None),
+        [_, name, path, ..] => (*name, Some(parse_path(path)?)),
+        _ => return Err(Error::WrongArity),
+    };
+    let mut key = ctx.open_key_writable(name);
+    let exists = key.value::<Json>()?.is_some();
+    let deleted = match &path {
+        _ if !exists => 0,
+        Some(path) if !path.is_root() => {
+            let mut json = key.value_mut::<Json>()?.ok_or(Error::WrongType)?;
+            let mut locations = path.query(&json.0.to_value());
+            locations.sort_by(location_cmp);
+            locations.dedup();
+            // A value inside another deleted value is not counted (RedisJSON: `$..a` on
+            // nested a's deletes the outer ones). Sorted, an ancestor directly precedes its
+            // descendants.
+            let mut outer: Vec<Location> = Vec::with_capacity(locations.len());
+            for location in locations {
+                if !outer.last().is_some_and(|o| location.starts_with(o)) {
+                    outer.push(location);
+                }
+            }
+            // Later siblings first, so earlier locations stay valid.
+            outer.reverse();
+            let locations = outer;
+            let count = locations.len();
+            json.0
+                .transaction(|doc| locations.iter().try_for_each(|l| doc.delete(l)))
+                .map_err(json_error)?;
+            count
+        }
+        _ => {
+            key.delete()?;
+            1
+        }
+    };
+    ctx.reply_integer(deleted as i64);
+    if deleted > 0 {
+        notify(ctx, "json.del", name)?;
+        ctx.replicate_verbatim();
+    }
+    Ok(())
+}
+
+/// `JSON.TYPE key [path]`.
+fn json_type(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    let (name, path) = match args {
+        [_, name] => (*name, None),
+        [_, name, path, ..] => (*name, Some(parse_path(path)?)),
+        _ => return Err(Error::WrongArity),
+    };
+    let key = ctx.open_key(name);
+    let Some(json) = key.value::<Json>()? else {
+        ctx.reply_null();
+        return Ok(());
+    };
+    let doc = &json.0;
+    match &path {
+        None => ctx.reply_bulk(doc.root_ref().json_type().name().as_bytes()),
+        Some(path) => {
+            let whole = doc.to_value();
+            let type_of = |l: &Location| doc.value_at(l).map(|v| v.json_type().name());
+            if path.is_legacy() {
+                match path.query_first(&whole).as_ref().and_then(type_of) {
+                    Some(name) => ctx.reply_bulk(name.as_bytes()),
+                    None => ctx.reply_null(),
+                }
+            } else {
+                let names: Vec<_> = path.query(&whole).iter().filter_map(type_of).collect();
+                ctx.reply_array(names.len());
+                for name in names {
+                    ctx.reply_bulk(name.as_bytes());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON.STRLEN, JSON.ARRLEN, JSON.OBJLEN
+
+/// How one of the length commands behaves where RedisJSON's three differ.
+struct Length {
+    /// The type it measures.
+    expected: jsondoc::JsonType,
+    /// Its length, if `value` has the expected type.
+    measure: fn(&jsondoc::ValueRef<'_>) -> Option<usize>,
+    /// The error for a `$` path on a missing key.
+    missing_key_dollar: &'static str,
+}
+
+const NO_KEY: &str = "could not perform this operation on a key that doesn't exist";
+
+fn length(ctx: &Ctx, args: &[&RStr], how: &Length) -> Result<()> {
+    let (name, path_arg) = match args {
+        [_, name] => (*name, None),
+        [_, name, path, ..] => (*name, Some(*path)),
+        _ => return Err(Error::WrongArity),
+    };
+    let path = match path_arg {
+        Some(arg) => parse_path(arg)?,
+        None => Path::parse(".").map_err(|error| line(error.to_string()))?,
+    };
+    let typed = path_arg.map_or(Ok("."), utf8)?;
+    let key = ctx.open_key(name);
+    let Some(json) = key.value::<Json>()? else {
+        if path.is_legacy() {
+            ctx.reply_null();
+            return Ok(());
+        }
+        return Err(Error::err(how.missing_key_dollar));
+    };
+    let doc = &json.0;
+    let whole = doc.to_value();
+    if !path.is_legacy() {
+        let locations = path.query(&whole);
+        ctx.reply_array(locations.len());
+        for location in &locations {
+            match doc.value_at(location).as_ref().and_then(how.measure) {
+                Some(n) => ctx.reply_integer(n as i64),
+                None => ctx.reply_null(),
+            }
+        }
+        return Ok(());
+    }
+    let array = how.expected == jsondoc::JsonType::Array;
+    let Some(value) = path
+        .query_first(&whole)
+        .and_then(|location| doc.value_at(&location))
+    else {
+        if how.expected == jsondoc::JsonType::Object {
+            ctx.reply_null();
+            return Ok(());
+        }
+        let shown = if array { typed } else { path.rewritten_text() };
+        return Err(Error::err(format!("Path '{shown}' does not exist")));
+    };
+    match (how.measure)(&value) {
+        Some(n) => ctx.reply_integer(n as i64),
+        None if array => {
+            return Err(Error::err(format!(
+                "Path '{typed}' does not exist or not an array"
+            )));
+        }
+        None => {
+            return Err(json_error(JsonError::WrongType {
+                expected: how.expected,
+                found: value.json_type(),
+            }));
+        }
+    }
+    Ok(())
+}
+
+/// `JSON.STRLEN key [path]`: byte length of strings.
+fn json_strlen(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    let how = Length {
+        expected: jsondoc::JsonType::String,
+        measure: |v| v.str_len(),
+        missing_key_dollar: NO_KEY,
+    };
+    length(ctx, args, &how)
+}
+
+/// `JSON.ARRLEN key [path]`.
+fn json_arrlen(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    let how = Length {
+        expected: jsondoc::JsonType::Array,
+        measure: |v| v.array_len(),
+        missing_key_dollar: NO_KEY,
+    };
+    length(ctx, args, &how)
+}
+
+/// `JSON.OBJLEN key [path]`.
+fn json_objlen(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    let how = Length {
+        expected: jsondoc::JsonType::Object,
+        measure: |v| v.object_len(),
+        missing_key_dollar: "Path '$' does not exist or not an object",
+    };
+    length(ctx, args, &how)
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON.NUMINCRBY, JSON.NUMMULTBY, JSON.ARRAPPEND
+
+/// Applies `edit` to every match of `path` (all-or-nothing); `None` for a match it skipped
+/// (wrong type). Emits the event and replicates when something changed.
+fn edit_matches<R>(
+    ctx: &Ctx,
+    name: &RStr,
+    path: &Path,
+    event: &str,
+    edit: impl Fn(&mut Document, &Location) -> std::result::Result<Option<R>, JsonError>,
+) -> Result<Vec<Option<R>>> {
+    let mut key = ctx.open_key_writable(name);
+    let Some(mut json) = key.value_mut::<Json>()? else {
+        return Err(Error::err(NO_KEY));
+    };
+    let locations = path.query(&json.0.to_value());
+    let results = json
+        .0
+        .transaction(|doc| {
+            locations
+                .iter()
+                .map(|location| edit(doc, location))
+                .collect::<std::result::Result<Vec<_>, _>>()
+        })
+        .map_err(json_error)?;
+    drop(json);
+    if results.iter().any(Option::is_some) {
+        notify(ctx, event, name)?;
+        ctx.replicate_verbatim();
+    }
+    Ok(results)
+}
+
+/// Skips a match of the wrong type; other errors abort the command.
+fn skip_wrong_type<R>(
+    result: std::result::Result<R, JsonError>,
+) -> std::result::Result<Option<R>, JsonError> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(JsonError::WrongType { .. } | JsonError::NoSuchPath) => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
+fn num(ctx: &Ctx, args: &[&RStr], op: jsondoc::NumOp, event: &str) -> Result<()> {
+    let [_, name, path, number, ..] = args else {
+        return Err(Error::WrongArity);
+    };
+    let path = parse_path(path)?;
+    let by = match serde_json::from_str::<Value>(utf8(number)?) {
+        Ok(Value::Number(by)) => by,
+        Ok(_) => return Err(line("bad input number")),
+        Err(error) => return Err(Error::err(error.to_string())),
+    };
+    let results = edit_matches(ctx, name, &path, event, |doc, location| {
+        skip_wrong_type(doc.num_op(location, op, &by))
+    })?;
+    let text = if path.is_legacy() {
+        match results.iter().rev().flatten().next() {
+            Some(last) => jsondoc::format_number(last),
+            None => {
+                return Err(Error::err(format!(
+                    "Path '{}' does not exist or does not contains a number",
+                    path.rewritten_text()
+                )));
+            }
+        }
+    } else {
+        let items: Vec<String> = results
+            .iter()
+            .map(|r| {
+                r.as_ref()
+                    .map_or_else(|| "null".to_owned(), jsondoc::format_number)
+            })
+            .collect();
+        format!("[{}]", items.join(","))
+    };
+    ctx.reply_bulk(text.as_bytes());
+    Ok(())
+}
+
+/// `JSON.NUMINCRBY key path number`.
+fn json_numincrby(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    num(ctx, args, jsondoc::NumOp::Add, "json.numincrby")
+}
+
+/// `JSON.NUMMULTBY key path number`.
+fn json_nummultby(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    num(ctx, args, jsondoc::NumOp::Mul, "json.nummultby")
+}
+
+/// `JSON.ARRAPPEND key path value [value ...]`.
+fn json_arrappend(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    let [_, name, path_arg, values @ ..] = args else {
+        return Err(Error::WrongArity);
+    };
+    if values.is_empty() {
+        return Err(Error::WrongArity);
+    }
+    let path = parse_path(path_arg)?;
+    let values = values
+        .iter()
+        .map(|v| parse_value(v))
+        .collect::<Result<Vec<_>>>()?;
+    let results = edit_matches(ctx, name, &path, "json.arrappend", |doc, location| {
+        skip_wrong_type(doc.arr_append(location, &values))
+    })?;
+    if path.is_legacy() {
+        match results.iter().rev().flatten().next() {
+            Some(len) => ctx.reply_integer(*len as i64),
+            None => {
+                return Err(Error::err(format!(
+                    "Path '{}' does not exist or not an array",
+                    utf8(path_arg)?
+                )));
+            }
+        }
+    } else {
+        ctx.reply_array(results.len());
+        for result in &results {
+            match result {
+                Some(len) => ctx.reply_integer(*len as i64),
+                None => ctx.reply_null(),
+            }
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON.STRAPPEND, JSON.TOGGLE, JSON.CLEAR, JSON.OBJKEYS
+
+/// `JSON.STRAPPEND key [path] json-string`.
+fn json_strappend(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    let (name, path, suffix) = match args {
+        [_, name, suffix] => (
+            *name,
+            Path::parse(".").map_err(|e| line(e.to_string()))?,
+            *suffix,
+        ),
+        [_, name, path, suffix, ..] => (*name, parse_path(path)?, *suffix),
+        _ => return Err(Error::WrongArity),
+    };
+    let suffix = match serde_json::from_str::<Value>(utf8(suffix)?) {
+        Ok(Value::String(text)) => text,
+        Ok(other) => {
+            return Err(line(format!(
+                "WRONGTYPE wrong type of path value - expected string but found {other}"
+            )));
+        }
+        Err(error) => return Err(Error::err(error.to_string())),
+    };
+    let results = edit_matches(ctx, name, &path, "json.strappend", |doc, location| {
+        skip_wrong_type(doc.str_append(location, &suffix))
+    })?;
+    reply_counts(ctx, &path, &results, "not a string")
+}
+
+/// The reply of the commands answering one integer per match: an array for `$` paths, the
+/// last one for legacy paths (an error naming the rewritten path when none qualified).
+fn reply_counts(ctx: &Ctx, path: &Path, results: &[Option<usize>], what: &str) -> Result<()> {
+    if path.is_legacy() {
+        match results.iter().rev().flatten().next() {
+            Some(n) => ctx.reply_integer(*n as i64),
+            None => {
+                return Err(Error::err(format!(
+                    "Path '{}' does not exist or {what}",
+                    path.rewritten_text()
+                )));
+            }
+        }
+    } else {
+        ctx.reply_array(results.len());
+        for result in results {
+            match result {
+                Some(n) => ctx.reply_integer(*n as i64),
+                None => ctx.reply_null(),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `JSON.TOGGLE key path`.
+fn json_toggle(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    let [_, name, path, ..] = args else {
+        return Err(Error::WrongArity);
+    };
+    let path = parse_path(path)?;
+    let results = edit_matches(ctx, name, &path, "json.toggle", |doc, location| {
+        skip_wrong_type(doc.toggle(location))
+    })?;
+    if path.is_legacy() {
+        match results.iter().rev().flatten().next() {
+            Some(value) => ctx.reply_bulk(if *value { b"true" } else { b"false" }),
+            None => {
+                return Err(Error::err(format!(
+                    "Path '{}' does not exist or not a bool",
+                    path.rewritten_text()
+                )));
+            }
+        }
+    } else {
+        let counts: Vec<Option<usize>> = results.iter().map(|r| r.map(usize::from)).collect();
+        reply_counts(ctx, &path, &counts, "not a bool")?;
+    }
+    Ok(())
+}
+
+/// `JSON.CLEAR key [path]`: the number of containers emptied and numbers zeroed.
+fn json_clear(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    let (name, path) = match args {
+        [_, name] => (*name, Path::parse("$").map_err(|e| line(e.to_string()))?),
+        [_, name, path, ..] => (*name, parse_path(path)?),
+        _ => return Err(Error::WrongArity),
+    };
+    let results = edit_matches(ctx, name, &path, "json.clear", |doc, location| {
+        Ok(doc.clear(location)?.then_some(()))
+    })?;
+    ctx.reply_integer(results.iter().flatten().count() as i64);
+    Ok(())
+}
+
+/// `JSON.OBJKEYS key [path]`.
+fn json_objkeys(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    let (name, path) = match args {
+        [_, name] => (*name, Path::parse(".").map_err(|e| line(e.to_string()))?),
+        [_, name, path, ..] => (*name, parse_path(path)?),
+        _ => return Err(Error::WrongArity),
+    };
+    let key = ctx.open_key(name);
+    let Some(json) = key.value::<Json>()? else {
+        if path.is_legacy() {
+            ctx.reply_null();
+            return Ok(());
+        }
+        return Err(Error::err(NO_KEY));
+    };
+    let doc = &json.0;
+    let whole = doc.to_value();
+    let reply_keys = |keys: &[String]| {
+        ctx.reply_array(keys.len());
+        for key in keys {
+            ctx.reply_bulk(key.as_bytes());
+        }
+    };
+    if path.is_legacy() {
+        let Some(value) = path.query_first(&whole).and_then(|l| doc.value_at(&l)) else {
+            ctx.reply_null();
+            return Ok(());
+        };
+        let keys = value.object_keys().ok_or_else(|| {
+            Error::err(format!(
+                "Path '{}' does not exist or not an object",
+                path.rewritten_text()
+            ))
+        })?;
+        reply_keys(&keys);
+    } else {
+        let locations = path.query(&whole);
+        ctx.reply_array(locations.len());
+        for location in &locations {
+            match doc.value_at(location).and_then(|v| v.object_keys()) {
+                Some(keys) => reply_keys(&keys),
+                None => ctx.reply_null(),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The metadata every command shares: flags, key position (1,1,1), docs.
+fn describe(
+    command: Command,
+    flags: &'static str,
+    usage: &'static str,
+    summary: &'static str,
+) -> Command {
+    command
+        .usage(usage)
+        .summary(summary)
+        .since("0.1.0")
+        .flags(flags)
+        .keys(1, 1, 1)
+        .arity(-2)
+}
+
+fn module() -> Module {
+    const WRITE: &str = "write deny-oom";
+    const READ: &str = "readonly";
+    Module::new("json", 1)
+        .command(describe(
+            Command::new("json.set", json_set),
+            WRITE,
+            "JSON.SET key value | JSON.SET key path value [NX|XX]",
+            "Sets a whole JSON document, or the value(s) at a path",
+        ))
+        .command(describe(
+            Command::new("json.get", json_get),
+            READ,
+            "JSON.GET key [PRETTY] | JSON.GET key [INDENT s] [NEWLINE s] [SPACE s] [path ...]",
+            "Returns a JSON document or the values at paths",
+        ))
+        .command(describe(
+            Command::new("json.path", json_path),
+            READ,
+            "JSON.PATH key path [PRETTY]",
+            "Returns the value(s) at a path",
+        ))
+        .command(describe(
+            Command::new("json.fmt", json_fmt),
+            READ,
+            "JSON.FMT key template",
+            "Fills a template's {{path}} placeholders from a JSON document",
+        ))
+        .command(describe(
+            Command::new("json.del", json_del),
+            "write",
+            "JSON.DEL key [path]",
+            "Deletes the values at a path (the key for the root)",
+        ))
+        .command(describe(
+            Command::new("json.forget", json_del),
+            "write",
+            "JSON.FORGET key [path]",
+            "Deletes the values at a path (alias of JSON.DEL)",
+        ))
+        .command(describe(
+            Command::new("json.type", json_type),
+            READ,
+            "JSON.TYPE key [path]",
+            "Returns the JSON type of the value(s) at a path",
+        ))
+        .command(describe(
+            Command::new("json.strlen", json_strlen),
+            READ,
+            "JSON.STRLEN key [path]",
+            "Returns the byte length of the string(s) at a path",
+        ))
+        .command(describe(
+            Command::new("json.arrlen", json_arrlen),
+            READ,
+            "JSON.ARRLEN key [path]",
+            "Returns the length of the array(s) at a path",
+        ))
+        .command(describe(
+            Command::new("json.objlen", json_objlen),
+            READ,
+            "JSON.OBJLEN key [path]",
+            "Returns the number of members of the object(s) at a path",
+        ))
+        .command(describe(
+            Command::new("json.numincrby", json_numincrby),
+            "write",
+            "JSON.NUMINCRBY key path number",
+            "Adds a number to the number(s) at a path",
+        ))
+        .command(describe(
+            Command::new("json.nummultby", json_nummultby),
+            "write",
+            "JSON.NUMMULTBY key path number",
+            "Multiplies the number(s) at a path",
+        ))
+        .command(describe(
+            Command::new("json.arrappend", json_arrappend),
+            WRITE,
+            "JSON.ARRAPPEND key path value [value ...]",
+            "Appends values to the array(s) at a path",
+        ))
+        .command(describe(
+            Command::new("json.strappend", json_strappend),
+            WRITE,
+            "JSON.STRAPPEND key [path] json-string",
+            "Appends a string to the string(s) at a path",
+        ))
+        .command(describe(
+            Command::new("json.toggle", json_toggle),
+            WRITE,
+            "JSON.TOGGLE key path",
+            "Flips the boolean(s) at a path",
+        ))
+        .command(describe(
+            Command::new("json.clear", json_clear),
+            "write",
+            "JSON.CLEAR key [path]",
+            "Empties the containers and zeroes the numbers at a path",
+        ))
+        .command(describe(
+            Command::new("json.objkeys", json_objkeys),
+            READ,
+            "JSON.OBJKEYS key [path]",
+            "Returns the member names of the object(s) at a path",
+        ))
+        .on_load(|ctx, _args| ctx.create_data_type::<Json>())
+}
+
+rm::module!(module);

@@ -1,0 +1,718 @@
+//! The json module on real servers: RedisJSON-compatible persistence, the seed commands
+//! (json.set/get/path/fmt), JSON.SET/GET/DEL/TYPE in RedisJSON's forms, bad input.
+
+mod common;
+
+use common::{Server, reply, run, servers};
+
+/// `DUMP` of `{"a":[1,2.5,"x",null,true]}` by RedisJSON 2.8.3 on Redis 7.0.15
+/// (docs/research/redisjson-2.8/FACTS.md §1.2).
+const REJSON_DUMP_HEX: &str = "078145e25238df912c03051b7b2261223a5b312c322e352c2278222c6e756c6c2c747275655d7d000a00a3962a9e4248e3f5";
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+fn dump(con: &mut redis::Connection, key: &str) -> Vec<u8> {
+    match run(con, &["dump", key]).unwrap() {
+        redis::Value::BulkString(bytes) => bytes,
+        other => panic!("DUMP replied {other:?}"),
+    }
+}
+
+#[test]
+fn dump_is_byte_identical_to_redisjson() {
+    for kind in servers() {
+        let server = Server::start(&kind, &["json"], &[]);
+        let mut con = server.connection();
+        assert_eq!(
+            reply(
+                &mut con,
+                &["json.set", "k", r#"{"a":[1,2.5,"x",null,true]}"#]
+            ),
+            "+OK"
+        );
+        let ours = dump(&mut con, "k");
+        let theirs = unhex(REJSON_DUMP_HEX);
+        // The module payload (type id, encver 3, one string, EOF) is the same everywhere;
+        // the trailer holds the server's RDB version and the checksum.
+        assert_eq!(
+            hex(&ours[..ours.len() - 10]),
+            hex(&theirs[..theirs.len() - 10]),
+            "{}",
+            kind.name
+        );
+        if kind.name == "redis" {
+            assert_eq!(hex(&ours), REJSON_DUMP_HEX, "redis 7.0 DUMP");
+        }
+        // RedisJSON's payload restores into our type on both servers.
+        let restored: redis::Value = redis::cmd("restore")
+            .arg("r")
+            .arg(0)
+            .arg(&theirs)
+            .query(&mut con)
+            .unwrap();
+        assert_eq!(common::show(&restored), "+OK", "{}", kind.name);
+        assert_eq!(
+            reply(&mut con, &["json.get", "r"]),
+            r#""{\"a\":[1,2.5,\"x\",null,true]}""#
+        );
+        assert_eq!(reply(&mut con, &["type", "r"]), "+ReJSON-RL");
+    }
+}
+
+#[test]
+fn persistence_round_trips() {
+    for kind in servers() {
+        let server = Server::start(&kind, &["json"], &["--enable-debug-command", "yes"]);
+        let mut con = server.connection();
+        let doc =
+            r#"{"s":"h\u00e9\"","n":-1.5e300,"i":18446744073709551615,"o":{"z":1,"a":[[],{}]}}"#;
+        reply(&mut con, &["json.set", "k", doc]);
+        let before = reply(&mut con, &["json.get", "k"]);
+        assert_eq!(
+            reply(&mut con, &["debug", "reload"]),
+            "+OK",
+            "{}",
+            kind.name
+        );
+        assert_eq!(reply(&mut con, &["json.get", "k"]), before, "{}", kind.name);
+        // DUMP/RESTORE
+        let payload = dump(&mut con, "k");
+        let restored: redis::Value = redis::cmd("restore")
+            .arg("k2")
+            .arg(0)
+            .arg(&payload)
+            .query(&mut con)
+            .unwrap();
+        assert_eq!(common::show(&restored), "+OK");
+        assert_eq!(reply(&mut con, &["json.get", "k2"]), before);
+        // COPY is a deep copy
+        assert_eq!(reply(&mut con, &["copy", "k", "k3"]), "1");
+        reply(&mut con, &["json.set", "k", "$.o.z", "2"]);
+        assert_eq!(
+            reply(&mut con, &["json.get", "k3"]),
+            before,
+            "{}",
+            kind.name
+        );
+        assert_ne!(reply(&mut con, &["json.get", "k"]), before);
+        // digest follows the content
+        let a = reply(&mut con, &["debug", "digest-value", "k2"]);
+        let b = reply(&mut con, &["debug", "digest-value", "k3"]);
+        assert_eq!(a, b);
+        assert_ne!(a, reply(&mut con, &["debug", "digest-value", "k"]));
+        let usage: i64 = redis::cmd("memory")
+            .arg("usage")
+            .arg("k")
+            .query(&mut con)
+            .unwrap();
+        assert!(usage > 60, "{usage}");
+        // A corrupt payload is refused cleanly.
+        let mut bad = payload.clone();
+        let brace = bad.iter().position(|&b| b == b'{').unwrap();
+        bad[brace] = b'[';
+        let refused = run(&mut con, &["ping"]).map(|_| ());
+        assert!(refused.is_ok());
+        let answer = redis::cmd("restore")
+            .arg("bad")
+            .arg(0)
+            .arg(&bad)
+            .query::<redis::Value>(&mut con);
+        assert!(
+            answer.is_err() || matches!(answer, Ok(redis::Value::ServerError(_))),
+            "{answer:?}"
+        );
+        assert_eq!(reply(&mut con, &["exists", "bad"]), "0");
+    }
+}
+
+#[test]
+fn aof_rewrite_without_preamble() {
+    for kind in servers() {
+        let server = Server::start(
+            &kind,
+            &["json"],
+            &[
+                "--appendonly",
+                "yes",
+                "--aof-use-rdb-preamble",
+                "no",
+                "--enable-debug-command",
+                "yes",
+            ],
+        );
+        let mut con = server.connection();
+        reply(&mut con, &["json.set", "k", r#"{"a":[1,{"b":"x y"}]}"#]);
+        reply(&mut con, &["bgrewriteaof"]);
+        common::wait_for("rewrite", || {
+            let info = reply(&mut con, &["info", "persistence"]);
+            info.contains("aof_rewrite_in_progress:0")
+                && info.contains("aof_last_bgrewrite_status:ok")
+        });
+        assert_eq!(
+            reply(&mut con, &["debug", "loadaof"]),
+            "+OK",
+            "{}",
+            kind.name
+        );
+        assert_eq!(
+            reply(&mut con, &["json.get", "k"]),
+            r#""{\"a\":[1,{\"b\":\"x y\"}]}""#
+        );
+    }
+}
+
+#[test]
+fn seed_commands() {
+    for kind in servers() {
+        let server = Server::start(&kind, &["json"], &[]);
+        let mut con = server.connection();
+        let cases: &[(&[&str], &str)] = &[
+            (&["json.set", "p", r#"{"name":"ann","age":30}"#], "+OK"),
+            (
+                &["json.fmt", "p", "Hello {{.name}}, {{$.age}}"],
+                r#""Hello ann, 30""#,
+            ),
+            (
+                &["json.fmt", "p", "{{$}}!"],
+                r#""{\"name\":\"ann\",\"age\":30}!""#,
+            ),
+            (
+                &["json.fmt", "p", "x {{.nope}}"],
+                "ERR Path '.nope' does not exist",
+            ),
+            (
+                &["json.fmt", "p", "x {{.name"],
+                "ERR unterminated {{ in template",
+            ),
+            (&["json.fmt", "nokey", "x"], "(nil)"),
+            (&["json.get", "p"], r#""{\"name\":\"ann\",\"age\":30}""#),
+            (
+                &["json.get", "p", "pretty"],
+                r#""{\n  \"name\": \"ann\",\n  \"age\": 30\n}""#,
+            ),
+            (&["json.path", "p", ".name"], r#""\"ann\"""#),
+            (&["json.path", "p", "$.*"], r#""[\"ann\",30]""#),
+            (
+                &["json.path", "p", "$.*", "PRETTY"],
+                r#""[\n  \"ann\",\n  30\n]""#,
+            ),
+            (&["json.path", "p", "$.nope"], r#""[]""#),
+            (
+                &["json.path", "p", ".nope"],
+                "ERR Path '$.nope' does not exist",
+            ),
+            (
+                &["json.path", "p", "$."],
+                "Error occurred on position 2, \"$. <<<<----\", expected one of the following: <member-name-shorthand>, '*'",
+            ),
+            (&["json.path", "p", ".name", "UGLY"], "ERR syntax error"),
+            (
+                &["json.path", "p"],
+                "ERR wrong number of arguments for 'json.path' command",
+            ),
+            (&["json.get", "nokey"], "(nil)"),
+        ];
+        for (args, expected) in cases {
+            let got = reply(&mut con, args);
+            if expected.starts_with("Error occurred") {
+                assert!(got.starts_with("Error occurred on position 2"), "{got}");
+            } else {
+                assert_eq!(&got, expected, "{} on {}", args.join(" "), kind.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn strict_parsing_leaves_the_key_unchanged() {
+    for kind in servers() {
+        let server = Server::start(&kind, &["json"], &[]);
+        let mut con = server.connection();
+        reply(&mut con, &["json.set", "k", "[0]"]);
+        let deep_ok = format!("{}{}", "[".repeat(127), "]".repeat(127));
+        let deep_bad = format!("{}{}", "[".repeat(128), "]".repeat(128));
+        let cases: &[(&str, &str)] = &[
+            ("1 2", "trailing characters at line 1 column 3"),
+            ("[1]]", "trailing characters at line 1 column 4"),
+            ("50asd", "trailing characters at line 1 column 3"),
+            (r#"{"a":1,}"#, "trailing comma at line 1 column 8"),
+            ("", "EOF while parsing a value at line 1 column 0"),
+            (&deep_bad, "recursion limit exceeded at line 1 column 128"),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(
+                &reply(&mut con, &["json.set", "k", value]),
+                expected,
+                "{value}: {}",
+                kind.name
+            );
+            assert_eq!(&reply(&mut con, &["json.set", "k", "$", value]), expected);
+            assert_eq!(reply(&mut con, &["json.get", "k"]), r#""[0]""#);
+        }
+        // invalid UTF-8
+        let answer = redis::cmd("json.set")
+            .arg("k")
+            .arg(&b"\"\xff\""[..])
+            .query::<redis::Value>(&mut con);
+        let shown = format!("{answer:?}");
+        assert!(
+            shown.contains("Couldn't") && shown.contains("parse as UTF-8 string"),
+            "{shown}"
+        );
+        assert_eq!(reply(&mut con, &["json.get", "k"]), r#""[0]""#);
+        // huge numbers
+        assert_eq!(
+            reply(&mut con, &["json.set", "k", "1e400"]),
+            "number out of range at line 1 column 5"
+        );
+        assert_eq!(
+            reply(
+                &mut con,
+                &["json.set", "n", "123456789012345678901234567890"]
+            ),
+            "+OK"
+        );
+        assert_eq!(
+            reply(&mut con, &["json.get", "n"]),
+            "\"1.2345678901234568e29\""
+        );
+        assert_eq!(reply(&mut con, &["json.set", "d", &deep_ok]), "+OK");
+        // arity, wrong type, malformed paths
+        assert_eq!(
+            reply(&mut con, &["json.set", "k"]),
+            "ERR wrong number of arguments for 'json.set' command"
+        );
+        assert_eq!(
+            reply(&mut con, &["json.set", "k", "$", "1", "NX", "XX"]),
+            "ERR syntax error"
+        );
+        assert_eq!(
+            reply(&mut con, &["json.set", "k", "$", "1", "NX", "NX"]),
+            "ERR syntax error"
+        );
+        assert_eq!(
+            reply(&mut con, &["json.set", "k", "$", "1", "FORMAT", "BSON"]),
+            "ERR syntax error"
+        );
+        assert_eq!(
+            reply(&mut con, &["json.set", "k", "$", "1", "YY"]),
+            "ERR syntax error"
+        );
+        assert!(
+            reply(&mut con, &["json.set", "k", "$[", "1"])
+                .starts_with("Error occurred on position 1, \"$ ---->>>> [\"")
+        );
+        assert!(
+            reply(&mut con, &["json.get", "k", "$[?(@"]).starts_with("Error occurred on position")
+        );
+        reply(&mut con, &["set", "s", "x"]);
+        for args in [
+            &["json.set", "s", "1"][..],
+            &["json.get", "s"],
+            &["json.path", "s", "$"],
+            &["json.fmt", "s", "x"],
+            &["json.del", "s"],
+            &["json.type", "s"],
+        ] {
+            assert_eq!(
+                reply(&mut con, args),
+                "WRONGTYPE Operation against a key holding the wrong kind of value",
+                "{args:?}"
+            );
+        }
+        assert_eq!(reply(&mut con, &["get", "s"]), "\"x\"");
+        assert_eq!(reply(&mut con, &["json.get", "k"]), r#""[0]""#);
+    }
+}
+
+#[test]
+fn redisjson_set_get_del_type() {
+    for kind in servers() {
+        let server = Server::start(&kind, &["json"], &[]);
+        let mut con = server.connection();
+        let cases: &[(&[&str], &str)] = &[
+            (
+                &["json.set", "k", "$.a", "1"],
+                "ERR new objects must be created at the root",
+            ),
+            (
+                &["JSON.SET", "k", "$", r#"{"a":1,"b":{"a":2},"c":[1,2]}"#],
+                "+OK",
+            ),
+            (&["json.set", "k", "$", "{}", "NX"], "(nil)"),
+            (&["json.set", "k", "$.x", "1", "XX"], "(nil)"),
+            (&["json.set", "k", "$.x", "true", "nx"], "+OK"),
+            (&["json.set", "k", "$.no.x", "1"], "(nil)"),
+            (
+                &["json.set", "k", "$.c[5]", "1"],
+                "ERR array index out of range",
+            ),
+            (&["json.set", "k", "$..zz", "1"], "Err wrong static path"),
+            (&["json.set", "k", "$..a", "0"], "+OK"),
+            (
+                &["json.get", "k"],
+                r#""{\"a\":0,\"b\":{\"a\":0},\"c\":[1,2],\"x\":true}""#,
+            ),
+            (&["json.get", "k", "$..a"], r#""[0,0]""#),
+            (&["json.get", "k", ".c[1]"], r#""2""#),
+            (
+                &["json.get", "k", ".nope"],
+                "ERR Path '$.nope' does not exist",
+            ),
+            (
+                &["json.get", "k", ".a", ".x"],
+                r#""{\".a\":0,\".x\":true}""#,
+            ),
+            (
+                &["json.get", "k", ".a", "$.x"],
+                r#""{\".a\":[0],\"$.x\":[true]}""#,
+            ),
+            (
+                &[
+                    "json.get", "k", "INDENT", "\t", "NEWLINE", "\n", "SPACE", " ", "$.b",
+                ],
+                "\"[\\n\\t{\\n\\t\\t\\\"a\\\": 0\\n\\t}\\n]\"",
+            ),
+            // PRETTY with a path is the legacy path "PRETTY" (a member name)
+            (
+                &["json.get", "k", "PRETTY", "$.x"],
+                r#""{\"PRETTY\":[],\"$.x\":[true]}""#,
+            ),
+            (
+                &["json.get", "k", "PRETTY", ".x"],
+                "ERR Path 'PRETTY' does not exist",
+            ),
+            (&["json.type", "k"], r#""object""#),
+            (&["json.type", "k", ".c"], r#""array""#),
+            (&["json.type", "k", ".nope"], "(nil)"),
+            (&["json.type", "k", "$..a"], r#"["integer", "integer"]"#),
+            (&["json.type", "nokey"], "(nil)"),
+            (&["json.del", "k", "$.c[0,1]"], "2"),
+            (&["json.del", "k", "$.nope"], "0"),
+            (&["json.forget", "k", "$..a"], "2"),
+            (&["json.get", "k"], r#""{\"b\":{},\"c\":[],\"x\":true}""#),
+            (&["json.del", "k"], "1"),
+            (&["exists", "k"], "0"),
+            (&["json.del", "k"], "0"),
+            // nested matches: only the outer ones count
+            (
+                &[
+                    "json.set",
+                    "k",
+                    "$",
+                    r#"{"a":{"a":{"a":1}},"b":[{"a":[1]},2,3]}"#,
+                ],
+                "+OK",
+            ),
+            (&["json.del", "k", "$..a"], "2"),
+            (&["json.get", "k"], r#""{\"b\":[{},2,3]}""#),
+            (&["json.del", "k", "$.b[2,0,0]"], "2"),
+            (&["json.get", "k"], r#""{\"b\":[2]}""#),
+        ];
+        for (args, expected) in cases {
+            assert_eq!(
+                &reply(&mut con, args),
+                expected,
+                "{} on {}",
+                args.join(" "),
+                kind.name
+            );
+        }
+    }
+}
+
+#[test]
+fn events_and_replication_only_on_change() {
+    for kind in servers() {
+        let server = Server::start(&kind, &["json"], &["--notify-keyspace-events", "KEA"]);
+        let mut con = server.connection();
+        let mut sub = server.connection();
+        redis::cmd("psubscribe")
+            .arg("__keyevent@0__:json.*")
+            .exec(&mut sub)
+            .unwrap();
+        reply(&mut con, &["json.set", "k", "{}"]);
+        reply(&mut con, &["json.set", "k", "$", "1", "NX"]); // nothing changed
+        reply(&mut con, &["json.set", "k", "[1"]); // error
+        reply(&mut con, &["json.del", "k", "$.nope"]); // nothing deleted
+        reply(&mut con, &["json.del", "k"]);
+        reply(&mut con, &["json.set", "n", r#"{"n":1,"a":[]}"#]);
+        reply(
+            &mut con,
+            &["json.numincrby", "n", ".n", "9223372036854775807"],
+        ); // overflow
+        reply(&mut con, &["json.numincrby", "n", "$.a", "1"]); // no number matched
+        reply(&mut con, &["json.arrappend", "n", "$.n", "1"]); // no array matched
+        reply(&mut con, &["json.arrappend", "n", ".a", "1"]);
+        reply(&mut con, &["json.nummultby", "n", ".n", "2"]);
+        reply(&mut con, &["json.numincrby", "n", "$.n", "1"]);
+        let mut events = Vec::new();
+        for _ in 0..6 {
+            let message = sub.recv_response().unwrap();
+            let shown = common::show(&message);
+            let event = shown.split(':').next_back().unwrap_or_default().to_owned();
+            events.push(event);
+        }
+        let expected = [
+            "json.set\", \"k\"]",
+            "json.del\", \"k\"]",
+            "json.set\", \"n\"]",
+            "json.arrappend\", \"n\"]",
+            "json.nummultby\", \"n\"]",
+            "json.numincrby\", \"n\"]",
+        ];
+        assert_eq!(events, expected, "{}", kind.name);
+    }
+}
+
+#[test]
+fn lengths_numbers_and_appends() {
+    for kind in servers() {
+        let server = Server::start(&kind, &["json"], &["--notify-keyspace-events", "KEA"]);
+        let mut con = server.connection();
+        let doc = r#"{"a":1,"b":{"a":2.5},"c":"s","i":9223372036854775807,"u":"hé","arr":[1],"o":{"x":[]}}"#;
+        let cases: &[(&[&str], &str)] = &[
+            (&["json.set", "k", doc], "+OK"),
+            (&["json.numincrby", "k", "$.a", "2"], r#""[3]""#),
+            (&["json.numincrby", "k", ".a", "2"], r#""5""#),
+            (&["json.numincrby", "k", "$..a", "1"], r#""[6,3.5]""#),
+            (
+                &["json.numincrby", "k", "$.*", "1"],
+                "ERR increment or decrement would overflow",
+            ),
+            (
+                &["json.numincrby", "k", ".i", "1"],
+                "ERR increment or decrement would overflow",
+            ),
+            (
+                &["json.numincrby", "k", ".c", "1"],
+                "ERR Path '$.c' does not exist or does not contains a number",
+            ),
+            (&["json.numincrby", "k", "$.c", "1"], r#""[null]""#),
+            (
+                &["json.numincrby", "k", ".a", "x"],
+                "ERR expected value at line 1 column 1",
+            ),
+            (&["json.numincrby", "k", ".a", "\"1\""], "bad input number"),
+            (&["json.nummultby", "k", "..a", "10"], r#""35.0""#),
+            (
+                &["json.numincrby", "nokey", ".a", "1"],
+                "ERR could not perform this operation on a key that doesn't exist",
+            ),
+            (&["json.get", "k", "$..a"], r#""[60,35.0]""#),
+            (&["json.strlen", "k", ".u"], "3"),
+            (&["json.strlen", "k", "$.c"], "[1]"),
+            (&["json.strlen", "k", "$.a"], "[(nil)]"),
+            (
+                &["json.strlen", "k", ".a"],
+                "WRONGTYPE wrong type of path value - expected string but found integer",
+            ),
+            (
+                &["json.strlen", "k", ".nope"],
+                "ERR Path '$.nope' does not exist",
+            ),
+            (&["json.strlen", "k", "$.nope"], "[]"),
+            (&["json.strlen", "nokey"], "(nil)"),
+            (
+                &["json.strlen", "nokey", "$.a"],
+                "ERR could not perform this operation on a key that doesn't exist",
+            ),
+            (&["json.arrlen", "k", ".arr"], "1"),
+            (
+                &["json.arrlen", "k"],
+                "ERR Path '.' does not exist or not an array",
+            ),
+            (
+                &["json.arrlen", "k", ".c"],
+                "ERR Path '.c' does not exist or not an array",
+            ),
+            (
+                &["json.arrlen", "k", ".nope"],
+                "ERR Path '.nope' does not exist",
+            ),
+            (&["json.arrlen", "k", "$.o.*"], "[0]"),
+            (&["json.arrlen", "nokey", ".a"], "(nil)"),
+            (&["json.objlen", "k"], "7"),
+            (
+                &["json.objlen", "k", "$.*"],
+                "[(nil), 1, (nil), (nil), (nil), (nil), 1]",
+            ),
+            (
+                &["json.objlen", "k", ".c"],
+                "WRONGTYPE wrong type of path value - expected object but found string",
+            ),
+            (&["json.objlen", "k", ".nope"], "(nil)"),
+            (
+                &["json.objlen", "nokey", "$"],
+                "ERR Path '$' does not exist or not an object",
+            ),
+            (&["json.arrappend", "k", ".arr", "2", "\"x\""], "3"),
+            (
+                &["json.arrappend", "k", "$.*", "3"],
+                "[(nil), (nil), (nil), (nil), (nil), 4, (nil)]",
+            ),
+            (
+                &["json.arrappend", "k", ".c", "1"],
+                "ERR Path '.c' does not exist or not an array",
+            ),
+            (&["json.arrappend", "k", "$.c", "1"], "[(nil)]"),
+            (
+                &["json.arrappend", "k", ".arr", "[1"],
+                "EOF while parsing a list at line 1 column 2",
+            ),
+            (
+                &["json.arrappend", "k", ".arr"],
+                "ERR wrong number of arguments for 'json.arrappend' command",
+            ),
+            (
+                &["json.arrappend", "nokey", "$", "1"],
+                "ERR could not perform this operation on a key that doesn't exist",
+            ),
+            (&["json.get", "k", ".arr"], r#""[1,2,\"x\",3]""#),
+        ];
+        for (args, expected) in cases {
+            assert_eq!(
+                &reply(&mut con, args),
+                expected,
+                "{} on {}",
+                args.join(" "),
+                kind.name
+            );
+        }
+    }
+}
+
+#[test]
+fn command_table_and_resp3() {
+    for kind in servers() {
+        let server = Server::start(&kind, &["json"], &[]);
+        let mut con = server.connection();
+        for (name, flags) in [
+            ("json.set", "[+write, +denyoom, +module]"),
+            ("json.get", "[+readonly, +module]"),
+            ("json.path", "[+readonly, +module]"),
+            ("json.fmt", "[+readonly, +module]"),
+            ("json.del", "[+write, +module]"),
+            ("json.numincrby", "[+write, +module]"),
+            ("json.arrappend", "[+write, +denyoom, +module]"),
+            ("json.strlen", "[+readonly, +module]"),
+        ] {
+            let info = reply(&mut con, &["command", "info", name]);
+            let expected = format!("[[\"{name}\", -2, {flags}, 1, 1, 1");
+            assert!(info.starts_with(&expected), "{info} on {}", kind.name);
+        }
+        let docs = reply(&mut con, &["command", "docs", "json.fmt"]);
+        assert!(
+            docs.contains("Fills a template's {{path}} placeholders"),
+            "{docs}"
+        );
+        // RESP3 gets the same reply shapes, with RESP3 nulls.
+        let mut con3 = server.connection_resp3();
+        assert_eq!(reply(&mut con3, &["json.set", "k", r#"{"a":[1]}"#]), "+OK");
+        assert_eq!(reply(&mut con3, &["json.get", "nokey"]), "(nil)");
+        assert_eq!(reply(&mut con3, &["json.arrlen", "k", "$.*"]), "[1]");
+        assert_eq!(reply(&mut con3, &["json.strlen", "k", "$.a"]), "[(nil)]");
+        assert_eq!(reply(&mut con3, &["json.get", "k", "$.a[0]"]), r#""[1]""#);
+    }
+}
+
+#[test]
+fn strappend_toggle_clear_objkeys() {
+    for kind in servers() {
+        let server = Server::start(&kind, &["json"], &[]);
+        let mut con = server.connection();
+        let no_key = "ERR could not perform this operation on a key that doesn't exist";
+        let cases: &[(&[&str], &str)] = &[
+            (
+                &["json.set", "k", r#"{"s":"foo","n":{"s":"bar"},"x":1}"#],
+                "+OK",
+            ),
+            (&["json.strappend", "k", "$.s", "\"baz\""], "[6]"),
+            (&["json.strappend", "k", ".s", "\"!\""], "7"),
+            (&["json.strappend", "k", "$..s", "\"1\""], "[8, 4]"),
+            (
+                &["json.strappend", "k", ".x", "\"a\""],
+                "ERR Path '$.x' does not exist or not a string",
+            ),
+            (&["json.strappend", "k", "$.x", "\"a\""], "[(nil)]"),
+            (
+                &["json.strappend", "k", "$.s", "baz"],
+                "ERR expected value at line 1 column 1",
+            ),
+            (
+                &["json.strappend", "k", "$.s", "1"],
+                "WRONGTYPE wrong type of path value - expected string but found 1",
+            ),
+            (
+                &["json.strappend", "k", "\"x\""],
+                "ERR Path '$' does not exist or not a string",
+            ),
+            (&["json.strappend", "nokey", "$", "\"a\""], no_key),
+            (&["json.get", "k", "$..s"], r#""[\"foobaz!1\",\"bar1\"]""#),
+            (
+                &["json.set", "t", r#"{"a":true,"b":{"a":1},"c":{"a":false}}"#],
+                "+OK",
+            ),
+            (&["json.toggle", "t", "..a"], r#""true""#),
+            (&["json.toggle", "t", "$..a"], "[1, (nil), 0]"),
+            (
+                &["json.toggle", "t", ".b"],
+                "ERR Path '$.b' does not exist or not a bool",
+            ),
+            (
+                &["json.toggle", "t"],
+                "ERR wrong number of arguments for 'json.toggle' command",
+            ),
+            (
+                &["json.set", "c", r#"{"a":[1],"n":2.5,"s":"x","o":{}}"#],
+                "+OK",
+            ),
+            (&["json.clear", "c", "$.*"], "2"),
+            (
+                &["json.get", "c"],
+                r#""{\"a\":[],\"n\":0,\"s\":\"x\",\"o\":{}}""#,
+            ),
+            (&["json.clear", "c"], "1"),
+            (&["json.get", "c"], r#""{}""#),
+            (&["json.clear", "nokey"], no_key),
+            (
+                &[
+                    "json.set",
+                    "o",
+                    r#"{"a":1,"b":{"x":1,"y":{"z":1}},"o":{},"s":"x"}"#,
+                ],
+                "+OK",
+            ),
+            (&["json.objkeys", "o"], r#"["a", "b", "o", "s"]"#),
+            (
+                &["json.objkeys", "o", "$.*"],
+                r#"[(nil), ["x", "y"], [], (nil)]"#,
+            ),
+            (
+                &["json.objkeys", "o", ".s"],
+                "ERR Path '$.s' does not exist or not an object",
+            ),
+            (&["json.objkeys", "o", ".nope"], "(nil)"),
+            (&["json.objkeys", "nokey"], "(nil)"),
+            (&["json.objkeys", "nokey", "$"], no_key),
+        ];
+        for (args, expected) in cases {
+            assert_eq!(
+                &reply(&mut con, args),
+                expected,
+                "{} on {}",
+                args.join(" "),
+                kind.name
+            );
+        }
+    }
+}
