@@ -716,3 +716,200 @@ fn strappend_toggle_clear_objkeys() {
         }
     }
 }
+
+#[test]
+fn arrpop_arrinsert_arrtrim_arrindex() {
+    for kind in servers() {
+        let server = Server::start(&kind, &["json"], &[]);
+        let mut con = server.connection();
+        let no_key = "ERR could not perform this operation on a key that doesn't exist";
+        let cases: &[(&[&str], &str)] = &[
+            (
+                &[
+                    "json.set",
+                    "k",
+                    "$",
+                    r#"{"a":[1,"two",{"t":3},[4],null,5.5],"b":{"a":[]},"s":"x"}"#,
+                ],
+                "+OK",
+            ),
+            (&["json.arrpop", "k", "$.a"], r#"["5.5"]"#),
+            (&["json.arrpop", "k", ".a"], r#""null""#),
+            (&["json.arrpop", "k", "a", "0"], r#""1""#),
+            (&["json.arrpop", "k", "$.a", "1"], r#"["{\"t\":3}"]"#),
+            (&["json.arrpop", "k", "$.a", "100"], r#"["[4]"]"#),
+            (&["json.arrpop", "k", "$.a", "x"], r#"["\"two\""]"#),
+            (&["json.arrpop", "k", "$.a", "-100"], "[(nil)]"),
+            (&["json.arrpop", "k", "$..a"], "[(nil), (nil)]"),
+            (&["json.arrpop", "k", "..a"], "(nil)"),
+            (&["json.arrpop", "k", "$.s"], "[(nil)]"),
+            (
+                &["json.arrpop", "k", ".s"],
+                "ERR Path '$.s' does not exist or not an array",
+            ),
+            (&["json.arrpop", "k", "$.nope"], "[]"),
+            (
+                &["json.arrpop", "k"],
+                "ERR Path '$' does not exist or not an array",
+            ),
+            (&["json.arrpop", "nokey"], no_key),
+            (
+                &["json.set", "f", "$", r#"[1.0,"s\u00e9",{"a":[1]}]"#],
+                "+OK",
+            ),
+            (&["json.arrpop", "f", "$", "0"], r#"["1.0"]"#),
+            (&["json.arrpop", "f"], r#""{\"a\":[1]}""#),
+            (&["json.get", "f"], "\"[\\\"s\u{e9}\\\"]\""),
+            // ARRINSERT
+            (
+                &[
+                    "json.set",
+                    "i",
+                    "$",
+                    r#"{"a":[1,2,3],"b":{"a":[]},"s":"x"}"#,
+                ],
+                "+OK",
+            ),
+            (&["json.arrinsert", "i", "$.a", "0", "0"], "[4]"),
+            (&["json.arrinsert", "i", ".a", "-1", "\"x\"", "\"y\""], "6"),
+            (&["json.arrinsert", "i", "$.a", "6", "9"], "[7]"),
+            (&["json.arrinsert", "i", "$.a", "-7", "9"], "[8]"),
+            (
+                &["json.arrinsert", "i", ".a", "100", "9"],
+                "ERR index out of bounds",
+            ),
+            (&["json.arrinsert", "i", "$..a", "0", "\"z\""], "[9, 1]"),
+            (&["json.arrinsert", "i", "$.s", "0", "1"], "[(nil)]"),
+            (
+                &["json.arrinsert", "i", ".s", "0", "1"],
+                "ERR Path '$.s' does not exist or not an array",
+            ),
+            (&["json.arrinsert", "i", "$.nope", "0", "1"], "[]"),
+            (
+                &["json.arrinsert", "i", "$.a", "x", "1"],
+                "Couldn't parse as integer",
+            ),
+            (
+                &["json.arrinsert", "i", "$.a", "0"],
+                "ERR wrong number of arguments for 'json.arrinsert' command",
+            ),
+            (
+                &["json.arrinsert", "i", "$.a", "0", "{bad"],
+                "key must be a string at line 1 column 2",
+            ),
+            // all or nothing: b.a (length 1) refuses index 3, so $.a is unchanged too
+            (
+                &["json.arrinsert", "i", "$..a", "3", "7"],
+                "ERR index out of bounds",
+            ),
+            (&["json.arrinsert", "nokey", "$.a", "0", "1"], no_key),
+            (
+                &["json.get", "i"],
+                r#""{\"a\":[\"z\",9,0,1,2,\"x\",\"y\",3,9],\"b\":{\"a\":[\"z\"]},\"s\":\"x\"}""#,
+            ),
+            // ARRTRIM
+            (
+                &[
+                    "json.set",
+                    "t",
+                    "$",
+                    r#"{"a":[0,1,2,3,4,5,6],"b":{"a":[1,2]},"s":"x"}"#,
+                ],
+                "+OK",
+            ),
+            (&["json.arrtrim", "t", "$.a", "1", "5"], "[5]"),
+            (&["json.arrtrim", "t", ".a", "1", "-2"], "3"),
+            (&["json.get", "t", "$.a"], r#""[[2,3,4]]""#),
+            (&["json.arrtrim", "t", "$.a", "5", "2"], "[0]"),
+            (&["json.set", "t", "$.a", "[0,1,2,3,4,5,6]"], "+OK"),
+            (&["json.arrtrim", "t", "$.a", "-100", "1"], "[2]"),
+            (&["json.arrtrim", "t", "$..a", "0", "0"], "[1, 1]"),
+            (
+                &["json.get", "t"],
+                r#""{\"a\":[0],\"b\":{\"a\":[1]},\"s\":\"x\"}""#,
+            ),
+            (&["json.arrtrim", "t", "$.s", "0", "1"], "[(nil)]"),
+            (
+                &["json.arrtrim", "t", ".nope", "0", "1"],
+                "ERR Path '$.nope' does not exist or not an array",
+            ),
+            (
+                &["json.arrtrim", "t", "$.a", "0"],
+                "ERR wrong number of arguments for 'json.arrtrim' command",
+            ),
+            (
+                &["json.arrtrim", "t", "$.a", "x", "1"],
+                "Couldn't parse as integer",
+            ),
+            (&["json.arrtrim", "nokey", "$.a", "0", "1"], no_key),
+            // ARRINDEX
+            (
+                &[
+                    "json.set",
+                    "x",
+                    "$",
+                    r#"{"a":[1,2,3,2,"2",null,true,[1],{"x":1,"y":2},2.0],"b":{"a":[2]},"s":"x"}"#,
+                ],
+                "+OK",
+            ),
+            (&["json.arrindex", "x", "$.a", "2"], "[1]"),
+            (&["json.arrindex", "x", "a", "2"], "1"),
+            (&["json.arrindex", "x", "$.a", "\"2\""], "[4]"),
+            (&["json.arrindex", "x", "$.a", "null"], "[5]"),
+            (&["json.arrindex", "x", "$.a", "[1]"], "[7]"),
+            (&["json.arrindex", "x", "$.a", r#"{"y":2,"x":1}"#], "[8]"),
+            (&["json.arrindex", "x", "$.a", "2.0"], "[9]"),
+            (&["json.arrindex", "x", "$.a", "1.0"], "[-1]"),
+            (&["json.arrindex", "x", "$.a", "2", "2"], "[3]"),
+            (&["json.arrindex", "x", "$.a", "2", "-7"], "[3]"),
+            (&["json.arrindex", "x", "$.a", "2", "0", "1"], "[-1]"),
+            (&["json.arrindex", "x", "$.a", "2", "0", "-1"], "[1]"),
+            (&["json.arrindex", "x", "$.a", "2", "100"], "[-1]"),
+            (&["json.arrindex", "x", "$.a", "2", "-100"], "[1]"),
+            (&["json.arrindex", "x", "$.*", "2"], "[1, (nil), (nil)]"),
+            (
+                &["json.arrindex", "x", ".s", "2"],
+                "WRONGTYPE wrong type of path value - expected array but found string",
+            ),
+            (&["json.arrindex", "x", "$.nope", "2"], "[]"),
+            (
+                &["json.arrindex", "x", ".nope", "2"],
+                "ERR Path '$.nope' does not exist",
+            ),
+            (
+                &["json.arrindex", "x", "$.a", "bad"],
+                "ERR expected value at line 1 column 1",
+            ),
+            (
+                &["json.arrindex", "x", "$.a", "2", "1", "x"],
+                "Couldn't parse as integer",
+            ),
+            (
+                &["json.arrindex", "x", "$.a", "2", "1", "2", "3"],
+                "ERR wrong number of arguments for 'json.arrindex' command",
+            ),
+            (
+                &["json.arrindex", "nokey", "$.a", "2"],
+                "ERR Path '$.a' does not exist",
+            ),
+            (
+                &["json.arrindex", "nokey", ".a", "2"],
+                "ERR Path '.a' does not exist",
+            ),
+            (&["set", "str", "v"], "+OK"),
+            (
+                &["json.arrpop", "str"],
+                "WRONGTYPE Operation against a key holding the wrong kind of value",
+            ),
+        ];
+        for (args, expected) in cases {
+            assert_eq!(
+                &reply(&mut con, args),
+                expected,
+                "{} on {}",
+                args.join(" "),
+                kind.name
+            );
+        }
+    }
+}

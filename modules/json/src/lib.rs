@@ -648,6 +648,18 @@ fn edit_matches<R>(
     event: &str,
     edit: impl Fn(&mut Document, &Location) -> std::result::Result<Option<R>, JsonError>,
 ) -> Result<Vec<Option<R>>> {
+    edit_matches_if(ctx, name, path, event, edit, |_| true)
+}
+
+/// [`edit_matches`] where `changed` says whether a match's result changed the document.
+fn edit_matches_if<R>(
+    ctx: &Ctx,
+    name: &RStr,
+    path: &Path,
+    event: &str,
+    edit: impl Fn(&mut Document, &Location) -> std::result::Result<Option<R>, JsonError>,
+    changed: impl Fn(&R) -> bool,
+) -> Result<Vec<Option<R>>> {
     let mut key = ctx.open_key_writable(name);
     let Some(mut json) = key.value_mut::<Json>()? else {
         return Err(Error::err(NO_KEY));
@@ -663,7 +675,7 @@ fn edit_matches<R>(
         })
         .map_err(json_error)?;
     drop(json);
-    if results.iter().any(Option::is_some) {
+    if results.iter().flatten().any(changed) {
         notify(ctx, event, name)?;
         ctx.replicate_verbatim();
     }
@@ -908,6 +920,175 @@ fn json_objkeys(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
     Ok(())
 }
 
+// ---------------------------------------------------------------------------------------------
+// JSON.ARRPOP, JSON.ARRINSERT, JSON.ARRTRIM, JSON.ARRINDEX
+
+fn integer(arg: &RStr) -> Result<i64> {
+    utf8(arg)?
+        .parse()
+        .map_err(|_| line("Couldn't parse as integer"))
+}
+
+fn not_an_array(path: &Path) -> Error {
+    Error::err(format!(
+        "Path '{}' does not exist or not an array",
+        path.rewritten_text()
+    ))
+}
+
+/// `JSON.ARRPOP key [path [index]]`: the popped values as JSON (an unparsable index is -1).
+fn json_arrpop(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    let (name, path, index) = match args {
+        [_, name] => (
+            *name,
+            Path::parse(".").map_err(|e| line(e.to_string()))?,
+            -1,
+        ),
+        [_, name, path] => (*name, parse_path(path)?, -1),
+        [_, name, path, index, ..] => (
+            *name,
+            parse_path(path)?,
+            utf8(index).ok().and_then(|i| i.parse().ok()).unwrap_or(-1),
+        ),
+        _ => return Err(Error::WrongArity),
+    };
+    let results = edit_matches_if(
+        ctx,
+        name,
+        &path,
+        "json.arrpop",
+        |doc, location| skip_wrong_type(doc.arr_pop(location, index)),
+        |popped: &Option<String>| popped.is_some(),
+    )?;
+    if path.is_legacy() {
+        match results.iter().rev().flatten().next() {
+            Some(Some(popped)) => ctx.reply_bulk(popped.as_bytes()),
+            Some(None) => ctx.reply_null(),
+            None => return Err(not_an_array(&path)),
+        }
+    } else {
+        ctx.reply_array(results.len());
+        for result in &results {
+            match result {
+                Some(Some(popped)) => ctx.reply_bulk(popped.as_bytes()),
+                _ => ctx.reply_null(),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `JSON.ARRINSERT key path index value [value ...]`: new lengths.
+fn json_arrinsert(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    let [_, name, path, index, values @ ..] = args else {
+        return Err(Error::WrongArity);
+    };
+    if values.is_empty() {
+        return Err(Error::WrongArity);
+    }
+    let path = parse_path(path)?;
+    let index = integer(index)?;
+    let values = values
+        .iter()
+        .map(|v| parse_value(v))
+        .collect::<Result<Vec<_>>>()?;
+    let results = edit_matches(ctx, name, &path, "json.arrinsert", |doc, location| {
+        skip_wrong_type(doc.arr_insert(location, index, &values))
+    })?;
+    reply_counts(ctx, &path, &results, "not an array")
+}
+
+/// `JSON.ARRTRIM key path start stop`: new lengths.
+fn json_arrtrim(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    let [_, name, path, start, stop, ..] = args else {
+        return Err(Error::WrongArity);
+    };
+    let path = parse_path(path)?;
+    let (start, stop) = (integer(start)?, integer(stop)?);
+    let results = edit_matches(ctx, name, &path, "json.arrtrim", |doc, location| {
+        skip_wrong_type(doc.arr_trim(location, start, stop))
+    })?;
+    reply_counts(ctx, &path, &results, "not an array")
+}
+
+/// The first index of `wanted` in `array[start..stop)` (RedisJSON's rules: negatives from the
+/// end, a too-negative start is 0, stop 0 means the end); -1 if absent.
+fn array_index(
+    array: &jsondoc::ValueRef<'_>,
+    wanted: &jsondoc::ValueRef<'_>,
+    start: i64,
+    stop: i64,
+) -> Option<i64> {
+    let items = array.elements()?;
+    let length = items.len() as i64;
+    let start = if start < 0 { length + start } else { start }.max(0);
+    let stop = if stop == 0 {
+        length
+    } else if stop < 0 {
+        length + stop
+    } else {
+        stop.min(length)
+    };
+    Some(
+        (start..stop.max(start))
+            .find(|&i| items[i as usize].json_eq(wanted))
+            .unwrap_or(-1),
+    )
+}
+
+/// `JSON.ARRINDEX key path value [start [stop]]`.
+fn json_arrindex(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    let [_, name, path_arg, value, range @ ..] = args else {
+        return Err(Error::WrongArity);
+    };
+    if range.len() > 2 {
+        return Err(Error::WrongArity);
+    }
+    let path = parse_path(path_arg)?;
+    let wanted = Document::from_json(utf8(value)?.as_bytes())
+        .map_err(|error| Error::err(error.to_string()))?;
+    let start = range.first().map(|a| integer(a)).transpose()?.unwrap_or(0);
+    let stop = range.get(1).map(|a| integer(a)).transpose()?.unwrap_or(0);
+    let key = ctx.open_key(name);
+    let Some(json) = key.value::<Json>()? else {
+        return Err(Error::err(format!(
+            "Path '{}' does not exist",
+            utf8(path_arg)?
+        )));
+    };
+    let doc = &json.0;
+    let whole = doc.to_value();
+    let wanted = wanted.root_ref();
+    if path.is_legacy() {
+        let value = path
+            .query_first(&whole)
+            .and_then(|l| doc.value_at(&l))
+            .ok_or_else(|| {
+                Error::err(format!("Path '{}' does not exist", path.rewritten_text()))
+            })?;
+        let found = array_index(&value, &wanted, start, stop).ok_or_else(|| {
+            json_error(JsonError::WrongType {
+                expected: jsondoc::JsonType::Array,
+                found: value.json_type(),
+            })
+        })?;
+        ctx.reply_integer(found);
+    } else {
+        let locations = path.query(&whole);
+        ctx.reply_array(locations.len());
+        for location in &locations {
+            match doc
+                .value_at(location)
+                .and_then(|v| array_index(&v, &wanted, start, stop))
+            {
+                Some(found) => ctx.reply_integer(found),
+                None => ctx.reply_null(),
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The metadata every command shares: flags, key position (1,1,1), docs.
 fn describe(
     command: Command,
@@ -1029,6 +1210,30 @@ fn module() -> Module {
             READ,
             "JSON.OBJKEYS key [path]",
             "Returns the member names of the object(s) at a path",
+        ))
+        .command(describe(
+            Command::new("json.arrpop", json_arrpop),
+            "write",
+            "JSON.ARRPOP key [path [index]]",
+            "Removes and returns an element of the array(s) at a path",
+        ))
+        .command(describe(
+            Command::new("json.arrinsert", json_arrinsert),
+            WRITE,
+            "JSON.ARRINSERT key path index value [value ...]",
+            "Inserts values before an index of the array(s) at a path",
+        ))
+        .command(describe(
+            Command::new("json.arrtrim", json_arrtrim),
+            "write",
+            "JSON.ARRTRIM key path start stop",
+            "Keeps only the elements start..=stop of the array(s) at a path",
+        ))
+        .command(describe(
+            Command::new("json.arrindex", json_arrindex),
+            READ,
+            "JSON.ARRINDEX key path value [start [stop]]",
+            "Returns the first index of a value in the array(s) at a path",
         ))
         .on_load(|ctx, _args| ctx.create_data_type::<Json>())
 }
