@@ -913,3 +913,189 @@ fn arrpop_arrinsert_arrtrim_arrindex() {
         }
     }
 }
+
+#[test]
+fn mget_mset_merge_numpowby() {
+    for kind in servers() {
+        let server = Server::start(&kind, &["json"], &[]);
+        let mut con = server.connection();
+        let wrongtype = "WRONGTYPE Operation against a key holding the wrong kind of value";
+        let cases: &[(&[&str], &str)] = &[
+            (&["json.set", "a", "$", r#"{"x":1,"n":{"x":2}}"#], "+OK"),
+            (&["json.set", "b", "$", r#"{"x":"two"}"#], "+OK"),
+            (&["json.set", "c", "$", r#"{"y":3}"#], "+OK"),
+            (&["set", "s", "str"], "+OK"),
+            (
+                &["json.mget", "a", "b", "c", "nokey", "$.x"],
+                r#"["[1]", "[\"two\"]", "[]", (nil)]"#,
+            ),
+            (
+                &["json.mget", "a", "b", "c", "nokey", ".x"],
+                r#"["1", "\"two\"", (nil), (nil)]"#,
+            ),
+            (
+                &["json.mget", "a", "b", "c", "$..x"],
+                r#"["[1,2]", "[\"two\"]", "[]"]"#,
+            ),
+            (
+                &["json.mget", "a", "b", "."],
+                r#"["{\"x\":1,\"n\":{\"x\":2}}", "{\"x\":\"two\"}"]"#,
+            ),
+            (&["json.mget", "a", "s", "$.x"], r#"["[1]", (nil)]"#),
+            (&["json.mget", "a", "b", "$["], "[(nil), (nil)]"),
+            (
+                &["json.mget", "a"],
+                "ERR wrong number of arguments for 'json.mget' command",
+            ),
+            (
+                &["command", "getkeys", "json.mget", "a", "b", "$"],
+                r#"["a", "b"]"#,
+            ),
+            // MSET
+            (
+                &["json.mset", "a", "$", r#"{"x":1}"#, "b", "$", r#"{"y":2}"#],
+                "+OK",
+            ),
+            (&["json.mset", "a", "$.x", "10", "b", ".y", "20"], "+OK"),
+            (&["json.mset", "a", "$.new", "5"], "+OK"),
+            (
+                &["json.mget", "a", "b", "$"],
+                r#"["[{\"x\":10,\"new\":5}]", "[{\"y\":20}]"]"#,
+            ),
+            (
+                &["json.mset", "a", "$.x", "1", "nokey", "$.x", "1"],
+                "ERR new objects must be created at the root",
+            ),
+            (
+                &["json.mset", "a", "$.x", "7", "b", "$.y", "{bad"],
+                "key must be a string at line 1 column 2",
+            ),
+            (&["json.mset", "a", "$.x", "2", "s", "$", "1"], wrongtype),
+            (
+                &["json.mset", "a", "$.x", "1", "NX"],
+                "ERR wrong number of arguments for 'json.mset' command",
+            ),
+            (&["json.get", "a"], r#""{\"x\":10,\"new\":5}""#),
+            (&["json.mset", "a", "$.q.r", "1"], "+OK"),
+            (
+                &[
+                    "json.mset",
+                    "a",
+                    "$.x",
+                    "3",
+                    "a",
+                    "$.x",
+                    "4",
+                    "d",
+                    "$",
+                    "[]",
+                ],
+                "+OK",
+            ),
+            (
+                &["json.mget", "a", "d", "$"],
+                r#"["[{\"x\":4,\"new\":5}]", "[[]]"]"#,
+            ),
+            (
+                &[
+                    "command",
+                    "getkeys",
+                    "json.mset",
+                    "a",
+                    "$",
+                    "1",
+                    "b",
+                    "$",
+                    "2",
+                ],
+                r#"["a", "b"]"#,
+            ),
+            // MERGE
+            (
+                &[
+                    "json.set",
+                    "m",
+                    "$",
+                    r#"{"a":1,"b":{"c":2,"d":3},"e":[1,2],"f":"s"}"#,
+                ],
+                "+OK",
+            ),
+            (&["json.merge", "m", "$", r#"{"a":null}"#], "+OK"),
+            (
+                &[
+                    "json.merge",
+                    "m",
+                    "$",
+                    r#"{"b":{"c":20,"x":{"y":1}},"e":[3]}"#,
+                ],
+                "+OK",
+            ),
+            (
+                &["json.get", "m"],
+                r#""{\"b\":{\"c\":20,\"d\":3,\"x\":{\"y\":1}},\"e\":[3],\"f\":\"s\"}""#,
+            ),
+            (&["json.merge", "m", "$.b.c", "5"], "+OK"),
+            (
+                &["json.merge", "m", "$.b.nope", r#"{"k":null,"j":1}"#],
+                "+OK",
+            ),
+            (&["json.merge", "m", "$.nope.deeper", "5"], "(nil)"),
+            (&["json.merge", "m", ".b.d", "7"], "+OK"),
+            (
+                &["json.get", "m", "$.b"],
+                r#""[{\"c\":5,\"d\":7,\"x\":{\"y\":1},\"nope\":{\"j\":1}}]""#,
+            ),
+            (&["json.merge", "m", "$", r#"{"z":{"a":null}}"#], "+OK"),
+            (&["json.merge", "m", "$", "\"str\""], "+OK"),
+            (&["json.get", "m"], r#""\"str\"""#),
+            (&["json.merge", "nokey2", "$", r#"{"a":1,"b":null}"#], "+OK"),
+            (&["json.get", "nokey2"], r#""{\"a\":1}""#),
+            (
+                &["json.merge", "nokey3", "$.a", "1"],
+                "ERR new objects must be created at the root",
+            ),
+            (
+                &["json.set", "m2", "$", r#"{"a":{"x":1},"b":{"x":2},"c":5}"#],
+                "+OK",
+            ),
+            (&["json.merge", "m2", "$..x", "9"], "+OK"),
+            (&["json.merge", "m2", "$.*", r#"{"k":1}"#], "+OK"),
+            (
+                &["json.get", "m2"],
+                r#""{\"a\":{\"x\":9,\"k\":1},\"b\":{\"x\":9,\"k\":1},\"c\":{\"k\":1}}""#,
+            ),
+            (
+                &["json.merge", "m2", "$", "{bad"],
+                "key must be a string at line 1 column 2",
+            ),
+            (
+                &["json.merge", "m2", "$"],
+                "ERR wrong number of arguments for 'json.merge' command",
+            ),
+            (&["json.merge", "s", "$", "1"], wrongtype),
+            (&["json.set", "m5", "$", r#"{"a":[1]}"#], "+OK"),
+            (&["json.merge", "m5", "$.a[0]", "5"], "+OK"),
+            (
+                &["json.merge", "m5", "$.a[5]", "5"],
+                "ERR array index out of range",
+            ),
+            (&["json.get", "m5"], r#""{\"a\":[5]}""#),
+            // NUMPOWBY
+            (&["json.set", "p", "$", r#"{"a":2}"#], "+OK"),
+            (&["json.numpowby", "p", "$.a", "3"], r#""[8]""#),
+            (
+                &["json.numpowby", "p", ".a", "0.5"],
+                r#""2.8284271247461903""#,
+            ),
+        ];
+        for (args, expected) in cases {
+            assert_eq!(
+                &reply(&mut con, args),
+                expected,
+                "{} on {}",
+                args.join(" "),
+                kind.name
+            );
+        }
+    }
+}

@@ -1089,6 +1089,156 @@ fn json_arrindex(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
     Ok(())
 }
 
+// ---------------------------------------------------------------------------------------------
+// JSON.MGET, JSON.MSET, JSON.MERGE, JSON.NUMPOWBY
+
+/// `JSON.MGET key [key ...] path`: one entry per key (nil for a missing key, a key of another
+/// type, a legacy path that matches nothing, or a bad path).
+fn json_mget(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    let [_, names @ .., path] = args else {
+        return Err(Error::WrongArity);
+    };
+    if names.is_empty() {
+        return Err(Error::WrongArity);
+    }
+    let path = parse_path(path).ok();
+    ctx.reply_array(names.len());
+    for name in names {
+        let key = ctx.open_key(name);
+        let (Some(path), Ok(Some(json))) = (&path, key.value::<Json>()) else {
+            ctx.reply_null();
+            continue;
+        };
+        let doc = &json.0;
+        let whole = doc.to_value();
+        let value = match select(&whole, doc, path, path.rewritten_text()) {
+            Ok(Selected::All(values)) => Value::Array(values),
+            Ok(Selected::First(value)) => value,
+            Err(_) => {
+                ctx.reply_null();
+                continue;
+            }
+        };
+        ctx.reply_bulk(Document::from_value(&value).to_compact_string().as_bytes());
+    }
+    Ok(())
+}
+
+/// `JSON.MSET key path value [key path value ...]`: every triplet applied in order, all or
+/// nothing across keys (the new documents are built first, then stored).
+fn json_mset(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    let triplets = &args[1..];
+    if triplets.is_empty() || !triplets.len().is_multiple_of(3) {
+        return Err(Error::WrongArity);
+    }
+    let parsed = triplets
+        .chunks(3)
+        .map(|t| Ok((t[0], parse_path(t[1])?, parse_value(t[2])?)))
+        .collect::<Result<Vec<_>>>()?;
+    // (key, its document as edited so far, whether it changed)
+    let mut work: Vec<(&RStr, Option<Document>, bool)> = Vec::new();
+    for (name, path, value) in &parsed {
+        let slot = match work
+            .iter()
+            .position(|(n, _, _)| n.as_bytes() == name.as_bytes())
+        {
+            Some(slot) => slot,
+            None => {
+                let key = ctx.open_key(name);
+                let doc = key.value::<Json>()?.map(|json| json.0.clone());
+                work.push((name, doc, false));
+                work.len() - 1
+            }
+        };
+        let (_, doc, changed) = &mut work[slot];
+        match doc {
+            None if !path.is_root() => {
+                return Err(Error::err("new objects must be created at the root"));
+            }
+            None => {
+                *doc = Some(value.clone());
+                *changed = true;
+            }
+            Some(doc) => *changed |= set_at(doc, path, value, false, false)?,
+        }
+    }
+    let mut any = false;
+    for (name, doc, changed) in work {
+        let (Some(doc), true) = (doc, changed) else {
+            continue;
+        };
+        let mut key = ctx.open_key_writable(name);
+        if key.value::<Json>()?.is_some() {
+            let mut json = key.value_mut::<Json>()?.ok_or(Error::WrongType)?;
+            json.0 = doc;
+        } else {
+            key.set_value(Json(doc))?;
+        }
+        notify(ctx, "json.mset", name)?;
+        any = true;
+    }
+    if any {
+        ctx.replicate_verbatim();
+    }
+    ctx.reply_ok();
+    Ok(())
+}
+
+/// `patch` applied to nothing: what MERGE stores where no value was (nulls removed).
+fn merged_into_nothing(patch: &Value) -> Document {
+    let mut value = Value::Null;
+    jsondoc::merge_patch(&mut value, patch);
+    Document::from_value(&value)
+}
+
+/// `JSON.MERGE key path value`: RFC 7386 merge patch at every match.
+fn json_merge(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    let [_, name, path, patch, ..] = args else {
+        return Err(Error::WrongArity);
+    };
+    let path = parse_path(path)?;
+    let patch = parse_value(patch)?;
+    let mut key = ctx.open_key_writable(name);
+    let changed = if key.value::<Json>()?.is_none() {
+        if !path.is_root() {
+            return Err(Error::err("new objects must be created at the root"));
+        }
+        key.set_value(Json(merged_into_nothing(&patch.to_value())))?;
+        true
+    } else {
+        {
+            let mut json = key.value_mut::<Json>()?.ok_or(Error::WrongType)?;
+            let locations = path.query(&json.0.to_value());
+            if locations.is_empty() {
+                let value = merged_into_nothing(&patch.to_value());
+                set_at(&mut json.0, &path, &value, false, false)?
+            } else {
+                json.0
+                    .transaction(|doc| {
+                        locations
+                            .iter()
+                            .try_for_each(|location| doc.merge(location, &patch))
+                    })
+                    .map_err(json_error)?;
+                true
+            }
+        }
+    };
+    if changed {
+        ctx.reply_ok();
+        notify(ctx, "json.merge", name)?;
+        ctx.replicate_verbatim();
+    } else {
+        ctx.reply_null();
+    }
+    Ok(())
+}
+
+/// `JSON.NUMPOWBY key path number` (deprecated in RedisJSON, still registered).
+fn json_numpowby(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    num(ctx, args, jsondoc::NumOp::Pow, "json.numpowby")
+}
+
 /// The metadata every command shares: flags, key position (1,1,1), docs.
 fn describe(
     command: Command,
@@ -1234,6 +1384,38 @@ fn module() -> Module {
             READ,
             "JSON.ARRINDEX key path value [start [stop]]",
             "Returns the first index of a value in the array(s) at a path",
+        ))
+        .command(
+            describe(
+                Command::new("json.mget", json_mget),
+                READ,
+                "JSON.MGET key [key ...] path",
+                "Returns the value(s) at a path in several keys",
+            )
+            .keys(1, -2, 1)
+            .arity(-3),
+        )
+        .command(
+            describe(
+                Command::new("json.mset", json_mset),
+                WRITE,
+                "JSON.MSET key path value [key path value ...]",
+                "Sets values at paths in several keys, all or nothing",
+            )
+            .keys(1, -1, 3)
+            .arity(-4),
+        )
+        .command(describe(
+            Command::new("json.merge", json_merge),
+            WRITE,
+            "JSON.MERGE key path value",
+            "Merges a JSON value into the value(s) at a path (RFC 7386)",
+        ))
+        .command(describe(
+            Command::new("json.numpowby", json_numpowby),
+            "write",
+            "JSON.NUMPOWBY key path number",
+            "Raises the number(s) at a path to a power",
         ))
         .on_load(|ctx, _args| ctx.create_data_type::<Json>())
 }
