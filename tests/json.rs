@@ -1099,3 +1099,128 @@ fn mget_mset_merge_numpowby() {
         }
     }
 }
+
+#[test]
+fn resp_and_debug() {
+    for kind in servers() {
+        let server = Server::start(&kind, &["json"], &[]);
+        let mut con = server.connection();
+        // Doubles are formatted by the server: %.17g on Redis 7.0, shortest on Valkey.
+        let doubles = if kind.name == "redis" {
+            r#"[+[, "0.10000000000000001", "1e+30", "3", "-0", "1.8446744073709552e+19", "9.9999999999999995e-08"]"#
+        } else {
+            r#"[+[, "0.1", "1e+30", "3", "-0", "18446744073709552000", "1e-7"]"#
+        };
+        let object = r#"[+{, "a", 1, "b", "1.5", "c", "s", "d", +true, "e", +false, "f", (nil), "g", [+[, 1, "x", [+[, 2]], "h", [+{, "x", [+{, "y", 1]], "i", [+{], "j", [+[]]"#;
+        let in_array = format!("[{object}]");
+        let cases: &[(&[&str], &str)] = &[
+            (
+                &[
+                    "json.set",
+                    "k",
+                    "$",
+                    r#"{"a":1,"b":1.5,"c":"s","d":true,"e":false,"f":null,"g":[1,"x",[2]],"h":{"x":{"y":1}},"i":{},"j":[]}"#,
+                ],
+                "+OK",
+            ),
+            (&["json.resp", "k"], object),
+            (&["json.resp", "k", "."], object),
+            (&["json.resp", "k", "$"], &in_array),
+            (&["json.resp", "k", ".a"], "1"),
+            (&["json.resp", "k", "$.a"], "[1]"),
+            (&["json.resp", "k", ".d"], "+true"),
+            (&["json.resp", "k", ".f"], "(nil)"),
+            (&["json.resp", "k", "..x"], r#"[+{, "y", 1]"#),
+            (
+                &["json.resp", "k", ".nope"],
+                "ERR Path '$.nope' does not exist",
+            ),
+            (&["json.resp", "k", "$.nope"], "[]"),
+            (&["json.resp", "k", "$.a", "$.b"], "[1]"),
+            (&["json.resp", "nokey"], "(nil)"),
+            (&["json.resp", "nokey", "$"], "(nil)"),
+            (
+                &[
+                    "json.set",
+                    "n",
+                    "$",
+                    "[0.1, 1e30, 3.0, -0.0, 18446744073709551615, 1e-7]",
+                ],
+                "+OK",
+            ),
+            (&["json.resp", "n"], doubles),
+            (&["set", "str", "v"], "+OK"),
+            (
+                &["json.resp", "str"],
+                "WRONGTYPE Operation against a key holding the wrong kind of value",
+            ),
+            // DEBUG
+            (
+                &["json.debug", "help"],
+                r#"["MEMORY <key> [path] - reports memory usage", "HELP                - this message"]"#,
+            ),
+            (
+                &["json.debug"],
+                "ERR wrong number of arguments for 'json.debug' command",
+            ),
+            (
+                &["json.debug", "foo"],
+                "ERR unknown subcommand - try `JSON.DEBUG HELP`",
+            ),
+            (
+                &["json.debug", "memory"],
+                "ERR wrong number of arguments for 'json.debug' command",
+            ),
+            (&["json.debug", "memory", "nokey"], "0"),
+            (&["json.debug", "memory", "nokey", "$"], "[]"),
+            (
+                &["json.debug", "memory", "k", ".nope"],
+                "ERR Path '$.nope' does not exist",
+            ),
+            (&["json.debug", "memory", "k", "$.nope"], "[]"),
+            (
+                &["json.debug", "memory", "str"],
+                "WRONGTYPE Operation against a key holding the wrong kind of value",
+            ),
+        ];
+        for (args, expected) in cases {
+            assert_eq!(
+                &reply(&mut con, args),
+                expected,
+                "{} on {}",
+                args.join(" "),
+                kind.name
+            );
+        }
+        // Sizes are this module's own; check their shape and that they grow with the value.
+        let int = |con: &mut redis::Connection, args: &[&str]| -> i64 {
+            reply(con, args)
+                .parse()
+                .unwrap_or_else(|_| panic!("{args:?}"))
+        };
+        let whole = int(&mut con, &["json.debug", "memory", "k"]);
+        assert!(whole > 0, "{}", kind.name);
+        assert_eq!(
+            reply(&mut con, &["json.debug", "memory", "k", "$"]),
+            format!("[{whole}]")
+        );
+        let items = reply(&mut con, &["json.debug", "memory", "k", "$.*"]);
+        assert_eq!(items.split(", ").count(), 10, "{items}");
+        assert_eq!(reply(&mut con, &["json.set", "s1", "$", "\"a\""]), "+OK");
+        let long = format!("\"{}\"", "x".repeat(1000));
+        assert_eq!(reply(&mut con, &["json.set", "s2", "$", &long]), "+OK");
+        assert!(
+            int(&mut con, &["json.debug", "memory", "s2"])
+                >= int(&mut con, &["json.debug", "memory", "s1"]) + 999,
+            "{}",
+            kind.name
+        );
+        assert_eq!(
+            reply(
+                &mut con,
+                &["command", "getkeys", "json.debug", "memory", "k"]
+            ),
+            r#"["k"]"#
+        );
+    }
+}

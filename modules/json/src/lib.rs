@@ -1239,6 +1239,114 @@ fn json_numpowby(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
     num(ctx, args, jsondoc::NumOp::Pow, "json.numpowby")
 }
 
+// ---------------------------------------------------------------------------------------------
+// JSON.RESP, JSON.DEBUG
+
+/// One JSON value as RedisJSON's RESP form: `+[` / `+{` headed arrays, `+true`/`+false`,
+/// integers, doubles (formatted by the server), bulk strings, nil.
+fn reply_resp(ctx: &Ctx, value: &Value) {
+    match value {
+        Value::Null => ctx.reply_null(),
+        Value::Bool(true) => ctx.reply_simple(c"true"),
+        Value::Bool(false) => ctx.reply_simple(c"false"),
+        Value::Number(number) => match number.as_i64() {
+            Some(integer) => ctx.reply_integer(integer),
+            None => ctx.reply_double(number.as_f64().unwrap_or(f64::NAN)),
+        },
+        Value::String(text) => ctx.reply_bulk(text.as_bytes()),
+        Value::Array(items) => {
+            ctx.reply_array(items.len() + 1);
+            ctx.reply_simple(c"[");
+            for item in items {
+                reply_resp(ctx, item);
+            }
+        }
+        Value::Object(members) => {
+            ctx.reply_array(2 * members.len() + 1);
+            ctx.reply_simple(c"{");
+            for (name, member) in members {
+                ctx.reply_bulk(name.as_bytes());
+                reply_resp(ctx, member);
+            }
+        }
+    }
+}
+
+/// `JSON.RESP key [path]`: the value(s) as RESP structures (further paths are ignored).
+fn json_resp(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    let (name, path) = match args {
+        [_, name] => (*name, Path::parse(".").map_err(|e| line(e.to_string()))?),
+        [_, name, path, ..] => (*name, parse_path(path)?),
+        _ => return Err(Error::WrongArity),
+    };
+    let key = ctx.open_key(name);
+    let Some(json) = key.value::<Json>()? else {
+        ctx.reply_null();
+        return Ok(());
+    };
+    let whole = json.0.to_value();
+    match select(&whole, &json.0, &path, path.rewritten_text())? {
+        Selected::First(value) => reply_resp(ctx, &value),
+        Selected::All(values) => {
+            ctx.reply_array(values.len());
+            for value in &values {
+                reply_resp(ctx, value);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `JSON.DEBUG MEMORY key [path]` (bytes of the value(s) in this module's representation) or
+/// `JSON.DEBUG HELP`.
+fn json_debug(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    let [_, sub, rest @ ..] = args else {
+        return Err(Error::WrongArity);
+    };
+    if is(sub, "HELP") {
+        ctx.reply_array(2);
+        ctx.reply_bulk(b"MEMORY <key> [path] - reports memory usage");
+        ctx.reply_bulk(b"HELP                - this message");
+        return Ok(());
+    }
+    if !is(sub, "MEMORY") {
+        return Err(Error::err("unknown subcommand - try `JSON.DEBUG HELP`"));
+    }
+    let (name, path) = match rest {
+        [name] => (*name, Path::parse(".").map_err(|e| line(e.to_string()))?),
+        [name, path, ..] => (*name, parse_path(path)?),
+        [] => return Err(Error::WrongArity),
+    };
+    let key = ctx.open_key(name);
+    let Some(json) = key.value::<Json>()? else {
+        if path.is_legacy() {
+            ctx.reply_integer(0);
+        } else {
+            ctx.reply_array(0);
+        }
+        return Ok(());
+    };
+    let doc = &json.0;
+    let whole = doc.to_value();
+    if path.is_legacy() {
+        let value = path
+            .query_first(&whole)
+            .and_then(|l| doc.value_at(&l))
+            .ok_or_else(|| {
+                Error::err(format!("Path '{}' does not exist", path.rewritten_text()))
+            })?;
+        ctx.reply_integer(value.memory_usage() as i64);
+    } else {
+        let locations = path.query(&whole);
+        ctx.reply_array(locations.len());
+        for location in &locations {
+            let bytes = doc.value_at(location).map_or(0, |v| v.memory_usage());
+            ctx.reply_integer(bytes as i64);
+        }
+    }
+    Ok(())
+}
+
 /// The metadata every command shares: flags, key position (1,1,1), docs.
 fn describe(
     command: Command,
@@ -1417,6 +1525,21 @@ fn module() -> Module {
             "JSON.NUMPOWBY key path number",
             "Raises the number(s) at a path to a power",
         ))
+        .command(describe(
+            Command::new("json.resp", json_resp),
+            READ,
+            "JSON.RESP key [path]",
+            "Returns the value(s) at a path as RESP structures",
+        ))
+        .command(
+            describe(
+                Command::new("json.debug", json_debug),
+                READ,
+                "JSON.DEBUG MEMORY key [path] | JSON.DEBUG HELP",
+                "Reports the memory used by JSON values",
+            )
+            .keys(2, 2, 1),
+        )
         .on_load(|ctx, _args| ctx.create_data_type::<Json>())
 }
 
