@@ -1224,3 +1224,52 @@ fn resp_and_debug() {
         );
     }
 }
+
+#[test]
+fn new_commands_notify_only_on_change() {
+    for kind in servers() {
+        let server = Server::start(&kind, &["json"], &["--notify-keyspace-events", "KEA"]);
+        let mut con = server.connection();
+        let mut sub = server.connection();
+        redis::cmd("psubscribe")
+            .arg("__keyevent@0__:json.*")
+            .exec(&mut sub)
+            .unwrap();
+        reply(&mut con, &["json.set", "k", r#"{"a":[],"s":"x"}"#]);
+        reply(&mut con, &["json.arrpop", "k", "$.a"]); // empty: nothing popped
+        reply(&mut con, &["json.arrinsert", "k", "$.a", "1", "1"]); // out of bounds
+        reply(&mut con, &["json.arrinsert", "k", "$.a", "0", "1", "2"]);
+        reply(&mut con, &["json.arrpop", "k", "$.a"]);
+        reply(&mut con, &["json.arrtrim", "k", "$.s", "0", "1"]); // no array matched
+        reply(&mut con, &["json.merge", "k", "$.no.pe", "1"]); // parent missing
+        reply(&mut con, &["json.merge", "k", "$", r#"{"s":null}"#]);
+        reply(
+            &mut con,
+            &["json.mset", "k", "$.a", "1", "nokey", "$.a", "1"],
+        ); // refused
+        reply(&mut con, &["json.mset", "k", "$.a", "1", "j", "$", "2"]);
+        reply(&mut con, &["json.arrindex", "k", "$.a", "1"]); // read
+        let mut events = Vec::new();
+        for _ in 0..6 {
+            let message = sub.recv_response().unwrap();
+            let shown = common::show(&message);
+            let event = shown.split(':').next_back().unwrap_or_default().to_owned();
+            events.push(event);
+        }
+        let expected = [
+            "json.set\", \"k\"]",
+            "json.arrinsert\", \"k\"]",
+            "json.arrpop\", \"k\"]",
+            "json.merge\", \"k\"]",
+            "json.mset\", \"k\"]",
+            "json.mset\", \"j\"]",
+        ];
+        assert_eq!(events, expected, "{}", kind.name);
+        assert_eq!(
+            reply(&mut con, &["json.mget", "k", "j", "$"]),
+            r#"["[{\"a\":1}]", "[2]"]"#,
+            "{}",
+            kind.name
+        );
+    }
+}
