@@ -1058,13 +1058,15 @@ fn drop_unlink_and_free_effort() {
             wait_for("the free", || stat(&mut con, "live") == 1);
         }
         assert!(server.alive(), "{k}");
-        let log = server.log();
+        // The background free thread logs after the value is gone: wait for the lines.
         for line in [
             "free_effort panicked: free_effort of a sample",
             "unlink panicked: unlink of a sample",
             "free (Drop) panicked: drop of a sample",
         ] {
-            assert!(log.contains(line), "{line} on {k}");
+            wait_for(&format!("'{line}' in the log on {k}"), || {
+                server.log().contains(line)
+            });
         }
     }
 }
