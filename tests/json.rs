@@ -1273,3 +1273,46 @@ fn new_commands_notify_only_on_change() {
         );
     }
 }
+
+#[test]
+fn path_sets_cannot_nest_a_document_too_deep_to_reload() {
+    let deep = format!("{}{}", "[".repeat(127), "]".repeat(127));
+    for kind in servers() {
+        let n = kind.name;
+        let server = Server::start(&kind, &["json"], &["--enable-debug-command", "yes"]);
+        let mut con = server.connection();
+        assert_eq!(
+            reply(&mut con, &["JSON.SET", "k", "$", r#"{"a":{}}"#]),
+            "+OK",
+            "{n}"
+        );
+        // 127 levels one level down: 128, the limit.
+        assert_eq!(
+            reply(&mut con, &["JSON.SET", "k", "$.a", &deep]),
+            "+OK",
+            "{n}"
+        );
+        // Two levels down would be 129: refused, the document unchanged.
+        assert_eq!(
+            reply(&mut con, &["JSON.SET", "k", "$", r#"{"a":{}}"#]),
+            "+OK",
+            "{n}"
+        );
+        assert_eq!(
+            reply(&mut con, &["JSON.SET", "k", "$.a.b", &deep]),
+            "ERR the document would be nested deeper than 128 levels",
+            "{n}"
+        );
+        assert_eq!(
+            reply(&mut con, &["JSON.GET", "k"]),
+            r#""{\"a\":{}}""#,
+            "{n}"
+        );
+        assert_eq!(reply(&mut con, &["debug", "reload"]), "+OK", "{n}");
+        assert_eq!(
+            reply(&mut con, &["JSON.GET", "k"]),
+            r#""{\"a\":{}}""#,
+            "{n}"
+        );
+    }
+}

@@ -13,6 +13,28 @@ use crate::{JsonError, Segment};
 /// input limit (FACTS.md §1.3), but unbounded recursion could overflow the stack.
 pub const MAX_TRUSTED_DEPTH: usize = 512;
 
+/// The deepest nesting (in containers) an edit may give a document: the input limit (127
+/// levels parse) plus a margin, far below [`MAX_TRUSTED_DEPTH`], so every document that can be
+/// built can be saved and loaded back.
+pub const MAX_DEPTH: usize = 128;
+
+/// `Err(TooDeep)` if `values` placed `below` containers deep would exceed [`MAX_DEPTH`].
+fn check_depth<'v>(
+    below: usize,
+    values: impl IntoIterator<Item = &'v Document>,
+) -> Result<(), JsonError> {
+    let deepest = values
+        .into_iter()
+        .map(|value| value.root.depth())
+        .max()
+        .unwrap_or(0);
+    if below + deepest > MAX_DEPTH {
+        Err(JsonError::TooDeep)
+    } else {
+        Ok(())
+    }
+}
+
 /// A JSON document. See the crate documentation for the representation.
 #[derive(Clone, Debug)]
 pub struct Document {
@@ -297,6 +319,7 @@ impl Document {
     /// [`JsonError::ArrayIndexOutOfRange`]; a missing parent (or one that is not a container
     /// of the right kind) → [`JsonError::NoSuchPath`].
     pub fn set(&mut self, location: &[Segment], value: &Document) -> Result<(), JsonError> {
+        check_depth(location.len(), [value])?;
         self.set_in_place(location, value)?;
         collapse_along(&mut self.root, location);
         Ok(())
@@ -531,6 +554,7 @@ impl Document {
         location: &[Segment],
         values: &[Document],
     ) -> Result<usize, JsonError> {
+        check_depth(location.len() + 1, values)?;
         match self.target(location)? {
             Target::Node(Node::Array(items)) => {
                 items.extend(values.iter().map(|value| value.root.clone()));
@@ -568,6 +592,7 @@ impl Document {
         index: i64,
         values: &[Document],
     ) -> Result<usize, JsonError> {
+        check_depth(location.len() + 1, values)?;
         edit_container(self.target(location)?, |node| {
             let Node::Array(items) = node else {
                 return Err(wrong_type(JsonType::Array, node));

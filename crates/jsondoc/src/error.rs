@@ -36,6 +36,9 @@ pub enum JsonError {
     IndexOutOfBounds,
     /// Deleting the root: the caller deletes the key instead.
     RootDelete,
+    /// The edit would nest the document deeper than [`crate::MAX_DEPTH`] containers, which
+    /// every document must stay within so that it always loads back from an RDB file.
+    TooDeep,
 }
 
 impl fmt::Display for JsonError {
@@ -54,6 +57,11 @@ impl fmt::Display for JsonError {
             JsonError::ArrayIndexOutOfRange => f.write_str("ERR array index out of range"),
             JsonError::IndexOutOfBounds => f.write_str("ERR index out of bounds"),
             JsonError::RootDelete => f.write_str("ERR cannot delete the root of a document"),
+            JsonError::TooDeep => write!(
+                f,
+                "ERR the document would be nested deeper than {} levels",
+                crate::MAX_DEPTH
+            ),
         }
     }
 }

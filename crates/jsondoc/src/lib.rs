@@ -132,7 +132,7 @@ pub mod path;
 mod text;
 mod value;
 
-pub use document::{Document, MAX_TRUSTED_DEPTH, NumOp, apply_num_op, merge_patch};
+pub use document::{Document, MAX_DEPTH, MAX_TRUSTED_DEPTH, NumOp, apply_num_op, merge_patch};
 pub use error::JsonError;
 pub use location::{Location, Segment};
 pub use node::{COLLAPSE_BYTES, COLLAPSE_MAX_CHILDREN, EXPAND_BYTES};

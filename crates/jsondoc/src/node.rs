@@ -120,6 +120,22 @@ impl Node {
         }
     }
 
+    /// How many containers deep the value nests: 0 for a scalar, 1 for `[1]`, 2 for `[[1]]`.
+    /// Scans a blob's text once (brackets outside strings).
+    pub(crate) fn depth(&self) -> usize {
+        match self {
+            Node::Blob(text) => text_depth(text.as_bytes()),
+            Node::Array(items) => 1 + items.iter().map(Node::depth).max().unwrap_or(0),
+            Node::Object(members) => {
+                1 + members
+                    .iter()
+                    .map(|(_, value)| value.depth())
+                    .max()
+                    .unwrap_or(0)
+            }
+        }
+    }
+
     pub(crate) fn compact_string(&self) -> String {
         let mut out = Vec::new();
         self.write_compact(&mut out);
@@ -250,4 +266,31 @@ pub(crate) fn allocation_size(bytes: usize) -> usize {
             bytes.div_ceil(step) * step
         }
     }
+}
+
+/// The container depth of canonical JSON text.
+fn text_depth(text: &[u8]) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &byte in text {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }

@@ -155,8 +155,47 @@ fn nesting_limit_is_127_containers() {
         2 * crate::MAX_TRUSTED_DEPTH
     );
     let inner = vec![Segment::Index(0); crate::MAX_TRUSTED_DEPTH - 1];
-    assert_eq!(deepest.arr_append(&inner, &[doc("1")]), Ok(1));
-    assert_eq!(deepest.value_at(&inner).unwrap().to_compact_string(), "[1]");
+    // Edits never make a document deeper than MAX_DEPTH; shallow ones still work.
+    assert_eq!(
+        deepest.arr_append(&inner, &[doc("1")]),
+        Err(JsonError::TooDeep)
+    );
+    assert_eq!(deepest.arr_append(&[], &[doc("1")]), Ok(2));
+}
+
+#[test]
+fn edits_keep_documents_within_max_depth() {
+    let max = crate::MAX_DEPTH;
+    // 127 levels parse; placed one level down they reach 128 = MAX_DEPTH: allowed.
+    let deep = doc(&format!("{}{}", "[".repeat(max - 1), "]".repeat(max - 1)));
+    let mut target = doc("{}");
+    assert_eq!(target.set(&[Segment::Key("a".into())], &deep), Ok(()));
+    // One more level (the value's depth counts, including inside text blobs) is refused and
+    // leaves the document unchanged.
+    let mut target = doc(r#"{"a":{}}"#);
+    let path = [Segment::Key("a".into()), Segment::Key("b".into())];
+    assert_eq!(target.set(&path, &deep), Err(JsonError::TooDeep));
+    assert_eq!(compact(&target), r#"{"a":{}}"#);
+    let mut array = doc(r#"{"a":[]}"#);
+    assert_eq!(
+        array.arr_append(&[Segment::Key("a".into())], &[deep.clone()]),
+        Err(JsonError::TooDeep)
+    );
+    assert_eq!(
+        array.arr_insert(&[Segment::Key("a".into())], 0, &[deep.clone()]),
+        Err(JsonError::TooDeep)
+    );
+    assert_eq!(compact(&array), r#"{"a":[]}"#);
+    // Brackets inside strings do not count.
+    let strings = doc(r#"["[[[[{{{{", "\"[["]"#);
+    assert_eq!(
+        array.arr_append(&[Segment::Key("a".into())], &[strings]),
+        Ok(1)
+    );
+    assert_eq!(
+        JsonError::TooDeep.to_string(),
+        "ERR the document would be nested deeper than 128 levels"
+    );
 }
 
 #[test]
