@@ -178,11 +178,11 @@ fn edits_keep_documents_within_max_depth() {
     assert_eq!(compact(&target), r#"{"a":{}}"#);
     let mut array = doc(r#"{"a":[]}"#);
     assert_eq!(
-        array.arr_append(&[Segment::Key("a".into())], &[deep.clone()]),
+        array.arr_append(&[Segment::Key("a".into())], std::slice::from_ref(&deep)),
         Err(JsonError::TooDeep)
     );
     assert_eq!(
-        array.arr_insert(&[Segment::Key("a".into())], 0, &[deep.clone()]),
+        array.arr_insert(&[Segment::Key("a".into())], 0, std::slice::from_ref(&deep)),
         Err(JsonError::TooDeep)
     );
     assert_eq!(compact(&array), r#"{"a":[]}"#);
