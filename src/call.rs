@@ -453,6 +453,8 @@ impl<'a> Ctx<'a> {
         args: A,
     ) -> Result<CallReply<'_>> {
         crate::view::ensure_none("run a command")?;
+        // The command may delete, replace or create any key under the open handles.
+        let _reopen = self.open_keys().close_all(self);
         let name = CString::new(command).map_err(|_| Error::err("command name has a NUL"))?;
         // `args` stays alive (borrowed) until the call has returned.
         let argv = Argv::new(None, &args);

@@ -4,7 +4,7 @@ use std::ffi::{CStr, CString, c_char, c_int, c_long};
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 
-use crate::key::{Key, OpenMode};
+use crate::key::{Key, OpenKeys, OpenMode};
 use crate::string::RStr;
 use crate::sys::{self, RedisModuleCtx};
 use crate::view;
@@ -46,6 +46,8 @@ pub struct Ctx<'a> {
     /// during it are gone when it ends (they borrow this context), so `Drop` forgets the
     /// records of leaked ones (see `view`).
     views_at_entry: usize,
+    /// The key handles open in this callback (see [`Key`]).
+    open_keys: OpenKeys,
     // Tied to the callback ('a may only shrink) and neither Send nor Sync.
     _callback: PhantomData<(&'a RedisModuleCtx, *mut u8)>,
 }
@@ -99,8 +101,14 @@ impl<'a> Ctx<'a> {
         Ctx {
             raw,
             views_at_entry: view::live(),
+            open_keys: OpenKeys::new(),
             _callback: PhantomData,
         }
+    }
+
+    #[inline(always)]
+    pub(crate) fn open_keys(&self) -> &OpenKeys {
+        &self.open_keys
     }
 
     /// The C context, for calls into [`crate::sys`] the SDK does not wrap.
@@ -369,6 +377,7 @@ impl<'a> Ctx<'a> {
     /// Unlike [`Ctx::call`], it runs while views are alive: its callers run set commands on a
     /// key they checked is a set (or empty), which has no views (see `Key::set_add`).
     pub(crate) fn call_integer(&self, command: &CStr, args: &[&RStr]) -> Result<i64> {
+        let _reopen = self.open_keys.close_all(self);
         // SAFETY: live context; "v" takes an array of string pointers and its length. The
         // reply, if any, is ours and freed below.
         unsafe {
@@ -426,6 +435,7 @@ impl Drop for Ctx<'_> {
     #[inline(always)]
     fn drop(&mut self) {
         view::restore(self.views_at_entry);
+        self.open_keys.end();
     }
 }
 

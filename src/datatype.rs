@@ -685,6 +685,7 @@ impl<'a> Key<'a> {
         let mt = registered::<T>().ok_or_else(not_registered::<T>)?;
         self.require_writable()?;
         self.ensure_value_unviewed("replace the key's value")?;
+        let _reopen = self.before_write();
         let raw = Box::into_raw(Box::new(value));
         // SAFETY: an open, writable key (never NULL when writable) and our registered type; on
         // success the server owns the box and frees it through the type's free callback.

@@ -254,6 +254,8 @@ impl<'a> Ctx<'a> {
     /// ```
     pub fn notify_keyspace_event(&self, kind: NotifyFlags, event: &str, key: &RStr) -> Result<()> {
         let event = CString::new(event).map_err(|_| Error::err("event name has a NUL byte"))?;
+        // Subscribers run now and may write to any key under the open handles.
+        let _reopen = self.open_keys().close_all(self);
         // SAFETY: live context and string; the server copies the event name.
         let status = unsafe {
             core_api!(NotifyKeyspaceEvent)(self.as_ptr(), kind.bits(), event.as_ptr(), key.as_ptr())

@@ -68,23 +68,309 @@ pub enum ZAdd {
 /// into the value (see [`StrView`]). The element operations on hashes, lists, sets and sorted
 /// sets keep `&self`: views exist only of string and module values, and each of those
 /// operations fails without touching a key of another type.
+///
+/// Several handles may be open on the same key, and commands may run ([`Ctx::call`]) while
+/// handles are open: each handle always sees the key as it is now. (A server handle caches
+/// the value it was opened on, so in C a handle whose key another handle deleted, replaced or
+/// created, or a called command changed, points at freed memory or crashes the server on its
+/// next write. Here every handle lives in its context's table of open keys ([`OpenKeys`]):
+/// a write closes the other handles on its key first, running a command closes them all, and
+/// a closed handle reopens itself when next used.)
 pub struct Key<'a> {
-    /// NULL for a missing key opened read-only: the server hands out no handle then, and every
-    /// read below answers "empty" without asking it. A `Cell` so that the set operations can
-    /// close and reopen the handle around the command they run (see `call_on_key`).
-    raw: Cell<*mut RedisModuleKey>,
+    /// This handle's entry in the context's table: the server's handle lives there, so that
+    /// other operations can close it.
+    slot: &'a Slot,
     ctx: &'a Ctx<'a>,
     name: &'a RStr,
     writable: bool,
     _not_send: PhantomData<*mut u8>,
 }
 
+/// A server key handle, as kept in [`OpenKeys`].
+pub(crate) struct Slot {
+    /// The handle: NULL for a missing key opened read-only (the server hands out none then).
+    /// Holds [`closed`] only while a [`Reopen`] guard is alive.
+    raw: Cell<*mut RedisModuleKey>,
+    /// The key's name while a [`Key`] uses the slot; NULL while it is free.
+    name: Cell<*mut RedisModuleString>,
+    writable: Cell<bool>,
+}
+
+/// The marker of a handle closed until its [`Reopen`] guard drops; never dereferenced.
+#[inline(always)]
+fn closed() -> *mut RedisModuleKey {
+    ptr::without_provenance_mut(1)
+}
+
+impl Slot {
+    const fn free() -> Slot {
+        Slot {
+            raw: Cell::new(ptr::null_mut()),
+            name: Cell::new(ptr::null_mut()),
+            writable: Cell::new(false),
+        }
+    }
+
+    /// Closes the handle, marking it for the [`Reopen`] guard.
+    fn close(&self) {
+        let raw = self.raw.replace(closed());
+        // SAFETY: an open handle (or NULL, which the server ignores), closed once: the slot
+        // holds the marker until it is reopened.
+        unsafe { core_api!(CloseKey)(raw) };
+    }
+}
+
+/// How many slots a context holds inline; a callback that keeps more keys open at once gets
+/// the rest from the heap.
+const INLINE_SLOTS: usize = 2;
+
+/// The key handles open in one callback: every [`Key`] keeps its server handle here, so that
+/// an operation can close the handles it would invalidate (and reopen them after).
+pub(crate) struct OpenKeys {
+    inline: [Slot; INLINE_SLOTS],
+    /// Slots past the inline ones, made on first need (NULL before) and freed by [`end`]. Only
+    /// ever appended to, and each a separate allocation (from `Box::into_raw`), so a slot lent
+    /// to a `Key` never moves while the table lives. A raw pointer, so that the table has no drop glue: see [`end`].
+    ///
+    /// [`end`]: OpenKeys::end
+    spilled: Cell<*mut Vec<NonNull<Slot>>>,
+    /// Slots in use: the table is searched only when this says another handle is open.
+    in_use: Cell<usize>,
+}
+
+impl OpenKeys {
+    #[inline(always)]
+    pub(crate) const fn new() -> OpenKeys {
+        OpenKeys {
+            inline: [Slot::free(), Slot::free()],
+            spilled: Cell::new(ptr::null_mut()),
+            in_use: Cell::new(0),
+        }
+    }
+
+    /// A free slot, now marked as used for `name`.
+    #[inline(always)]
+    fn claim(&self, name: &RStr, writable: bool) -> &Slot {
+        let slot = match self.inline.iter().find(|slot| slot.name.get().is_null()) {
+            Some(slot) => slot,
+            None => self.claim_spilled(),
+        };
+        slot.name.set(name.as_ptr());
+        slot.writable.set(writable);
+        self.in_use.set(self.in_use.get() + 1);
+        slot
+    }
+
+    #[cold]
+    fn claim_spilled(&self) -> &Slot {
+        if self.spilled.get().is_null() {
+            self.spilled.set(Box::into_raw(Box::default()));
+        }
+        // SAFETY: made above or earlier by `Box::into_raw`, freed only by `end` (which takes
+        // `&mut self`, so no slot is lent then); no other reference to the vector is alive
+        // (`for_each_used` borrows it only for its own duration, and never calls this).
+        let spilled = unsafe { &mut *self.spilled.get() };
+        let free = spilled.iter().find(|slot| {
+            // SAFETY: every pointer in the vector is a live slot (see below).
+            unsafe { slot.as_ref() }.name.get().is_null()
+        });
+        let slot = match free {
+            Some(slot) => *slot,
+            None => {
+                let slot = NonNull::from(Box::leak(Box::new(Slot::free())));
+                spilled.push(slot);
+                slot
+            }
+        };
+        // SAFETY: the slot is its own allocation, freed only by `end`, which needs `&mut self`:
+        // it outlives the borrow of `self` this returns.
+        unsafe { slot.as_ref() }
+    }
+
+    #[inline(always)]
+    fn release(&self, slot: &Slot) {
+        let raw = slot.raw.get();
+        // (Closed only while a Reopen guard lives, which no Key outlives in practice: guards
+        // live inside single Key and Ctx methods.)
+        if raw != closed() {
+            // SAFETY: the slot's open handle (or NULL, which the server ignores), closed once:
+            // the slot is freed with it.
+            unsafe { core_api!(CloseKey)(raw) };
+        }
+        slot.raw.set(ptr::null_mut());
+        slot.name.set(ptr::null_mut());
+        self.in_use.set(self.in_use.get() - 1);
+    }
+
+    /// Calls `each` with every slot in use.
+    fn for_each_used(&self, mut each: impl FnMut(&Slot)) {
+        let spilled = self.spilled.get();
+        // SAFETY: NULL or the live vector (see `claim_spilled`), only read here; `each` never
+        // claims a slot, so nothing appends to it meanwhile.
+        let spilled = unsafe { spilled.as_ref() }.map(|spilled| {
+            spilled.iter().map(|slot| {
+                // SAFETY: the slots are live until `end` (see `claim_spilled`).
+                unsafe { slot.as_ref() }
+            })
+        });
+        for slot in self.inline.iter().chain(spilled.into_iter().flatten()) {
+            if !slot.name.get().is_null() {
+                each(slot);
+            }
+        }
+    }
+
+    /// Closes every other handle open on the key `name` until the returned guard drops: the
+    /// caller is about to write to `keep`'s key (or open it), which may free, replace or
+    /// create the value those handles cached. Only a count check unless another handle is
+    /// open.
+    #[inline(always)]
+    pub(crate) fn close_others<'k>(
+        &'k self,
+        ctx: &Ctx<'_>,
+        keep: &Slot,
+        name: &RStr,
+    ) -> Reopen<'k> {
+        let mut guard = Reopen {
+            keys: self,
+            ctx: ctx.as_ptr(),
+            closed_any: false,
+        };
+        if self.in_use.get() > 1 {
+            guard.closed_any = self.close_others_slow(keep, name);
+        }
+        guard
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn close_others_slow(&self, keep: &Slot, name: &RStr) -> bool {
+        let name_bytes = name.as_bytes();
+        let mut closed_any = false;
+        self.for_each_used(|slot| {
+            if ptr::eq(slot, keep) {
+                return;
+            }
+            // SAFETY: a used slot's name is the live string its Key borrows.
+            let same = slot.name.get() == name.as_ptr()
+                || unsafe { RStr::from_raw(slot.name.get()) }.as_bytes() == name_bytes;
+            if same {
+                slot.close();
+                closed_any = true;
+            }
+        });
+        closed_any
+    }
+
+    /// Closes every open handle until the returned guard drops: a command is about to run,
+    /// which may change any key.
+    #[inline(always)]
+    pub(crate) fn close_all<'k>(&'k self, ctx: &Ctx<'_>) -> Reopen<'k> {
+        let closed_any = self.in_use.get() > 0;
+        if closed_any {
+            self.for_each_used(Slot::close);
+        }
+        Reopen {
+            keys: self,
+            ctx: ctx.as_ptr(),
+            closed_any,
+        }
+    }
+}
+
+/// Reopens, when dropped (also on a panic), the handles an operation closed: each sees the
+/// key as the operation left it.
+#[must_use = "the closed handles reopen when the guard drops: keep it for the operation"]
+pub(crate) struct Reopen<'k> {
+    keys: &'k OpenKeys,
+    ctx: *mut sys::RedisModuleCtx,
+    closed_any: bool,
+}
+
+impl Drop for Reopen<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        if self.closed_any {
+            self.reopen();
+        }
+    }
+}
+
+impl Reopen<'_> {
+    #[cold]
+    #[inline(never)]
+    fn reopen(&self) {
+        self.keys.for_each_used(|slot| {
+            if slot.raw.get() == closed() {
+                // SAFETY: the live context the handle was opened in, and the name its Key
+                // still borrows.
+                let name = unsafe { RStr::from_raw(slot.name.get()) };
+                slot.raw.set(open_raw(self.ctx, name, slot.writable.get()));
+            }
+        });
+    }
+}
+
+impl OpenKeys {
+    /// Called as the context ends: closes handles whose `Key` was leaked (`mem::forget`)
+    /// instead of dropped (the server would keep them, and the names they retain, forever),
+    /// and frees the spilled slots. (Not a `Drop` impl: the context's own drop calls it, and
+    /// the common case stays two loads inlined there.)
+    #[inline(always)]
+    pub(crate) fn end(&mut self) {
+        if self.in_use.get() > 0 || !self.spilled.get().is_null() {
+            self.end_slow();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn end_slow(&mut self) {
+        self.for_each_used(|slot| {
+            let raw = slot.raw.get();
+            if raw != closed() {
+                // SAFETY: an open handle (or NULL), closed once: the table ends here.
+                unsafe { core_api!(CloseKey)(raw) };
+            }
+            slot.name.set(ptr::null_mut());
+        });
+        self.in_use.set(0);
+        let spilled = self.spilled.replace(ptr::null_mut());
+        if !spilled.is_null() {
+            // SAFETY: made by `Box::into_raw` in `claim_spilled` and freed once, here (the
+            // field now holds NULL); no slot in it is lent any more (every Key borrowing the
+            // context is gone when the context ends).
+            let spilled = unsafe { Box::from_raw(spilled) };
+            for slot in spilled.iter() {
+                // SAFETY: made by `Box::leak` in `claim_spilled`, freed once, here.
+                drop(unsafe { Box::from_raw(slot.as_ptr()) });
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn open_raw(ctx: *mut sys::RedisModuleCtx, name: &RStr, writable: bool) -> *mut RedisModuleKey {
+    let flags = match writable {
+        false => sys::REDISMODULE_READ,
+        true => sys::REDISMODULE_READ | sys::REDISMODULE_WRITE,
+    };
+    // SAFETY: live context (the callers' contract) and string; the server retains the name.
+    let raw = unsafe { core_api!(OpenKey)(ctx, name.as_ptr(), flags) };
+    raw.cast::<RedisModuleKey>()
+}
+
 impl<'a> Key<'a> {
     #[inline(always)]
     pub(crate) fn open(ctx: &'a Ctx<'_>, name: &'a RStr, mode: OpenMode) -> Key<'a> {
         let writable = mode == OpenMode::ReadWrite;
+        let keys = ctx.open_keys();
+        let slot = keys.claim(name, writable);
+        // Opening may expire (delete) the key, under other handles on it.
+        let _reopen = keys.close_others(ctx, slot, name);
+        slot.raw.set(open_raw(ctx.as_ptr(), name, writable));
         Key {
-            raw: Cell::new(Self::open_raw(ctx, name, writable)),
+            slot,
             ctx,
             name,
             writable,
@@ -92,20 +378,20 @@ impl<'a> Key<'a> {
         }
     }
 
-    #[inline(always)]
-    fn open_raw(ctx: &Ctx<'_>, name: &RStr, writable: bool) -> *mut RedisModuleKey {
-        let flags = match writable {
-            false => sys::REDISMODULE_READ,
-            true => sys::REDISMODULE_READ | sys::REDISMODULE_WRITE,
-        };
-        // SAFETY: live context and string; the server retains the name itself.
-        let raw = unsafe { core_api!(OpenKey)(ctx.as_ptr(), name.as_ptr(), flags) };
-        raw.cast::<RedisModuleKey>()
-    }
-
+    /// The server's handle.
     #[inline(always)]
     pub(crate) fn ptr(&self) -> *mut RedisModuleKey {
-        self.raw.get()
+        self.slot.raw.get()
+    }
+
+    /// Called before every write and every direct access to a string's buffer (which may
+    /// replace an encoded string's object): closes the other handles on this key until the
+    /// guard drops.
+    #[inline(always)]
+    pub(crate) fn before_write(&self) -> Reopen<'a> {
+        self.ctx
+            .open_keys()
+            .close_others(self.ctx, self.slot, self.name)
     }
 
     /// The key's name.
@@ -196,6 +482,7 @@ impl<'a> Key<'a> {
     fn value_address(&self) -> Option<NonNull<u8>> {
         match self.key_type() {
             KeyType::String => {
+                let _reopen = self.before_write();
                 let mut len = 0usize;
                 // SAFETY: an open string key. A read-mode DMA returns the buffer a view would
                 // have; it converts an encoded string (integer, embedded) into a plain one
@@ -222,6 +509,7 @@ impl<'a> Key<'a> {
             return Ok(());
         }
         self.ensure_value_unviewed("delete the key")?;
+        let _reopen = self.before_write();
         // SAFETY: an open, writable key.
         let status = unsafe { core_api!(DeleteKey)(self.ptr()) };
         Self::check(status, "could not delete key")
@@ -247,6 +535,8 @@ impl<'a> Key<'a> {
     pub fn set_expire(&self, ms: Option<i64>) -> Result<()> {
         self.require_writable()?;
         let ttl = ms.unwrap_or(sys::REDISMODULE_NO_EXPIRE as i64);
+        // Valkey 8.1+ may reallocate the value's object to hold the expiry.
+        let _reopen = self.before_write();
         // SAFETY: an open, writable key.
         let status = unsafe { core_api!(SetExpire)(self.ptr(), ttl) };
         Self::check(status, "cannot set expire on an empty key")
@@ -276,6 +566,7 @@ impl<'a> Key<'a> {
         if self.absent() {
             return Ok(StrView::empty());
         }
+        let _reopen = self.before_write();
         let mut len = 0usize;
         // SAFETY: an open string (or empty) key.
         let data = unsafe { core_api!(StringDMA)(self.ptr(), &mut len, sys::REDISMODULE_READ) };
@@ -296,6 +587,7 @@ impl<'a> Key<'a> {
     pub fn string_set(&mut self, value: &RStr) -> Result<()> {
         self.require_writable()?;
         self.ensure_value_unviewed("replace the key's value")?;
+        let _reopen = self.before_write();
         // SAFETY: an open, writable key and a live string.
         let status = unsafe { core_api!(StringSet)(self.ptr(), value.as_ptr()) };
         Self::check(status, "could not set string")
@@ -322,6 +614,7 @@ impl<'a> Key<'a> {
         self.require_writable()?;
         self.expect_type(KeyType::String)?;
         self.ensure_value_unviewed("resize the string")?;
+        let _reopen = self.before_write();
         // SAFETY: an open, writable, string-or-empty key.
         let status = unsafe { core_api!(StringTruncate)(self.ptr(), len) };
         Self::check(status, "string exceeds maximum allowed size")?;
@@ -437,6 +730,7 @@ impl<'a> Key<'a> {
         value: *mut RedisModuleString,
     ) -> Result<bool> {
         self.require_writable()?;
+        let _reopen = self.before_write();
         // SAFETY: an open, writable key; (field, value) pairs ended by NULL.
         let changed = unsafe {
             core_api!(HashSet)(self.ptr(), flags, field, value, ptr::null_mut::<c_void>())
@@ -464,6 +758,7 @@ impl<'a> Key<'a> {
     pub fn list_push(&self, end: End, element: &RStr) -> Result<()> {
         self.require_writable()?;
         self.expect_type(KeyType::List)?;
+        let _reopen = self.before_write();
         // SAFETY: an open, writable list-or-empty key and a live string.
         let status = unsafe { core_api!(ListPush)(self.ptr(), end.raw(), element.as_ptr()) };
         Self::check(status, "could not push onto list")
@@ -473,6 +768,7 @@ impl<'a> Key<'a> {
     pub fn list_pop(&self, end: End) -> Result<Option<RString>> {
         self.require_writable()?;
         self.expect_type(KeyType::List)?;
+        let _reopen = self.before_write();
         // SAFETY: an open, writable list-or-empty key; a non-NULL result is ours to release.
         let raw = unsafe { core_api!(ListPop)(self.ptr(), end.raw()) };
         // SAFETY: a non-NULL result is a new reference we own.
@@ -500,21 +796,13 @@ impl<'a> Key<'a> {
         Ok(self.call_on_key(c"SREM", member)? == 1)
     }
 
-    /// Runs `command key member` with this handle closed around it, and reopens it after: an
-    /// open handle keeps the value it was opened on, so a command that creates the key (`SADD`
-    /// on an empty key) would leave it answering "empty", and one that deletes it (`SREM` of
-    /// the last member) would leave it pointing at the freed value, which even closing it reads.
+    /// Runs `command key member`. The call closes every open handle first (see [`OpenKeys`]),
+    /// this one included: an open handle keeps the value it was opened on, so after a command
+    /// that creates the key (`SADD` on an empty key) it would answer "empty", and after one
+    /// that deletes it (`SREM` of the last member) it would point at the freed value, which
+    /// even closing it reads. It reopens when next used.
     fn call_on_key(&self, command: &CStr, member: &RStr) -> Result<i64> {
-        let raw = self.raw.replace(ptr::null_mut());
-        // SAFETY: the open handle, closed once here (the field now holds NULL, which closing
-        // again on drop ignores, should the command panic). No view of it is alive: views
-        // exist of strings and module values only, and the callers checked this is a set or
-        // empty.
-        unsafe { core_api!(CloseKey)(raw) };
-        let outcome = self.ctx.call_integer(command, &[self.name, member]);
-        self.raw
-            .set(Self::open_raw(self.ctx, self.name, self.writable));
-        outcome
+        self.ctx.call_integer(command, &[self.name, member])
     }
 
     /// Whether the set has this member.
@@ -538,6 +826,7 @@ impl<'a> Key<'a> {
         if score.is_nan() {
             return Err(Error::err("value is not a valid float"));
         }
+        let _reopen = self.before_write();
         let mut flags: c_int = 0;
         // SAFETY: an open, writable zset-or-empty key, a live string and an in/out flag word.
         let status = unsafe { core_api!(ZsetAdd)(self.ptr(), score, member.as_ptr(), &mut flags) };
@@ -567,6 +856,7 @@ impl<'a> Key<'a> {
     pub fn zset_remove(&self, member: &RStr) -> Result<bool> {
         self.require_writable()?;
         self.expect_type(KeyType::ZSet)?;
+        let _reopen = self.before_write();
         let mut deleted: c_int = 0;
         // SAFETY: an open, writable key, a live string and an out-pointer.
         let status = unsafe { core_api!(ZsetRem)(self.ptr(), member.as_ptr(), &mut deleted) };
@@ -622,9 +912,7 @@ impl<'a> Key<'a> {
 impl Drop for Key<'_> {
     #[inline(always)]
     fn drop(&mut self) {
-        // SAFETY: the key is open (or NULL, which the server ignores) and closed exactly once,
-        // here.
-        unsafe { core_api!(CloseKey)(self.ptr()) };
+        self.ctx.open_keys().release(self.slot);
     }
 }
 

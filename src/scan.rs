@@ -103,6 +103,7 @@ impl<'a> Ctx<'a> {
         mut visit: impl FnMut(&RStr, &Key) -> Result<()>,
     ) -> Result<bool> {
         crate::view::ensure_none("scan the keyspace")?;
+        let _reopen = self.open_keys().close_all(self);
         let mut names: Vec<RString> = Vec::new();
         // SAFETY: live context and cursor; the callback only appends to `names`, which lives
         // across the call and is not otherwise touched during it.
