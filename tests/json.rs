@@ -20,6 +20,21 @@ fn unhex(text: &str) -> Vec<u8> {
         .collect()
 }
 
+/// [`reply`] for arguments that are not UTF-8.
+fn reply_bytes(con: &mut redis::Connection, args: &[&[u8]]) -> String {
+    let mut cmd = redis::cmd(std::str::from_utf8(args[0]).unwrap());
+    for arg in &args[1..] {
+        cmd.arg(*arg);
+    }
+    match cmd.query::<redis::Value>(con) {
+        Ok(redis::Value::ServerError(e)) => {
+            format!("{} {}", e.code(), e.details().unwrap_or(""))
+        }
+        Ok(value) => common::show(&value),
+        Err(e) => format!("{} {}", e.code().unwrap_or("?"), e.detail().unwrap_or("")),
+    }
+}
+
 fn dump(con: &mut redis::Connection, key: &str) -> Vec<u8> {
     match run(con, &["dump", key]).unwrap() {
         redis::Value::BulkString(bytes) => bytes,
@@ -212,7 +227,7 @@ fn seed_commands() {
             ),
             (
                 &["json.path", "p", "$."],
-                "Error occurred on position 2, \"$. <<<<----\", expected one of the following: <member-name-shorthand>, '*'",
+                "ERR Error occurred on position 2, \"$. <<<<----\", expected one of the following: <member-name-shorthand>, '*'",
             ),
             (&["json.path", "p", ".name", "UGLY"], "ERR syntax error"),
             (
@@ -223,8 +238,8 @@ fn seed_commands() {
         ];
         for (args, expected) in cases {
             let got = reply(&mut con, args);
-            if expected.starts_with("Error occurred") {
-                assert!(got.starts_with("Error occurred on position 2"), "{got}");
+            if expected.starts_with("ERR Error occurred") {
+                assert!(got.starts_with("ERR Error occurred on position 2"), "{got}");
             } else {
                 assert_eq!(&got, expected, "{} on {}", args.join(" "), kind.name);
             }
@@ -241,12 +256,12 @@ fn strict_parsing_leaves_the_key_unchanged() {
         let deep_ok = format!("{}{}", "[".repeat(127), "]".repeat(127));
         let deep_bad = format!("{}{}", "[".repeat(128), "]".repeat(128));
         let cases: &[(&str, &str)] = &[
-            ("1 2", "trailing characters at line 1 column 3"),
-            ("[1]]", "trailing characters at line 1 column 4"),
-            ("50asd", "trailing characters at line 1 column 3"),
-            (r#"{"a":1,}"#, "trailing comma at line 1 column 8"),
-            ("", "EOF while parsing a value at line 1 column 0"),
-            (&deep_bad, "recursion limit exceeded at line 1 column 128"),
+            ("1 2", "ERR trailing characters at line 1 column 3"),
+            ("[1]]", "ERR trailing characters at line 1 column 4"),
+            ("50asd", "ERR trailing characters at line 1 column 3"),
+            (r#"{"a":1,}"#, "ERR trailing comma at line 1 column 8"),
+            ("", "ERR EOF while parsing a value at line 1 column 0"),
+            (&deep_bad, "ERR recursion limit exceeded at line 1 column 128"),
         ];
         for (value, expected) in cases {
             assert_eq!(
@@ -259,20 +274,15 @@ fn strict_parsing_leaves_the_key_unchanged() {
             assert_eq!(reply(&mut con, &["json.get", "k"]), r#""[0]""#);
         }
         // invalid UTF-8
-        let answer = redis::cmd("json.set")
-            .arg("k")
-            .arg(&b"\"\xff\""[..])
-            .query::<redis::Value>(&mut con);
-        let shown = format!("{answer:?}");
-        assert!(
-            shown.contains("Couldn't") && shown.contains("parse as UTF-8 string"),
-            "{shown}"
+        assert_eq!(
+            reply_bytes(&mut con, &[b"json.set", b"k", b"\"\xff\""]),
+            "ERR Couldn't parse as UTF-8 string"
         );
         assert_eq!(reply(&mut con, &["json.get", "k"]), r#""[0]""#);
         // huge numbers
         assert_eq!(
             reply(&mut con, &["json.set", "k", "1e400"]),
-            "number out of range at line 1 column 5"
+            "ERR number out of range at line 1 column 5"
         );
         assert_eq!(
             reply(
@@ -309,10 +319,10 @@ fn strict_parsing_leaves_the_key_unchanged() {
         );
         assert!(
             reply(&mut con, &["json.set", "k", "$[", "1"])
-                .starts_with("Error occurred on position 1, \"$ ---->>>> [\"")
+                .starts_with("ERR Error occurred on position 1, \"$ ---->>>> [\"")
         );
         assert!(
-            reply(&mut con, &["json.get", "k", "$[?(@"]).starts_with("Error occurred on position")
+            reply(&mut con, &["json.get", "k", "$[?(@"]).starts_with("ERR Error occurred on position")
         );
         reply(&mut con, &["set", "s", "x"]);
         for args in [
@@ -356,7 +366,7 @@ fn redisjson_set_get_del_type() {
                 &["json.set", "k", "$.c[5]", "1"],
                 "ERR array index out of range",
             ),
-            (&["json.set", "k", "$..zz", "1"], "Err wrong static path"),
+            (&["json.set", "k", "$..zz", "1"], "ERR wrong static path"),
             (&["json.set", "k", "$..a", "0"], "+OK"),
             (
                 &["json.get", "k"],
@@ -502,7 +512,7 @@ fn lengths_numbers_and_appends() {
                 &["json.numincrby", "k", ".a", "x"],
                 "ERR expected value at line 1 column 1",
             ),
-            (&["json.numincrby", "k", ".a", "\"1\""], "bad input number"),
+            (&["json.numincrby", "k", ".a", "\"1\""], "ERR bad input number"),
             (&["json.nummultby", "k", "..a", "10"], r#""35.0""#),
             (
                 &["json.numincrby", "nokey", ".a", "1"],
@@ -567,7 +577,7 @@ fn lengths_numbers_and_appends() {
             (&["json.arrappend", "k", "$.c", "1"], "[(nil)]"),
             (
                 &["json.arrappend", "k", ".arr", "[1"],
-                "EOF while parsing a list at line 1 column 2",
+                "ERR EOF while parsing a list at line 1 column 2",
             ),
             (
                 &["json.arrappend", "k", ".arr"],
@@ -787,7 +797,7 @@ fn arrpop_arrinsert_arrtrim_arrindex() {
             (&["json.arrinsert", "i", "$.nope", "0", "1"], "[]"),
             (
                 &["json.arrinsert", "i", "$.a", "x", "1"],
-                "Couldn't parse as integer",
+                "ERR Couldn't parse as integer",
             ),
             (
                 &["json.arrinsert", "i", "$.a", "0"],
@@ -795,7 +805,7 @@ fn arrpop_arrinsert_arrtrim_arrindex() {
             ),
             (
                 &["json.arrinsert", "i", "$.a", "0", "{bad"],
-                "key must be a string at line 1 column 2",
+                "ERR key must be a string at line 1 column 2",
             ),
             // all or nothing: b.a (length 1) refuses index 3, so $.a is unchanged too
             (
@@ -839,7 +849,7 @@ fn arrpop_arrinsert_arrtrim_arrindex() {
             ),
             (
                 &["json.arrtrim", "t", "$.a", "x", "1"],
-                "Couldn't parse as integer",
+                "ERR Couldn't parse as integer",
             ),
             (&["json.arrtrim", "nokey", "$.a", "0", "1"], no_key),
             // ARRINDEX
@@ -882,7 +892,7 @@ fn arrpop_arrinsert_arrtrim_arrindex() {
             ),
             (
                 &["json.arrindex", "x", "$.a", "2", "1", "x"],
-                "Couldn't parse as integer",
+                "ERR Couldn't parse as integer",
             ),
             (
                 &["json.arrindex", "x", "$.a", "2", "1", "2", "3"],
@@ -968,7 +978,7 @@ fn mget_mset_merge_numpowby() {
             ),
             (
                 &["json.mset", "a", "$.x", "7", "b", "$.y", "{bad"],
-                "key must be a string at line 1 column 2",
+                "ERR key must be a string at line 1 column 2",
             ),
             (&["json.mset", "a", "$.x", "2", "s", "$", "1"], wrongtype),
             (
@@ -1066,7 +1076,7 @@ fn mget_mset_merge_numpowby() {
             ),
             (
                 &["json.merge", "m2", "$", "{bad"],
-                "key must be a string at line 1 column 2",
+                "ERR key must be a string at line 1 column 2",
             ),
             (
                 &["json.merge", "m2", "$"],

@@ -31,14 +31,14 @@ assert_reply '(nil)' json.fmt missing 'x'
 
 test_case "strict parsing: errors, key unchanged"
 assert_reply 'OK' json.set k '[0]'
-assert_reply '(error) trailing characters at line 1 column 3' json.set k '1 2'
-assert_reply '(error) trailing characters at line 1 column 4' json.set k '[1]]'
-assert_reply '(error) trailing characters at line 1 column 3' json.set k '50asd'
-assert_reply '(error) trailing comma at line 1 column 8' json.set k '{"a":1,}'
-assert_reply '(error) number out of range at line 1 column 5' json.set k '1e400'
-assert_reply "(error) Couldn't parse as UTF-8 string" json.set k $'"\xff"'
+assert_reply '(error) ERR trailing characters at line 1 column 3' json.set k '1 2'
+assert_reply '(error) ERR trailing characters at line 1 column 4' json.set k '[1]]'
+assert_reply '(error) ERR trailing characters at line 1 column 3' json.set k '50asd'
+assert_reply '(error) ERR trailing comma at line 1 column 8' json.set k '{"a":1,}'
+assert_reply '(error) ERR number out of range at line 1 column 5' json.set k '1e400'
+assert_reply "(error) ERR Couldn't parse as UTF-8 string" json.set k $'"\xff"'
 deep=$(printf '[%.0s' {1..128})$(printf ']%.0s' {1..128})
-assert_reply '(error) recursion limit exceeded at line 1 column 128' json.set k "$deep"
+assert_reply '(error) ERR recursion limit exceeded at line 1 column 128' json.set k "$deep"
 assert_reply '"[0]"' json.get k
 
 test_case "WRONGTYPE and arity"
@@ -59,7 +59,7 @@ assert_reply '(nil)' JSON.SET n '$' '{}' NX
 assert_reply '(nil)' JSON.SET n '$.x' 1 XX
 assert_reply 'OK' JSON.SET n '$.x' true NX
 assert_reply '(error) ERR array index out of range' JSON.SET n '$.c[5]' 1
-assert_reply '(error) Err wrong static path' JSON.SET n '$..zz' 1
+assert_reply '(error) ERR wrong static path' JSON.SET n '$..zz' 1
 assert_reply 'OK' JSON.SET n '$..a' 0
 assert_reply '"[0,0]"' JSON.GET n '$..a'
 assert_reply '"{\".a\":0,\".x\":true}"' JSON.GET n .a .x
