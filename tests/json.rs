@@ -261,7 +261,10 @@ fn strict_parsing_leaves_the_key_unchanged() {
             ("50asd", "ERR trailing characters at line 1 column 3"),
             (r#"{"a":1,}"#, "ERR trailing comma at line 1 column 8"),
             ("", "ERR EOF while parsing a value at line 1 column 0"),
-            (&deep_bad, "ERR recursion limit exceeded at line 1 column 128"),
+            (
+                &deep_bad,
+                "ERR recursion limit exceeded at line 1 column 128",
+            ),
         ];
         for (value, expected) in cases {
             assert_eq!(
@@ -322,7 +325,8 @@ fn strict_parsing_leaves_the_key_unchanged() {
                 .starts_with("ERR Error occurred on position 1, \"$ ---->>>> [\"")
         );
         assert!(
-            reply(&mut con, &["json.get", "k", "$[?(@"]).starts_with("ERR Error occurred on position")
+            reply(&mut con, &["json.get", "k", "$[?(@"])
+                .starts_with("ERR Error occurred on position")
         );
         reply(&mut con, &["set", "s", "x"]);
         for args in [
@@ -512,7 +516,10 @@ fn lengths_numbers_and_appends() {
                 &["json.numincrby", "k", ".a", "x"],
                 "ERR expected value at line 1 column 1",
             ),
-            (&["json.numincrby", "k", ".a", "\"1\""], "ERR bad input number"),
+            (
+                &["json.numincrby", "k", ".a", "\"1\""],
+                "ERR bad input number",
+            ),
             (&["json.nummultby", "k", "..a", "10"], r#""35.0""#),
             (
                 &["json.numincrby", "nokey", ".a", "1"],
@@ -1323,6 +1330,213 @@ fn path_sets_cannot_nest_a_document_too_deep_to_reload() {
             reply(&mut con, &["JSON.GET", "k"]),
             r#""{\"a\":{}}""#,
             "{n}"
+        );
+    }
+}
+
+/// RedisJSON 2.8's RESP3 shapes (FACTS.md §3.10): JSON.GET FORMAT, JSON.TYPE's extra array,
+/// NUMINCRBY's typed arrays, JSON.RESP doubles; the other commands as under RESP2 with RESP3
+/// nulls. The client shows doubles parsed (`,2.5`), so these replies read the same on both
+/// servers whatever digits each prints.
+#[test]
+fn resp3_reply_shapes() {
+    for kind in servers() {
+        let server = Server::start(&kind, &["json"], &[]);
+        let mut con = server.connection_resp3();
+        let doc = r#"{"a":1,"f":2.5,"s":"xé","t":true,"n":null,"arr":[1,[2,{"b":false}],"y"],"o":{"p":{"q":1}},"e":{},"ea":[],"big":18446744073709551615,"neg":-0.0}"#;
+        let expanded = r#"{"a": 1, "f": ,2.5, "s": "xé", "t": #true, "n": (nil), "arr": [1, [2, {"b": #false}], "y"], "o": {"p": {"q": 1}}, "e": {}, "ea": [], "big": ,18446744073709552000, "neg": ,-0}"#;
+        let compact = r#""{\"a\":1,\"f\":2.5,\"s\":\"xé\",\"t\":true,\"n\":null,\"arr\":[1,[2,{\"b\":false}],\"y\"],\"o\":{\"p\":{\"q\":1}},\"e\":{},\"ea\":[],\"big\":18446744073709551615,\"neg\":-0.0}""#;
+        let whole_expanded = format!("[[{expanded}]]");
+        let whole_expand1 = format!("[[{compact}]]");
+        let cases: &[(&[&str], &str)] = &[
+            (&["json.set", "k", "$", doc], "+OK"),
+            // FORMAT: STRING is the RESP2 reply; EXPAND/EXPAND1 one array per path, of matches.
+            (&["json.get", "k"], compact),
+            (&["json.get", "k", "FORMAT", "STRING"], compact),
+            (&["json.get", "k", "FORMAT", "EXPAND"], &whole_expanded),
+            (&["json.get", "k", "FORMAT", "EXPAND", "."], &whole_expanded),
+            (&["json.get", "k", "FORMAT", "EXPAND", "$"], &whole_expanded),
+            (&["json.get", "k", "FORMAT", "EXPAND1"], &whole_expand1),
+            (&["json.get", "k", "FORMAT", "EXPAND1", "$"], &whole_expand1),
+            (&["json.get", "k", "FORMAT", "EXPAND", ".a"], "[[1]]"),
+            (&["json.get", "k", "FORMAT", "EXPAND", "$.f"], "[[,2.5]]"),
+            (
+                &["json.get", "k", "FORMAT", "EXPAND", "$.s", "$.t", "$.n"],
+                r#"[["xé"], [#true], [(nil)]]"#,
+            ),
+            (
+                &["json.get", "k", "FORMAT", "EXPAND", "$.arr"],
+                r#"[[[1, [2, {"b": #false}], "y"]]]"#,
+            ),
+            (
+                &["json.get", "k", "FORMAT", "EXPAND1", "$.arr"],
+                r#"[["[1,[2,{\"b\":false}],\"y\"]"]]"#,
+            ),
+            (
+                &["json.get", "k", "FORMAT", "EXPAND1", "$.arr[*]"],
+                r#"[[1, "[2,{\"b\":false}]", "\"y\""]]"#,
+            ),
+            (
+                &["json.get", "k", "FORMAT", "EXPAND1", "$.*"],
+                r#"[[1, ,2.5, "\"xé\"", #true, (nil), "[1,[2,{\"b\":false}],\"y\"]", "{\"p\":{\"q\":1}}", "{}", "[]", ,18446744073709552000, ,-0]]"#,
+            ),
+            (
+                &[
+                    "json.get", "k", "FORMAT", "EXPAND", "$.e", "$.ea", "$.big", "$.neg",
+                ],
+                "[[{}], [[]], [,18446744073709552000], [,-0]]",
+            ),
+            (&["json.get", "k", "FORMAT", "EXPAND", "$..b"], "[[#false]]"),
+            // Legacy paths list every match too; one that matches nothing gives [].
+            (&["json.get", "k", "FORMAT", "EXPAND", "..q"], "[[1]]"),
+            (&["json.get", "k", "FORMAT", "EXPAND", "$.nope"], "[[]]"),
+            (&["json.get", "k", "FORMAT", "EXPAND", ".nope"], "[[]]"),
+            (&["json.get", "k", "FORMAT", "EXPAND1", ".nope"], "[[]]"),
+            (
+                &["json.get", "k", "FORMAT", "STRING", ".nope"],
+                "ERR Path '$.nope' does not exist",
+            ),
+            (
+                &["json.get", "k", "FORMAT", "EXPAND", ".a", ".nope", ".a"],
+                "[[1], [], [1]]",
+            ),
+            (
+                &["json.get", "k", "FORMAT", "EXPAND1", ".a", ".s"],
+                r#"[[1], ["\"xé\""]]"#,
+            ),
+            (
+                &["json.get", "k", "FORMAT", "STRING", ".a", ".s"],
+                r#""{\".a\":1,\".s\":\"xé\"}""#,
+            ),
+            (&["json.get", "k", "$.a", "FORMAT", "EXPAND"], "[[1]]"),
+            // INDENT/NEWLINE/SPACE shape the JSON text of STRING and EXPAND1, not EXPAND.
+            (
+                &["json.get", "k", "FORMAT", "EXPAND", "INDENT", "  ", "$.o"],
+                r#"[[{"p": {"q": 1}}]]"#,
+            ),
+            (
+                &["json.get", "k", "INDENT", "  ", "FORMAT", "STRING", "$.o"],
+                r#""[  {    \"p\":{      \"q\":1    }  }]""#,
+            ),
+            (
+                &["json.get", "k", "INDENT", "  ", "FORMAT", "EXPAND1", "$.o"],
+                r#"[["{  \"p\":{    \"q\":1  }}"]]"#,
+            ),
+            // The last FORMAT wins; the value is case-insensitive here (RedisJSON: upper case).
+            (
+                &[
+                    "json.get", "k", "FORMAT", "EXPAND", "FORMAT", "STRING", "$.o",
+                ],
+                r#""[{\"p\":{\"q\":1}}]""#,
+            ),
+            (&["json.get", "k", "format", "expand", "$.a"], "[[1]]"),
+            (
+                &["json.get", "k", "FORMAT", "STRINGS", "$.a"],
+                "ERR wrong reply format",
+            ),
+            (
+                &["json.get", "k", "FORMAT", "BSON", "$.a"],
+                "ERR wrong reply format",
+            ),
+            (
+                &["json.get", "k", "FORMAT"],
+                "ERR wrong number of arguments for 'json.get' command",
+            ),
+            // A bad path is an error (RedisJSON's EXPAND answers [] for it).
+            (
+                &["json.get", "k", "FORMAT", "EXPAND", "$["],
+                r#"ERR Error occurred on position 1, "$ ---->>>> [", unexpected input."#,
+            ),
+            (&["json.get", "nokey", "FORMAT", "EXPAND"], "(nil)"),
+            // JSON.TYPE: the RESP2 reply inside one more array.
+            (&["json.type", "k"], r#"["object"]"#),
+            (&["json.type", "k", "."], r#"["object"]"#),
+            (&["json.type", "k", "$"], r#"[["object"]]"#),
+            (&["json.type", "k", "$..q"], r#"[["integer"]]"#),
+            (
+                &["json.type", "k", "$.*"],
+                r#"[["integer", "number", "string", "boolean", "null", "array", "object", "object", "array", "integer", "number"]]"#,
+            ),
+            (&["json.type", "k", ".nope"], "[(nil)]"),
+            (&["json.type", "k", "$.nope"], "[[]]"),
+            (&["json.type", "nokey"], "[(nil)]"),
+            (&["json.type", "nokey", "$"], "[(nil)]"),
+            // NUMINCRBY/NUMMULTBY/NUMPOWBY: every match, typed, legacy paths included.
+            (
+                &["json.set", "m", "$", r#"{"a":1,"b":{"a":2.5},"s":"x"}"#],
+                "+OK",
+            ),
+            (&["json.numincrby", "m", ".a", "1"], "[2]"),
+            (&["json.numincrby", "m", "..a", "1"], "[3, ,3.5]"),
+            (&["json.numincrby", "m", "$..a", "1"], "[4, ,4.5]"),
+            (&["json.numincrby", "m", ".s", "1"], "[(nil)]"),
+            (&["json.numincrby", "m", ".nope", "1"], "[]"),
+            (&["json.numincrby", "m", "$.*", "1"], "[5, (nil), (nil)]"),
+            (&["json.nummultby", "m", ".a", "2"], "[10]"),
+            (&["json.nummultby", "m", ".b.a", "2"], "[,9]"),
+            (&["json.numpowby", "m", ".a", "2"], "[100]"),
+            (
+                &["json.numincrby", "m", ".a", "9223372036854775807"],
+                "ERR increment or decrement would overflow",
+            ),
+            (
+                &["json.nummultby", "m", ".b.a", "1e308"],
+                "ERR result is not a number",
+            ),
+            (
+                &["json.numincrby", "nokey", ".a", "1"],
+                "ERR could not perform this operation on a key that doesn't exist",
+            ),
+            (
+                &["json.get", "m"],
+                r#""{\"a\":100,\"b\":{\"a\":9.0},\"s\":\"x\"}""#,
+            ),
+            // JSON.RESP: doubles are RESP3 doubles, booleans stay simple strings.
+            (&["json.resp", "k", "$.f"], "[,2.5]"),
+            (
+                &["json.resp", "k", ".arr"],
+                r#"[+[, 1, [+[, 2, [+{, "b", +false]], "y"]"#,
+            ),
+            (&["json.resp", "nokey"], "(nil)"),
+            // Unchanged shapes, RESP3 nulls.
+            (&["json.toggle", "k", ".t"], r#""false""#),
+            (&["json.toggle", "k", "$.t"], "[1]"),
+            (&["json.strlen", "k", "$.a"], "[(nil)]"),
+            (&["json.objlen", "k", ".nope"], "(nil)"),
+            (&["json.arrpop", "k", ".ea"], "(nil)"),
+            (&["json.mget", "k", "nokey", ".s"], r#"["\"xé\"", (nil)]"#),
+            (&["json.set", "k", ".s", "1", "NX"], "(nil)"),
+            (&["json.debug", "memory", "nokey", "$"], "[]"),
+        ];
+        for (args, expected) in cases {
+            assert_eq!(
+                &reply(&mut con, args),
+                expected,
+                "{} on {}",
+                args.join(" "),
+                kind.name
+            );
+        }
+        // Under RESP2, FORMAT is refused wherever it stands (RedisJSON ignores it after a path).
+        let mut con2 = server.connection();
+        for args in [
+            &["json.get", "k", "FORMAT", "STRING"][..],
+            &["json.get", "k", "$.a", "FORMAT", "EXPAND"],
+        ] {
+            assert_eq!(
+                reply(&mut con2, args),
+                "ERR FORMAT argument is not supported on RESP2",
+                "{}",
+                kind.name
+            );
+        }
+        assert_eq!(
+            reply(&mut con2, &["json.type", "k", "$.a"]),
+            r#"["integer"]"#
+        );
+        assert_eq!(
+            reply(&mut con2, &["json.numincrby", "m", ".a", "1"]),
+            r#""101""#
         );
     }
 }

@@ -814,11 +814,7 @@ fn json_arrappend(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
 /// `JSON.STRAPPEND key [path] json-string`.
 fn json_strappend(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
     let (name, path, suffix) = match args {
-        [_, name, suffix] => (
-            *name,
-            legacy_root()?,
-            *suffix,
-        ),
+        [_, name, suffix] => (*name, legacy_root()?, *suffix),
         [_, name, path, suffix, ..] => (*name, parse_path(path)?, *suffix),
         _ => return Err(Error::WrongArity),
     };
@@ -970,11 +966,7 @@ fn not_an_array(path: &Path) -> Error {
 /// `JSON.ARRPOP key [path [index]]`: the popped values as JSON (an unparsable index is -1).
 fn json_arrpop(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
     let (name, path, index) = match args {
-        [_, name] => (
-            *name,
-            legacy_root()?,
-            -1,
-        ),
+        [_, name] => (*name, legacy_root()?, -1),
         [_, name, path] => (*name, parse_path(path)?, -1),
         [_, name, path, index, ..] => (
             *name,
