@@ -1540,3 +1540,284 @@ fn resp3_reply_shapes() {
         );
     }
 }
+
+/// Issue 4 §5: every kind of bad input is a clear error with a code, and the document is
+/// unchanged after it — deep nesting, huge numbers, invalid UTF-8 in values and paths,
+/// malformed paths, wrong arity, wrong types, NaN/infinite results, integer overflow.
+#[test]
+fn bad_input_is_a_clear_error_and_changes_nothing() {
+    const DOC: &str = r#"{"a":1,"f":1.5e300,"i":9223372036854775807,"m":-9223372036854775808,"s":"x","arr":[1,2],"o":{"p":{}}}"#;
+    let deep_127 = format!("{}{}", "[".repeat(127), "]".repeat(127));
+    let deep_128 = format!("{}{}", "[".repeat(128), "]".repeat(128));
+    // 127 levels with its object: valid input, but 129 deep merged at `$.o.p`.
+    let deep_patch = format!(r#"{{"q":{}{}}}"#, "[".repeat(126), "]".repeat(126));
+    const TOO_DEEP: &str = "ERR the document would be nested deeper than 128 levels";
+    const RECURSION: &str = "ERR recursion limit exceeded at line 1 column 128";
+    const UTF8: &str = "ERR Couldn't parse as UTF-8 string";
+    const NAN: &str = "ERR result is not a number";
+    const OVERFLOW: &str = "ERR increment or decrement would overflow";
+    const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+    let b = str::as_bytes;
+    for kind in servers() {
+        let server = Server::start(&kind, &["json"], &[]);
+        let mut con = server.connection();
+        assert_eq!(reply(&mut con, &["json.set", "k", "$", DOC]), "+OK");
+        assert_eq!(reply(&mut con, &["set", "str", "v"]), "+OK");
+        let unchanged = reply(&mut con, &["json.get", "k"]);
+        let cases: Vec<(Vec<&[u8]>, &str)> = vec![
+            // Deep nesting: input over 127 levels, or an edit nesting the document past 128.
+            (vec![b"json.set", b"k", b"$", b(&deep_128)], RECURSION),
+            (vec![b"json.set", b"k", b(&deep_128)], RECURSION),
+            (vec![b"json.set", b"k", b"$.o.p", b(&deep_127)], TOO_DEEP),
+            (vec![b"json.set", b"k", b"$.o.x", b(&deep_127)], TOO_DEEP),
+            (
+                vec![b"json.arrappend", b"k", b"$.arr", b(&deep_127)],
+                TOO_DEEP,
+            ),
+            (
+                vec![b"json.arrinsert", b"k", b".arr", b"0", b(&deep_127)],
+                TOO_DEEP,
+            ),
+            (
+                vec![
+                    b"json.merge",
+                    b"k",
+                    b"$.o.p",
+                    b(&deep_patch),
+                ],
+                TOO_DEEP,
+            ),
+            (
+                vec![
+                    b"json.mset",
+                    b"k",
+                    b"$.a",
+                    b"2",
+                    b"k",
+                    b"$.o.p",
+                    b(&deep_127),
+                ],
+                TOO_DEEP,
+            ),
+            (
+                vec![b"json.arrappend", b"k", b"$.arr", b(&deep_128)],
+                RECURSION,
+            ),
+            // Huge numbers: beyond f64 is a parse error (integers beyond u64 become floats).
+            (
+                vec![b"json.set", b"k", b"$.a", b"1e400"],
+                "ERR number out of range at line 1 column 5",
+            ),
+            (
+                vec![b"json.set", b"k", b"$.a", b"-1e400"],
+                "ERR number out of range at line 1 column 6",
+            ),
+            (
+                vec![b"json.numincrby", b"k", b"$.a", b"1e400"],
+                "ERR number out of range at line 1 column 5",
+            ),
+            (
+                vec![b"json.arrappend", b"k", b"$.arr", b"[1e999]"],
+                "ERR number out of range at line 1 column 6",
+            ),
+            (
+                vec![b"json.set", b"k", b"$.a", b"NaN"],
+                "ERR expected value at line 1 column 1",
+            ),
+            (
+                vec![b"json.set", b"k", b"$.a", b"-Infinity"],
+                "ERR invalid number at line 1 column 2",
+            ),
+            (
+                vec![b"json.numincrby", b"k", b"$.a", b"Infinity"],
+                "ERR expected value at line 1 column 1",
+            ),
+            // Invalid UTF-8 in values and in paths.
+            (vec![b"json.set", b"k", b"$.a", b"\"\xff\""], UTF8),
+            (vec![b"json.set", b"k", b"\"\xc3\x28\""], UTF8),
+            (
+                vec![b"json.arrappend", b"k", b"$.arr", b"1", b"\"\xff\""],
+                UTF8,
+            ),
+            (
+                vec![b"json.arrinsert", b"k", b"$.arr", b"0", b"\"\xff\""],
+                UTF8,
+            ),
+            (vec![b"json.strappend", b"k", b"$.s", b"\"\xff\""], UTF8),
+            (vec![b"json.merge", b"k", b"$", b"{\"\xff\":1}"], UTF8),
+            (
+                vec![b"json.mset", b"k", b"$.a", b"2", b"k", b"$.s", b"\"\xfe\""],
+                UTF8,
+            ),
+            (vec![b"json.numincrby", b"k", b"$.a", b"1\xff"], UTF8),
+            (vec![b"json.arrindex", b"k", b"$.arr", b"\"\xff\""], UTF8),
+            (vec![b"json.get", b"k", b"$.\xff"], UTF8),
+            (vec![b"json.get", b"k", b"$.a", b"$.\xff"], UTF8),
+            (vec![b"json.set", b"k", b"$.\xff", b"1"], UTF8),
+            (vec![b"json.del", b"k", b"$.\xff"], UTF8),
+            (vec![b"json.type", b"k", b".\xff"], UTF8),
+            (vec![b"json.numincrby", b"k", b"$.\xff", b"1"], UTF8),
+            (vec![b"json.fmt", b"k", b"{{\xff}}"], UTF8),
+            // Malformed paths.
+            (
+                vec![b"json.get", b"k", b"$["],
+                r#"ERR Error occurred on position 1, "$ ---->>>> [", unexpected input."#,
+            ),
+            (
+                vec![b"json.set", b"k", b"$.a[", b"1"],
+                r#"ERR Error occurred on position 3, "$.a ---->>>> [", unexpected input."#,
+            ),
+            (
+                vec![b"json.del", b"k", b"$.."],
+                r#"ERR Error occurred on position 3, "$.. <<<<----", must start with a letter, '_' or a non-ASCII character."#,
+            ),
+            (
+                vec![b"json.numincrby", b"k", b"..", b"1"],
+                r#"ERR Error occurred on position 3, "$.. <<<<----", must start with a letter, '_' or a non-ASCII character."#,
+            ),
+            (
+                vec![b"json.arrappend", b"k", b"$[?(@.a==)]", b"1"],
+                r#"ERR Error occurred on position 3, "$[? ---->>>> (@.a==)]", in long-hand segment, parser error."#,
+            ),
+            (
+                vec![b"json.fmt", b"k", b"{{$[}}"],
+                r#"ERR Error occurred on position 1, "$ ---->>>> [", unexpected input."#,
+            ),
+            // Wrong types: a key of another type, a value of another type at the path.
+            (vec![b"json.set", b"str", b"$", b"1"], WRONGTYPE),
+            (vec![b"json.get", b"str"], WRONGTYPE),
+            (vec![b"json.del", b"str"], WRONGTYPE),
+            (vec![b"json.numincrby", b"str", b"$", b"1"], WRONGTYPE),
+            (vec![b"json.arrappend", b"str", b"$", b"1"], WRONGTYPE),
+            (
+                vec![b"json.mset", b"k", b"$.a", b"2", b"str", b"$", b"1"],
+                WRONGTYPE,
+            ),
+            (vec![b"json.merge", b"str", b"$", b"{}"], WRONGTYPE),
+            (
+                vec![b"json.strlen", b"k", b".a"],
+                "WRONGTYPE wrong type of path value - expected string but found integer",
+            ),
+            (
+                vec![b"json.strappend", b"k", b".s", b"1"],
+                "WRONGTYPE wrong type of path value - expected string but found 1",
+            ),
+            (
+                vec![b"json.arrappend", b"k", b".s", b"1"],
+                "ERR Path '.s' does not exist or not an array",
+            ),
+            (
+                vec![b"json.numincrby", b"k", b".s", b"1"],
+                "ERR Path '$.s' does not exist or does not contains a number",
+            ),
+            (
+                vec![b"json.numincrby", b"k", b".a", b"\"1\""],
+                "ERR bad input number",
+            ),
+            (
+                vec![b"json.arrinsert", b"k", b"$.arr", b"x", b"1"],
+                "ERR Couldn't parse as integer",
+            ),
+            (
+                vec![
+                    b"json.arrtrim",
+                    b"k",
+                    b"$.arr",
+                    b"0",
+                    b"99999999999999999999",
+                ],
+                "ERR Couldn't parse as integer",
+            ),
+            (
+                vec![b"json.set", b"k", b"$.a[0]", b"1"],
+                "ERR array index out of range",
+            ),
+            // NaN / infinite results.
+            (vec![b"json.nummultby", b"k", b".f", b"1e300"], NAN),
+            (vec![b"json.nummultby", b"k", b"$.f", b"-1e300"], NAN),
+            (
+                vec![b"json.numincrby", b"k", b".f", b"1.7976931348623157e308"],
+                NAN,
+            ),
+            (vec![b"json.numpowby", b"k", b".f", b"2"], NAN),
+            (vec![b"json.numpowby", b"k", b".m", b"0.5"], NAN),
+            // Integer overflow, also when another match would have changed (all or nothing).
+            (vec![b"json.numincrby", b"k", b".i", b"1"], OVERFLOW),
+            (vec![b"json.numincrby", b"k", b"$.m", b"-1"], OVERFLOW),
+            (vec![b"json.nummultby", b"k", b".i", b"2"], OVERFLOW),
+            (vec![b"json.numpowby", b"k", b".i", b"2"], OVERFLOW),
+            (vec![b"json.numincrby", b"k", b"$.*", b"1"], OVERFLOW),
+            (vec![b"json.nummultby", b"k", b"..*", b"-1"], OVERFLOW),
+        ];
+        for (args, expected) in &cases {
+            let got = reply_bytes(&mut con, args);
+            let shown = String::from_utf8_lossy(&args.concat()).into_owned();
+            assert_eq!(&got, expected, "{shown} on {}", kind.name);
+            assert_eq!(
+                reply(&mut con, &["json.get", "k"]),
+                unchanged,
+                "{shown} changed the document on {}",
+                kind.name
+            );
+        }
+        // Wrong arity, every command.
+        for args in [
+            &["json.set", "k"][..],
+            &["json.get"],
+            &["json.path", "k"],
+            &["json.fmt", "k"],
+            &["json.del"],
+            &["json.forget"],
+            &["json.type"],
+            &["json.strlen"],
+            &["json.arrlen"],
+            &["json.objlen"],
+            &["json.objkeys"],
+            &["json.clear"],
+            &["json.resp"],
+            &["json.arrpop"],
+            &["json.toggle", "k"],
+            &["json.strappend", "k"],
+            &["json.numincrby", "k", "$.a"],
+            &["json.nummultby", "k", "$.a"],
+            &["json.numpowby", "k", "$.a"],
+            &["json.arrappend", "k", "$.arr"],
+            &["json.arrinsert", "k", "$.arr", "0"],
+            &["json.arrtrim", "k", "$.arr", "0"],
+            &["json.arrindex", "k", "$.arr"],
+            &["json.arrindex", "k", "$.arr", "1", "0", "1", "1"],
+            &["json.mget", "k"],
+            &["json.mset", "k", "$"],
+            &["json.mset", "k", "$", "1", "k2"],
+            &["json.merge", "k", "$"],
+            &["json.debug"],
+            &["json.debug", "memory"],
+        ] {
+            assert_eq!(
+                reply(&mut con, args),
+                format!("ERR wrong number of arguments for '{}' command", args[0]),
+                "{} on {}",
+                args.join(" "),
+                kind.name
+            );
+        }
+        assert_eq!(reply(&mut con, &["json.get", "k"]), unchanged);
+        // Keys are binary: a key that is not UTF-8 is an ordinary key.
+        assert_eq!(
+            reply_bytes(&mut con, &[b"json.set", b"\xff\xfe", b"$", b"{\"a\":1}"]),
+            "+OK"
+        );
+        assert_eq!(
+            reply_bytes(&mut con, &[b"json.mget", b"\xff\xfe", b"k", b"$.a"]),
+            r#"["[1]", "[1]"]"#
+        );
+        assert_eq!(
+            reply_bytes(&mut con, &[b"json.del", b"\xff\xfe", b"$.a"]),
+            "1"
+        );
+        assert_eq!(
+            reply_bytes(&mut con, &[b"json.get", b"\xff\xfe"]),
+            r#""{}""#
+        );
+    }
+}
