@@ -1579,12 +1579,7 @@ fn bad_input_is_a_clear_error_and_changes_nothing() {
                 TOO_DEEP,
             ),
             (
-                vec![
-                    b"json.merge",
-                    b"k",
-                    b"$.o.p",
-                    b(&deep_patch),
-                ],
+                vec![b"json.merge", b"k", b"$.o.p", b(&deep_patch)],
                 TOO_DEEP,
             ),
             (
