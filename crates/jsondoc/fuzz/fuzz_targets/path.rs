@@ -11,7 +11,10 @@ use serde_json::Value;
 fuzz_target!(|bytes: &[u8]| {
     let (path_bytes, json) = match bytes.iter().position(|&b| b == 0) {
         Some(at) => (&bytes[..at], &bytes[at + 1..]),
-        None => (bytes, &br#"{"a":[1,{"b":2,"a":"x"}],"b":{"a":[3,[4]],"c":null},"c":2.5}"#[..]),
+        None => (
+            bytes,
+            &br#"{"a":[1,{"b":2,"a":"x"}],"b":{"a":[3,[4]],"c":null},"c":2.5}"#[..],
+        ),
     };
     let Ok(text) = std::str::from_utf8(path_bytes) else {
         return;

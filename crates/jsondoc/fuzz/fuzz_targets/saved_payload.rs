@@ -8,7 +8,8 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|bytes: &[u8]| {
     if let Ok(doc) = Document::from_saved_json(bytes) {
         let compact = doc.to_compact_string();
-        let again = Document::from_saved_json(compact.as_bytes()).expect("a saved document reloads");
+        let again =
+            Document::from_saved_json(compact.as_bytes()).expect("a saved document reloads");
         assert_eq!(again.to_compact_string(), compact);
     }
 });
