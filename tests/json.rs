@@ -20,6 +20,21 @@ fn unhex(text: &str) -> Vec<u8> {
         .collect()
 }
 
+/// [`reply`] for arguments that are not UTF-8.
+fn reply_bytes(con: &mut redis::Connection, args: &[&[u8]]) -> String {
+    let mut cmd = redis::cmd(std::str::from_utf8(args[0]).unwrap());
+    for arg in &args[1..] {
+        cmd.arg(*arg);
+    }
+    match cmd.query::<redis::Value>(con) {
+        Ok(redis::Value::ServerError(e)) => {
+            format!("{} {}", e.code(), e.details().unwrap_or(""))
+        }
+        Ok(value) => common::show(&value),
+        Err(e) => format!("{} {}", e.code().unwrap_or("?"), e.detail().unwrap_or("")),
+    }
+}
+
 fn dump(con: &mut redis::Connection, key: &str) -> Vec<u8> {
     match run(con, &["dump", key]).unwrap() {
         redis::Value::BulkString(bytes) => bytes,
@@ -212,7 +227,7 @@ fn seed_commands() {
             ),
             (
                 &["json.path", "p", "$."],
-                "Error occurred on position 2, \"$. <<<<----\", expected one of the following: <member-name-shorthand>, '*'",
+                "ERR Error occurred on position 2, \"$. <<<<----\", expected one of the following: <member-name-shorthand>, '*'",
             ),
             (&["json.path", "p", ".name", "UGLY"], "ERR syntax error"),
             (
@@ -223,8 +238,8 @@ fn seed_commands() {
         ];
         for (args, expected) in cases {
             let got = reply(&mut con, args);
-            if expected.starts_with("Error occurred") {
-                assert!(got.starts_with("Error occurred on position 2"), "{got}");
+            if expected.starts_with("ERR Error occurred") {
+                assert!(got.starts_with("ERR Error occurred on position 2"), "{got}");
             } else {
                 assert_eq!(&got, expected, "{} on {}", args.join(" "), kind.name);
             }
@@ -241,12 +256,15 @@ fn strict_parsing_leaves_the_key_unchanged() {
         let deep_ok = format!("{}{}", "[".repeat(127), "]".repeat(127));
         let deep_bad = format!("{}{}", "[".repeat(128), "]".repeat(128));
         let cases: &[(&str, &str)] = &[
-            ("1 2", "trailing characters at line 1 column 3"),
-            ("[1]]", "trailing characters at line 1 column 4"),
-            ("50asd", "trailing characters at line 1 column 3"),
-            (r#"{"a":1,}"#, "trailing comma at line 1 column 8"),
-            ("", "EOF while parsing a value at line 1 column 0"),
-            (&deep_bad, "recursion limit exceeded at line 1 column 128"),
+            ("1 2", "ERR trailing characters at line 1 column 3"),
+            ("[1]]", "ERR trailing characters at line 1 column 4"),
+            ("50asd", "ERR trailing characters at line 1 column 3"),
+            (r#"{"a":1,}"#, "ERR trailing comma at line 1 column 8"),
+            ("", "ERR EOF while parsing a value at line 1 column 0"),
+            (
+                &deep_bad,
+                "ERR recursion limit exceeded at line 1 column 128",
+            ),
         ];
         for (value, expected) in cases {
             assert_eq!(
@@ -259,20 +277,15 @@ fn strict_parsing_leaves_the_key_unchanged() {
             assert_eq!(reply(&mut con, &["json.get", "k"]), r#""[0]""#);
         }
         // invalid UTF-8
-        let answer = redis::cmd("json.set")
-            .arg("k")
-            .arg(&b"\"\xff\""[..])
-            .query::<redis::Value>(&mut con);
-        let shown = format!("{answer:?}");
-        assert!(
-            shown.contains("Couldn't") && shown.contains("parse as UTF-8 string"),
-            "{shown}"
+        assert_eq!(
+            reply_bytes(&mut con, &[b"json.set", b"k", b"\"\xff\""]),
+            "ERR Couldn't parse as UTF-8 string"
         );
         assert_eq!(reply(&mut con, &["json.get", "k"]), r#""[0]""#);
         // huge numbers
         assert_eq!(
             reply(&mut con, &["json.set", "k", "1e400"]),
-            "number out of range at line 1 column 5"
+            "ERR number out of range at line 1 column 5"
         );
         assert_eq!(
             reply(
@@ -309,10 +322,11 @@ fn strict_parsing_leaves_the_key_unchanged() {
         );
         assert!(
             reply(&mut con, &["json.set", "k", "$[", "1"])
-                .starts_with("Error occurred on position 1, \"$ ---->>>> [\"")
+                .starts_with("ERR Error occurred on position 1, \"$ ---->>>> [\"")
         );
         assert!(
-            reply(&mut con, &["json.get", "k", "$[?(@"]).starts_with("Error occurred on position")
+            reply(&mut con, &["json.get", "k", "$[?(@"])
+                .starts_with("ERR Error occurred on position")
         );
         reply(&mut con, &["set", "s", "x"]);
         for args in [
@@ -356,7 +370,7 @@ fn redisjson_set_get_del_type() {
                 &["json.set", "k", "$.c[5]", "1"],
                 "ERR array index out of range",
             ),
-            (&["json.set", "k", "$..zz", "1"], "Err wrong static path"),
+            (&["json.set", "k", "$..zz", "1"], "ERR wrong static path"),
             (&["json.set", "k", "$..a", "0"], "+OK"),
             (
                 &["json.get", "k"],
@@ -502,7 +516,10 @@ fn lengths_numbers_and_appends() {
                 &["json.numincrby", "k", ".a", "x"],
                 "ERR expected value at line 1 column 1",
             ),
-            (&["json.numincrby", "k", ".a", "\"1\""], "bad input number"),
+            (
+                &["json.numincrby", "k", ".a", "\"1\""],
+                "ERR bad input number",
+            ),
             (&["json.nummultby", "k", "..a", "10"], r#""35.0""#),
             (
                 &["json.numincrby", "nokey", ".a", "1"],
@@ -567,7 +584,7 @@ fn lengths_numbers_and_appends() {
             (&["json.arrappend", "k", "$.c", "1"], "[(nil)]"),
             (
                 &["json.arrappend", "k", ".arr", "[1"],
-                "EOF while parsing a list at line 1 column 2",
+                "ERR EOF while parsing a list at line 1 column 2",
             ),
             (
                 &["json.arrappend", "k", ".arr"],
@@ -787,7 +804,7 @@ fn arrpop_arrinsert_arrtrim_arrindex() {
             (&["json.arrinsert", "i", "$.nope", "0", "1"], "[]"),
             (
                 &["json.arrinsert", "i", "$.a", "x", "1"],
-                "Couldn't parse as integer",
+                "ERR Couldn't parse as integer",
             ),
             (
                 &["json.arrinsert", "i", "$.a", "0"],
@@ -795,7 +812,7 @@ fn arrpop_arrinsert_arrtrim_arrindex() {
             ),
             (
                 &["json.arrinsert", "i", "$.a", "0", "{bad"],
-                "key must be a string at line 1 column 2",
+                "ERR key must be a string at line 1 column 2",
             ),
             // all or nothing: b.a (length 1) refuses index 3, so $.a is unchanged too
             (
@@ -839,7 +856,7 @@ fn arrpop_arrinsert_arrtrim_arrindex() {
             ),
             (
                 &["json.arrtrim", "t", "$.a", "x", "1"],
-                "Couldn't parse as integer",
+                "ERR Couldn't parse as integer",
             ),
             (&["json.arrtrim", "nokey", "$.a", "0", "1"], no_key),
             // ARRINDEX
@@ -882,7 +899,7 @@ fn arrpop_arrinsert_arrtrim_arrindex() {
             ),
             (
                 &["json.arrindex", "x", "$.a", "2", "1", "x"],
-                "Couldn't parse as integer",
+                "ERR Couldn't parse as integer",
             ),
             (
                 &["json.arrindex", "x", "$.a", "2", "1", "2", "3"],
@@ -968,7 +985,7 @@ fn mget_mset_merge_numpowby() {
             ),
             (
                 &["json.mset", "a", "$.x", "7", "b", "$.y", "{bad"],
-                "key must be a string at line 1 column 2",
+                "ERR key must be a string at line 1 column 2",
             ),
             (&["json.mset", "a", "$.x", "2", "s", "$", "1"], wrongtype),
             (
@@ -1066,7 +1083,7 @@ fn mget_mset_merge_numpowby() {
             ),
             (
                 &["json.merge", "m2", "$", "{bad"],
-                "key must be a string at line 1 column 2",
+                "ERR key must be a string at line 1 column 2",
             ),
             (
                 &["json.merge", "m2", "$"],
@@ -1313,6 +1330,489 @@ fn path_sets_cannot_nest_a_document_too_deep_to_reload() {
             reply(&mut con, &["JSON.GET", "k"]),
             r#""{\"a\":{}}""#,
             "{n}"
+        );
+    }
+}
+
+/// RedisJSON 2.8's RESP3 shapes (FACTS.md §3.10): JSON.GET FORMAT, JSON.TYPE's extra array,
+/// NUMINCRBY's typed arrays, JSON.RESP doubles; the other commands as under RESP2 with RESP3
+/// nulls. The client shows doubles parsed (`,2.5`), so these replies read the same on both
+/// servers whatever digits each prints.
+#[test]
+fn resp3_reply_shapes() {
+    for kind in servers() {
+        let server = Server::start(&kind, &["json"], &[]);
+        let mut con = server.connection_resp3();
+        let doc = r#"{"a":1,"f":2.5,"s":"xé","t":true,"n":null,"arr":[1,[2,{"b":false}],"y"],"o":{"p":{"q":1}},"e":{},"ea":[],"big":18446744073709551615,"neg":-0.0}"#;
+        let expanded = r#"{"a": 1, "f": ,2.5, "s": "xé", "t": #true, "n": (nil), "arr": [1, [2, {"b": #false}], "y"], "o": {"p": {"q": 1}}, "e": {}, "ea": [], "big": ,18446744073709552000, "neg": ,-0}"#;
+        let compact = r#""{\"a\":1,\"f\":2.5,\"s\":\"xé\",\"t\":true,\"n\":null,\"arr\":[1,[2,{\"b\":false}],\"y\"],\"o\":{\"p\":{\"q\":1}},\"e\":{},\"ea\":[],\"big\":18446744073709551615,\"neg\":-0.0}""#;
+        let whole_expanded = format!("[[{expanded}]]");
+        let whole_expand1 = format!("[[{compact}]]");
+        let cases: &[(&[&str], &str)] = &[
+            (&["json.set", "k", "$", doc], "+OK"),
+            // FORMAT: STRING is the RESP2 reply; EXPAND/EXPAND1 one array per path, of matches.
+            (&["json.get", "k"], compact),
+            (&["json.get", "k", "FORMAT", "STRING"], compact),
+            (&["json.get", "k", "FORMAT", "EXPAND"], &whole_expanded),
+            (&["json.get", "k", "FORMAT", "EXPAND", "."], &whole_expanded),
+            (&["json.get", "k", "FORMAT", "EXPAND", "$"], &whole_expanded),
+            (&["json.get", "k", "FORMAT", "EXPAND1"], &whole_expand1),
+            (&["json.get", "k", "FORMAT", "EXPAND1", "$"], &whole_expand1),
+            (&["json.get", "k", "FORMAT", "EXPAND", ".a"], "[[1]]"),
+            (&["json.get", "k", "FORMAT", "EXPAND", "$.f"], "[[,2.5]]"),
+            (
+                &["json.get", "k", "FORMAT", "EXPAND", "$.s", "$.t", "$.n"],
+                r#"[["xé"], [#true], [(nil)]]"#,
+            ),
+            (
+                &["json.get", "k", "FORMAT", "EXPAND", "$.arr"],
+                r#"[[[1, [2, {"b": #false}], "y"]]]"#,
+            ),
+            (
+                &["json.get", "k", "FORMAT", "EXPAND1", "$.arr"],
+                r#"[["[1,[2,{\"b\":false}],\"y\"]"]]"#,
+            ),
+            (
+                &["json.get", "k", "FORMAT", "EXPAND1", "$.arr[*]"],
+                r#"[[1, "[2,{\"b\":false}]", "\"y\""]]"#,
+            ),
+            (
+                &["json.get", "k", "FORMAT", "EXPAND1", "$.*"],
+                r#"[[1, ,2.5, "\"xé\"", #true, (nil), "[1,[2,{\"b\":false}],\"y\"]", "{\"p\":{\"q\":1}}", "{}", "[]", ,18446744073709552000, ,-0]]"#,
+            ),
+            (
+                &[
+                    "json.get", "k", "FORMAT", "EXPAND", "$.e", "$.ea", "$.big", "$.neg",
+                ],
+                "[[{}], [[]], [,18446744073709552000], [,-0]]",
+            ),
+            (&["json.get", "k", "FORMAT", "EXPAND", "$..b"], "[[#false]]"),
+            // Legacy paths list every match too; one that matches nothing gives [].
+            (&["json.get", "k", "FORMAT", "EXPAND", "..q"], "[[1]]"),
+            (&["json.get", "k", "FORMAT", "EXPAND", "$.nope"], "[[]]"),
+            (&["json.get", "k", "FORMAT", "EXPAND", ".nope"], "[[]]"),
+            (&["json.get", "k", "FORMAT", "EXPAND1", ".nope"], "[[]]"),
+            (
+                &["json.get", "k", "FORMAT", "STRING", ".nope"],
+                "ERR Path '$.nope' does not exist",
+            ),
+            (
+                &["json.get", "k", "FORMAT", "EXPAND", ".a", ".nope", ".a"],
+                "[[1], [], [1]]",
+            ),
+            (
+                &["json.get", "k", "FORMAT", "EXPAND1", ".a", ".s"],
+                r#"[[1], ["\"xé\""]]"#,
+            ),
+            (
+                &["json.get", "k", "FORMAT", "STRING", ".a", ".s"],
+                r#""{\".a\":1,\".s\":\"xé\"}""#,
+            ),
+            (&["json.get", "k", "$.a", "FORMAT", "EXPAND"], "[[1]]"),
+            // INDENT/NEWLINE/SPACE shape the JSON text of STRING and EXPAND1, not EXPAND.
+            (
+                &["json.get", "k", "FORMAT", "EXPAND", "INDENT", "  ", "$.o"],
+                r#"[[{"p": {"q": 1}}]]"#,
+            ),
+            (
+                &["json.get", "k", "INDENT", "  ", "FORMAT", "STRING", "$.o"],
+                r#""[  {    \"p\":{      \"q\":1    }  }]""#,
+            ),
+            (
+                &["json.get", "k", "INDENT", "  ", "FORMAT", "EXPAND1", "$.o"],
+                r#"[["{  \"p\":{    \"q\":1  }}"]]"#,
+            ),
+            // The last FORMAT wins; the value is case-insensitive here (RedisJSON: upper case).
+            (
+                &[
+                    "json.get", "k", "FORMAT", "EXPAND", "FORMAT", "STRING", "$.o",
+                ],
+                r#""[{\"p\":{\"q\":1}}]""#,
+            ),
+            (&["json.get", "k", "format", "expand", "$.a"], "[[1]]"),
+            (
+                &["json.get", "k", "FORMAT", "STRINGS", "$.a"],
+                "ERR wrong reply format",
+            ),
+            (
+                &["json.get", "k", "FORMAT", "BSON", "$.a"],
+                "ERR wrong reply format",
+            ),
+            (
+                &["json.get", "k", "FORMAT"],
+                "ERR wrong number of arguments for 'json.get' command",
+            ),
+            // A bad path is an error (RedisJSON's EXPAND answers [] for it).
+            (
+                &["json.get", "k", "FORMAT", "EXPAND", "$["],
+                r#"ERR Error occurred on position 1, "$ ---->>>> [", unexpected input."#,
+            ),
+            (&["json.get", "nokey", "FORMAT", "EXPAND"], "(nil)"),
+            // JSON.TYPE: the RESP2 reply inside one more array.
+            (&["json.type", "k"], r#"["object"]"#),
+            (&["json.type", "k", "."], r#"["object"]"#),
+            (&["json.type", "k", "$"], r#"[["object"]]"#),
+            (&["json.type", "k", "$..q"], r#"[["integer"]]"#),
+            (
+                &["json.type", "k", "$.*"],
+                r#"[["integer", "number", "string", "boolean", "null", "array", "object", "object", "array", "integer", "number"]]"#,
+            ),
+            (&["json.type", "k", ".nope"], "[(nil)]"),
+            (&["json.type", "k", "$.nope"], "[[]]"),
+            (&["json.type", "nokey"], "[(nil)]"),
+            (&["json.type", "nokey", "$"], "[(nil)]"),
+            // NUMINCRBY/NUMMULTBY/NUMPOWBY: every match, typed, legacy paths included.
+            (
+                &["json.set", "m", "$", r#"{"a":1,"b":{"a":2.5},"s":"x"}"#],
+                "+OK",
+            ),
+            (&["json.numincrby", "m", ".a", "1"], "[2]"),
+            (&["json.numincrby", "m", "..a", "1"], "[3, ,3.5]"),
+            (&["json.numincrby", "m", "$..a", "1"], "[4, ,4.5]"),
+            (&["json.numincrby", "m", ".s", "1"], "[(nil)]"),
+            (&["json.numincrby", "m", ".nope", "1"], "[]"),
+            (&["json.numincrby", "m", "$.*", "1"], "[5, (nil), (nil)]"),
+            (&["json.nummultby", "m", ".a", "2"], "[10]"),
+            (&["json.nummultby", "m", ".b.a", "2"], "[,9]"),
+            (&["json.numpowby", "m", ".a", "2"], "[100]"),
+            (
+                &["json.numincrby", "m", ".a", "9223372036854775807"],
+                "ERR increment or decrement would overflow",
+            ),
+            (
+                &["json.nummultby", "m", ".b.a", "1e308"],
+                "ERR result is not a number",
+            ),
+            (
+                &["json.numincrby", "nokey", ".a", "1"],
+                "ERR could not perform this operation on a key that doesn't exist",
+            ),
+            (
+                &["json.get", "m"],
+                r#""{\"a\":100,\"b\":{\"a\":9.0},\"s\":\"x\"}""#,
+            ),
+            // JSON.RESP: doubles are RESP3 doubles, booleans stay simple strings.
+            (&["json.resp", "k", "$.f"], "[,2.5]"),
+            (
+                &["json.resp", "k", ".arr"],
+                r#"[+[, 1, [+[, 2, [+{, "b", +false]], "y"]"#,
+            ),
+            (&["json.resp", "nokey"], "(nil)"),
+            // Unchanged shapes, RESP3 nulls.
+            (&["json.toggle", "k", ".t"], r#""false""#),
+            (&["json.toggle", "k", "$.t"], "[1]"),
+            (&["json.strlen", "k", "$.a"], "[(nil)]"),
+            (&["json.objlen", "k", ".nope"], "(nil)"),
+            (&["json.arrpop", "k", ".ea"], "(nil)"),
+            (&["json.mget", "k", "nokey", ".s"], r#"["\"xé\"", (nil)]"#),
+            (&["json.set", "k", ".s", "1", "NX"], "(nil)"),
+            (&["json.debug", "memory", "nokey", "$"], "[]"),
+        ];
+        for (args, expected) in cases {
+            assert_eq!(
+                &reply(&mut con, args),
+                expected,
+                "{} on {}",
+                args.join(" "),
+                kind.name
+            );
+        }
+        // Under RESP2, FORMAT is refused wherever it stands (RedisJSON ignores it after a path).
+        let mut con2 = server.connection();
+        for args in [
+            &["json.get", "k", "FORMAT", "STRING"][..],
+            &["json.get", "k", "$.a", "FORMAT", "EXPAND"],
+        ] {
+            assert_eq!(
+                reply(&mut con2, args),
+                "ERR FORMAT argument is not supported on RESP2",
+                "{}",
+                kind.name
+            );
+        }
+        assert_eq!(
+            reply(&mut con2, &["json.type", "k", "$.a"]),
+            r#"["integer"]"#
+        );
+        assert_eq!(
+            reply(&mut con2, &["json.numincrby", "m", ".a", "1"]),
+            r#""101""#
+        );
+    }
+}
+
+/// Issue 4 §5: every kind of bad input is a clear error with a code, and the document is
+/// unchanged after it — deep nesting, huge numbers, invalid UTF-8 in values and paths,
+/// malformed paths, wrong arity, wrong types, NaN/infinite results, integer overflow.
+#[test]
+fn bad_input_is_a_clear_error_and_changes_nothing() {
+    const DOC: &str = r#"{"a":1,"f":1.5e300,"i":9223372036854775807,"m":-9223372036854775808,"s":"x","arr":[1,2],"o":{"p":{}}}"#;
+    let deep_127 = format!("{}{}", "[".repeat(127), "]".repeat(127));
+    let deep_128 = format!("{}{}", "[".repeat(128), "]".repeat(128));
+    // 127 levels with its object: valid input, but 129 deep merged at `$.o.p`.
+    let deep_patch = format!(r#"{{"q":{}{}}}"#, "[".repeat(126), "]".repeat(126));
+    const TOO_DEEP: &str = "ERR the document would be nested deeper than 128 levels";
+    const RECURSION: &str = "ERR recursion limit exceeded at line 1 column 128";
+    const UTF8: &str = "ERR Couldn't parse as UTF-8 string";
+    const NAN: &str = "ERR result is not a number";
+    const OVERFLOW: &str = "ERR increment or decrement would overflow";
+    const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+    let b = str::as_bytes;
+    for kind in servers() {
+        let server = Server::start(&kind, &["json"], &[]);
+        let mut con = server.connection();
+        assert_eq!(reply(&mut con, &["json.set", "k", "$", DOC]), "+OK");
+        assert_eq!(reply(&mut con, &["set", "str", "v"]), "+OK");
+        let unchanged = reply(&mut con, &["json.get", "k"]);
+        let cases: Vec<(Vec<&[u8]>, &str)> = vec![
+            // Deep nesting: input over 127 levels, or an edit nesting the document past 128.
+            (vec![b"json.set", b"k", b"$", b(&deep_128)], RECURSION),
+            (vec![b"json.set", b"k", b(&deep_128)], RECURSION),
+            (vec![b"json.set", b"k", b"$.o.p", b(&deep_127)], TOO_DEEP),
+            (vec![b"json.set", b"k", b"$.o.x", b(&deep_127)], TOO_DEEP),
+            (
+                vec![b"json.arrappend", b"k", b"$.arr", b(&deep_127)],
+                TOO_DEEP,
+            ),
+            (
+                vec![b"json.arrinsert", b"k", b".arr", b"0", b(&deep_127)],
+                TOO_DEEP,
+            ),
+            (
+                vec![b"json.merge", b"k", b"$.o.p", b(&deep_patch)],
+                TOO_DEEP,
+            ),
+            (
+                vec![
+                    b"json.mset",
+                    b"k",
+                    b"$.a",
+                    b"2",
+                    b"k",
+                    b"$.o.p",
+                    b(&deep_127),
+                ],
+                TOO_DEEP,
+            ),
+            (
+                vec![b"json.arrappend", b"k", b"$.arr", b(&deep_128)],
+                RECURSION,
+            ),
+            // Huge numbers: beyond f64 is a parse error (integers beyond u64 become floats).
+            (
+                vec![b"json.set", b"k", b"$.a", b"1e400"],
+                "ERR number out of range at line 1 column 5",
+            ),
+            (
+                vec![b"json.set", b"k", b"$.a", b"-1e400"],
+                "ERR number out of range at line 1 column 6",
+            ),
+            (
+                vec![b"json.numincrby", b"k", b"$.a", b"1e400"],
+                "ERR number out of range at line 1 column 5",
+            ),
+            (
+                vec![b"json.arrappend", b"k", b"$.arr", b"[1e999]"],
+                "ERR number out of range at line 1 column 6",
+            ),
+            (
+                vec![b"json.set", b"k", b"$.a", b"NaN"],
+                "ERR expected value at line 1 column 1",
+            ),
+            (
+                vec![b"json.set", b"k", b"$.a", b"-Infinity"],
+                "ERR invalid number at line 1 column 2",
+            ),
+            (
+                vec![b"json.numincrby", b"k", b"$.a", b"Infinity"],
+                "ERR expected value at line 1 column 1",
+            ),
+            // Invalid UTF-8 in values and in paths.
+            (vec![b"json.set", b"k", b"$.a", b"\"\xff\""], UTF8),
+            (vec![b"json.set", b"k", b"\"\xc3\x28\""], UTF8),
+            (
+                vec![b"json.arrappend", b"k", b"$.arr", b"1", b"\"\xff\""],
+                UTF8,
+            ),
+            (
+                vec![b"json.arrinsert", b"k", b"$.arr", b"0", b"\"\xff\""],
+                UTF8,
+            ),
+            (vec![b"json.strappend", b"k", b"$.s", b"\"\xff\""], UTF8),
+            (vec![b"json.merge", b"k", b"$", b"{\"\xff\":1}"], UTF8),
+            (
+                vec![b"json.mset", b"k", b"$.a", b"2", b"k", b"$.s", b"\"\xfe\""],
+                UTF8,
+            ),
+            (vec![b"json.numincrby", b"k", b"$.a", b"1\xff"], UTF8),
+            (vec![b"json.arrindex", b"k", b"$.arr", b"\"\xff\""], UTF8),
+            (vec![b"json.get", b"k", b"$.\xff"], UTF8),
+            (vec![b"json.get", b"k", b"$.a", b"$.\xff"], UTF8),
+            (vec![b"json.set", b"k", b"$.\xff", b"1"], UTF8),
+            (vec![b"json.del", b"k", b"$.\xff"], UTF8),
+            (vec![b"json.type", b"k", b".\xff"], UTF8),
+            (vec![b"json.numincrby", b"k", b"$.\xff", b"1"], UTF8),
+            (vec![b"json.fmt", b"k", b"{{\xff}}"], UTF8),
+            // Malformed paths.
+            (
+                vec![b"json.get", b"k", b"$["],
+                r#"ERR Error occurred on position 1, "$ ---->>>> [", unexpected input."#,
+            ),
+            (
+                vec![b"json.set", b"k", b"$.a[", b"1"],
+                r#"ERR Error occurred on position 3, "$.a ---->>>> [", unexpected input."#,
+            ),
+            (
+                vec![b"json.del", b"k", b"$.."],
+                r#"ERR Error occurred on position 3, "$.. <<<<----", must start with a letter, '_' or a non-ASCII character."#,
+            ),
+            (
+                vec![b"json.numincrby", b"k", b"..", b"1"],
+                r#"ERR Error occurred on position 3, "$.. <<<<----", must start with a letter, '_' or a non-ASCII character."#,
+            ),
+            (
+                vec![b"json.arrappend", b"k", b"$[?(@.a==)]", b"1"],
+                r#"ERR Error occurred on position 3, "$[? ---->>>> (@.a==)]", in long-hand segment, parser error."#,
+            ),
+            (
+                vec![b"json.fmt", b"k", b"{{$[}}"],
+                r#"ERR Error occurred on position 1, "$ ---->>>> [", unexpected input."#,
+            ),
+            // Wrong types: a key of another type, a value of another type at the path.
+            (vec![b"json.set", b"str", b"$", b"1"], WRONGTYPE),
+            (vec![b"json.get", b"str"], WRONGTYPE),
+            (vec![b"json.del", b"str"], WRONGTYPE),
+            (vec![b"json.numincrby", b"str", b"$", b"1"], WRONGTYPE),
+            (vec![b"json.arrappend", b"str", b"$", b"1"], WRONGTYPE),
+            (
+                vec![b"json.mset", b"k", b"$.a", b"2", b"str", b"$", b"1"],
+                WRONGTYPE,
+            ),
+            (vec![b"json.merge", b"str", b"$", b"{}"], WRONGTYPE),
+            (
+                vec![b"json.strlen", b"k", b".a"],
+                "WRONGTYPE wrong type of path value - expected string but found integer",
+            ),
+            (
+                vec![b"json.strappend", b"k", b".s", b"1"],
+                "WRONGTYPE wrong type of path value - expected string but found 1",
+            ),
+            (
+                vec![b"json.arrappend", b"k", b".s", b"1"],
+                "ERR Path '.s' does not exist or not an array",
+            ),
+            (
+                vec![b"json.numincrby", b"k", b".s", b"1"],
+                "ERR Path '$.s' does not exist or does not contains a number",
+            ),
+            (
+                vec![b"json.numincrby", b"k", b".a", b"\"1\""],
+                "ERR bad input number",
+            ),
+            (
+                vec![b"json.arrinsert", b"k", b"$.arr", b"x", b"1"],
+                "ERR Couldn't parse as integer",
+            ),
+            (
+                vec![
+                    b"json.arrtrim",
+                    b"k",
+                    b"$.arr",
+                    b"0",
+                    b"99999999999999999999",
+                ],
+                "ERR Couldn't parse as integer",
+            ),
+            (
+                vec![b"json.set", b"k", b"$.a[0]", b"1"],
+                "ERR array index out of range",
+            ),
+            // NaN / infinite results.
+            (vec![b"json.nummultby", b"k", b".f", b"1e300"], NAN),
+            (vec![b"json.nummultby", b"k", b"$.f", b"-1e300"], NAN),
+            (
+                vec![b"json.numincrby", b"k", b".f", b"1.7976931348623157e308"],
+                NAN,
+            ),
+            (vec![b"json.numpowby", b"k", b".f", b"2"], NAN),
+            (vec![b"json.numpowby", b"k", b".m", b"0.5"], NAN),
+            // Integer overflow, also when another match would have changed (all or nothing).
+            (vec![b"json.numincrby", b"k", b".i", b"1"], OVERFLOW),
+            (vec![b"json.numincrby", b"k", b"$.m", b"-1"], OVERFLOW),
+            (vec![b"json.nummultby", b"k", b".i", b"2"], OVERFLOW),
+            (vec![b"json.numpowby", b"k", b".i", b"2"], OVERFLOW),
+            (vec![b"json.numincrby", b"k", b"$.*", b"1"], OVERFLOW),
+            (vec![b"json.nummultby", b"k", b"..*", b"-1"], OVERFLOW),
+        ];
+        for (args, expected) in &cases {
+            let got = reply_bytes(&mut con, args);
+            let shown = String::from_utf8_lossy(&args.concat()).into_owned();
+            assert_eq!(&got, expected, "{shown} on {}", kind.name);
+            assert_eq!(
+                reply(&mut con, &["json.get", "k"]),
+                unchanged,
+                "{shown} changed the document on {}",
+                kind.name
+            );
+        }
+        // Wrong arity, every command.
+        for args in [
+            &["json.set", "k"][..],
+            &["json.get"],
+            &["json.path", "k"],
+            &["json.fmt", "k"],
+            &["json.del"],
+            &["json.forget"],
+            &["json.type"],
+            &["json.strlen"],
+            &["json.arrlen"],
+            &["json.objlen"],
+            &["json.objkeys"],
+            &["json.clear"],
+            &["json.resp"],
+            &["json.arrpop"],
+            &["json.toggle", "k"],
+            &["json.strappend", "k"],
+            &["json.numincrby", "k", "$.a"],
+            &["json.nummultby", "k", "$.a"],
+            &["json.numpowby", "k", "$.a"],
+            &["json.arrappend", "k", "$.arr"],
+            &["json.arrinsert", "k", "$.arr", "0"],
+            &["json.arrtrim", "k", "$.arr", "0"],
+            &["json.arrindex", "k", "$.arr"],
+            &["json.arrindex", "k", "$.arr", "1", "0", "1", "1"],
+            &["json.mget", "k"],
+            &["json.mset", "k", "$"],
+            &["json.mset", "k", "$", "1", "k2"],
+            &["json.merge", "k", "$"],
+            &["json.debug"],
+            &["json.debug", "memory"],
+        ] {
+            assert_eq!(
+                reply(&mut con, args),
+                format!("ERR wrong number of arguments for '{}' command", args[0]),
+                "{} on {}",
+                args.join(" "),
+                kind.name
+            );
+        }
+        assert_eq!(reply(&mut con, &["json.get", "k"]), unchanged);
+        // Keys are binary: a key that is not UTF-8 is an ordinary key.
+        assert_eq!(
+            reply_bytes(&mut con, &[b"json.set", b"\xff\xfe", b"$", b"{\"a\":1}"]),
+            "+OK"
+        );
+        assert_eq!(
+            reply_bytes(&mut con, &[b"json.mget", b"\xff\xfe", b"k", b"$.a"]),
+            r#"["[1]", "[1]"]"#
+        );
+        assert_eq!(
+            reply_bytes(&mut con, &[b"json.del", b"\xff\xfe", b"$.a"]),
+            "1"
+        );
+        assert_eq!(
+            reply_bytes(&mut con, &[b"json.get", b"\xff\xfe"]),
+            r#""{}""#
         );
     }
 }

@@ -31,14 +31,14 @@ assert_reply '(nil)' json.fmt missing 'x'
 
 test_case "strict parsing: errors, key unchanged"
 assert_reply 'OK' json.set k '[0]'
-assert_reply '(error) trailing characters at line 1 column 3' json.set k '1 2'
-assert_reply '(error) trailing characters at line 1 column 4' json.set k '[1]]'
-assert_reply '(error) trailing characters at line 1 column 3' json.set k '50asd'
-assert_reply '(error) trailing comma at line 1 column 8' json.set k '{"a":1,}'
-assert_reply '(error) number out of range at line 1 column 5' json.set k '1e400'
-assert_reply "(error) Couldn't parse as UTF-8 string" json.set k $'"\xff"'
+assert_reply '(error) ERR trailing characters at line 1 column 3' json.set k '1 2'
+assert_reply '(error) ERR trailing characters at line 1 column 4' json.set k '[1]]'
+assert_reply '(error) ERR trailing characters at line 1 column 3' json.set k '50asd'
+assert_reply '(error) ERR trailing comma at line 1 column 8' json.set k '{"a":1,}'
+assert_reply '(error) ERR number out of range at line 1 column 5' json.set k '1e400'
+assert_reply "(error) ERR Couldn't parse as UTF-8 string" json.set k $'"\xff"'
 deep=$(printf '[%.0s' {1..128})$(printf ']%.0s' {1..128})
-assert_reply '(error) recursion limit exceeded at line 1 column 128' json.set k "$deep"
+assert_reply '(error) ERR recursion limit exceeded at line 1 column 128' json.set k "$deep"
 assert_reply '"[0]"' json.get k
 
 test_case "WRONGTYPE and arity"
@@ -59,7 +59,7 @@ assert_reply '(nil)' JSON.SET n '$' '{}' NX
 assert_reply '(nil)' JSON.SET n '$.x' 1 XX
 assert_reply 'OK' JSON.SET n '$.x' true NX
 assert_reply '(error) ERR array index out of range' JSON.SET n '$.c[5]' 1
-assert_reply '(error) Err wrong static path' JSON.SET n '$..zz' 1
+assert_reply '(error) ERR wrong static path' JSON.SET n '$..zz' 1
 assert_reply 'OK' JSON.SET n '$..a' 0
 assert_reply '"[0,0]"' JSON.GET n '$..a'
 assert_reply '"{\".a\":0,\".x\":true}"' JSON.GET n .a .x
@@ -89,6 +89,37 @@ assert_reply '(integer) 3' JSON.ARRAPPEND m .arr 2 '"x"'
 assert_reply '(integer) 3' JSON.ARRLEN m .arr
 assert_reply "(error) ERR Path '.s' does not exist or not an array" JSON.ARRLEN m .s
 assert_reply '"[1,2,\"x\"]"' JSON.GET m .arr
+
+test_case "RESP3 shapes as RedisJSON 2.8's (redis-cli -3)"
+assert_reply 'OK' JSON.SET r '$' '{"a":1,"f":2.5,"t":true,"n":null,"o":{"p":[1,"x"]}}'
+assert_reply $'1) 1) 1# "a" => (integer) 1\n      2# "f" => (double) 2.5\n      3# "t" => (true)\n      4# "n" => (nil)\n      5# "o" => \n         1# "p" => \n            1) (integer) 1\n            2) "x"' -3 JSON.GET r FORMAT EXPAND
+assert_reply $'1) 1) "{\\"p\\":[1,\\"x\\"]}"\n2) 1) (double) 2.5\n3) 1) (true)' -3 JSON.GET r FORMAT EXPAND1 '$.o' .f .t
+assert_reply '"{\"a\":1,\"f\":2.5,\"t\":true,\"n\":null,\"o\":{\"p\":[1,\"x\"]}}"' -3 JSON.GET r FORMAT STRING
+assert_reply '(error) ERR FORMAT argument is not supported on RESP2' JSON.GET r FORMAT STRING
+assert_reply '1) "object"' -3 JSON.TYPE r
+assert_reply '1) 1) "array"' -3 JSON.TYPE r '$..p'
+assert_reply '1) (nil)' -3 JSON.TYPE r .nope
+assert_reply '1) (integer) 2' -3 JSON.NUMINCRBY r ..a 1
+assert_reply $'1) (integer) 4\n2) (double) 5\n3) (nil)\n4) (nil)\n5) (nil)' -3 JSON.NUMMULTBY r '$.*' 2
+assert_reply '(double) 5' -3 JSON.RESP r .f
+assert_reply '"5.0"' JSON.GET r .f
+
+test_case "bad input: a clear error with a code, the document unchanged"
+assert_reply 'OK' JSON.SET b '$' '{"i":9223372036854775807,"f":1.5e300,"s":"x","o":{}}'
+assert_reply '(error) ERR increment or decrement would overflow' JSON.NUMINCRBY b .i 1
+assert_reply '(error) ERR increment or decrement would overflow' JSON.NUMMULTBY b '$.i' 2
+assert_reply '(error) ERR result is not a number' JSON.NUMMULTBY b .f 1e300
+assert_reply '(error) ERR result is not a number' JSON.NUMPOWBY b .f 2
+assert_reply '(error) ERR number out of range at line 1 column 5' JSON.NUMINCRBY b .f 1e400
+assert_reply "(error) ERR Couldn't parse as UTF-8 string" JSON.GET b $'$.\xff'
+assert_reply "(error) ERR Couldn't parse as UTF-8 string" JSON.SET b '$.s' $'"\xc3\x28"'
+assert_reply '(error) ERR Error occurred on position 1, "$ ---->>>> [", unexpected input.' JSON.GET b '$['
+assert_reply '(error) ERR the document would be nested deeper than 128 levels' JSON.SET b '$.o.x' "$(printf '[%.0s' {1..127})$(printf ']%.0s' {1..127})"
+assert_reply '(error) ERR wrong number of arguments for '"'"'json.arrinsert'"'"' command' JSON.ARRINSERT b '$.o' 0
+assert_reply "(error) ERR Couldn't parse as integer" JSON.ARRTRIM b '$.o' 0 x
+assert_reply '"{\"i\":9223372036854775807,\"f\":1.5e300,\"s\":\"x\",\"o\":{}}"' JSON.GET b
+assert_reply 'OK' JSON.SET $'\xff' '$' 1
+assert_reply '"1"' JSON.GET $'\xff'
 
 test_case "persistence: DEBUG RELOAD, DUMP/RESTORE, COPY"
 assert_reply 'OK' json.set d '{"a":[1,2.5,"x",null,true]}'

@@ -76,25 +76,39 @@ impl DataType for Json {
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-/// An error line sent as is (RedisJSON's texts without `ERR`, path syntax errors).
-fn line(text: impl Into<String>) -> Error {
-    Error::Coded(text.into().into())
-}
+// Every error reply starts with a code (`ERR`, `WRONGTYPE`). RedisJSON sends several of its
+// messages bare — serde's parse errors, path syntax errors, `Couldn't parse as …`,
+// `bad input number` — which clients read as an error whose code is the message's first word
+// ("trailing", "Error"); we send the same message text after `ERR `.
 
 fn utf8(arg: &RStr) -> Result<&str> {
-    std::str::from_utf8(arg.as_bytes()).map_err(|_| line("Couldn't parse as UTF-8 string"))
+    std::str::from_utf8(arg.as_bytes()).map_err(|_| Error::err("Couldn't parse as UTF-8 string"))
+}
+
+fn path_error(error: impl std::fmt::Display) -> Error {
+    Error::err(error.to_string())
 }
 
 fn parse_path(arg: &RStr) -> Result<Path> {
-    Path::parse(utf8(arg)?).map_err(|error| line(error.to_string()))
+    Path::parse(utf8(arg)?).map_err(path_error)
+}
+
+/// The default path of the commands whose path is optional (legacy `.`, also under RESP3).
+fn legacy_root() -> Result<Path> {
+    Path::parse(".").map_err(path_error)
 }
 
 fn parse_value(arg: &RStr) -> Result<Document> {
     Document::from_json(utf8(arg)?.as_bytes()).map_err(json_error)
 }
 
+/// A document error as a reply: parse errors (serde's bare text) behind `ERR `; the others'
+/// texts already start with their code.
 fn json_error(error: JsonError) -> Error {
-    line(error.to_string())
+    match error {
+        JsonError::Parse(message) => Error::err(message),
+        other => Error::Coded(other.to_string().into()),
+    }
 }
 
 fn is(arg: &RStr, word: &str) -> bool {
@@ -233,30 +247,21 @@ fn set_at(doc: &mut Document, path: &Path, value: &Document, nx: bool, xx: bool)
         return Ok(false);
     }
     let Some(steps) = path.as_simple() else {
-        return Err(line("Err wrong static path"));
+        return Err(Error::err("wrong static path"));
     };
     let Some((last, parent_steps)) = steps.split_last() else {
         return Ok(false);
     };
+    // An index that matched nothing is RedisJSON's error whatever the parent is (an array
+    // too short, another type, or missing).
+    let Step::Key(name) = last else {
+        return Err(json_error(JsonError::ArrayIndexOutOfRange));
+    };
     let whole = doc.to_value();
-    let Some(parent) = jsondoc::path::resolve(&whole, parent_steps) else {
+    let Some(mut location) = jsondoc::path::resolve(&whole, parent_steps) else {
         return Ok(false);
     };
-    let mut location = parent;
-    match last {
-        Step::Key(name) => location.push(Segment::Key(name.clone())),
-        Step::Index(_) => {
-            let is_array = doc
-                .value_at(&location)
-                .and_then(|v| v.array_len())
-                .is_some();
-            return if is_array {
-                Err(json_error(JsonError::ArrayIndexOutOfRange))
-            } else {
-                Ok(false)
-            };
-        }
-    }
+    location.push(Segment::Key(name.clone()));
     match doc.set(&location, value) {
         Ok(()) => Ok(true),
         Err(JsonError::NoSuchPath) => Ok(false),
@@ -301,6 +306,7 @@ fn json_get(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
         return Err(Error::WrongArity);
     };
     let mut format = Format::COMPACT;
+    let mut reply_format = ReplyFormat::String;
     let mut paths: Vec<&RStr> = Vec::new();
     if let [only] = rest
         && is(only, "PRETTY")
@@ -325,6 +331,10 @@ fn json_get(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
                     *slot = value.as_bytes().to_vec();
                     i += 2;
                 }
+                None if is(arg, "FORMAT") => {
+                    reply_format = ReplyFormat::parse(ctx, rest.get(i + 1))?;
+                    i += 2;
+                }
                 None if is(arg, "NOESCAPE") => i += 1,
                 None => {
                     paths.push(arg);
@@ -343,6 +353,10 @@ fn json_get(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
         return Ok(());
     };
     let doc = &json.0;
+    if reply_format != ReplyFormat::String {
+        reply_expanded(ctx, doc, &parsed, &format, reply_format)?;
+        return Ok(());
+    }
     let mut out = Vec::new();
     match parsed.as_slice() {
         [] => format.write(doc, &mut out),
@@ -429,7 +443,7 @@ fn json_fmt(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
             .find("}}")
             .ok_or_else(|| Error::err("unterminated {{ in template"))?;
         let text = &after[..end];
-        let path = Path::parse(text).map_err(|error| line(error.to_string()))?;
+        let path = Path::parse(text).map_err(path_error)?;
         let value = path
             .query_first(&whole)
             .and_then(|location| json.0.value_at(&location))
@@ -503,7 +517,12 @@ fn json_type(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
         _ => return Err(Error::WrongArity),
     };
     let key = ctx.open_key(name);
-    let Some(json) = key.value::<Json>()? else {
+    let json = key.value::<Json>()?;
+    if ctx.is_resp3() {
+        // RedisJSON's RESP3 JSON.TYPE: the RESP2 reply inside one more array.
+        ctx.reply_array(1);
+    }
+    let Some(json) = json else {
         ctx.reply_null();
         return Ok(());
     };
@@ -553,7 +572,7 @@ fn length(ctx: &Ctx, args: &[&RStr], how: &Length) -> Result<()> {
     };
     let path = match path_arg {
         Some(arg) => parse_path(arg)?,
-        None => Path::parse(".").map_err(|error| line(error.to_string()))?,
+        None => legacy_root()?,
     };
     let typed = path_arg.map_or(Ok("."), utf8)?;
     let key = ctx.open_key(name);
@@ -700,12 +719,23 @@ fn num(ctx: &Ctx, args: &[&RStr], op: jsondoc::NumOp, event: &str) -> Result<()>
     let path = parse_path(path)?;
     let by = match serde_json::from_str::<Value>(utf8(number)?) {
         Ok(Value::Number(by)) => by,
-        Ok(_) => return Err(line("bad input number")),
+        Ok(_) => return Err(Error::err("bad input number")),
         Err(error) => return Err(Error::err(error.to_string())),
     };
     let results = edit_matches(ctx, name, &path, event, |doc, location| {
         skip_wrong_type(doc.num_op(location, op, &by))
     })?;
+    if ctx.is_resp3() {
+        // RedisJSON's RESP3 reply: every match's new value typed, legacy paths included.
+        ctx.reply_array(results.len());
+        for result in &results {
+            match result {
+                Some(number) => reply_number(ctx, number),
+                None => ctx.reply_null(),
+            }
+        }
+        return Ok(());
+    }
     let text = if path.is_legacy() {
         match results.iter().rev().flatten().next() {
             Some(last) => jsondoc::format_number(last),
@@ -784,20 +814,17 @@ fn json_arrappend(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
 /// `JSON.STRAPPEND key [path] json-string`.
 fn json_strappend(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
     let (name, path, suffix) = match args {
-        [_, name, suffix] => (
-            *name,
-            Path::parse(".").map_err(|e| line(e.to_string()))?,
-            *suffix,
-        ),
+        [_, name, suffix] => (*name, legacy_root()?, *suffix),
         [_, name, path, suffix, ..] => (*name, parse_path(path)?, *suffix),
         _ => return Err(Error::WrongArity),
     };
     let suffix = match serde_json::from_str::<Value>(utf8(suffix)?) {
         Ok(Value::String(text)) => text,
         Ok(other) => {
-            return Err(line(format!(
-                "WRONGTYPE wrong type of path value - expected string but found {other}"
-            )));
+            return Err(Error::coded(
+                "WRONGTYPE",
+                &format!("wrong type of path value - expected string but found {other}"),
+            ));
         }
         Err(error) => return Err(Error::err(error.to_string())),
     };
@@ -861,7 +888,7 @@ fn json_toggle(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
 /// `JSON.CLEAR key [path]`: the number of containers emptied and numbers zeroed.
 fn json_clear(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
     let (name, path) = match args {
-        [_, name] => (*name, Path::parse("$").map_err(|e| line(e.to_string()))?),
+        [_, name] => (*name, Path::parse("$").map_err(path_error)?),
         [_, name, path, ..] => (*name, parse_path(path)?),
         _ => return Err(Error::WrongArity),
     };
@@ -875,7 +902,7 @@ fn json_clear(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
 /// `JSON.OBJKEYS key [path]`.
 fn json_objkeys(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
     let (name, path) = match args {
-        [_, name] => (*name, Path::parse(".").map_err(|e| line(e.to_string()))?),
+        [_, name] => (*name, legacy_root()?),
         [_, name, path, ..] => (*name, parse_path(path)?),
         _ => return Err(Error::WrongArity),
     };
@@ -926,7 +953,7 @@ fn json_objkeys(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
 fn integer(arg: &RStr) -> Result<i64> {
     utf8(arg)?
         .parse()
-        .map_err(|_| line("Couldn't parse as integer"))
+        .map_err(|_| Error::err("Couldn't parse as integer"))
 }
 
 fn not_an_array(path: &Path) -> Error {
@@ -939,11 +966,7 @@ fn not_an_array(path: &Path) -> Error {
 /// `JSON.ARRPOP key [path [index]]`: the popped values as JSON (an unparsable index is -1).
 fn json_arrpop(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
     let (name, path, index) = match args {
-        [_, name] => (
-            *name,
-            Path::parse(".").map_err(|e| line(e.to_string()))?,
-            -1,
-        ),
+        [_, name] => (*name, legacy_root()?, -1),
         [_, name, path] => (*name, parse_path(path)?, -1),
         [_, name, path, index, ..] => (
             *name,
@@ -1045,8 +1068,7 @@ fn json_arrindex(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
         return Err(Error::WrongArity);
     }
     let path = parse_path(path_arg)?;
-    let wanted = Document::from_json(utf8(value)?.as_bytes())
-        .map_err(|error| Error::err(error.to_string()))?;
+    let wanted = Document::from_json(utf8(value)?.as_bytes()).map_err(json_error)?;
     let start = range.first().map(|a| integer(a)).transpose()?.unwrap_or(0);
     let stop = range.get(1).map(|a| integer(a)).transpose()?.unwrap_or(0);
     let key = ctx.open_key(name);
@@ -1240,6 +1262,103 @@ fn json_numpowby(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// RESP3 reply shapes
+
+/// A number as RedisJSON replies it: an integer if it fits i64, else a double (RESP3 double,
+/// RESP2 bulk text formatted by the server).
+fn reply_number(ctx: &Ctx, number: &serde_json::Number) {
+    match number.as_i64() {
+        Some(integer) => ctx.reply_integer(integer),
+        None => ctx.reply_double(number.as_f64().unwrap_or(f64::NAN)),
+    }
+}
+
+/// JSON.GET's `FORMAT` (RESP3 only).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ReplyFormat {
+    /// JSON text, as under RESP2.
+    String,
+    /// Scalars as RESP3 values, strings and containers as JSON text.
+    Expand1,
+    /// Everything as RESP3 values: maps, arrays, booleans, doubles.
+    Expand,
+}
+
+impl ReplyFormat {
+    /// `FORMAT value`; RedisJSON refuses the option under RESP2.
+    fn parse(ctx: &Ctx, value: Option<&&RStr>) -> Result<ReplyFormat> {
+        if !ctx.is_resp3() {
+            return Err(Error::err("FORMAT argument is not supported on RESP2"));
+        }
+        match value {
+            None => Err(Error::WrongArity),
+            Some(value) if is(value, "STRING") => Ok(ReplyFormat::String),
+            Some(value) if is(value, "EXPAND1") => Ok(ReplyFormat::Expand1),
+            Some(value) if is(value, "EXPAND") => Ok(ReplyFormat::Expand),
+            Some(_) => Err(Error::err("wrong reply format")),
+        }
+    }
+}
+
+/// JSON.GET with `FORMAT EXPAND`/`EXPAND1`: one array per path (the root if none), each
+/// holding every match — legacy paths included, as RedisJSON does.
+fn reply_expanded(
+    ctx: &Ctx,
+    doc: &Document,
+    paths: &[Path],
+    format: &Format,
+    reply_format: ReplyFormat,
+) -> Result<()> {
+    let root = [legacy_root()?];
+    let paths = if paths.is_empty() { &root[..] } else { paths };
+    let whole = doc.to_value();
+    ctx.reply_array(paths.len());
+    for path in paths {
+        let locations = path.query(&whole);
+        ctx.reply_array(locations.len());
+        for location in &locations {
+            let value = doc
+                .value_at(location)
+                .map(|v| v.to_value())
+                .unwrap_or(Value::Null);
+            match (reply_format, &value) {
+                (ReplyFormat::Expand, _) => reply_expand(ctx, &value),
+                (_, Value::String(_) | Value::Array(_) | Value::Object(_)) => {
+                    let mut out = Vec::new();
+                    format.write(&Document::from_value(&value), &mut out);
+                    ctx.reply_bulk(&out);
+                }
+                _ => reply_expand(ctx, &value),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One JSON value as RESP3 data: objects as maps, booleans as booleans, null as null.
+fn reply_expand(ctx: &Ctx, value: &Value) {
+    match value {
+        Value::Null => ctx.reply_null(),
+        Value::Bool(flag) => ctx.reply_bool(*flag),
+        Value::Number(number) => reply_number(ctx, number),
+        Value::String(text) => ctx.reply_bulk(text.as_bytes()),
+        Value::Array(items) => {
+            ctx.reply_array(items.len());
+            for item in items {
+                reply_expand(ctx, item);
+            }
+        }
+        Value::Object(members) => {
+            ctx.reply_map(members.len());
+            for (name, member) in members {
+                ctx.reply_bulk(name.as_bytes());
+                reply_expand(ctx, member);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // JSON.RESP, JSON.DEBUG
 
 /// One JSON value as RedisJSON's RESP form: `+[` / `+{` headed arrays, `+true`/`+false`,
@@ -1249,10 +1368,7 @@ fn reply_resp(ctx: &Ctx, value: &Value) {
         Value::Null => ctx.reply_null(),
         Value::Bool(true) => ctx.reply_simple(c"true"),
         Value::Bool(false) => ctx.reply_simple(c"false"),
-        Value::Number(number) => match number.as_i64() {
-            Some(integer) => ctx.reply_integer(integer),
-            None => ctx.reply_double(number.as_f64().unwrap_or(f64::NAN)),
-        },
+        Value::Number(number) => reply_number(ctx, number),
         Value::String(text) => ctx.reply_bulk(text.as_bytes()),
         Value::Array(items) => {
             ctx.reply_array(items.len() + 1);
@@ -1275,7 +1391,7 @@ fn reply_resp(ctx: &Ctx, value: &Value) {
 /// `JSON.RESP key [path]`: the value(s) as RESP structures (further paths are ignored).
 fn json_resp(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
     let (name, path) = match args {
-        [_, name] => (*name, Path::parse(".").map_err(|e| line(e.to_string()))?),
+        [_, name] => (*name, legacy_root()?),
         [_, name, path, ..] => (*name, parse_path(path)?),
         _ => return Err(Error::WrongArity),
     };
@@ -1313,7 +1429,7 @@ fn json_debug(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
         return Err(Error::err("unknown subcommand - try `JSON.DEBUG HELP`"));
     }
     let (name, path) = match rest {
-        [name] => (*name, Path::parse(".").map_err(|e| line(e.to_string()))?),
+        [name] => (*name, legacy_root()?),
         [name, path, ..] => (*name, parse_path(path)?),
         [] => return Err(Error::WrongArity),
     };

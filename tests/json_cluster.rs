@@ -1,0 +1,237 @@
+//! The json module in Redis Cluster: a three-master cluster with json.so on every node. Keys on
+//! different slots are written and read through their owners (`MOVED` elsewhere), JSON.MGET /
+//! JSON.MSET across slots are refused by the server (`CROSSSLOT`) while hash-tagged keys work,
+//! and `COMMAND GETKEYS` finds the keys of every json command.
+
+mod common;
+
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use common::{Server, reply, servers};
+
+const CLUSTER_ARGS: [&str; 6] = [
+    "--cluster-enabled",
+    "yes",
+    "--cluster-config-file",
+    "nodes.conf",
+    "--cluster-node-timeout",
+    "1000",
+];
+
+/// Waits (bounded, 30 s: a cluster takes a few seconds to agree) until `check` holds.
+fn wait_long(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if check() {
+            return;
+        }
+        sleep(Duration::from_millis(100));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn text(con: &mut redis::Connection, args: &[&str]) -> String {
+    let mut cmd = redis::cmd(args[0]);
+    for arg in &args[1..] {
+        cmd.arg(*arg);
+    }
+    cmd.query(con).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+/// Three masters owning 0-5460, 5461-10922 and 10923-16383, with json loaded; `ok` once every
+/// node sees the cluster as healthy.
+fn start_cluster(kind: &common::ServerKind) -> Vec<Server> {
+    let nodes: Vec<Server> = (0..3)
+        .map(|_| Server::start(kind, &["json"], &CLUSTER_ARGS))
+        .collect();
+    let mut first = nodes[0].connection();
+    for node in &nodes[1..] {
+        let port = node.port.to_string();
+        assert_eq!(
+            reply(&mut first, &["cluster", "meet", "127.0.0.1", &port]),
+            "+OK"
+        );
+    }
+    for (node, (low, high)) in
+        nodes
+            .iter()
+            .zip([("0", "5460"), ("5461", "10922"), ("10923", "16383")])
+    {
+        let mut con = node.connection();
+        assert_eq!(
+            reply(&mut con, &["cluster", "addslotsrange", low, high]),
+            "+OK"
+        );
+    }
+    for node in &nodes {
+        let mut con = node.connection();
+        wait_long("the cluster to agree", || {
+            let info = text(&mut con, &["cluster", "info"]);
+            let nodes = text(&mut con, &["cluster", "nodes"]);
+            info.contains("cluster_state:ok")
+                && nodes.lines().count() == 3
+                && nodes.lines().all(|l| l.contains("connected"))
+        });
+    }
+    nodes
+}
+
+/// The index of the node owning `slot`.
+fn owner(slot: u16) -> usize {
+    match slot {
+        0..=5460 => 0,
+        5461..=10922 => 1,
+        _ => 2,
+    }
+}
+
+#[test]
+fn json_in_a_three_master_cluster() {
+    for kind in servers() {
+        let n = kind.name;
+        let mut nodes = start_cluster(&kind);
+        let mut cons: Vec<redis::Connection> = nodes.iter().map(Server::connection).collect();
+
+        // One key per node, found by the server's own slot computation.
+        let mut keys: Vec<(String, u16)> = Vec::new();
+        for i in 0.. {
+            let key = format!("doc:{i}");
+            let slot: u16 = redis::cmd("cluster")
+                .arg("keyslot")
+                .arg(&key)
+                .query(&mut cons[0])
+                .unwrap();
+            if !keys.iter().any(|(_, s)| owner(*s) == owner(slot)) {
+                keys.push((key, slot));
+            }
+            if keys.len() == 3 {
+                break;
+            }
+        }
+        for (key, slot) in &keys {
+            let home = owner(*slot);
+            let document = format!(r#"{{"name":"{key}","n":1}}"#);
+            for (i, con) in cons.iter_mut().enumerate() {
+                let moved = format!("MOVED {slot} 127.0.0.1:{}", nodes[home].port);
+                // Every key-taking command is redirected by its key, writes and reads alike.
+                for (args, ok) in [
+                    (vec!["json.set", key, "$", &document], "+OK".to_owned()),
+                    (
+                        vec!["json.numincrby", key, "$.n", "1"],
+                        r#""[2]""#.to_owned(),
+                    ),
+                    (vec!["json.get", key, ".name"], format!(r#""\"{key}\"""#)),
+                    (vec!["json.mget", key, "$.n"], r#"["[2]"]"#.to_owned()),
+                    (vec!["json.fmt", key, "{{.name}}"], format!("{key:?}")),
+                    (vec!["json.type", key], r#""object""#.to_owned()),
+                ] {
+                    let expected = if i == home { ok } else { moved.clone() };
+                    assert_eq!(reply(con, &args), expected, "{args:?} on node {i}, {n}");
+                }
+                let memory = reply(con, &["json.debug", "memory", key]);
+                if i == home {
+                    assert!(memory.parse::<i64>().unwrap() > 0, "{memory}");
+                } else {
+                    assert_eq!(memory, moved, "{n}");
+                }
+            }
+        }
+        // Each node holds exactly its own key.
+        for con in cons.iter_mut() {
+            assert_eq!(reply(con, &["dbsize"]), "1", "{n}");
+        }
+
+        // Several keys in one command: the server refuses different slots, hash tags work.
+        let (a, b) = (&keys[0].0, &keys[1].0);
+        for con in cons.iter_mut() {
+            assert_eq!(
+                reply(con, &["json.mget", a, b, "$"]),
+                "CROSSSLOT Keys in request don't hash to the same slot",
+                "{n}"
+            );
+            assert_eq!(
+                reply(con, &["json.mset", a, "$", "1", b, "$", "2"]),
+                "CROSSSLOT Keys in request don't hash to the same slot",
+                "{n}"
+            );
+        }
+        let slot: u16 = redis::cmd("cluster")
+            .arg("keyslot")
+            .arg("{tag}")
+            .query(&mut cons[0])
+            .unwrap();
+        let tagged = &mut cons[owner(slot)];
+        assert_eq!(
+            reply(
+                tagged,
+                &[
+                    "json.mset",
+                    "{tag}a",
+                    "$",
+                    r#"{"x":1}"#,
+                    "{tag}b",
+                    "$",
+                    "[2]"
+                ]
+            ),
+            "+OK",
+            "{n}"
+        );
+        assert_eq!(
+            reply(tagged, &["json.mget", "{tag}a", "{tag}b", "{tag}c", "$.x"]),
+            r#"["[1]", "[]", (nil)]"#,
+            "{n}"
+        );
+        // A command without keys runs on any node.
+        assert_eq!(
+            reply(&mut cons[(owner(slot) + 1) % 3], &["json.debug", "help"]),
+            r#"["MEMORY <key> [path] - reports memory usage", "HELP                - this message"]"#,
+            "{n}"
+        );
+
+        // COMMAND GETKEYS: the keys of every json command.
+        let con = &mut cons[0];
+        for (args, keys) in [
+            (&["json.set", "k", "$", "1"][..], "[\"k\"]"),
+            (&["json.set", "k", "1"], "[\"k\"]"),
+            (&["json.get", "k", "$.a", "$.b"], "[\"k\"]"),
+            (&["json.path", "k", "$"], "[\"k\"]"),
+            (&["json.fmt", "k", "x"], "[\"k\"]"),
+            (&["json.del", "k", "$"], "[\"k\"]"),
+            (&["json.forget", "k"], "[\"k\"]"),
+            (&["json.type", "k"], "[\"k\"]"),
+            (&["json.strlen", "k", "$"], "[\"k\"]"),
+            (&["json.arrlen", "k"], "[\"k\"]"),
+            (&["json.objlen", "k"], "[\"k\"]"),
+            (&["json.objkeys", "k"], "[\"k\"]"),
+            (&["json.numincrby", "k", "$", "1"], "[\"k\"]"),
+            (&["json.nummultby", "k", "$", "1"], "[\"k\"]"),
+            (&["json.numpowby", "k", "$", "1"], "[\"k\"]"),
+            (&["json.arrappend", "k", "$", "1", "2"], "[\"k\"]"),
+            (&["json.strappend", "k", "\"x\""], "[\"k\"]"),
+            (&["json.toggle", "k", "$"], "[\"k\"]"),
+            (&["json.clear", "k"], "[\"k\"]"),
+            (&["json.arrpop", "k", "$", "0"], "[\"k\"]"),
+            (&["json.arrinsert", "k", "$", "0", "1"], "[\"k\"]"),
+            (&["json.arrtrim", "k", "$", "0", "1"], "[\"k\"]"),
+            (&["json.arrindex", "k", "$", "1"], "[\"k\"]"),
+            (&["json.merge", "k", "$", "{}"], "[\"k\"]"),
+            (&["json.resp", "k"], "[\"k\"]"),
+            (&["json.debug", "memory", "k", "$"], "[\"k\"]"),
+            (&["json.mget", "a", "b", "c", "$"], "[\"a\", \"b\", \"c\"]"),
+            (&["json.mget", "a", "$"], "[\"a\"]"),
+            (
+                &["json.mset", "a", "$", "1", "b", "$.x", "2", "c", "$", "3"],
+                "[\"a\", \"b\", \"c\"]",
+            ),
+        ] {
+            let mut command = vec!["command", "getkeys"];
+            command.extend_from_slice(args);
+            assert_eq!(reply(con, &command), keys, "{args:?} on {n}");
+        }
+        for node in &mut nodes {
+            assert!(node.alive(), "{n}");
+        }
+    }
+}
