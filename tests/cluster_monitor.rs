@@ -171,7 +171,7 @@ fn a_failover_is_recorded_published_and_counted() {
             "{n}: {list}"
         );
         assert!(
-            text(&mut con, &["CLUSTER.JOBS"]).contains(&format!("monitor [running]")),
+            text(&mut con, &["CLUSTER.JOBS"]).contains("monitor [running]"),
             "{n}"
         );
 
