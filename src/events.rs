@@ -267,6 +267,27 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// Publishes `message` on the Pub/Sub `channel` (as `PUBLISH` does; in cluster mode it
+    /// reaches the subscribers of every node, through the cluster bus) and returns how many
+    /// clients of this node received it. Runs where the server lock is held: a callback, or a
+    /// module thread through [`Locked`](crate::Locked).
+    ///
+    /// ```no_run
+    /// # fn f(ctx: &rm::Ctx) {
+    /// let receivers = ctx.publish(b"news", b"hello");
+    /// # let _ = receivers;
+    /// # }
+    /// ```
+    pub fn publish(&self, channel: &[u8], message: &[u8]) -> usize {
+        let channel = crate::RString::from_bytes(channel);
+        let message = crate::RString::from_bytes(message);
+        // SAFETY: live context (main thread or under the lock) and live strings, which the
+        // server only reads (it makes its own objects for the subscribers).
+        let receivers =
+            unsafe { core_api!(PublishMessage)(self.as_ptr(), channel.as_ptr(), message.as_ptr()) };
+        usize::try_from(receivers).unwrap_or(0)
+    }
+
     /// The classes the server publishes to Pub/Sub (`notify-keyspace-events`).
     ///
     /// ```no_run

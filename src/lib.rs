@@ -85,7 +85,7 @@ mod view;
 
 pub use acl::{KeyAccess, User};
 pub use blocked::{BlockOptions, BlockedClient, BlockedReplyFn, BlockedTimeoutFn};
-pub use boundary::{CommandFn, FilterFn, InfoFn, LoadFn};
+pub use boundary::{CommandFn, FilterFn, InfoFn, LoadFn, UnloadFn};
 pub use call::{
     Arg, CallArg, CallArgs, CallOptions, CallReply, CallValue, Elements, ElementsIter, Pairs,
     PairsIter, Reply, ReplyKind,
@@ -108,7 +108,7 @@ pub use view::{StrView, StrViewMut, ValueMut, ValueRef};
 
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::boundary::on_load;
+    pub use crate::boundary::{on_load, on_unload};
 }
 
 /// Exports a module: defines `RedisModule_OnLoad`, which the server calls on `--loadmodule`.
@@ -126,6 +126,15 @@ macro_rules! module {
         ) -> ::std::ffi::c_int {
             // SAFETY: the server calls this once per load with its own arguments.
             unsafe { $crate::__private::on_load(ctx, argv, argc, $define) }
+        }
+
+        /// Called by the server on `MODULE UNLOAD`: runs the module's unload hooks.
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn RedisModule_OnUnload(
+            ctx: *mut $crate::sys::RedisModuleCtx,
+        ) -> ::std::ffi::c_int {
+            // SAFETY: the server calls this on MODULE UNLOAD with its own context.
+            unsafe { $crate::__private::on_unload(ctx) }
         }
     };
 }

@@ -3,7 +3,7 @@
 use std::ffi::{CString, c_int};
 use std::ptr;
 
-use crate::boundary::{self, CommandFn, LoadFn};
+use crate::boundary::{self, CommandFn, LoadFn, UnloadFn};
 use crate::ctx::{Ctx, LogLevel};
 use crate::string::RStr;
 use crate::sys::{self, RedisModuleCmdFunc, RedisModuleCommandArg, RedisModuleCommandInfo};
@@ -15,6 +15,7 @@ pub struct Module {
     version: i32,
     commands: Vec<Command>,
     on_load: Vec<LoadFn>,
+    on_unload: Vec<UnloadFn>,
 }
 
 /// One command: name, documentation, flags, key positions and the action that runs it.
@@ -38,6 +39,7 @@ impl Module {
             version,
             commands: Vec::new(),
             on_load: Vec::new(),
+            on_unload: Vec::new(),
         }
     }
 
@@ -52,6 +54,15 @@ impl Module {
     /// load. This is where data types, configs, events and the like are registered.
     pub fn on_load(mut self, hook: LoadFn) -> Module {
         self.on_load.push(hook);
+        self
+    }
+
+    /// Runs `hook` on `MODULE UNLOAD` (hooks run in the order added): the place to stop the
+    /// module's own threads, which must not outlive its code. An error refuses the unload.
+    /// Not called when the server shuts down (subscribe to
+    /// [`events::Shutdown`](crate::events::Shutdown) for that).
+    pub fn on_unload(mut self, hook: UnloadFn) -> Module {
+        self.on_unload.push(hook);
         self
     }
 
@@ -85,7 +96,11 @@ impl Module {
             .try_for_each(|hook| boundary::run_load_hook(hook, ctx, args))
             // Module configs get their startup values (or defaults) once all are registered.
             .and_then(|()| crate::config::load_registered(ctx, self.name, args));
-        boundary::end_load(ctx, outcome)
+        let outcome = boundary::end_load(ctx, outcome);
+        if outcome.is_ok() {
+            boundary::set_unload_hooks(self.on_unload);
+        }
+        outcome
     }
 }
 

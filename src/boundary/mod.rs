@@ -210,6 +210,50 @@ pub unsafe fn on_load(
     sys::REDISMODULE_ERR
 }
 
+/// An unload hook: runs on `MODULE UNLOAD`, on the main thread; an `Err` refuses the unload.
+pub type UnloadFn = for<'a> fn(&'a Ctx<'a>) -> Result<()>;
+
+/// The unload hooks of the loaded module, recorded once its load succeeded.
+static UNLOAD_HOOKS: std::sync::Mutex<Vec<UnloadFn>> = std::sync::Mutex::new(Vec::new());
+
+/// Records the hooks `RedisModule_OnUnload` runs (called once the load succeeded).
+pub(crate) fn set_unload_hooks(hooks: Vec<UnloadFn>) {
+    *UNLOAD_HOOKS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = hooks;
+}
+
+/// `RedisModule_OnUnload` for a module: runs its unload hooks in the order added. An `Err` or
+/// a panic is logged and refuses the unload (the module keeps running). See
+/// [`crate::module!`].
+///
+/// # Safety
+/// Called from the module's `RedisModule_OnUnload` only, with the server's context.
+pub unsafe fn on_unload(ctx: *mut RedisModuleCtx) -> c_int {
+    let Some(ctx) = NonNull::new(ctx) else {
+        return sys::REDISMODULE_ERR;
+    };
+    // SAFETY: the live unload context, on the main thread, for the duration of this call.
+    let ctx = unsafe { Ctx::from_raw(ctx) };
+    let hooks = UNLOAD_HOOKS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    for hook in hooks {
+        let error = match catch_unwind(AssertUnwindSafe(|| hook(&ctx))) {
+            Ok(Ok(())) => continue,
+            Ok(Err(error)) => error,
+            Err(payload) => Error::Panic(panic_message(&*payload)),
+        };
+        ctx.log(
+            LogLevel::Warning,
+            &format!("module refused to unload: {error}"),
+        );
+        return sys::REDISMODULE_ERR;
+    }
+    sys::REDISMODULE_OK
+}
+
 /// Runs a load hook under the boundary's rules.
 pub(crate) fn run_load_hook(hook: LoadFn, ctx: &Ctx<'_>, args: &[&RStr]) -> Result<()> {
     match catch_unwind(AssertUnwindSafe(|| hook(ctx, args))) {

@@ -167,6 +167,115 @@ impl Drop for Server {
     }
 }
 
+/// Stopping and restarting a server in place (cluster tests kill nodes and bring them back).
+impl Server {
+    /// Kills the process (SIGKILL: a crash, no shutdown work) and waits for it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again (after [`Server::kill`]) on the same port, in the same
+    /// directory (so a cluster node keeps its `nodes.conf`), with these modules and arguments.
+    pub fn restart(&mut self, modules: &[&str], extra: &[&str]) {
+        self.kill();
+        let mut command = Command::new(&self.kind.binary);
+        command
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .args(["--logfile", "server.log"]);
+        for name in modules {
+            command.arg("--loadmodule").arg(module(name));
+        }
+        command
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        self.child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot restart {}: {e}", self.kind.binary.display()));
+        assert!(
+            self.wait_ready(),
+            "{} did not restart on port {}; log:\n{}",
+            self.kind.name,
+            self.port,
+            self.log()
+        );
+    }
+}
+
+/// The arguments of a fast-failing cluster node (1 s node timeout, no diskless sync delay).
+pub const CLUSTER_NODE_ARGS: [&str; 8] = [
+    "--cluster-enabled",
+    "yes",
+    "--cluster-config-file",
+    "nodes.conf",
+    "--cluster-node-timeout",
+    "1000",
+    "--repl-diskless-sync-delay",
+    "0",
+];
+
+/// Starts six cluster nodes (`modules` and the `extra` arguments for the first only) and joins them with
+/// `redis-cli --cluster create ... --cluster-replicas 1`: masters on the first three, a
+/// replica each on the others. Returns once every node reports `cluster_state:ok`, knows all
+/// six nodes and every replica's link to its master is up.
+pub fn start_cluster(kind: &ServerKind, modules: &[&str], extra: &[&str]) -> Vec<Server> {
+    let nodes: Vec<Server> = (0..6)
+        .map(|i| {
+            let (modules, extra) = if i == 0 {
+                (modules, extra)
+            } else {
+                (&[][..], &[][..])
+            };
+            let args: Vec<&str> = CLUSTER_NODE_ARGS.iter().chain(extra).copied().collect();
+            Server::start(kind, modules, &args)
+        })
+        .collect();
+    let mut args: Vec<String> = vec!["--cluster".into(), "create".into()];
+    args.extend(nodes.iter().map(|n| format!("127.0.0.1:{}", n.port)));
+    args.extend(["--cluster-replicas", "1", "--cluster-yes"].map(String::from));
+    let output = Command::new("redis-cli")
+        .args(&args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("redis-cli");
+    assert!(
+        output.status.success(),
+        "redis-cli --cluster create failed: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for node in &nodes {
+        let mut con = node.connection();
+        loop {
+            let info: String = redis::cmd("CLUSTER").arg("INFO").query(&mut con).unwrap();
+            let list: String = redis::cmd("CLUSTER").arg("NODES").query(&mut con).unwrap();
+            let replication: String = redis::cmd("INFO")
+                .arg("replication")
+                .query(&mut con)
+                .unwrap();
+            let linked = replication.contains("role:master")
+                || replication.contains("master_link_status:up");
+            if info.contains("cluster_state:ok")
+                && list.lines().count() == 6
+                && !list.contains("handshake")
+                && linked
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the cluster did not settle:\n{list}\n{info}"
+            );
+            sleep(Duration::from_millis(50));
+        }
+    }
+    nodes
+}
+
 fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.local_addr().unwrap().port()

@@ -1,0 +1,317 @@
+//! Background jobs: every long command runs on a thread of its own while its client waits
+//! blocked, so the hosting server keeps serving everyone else.
+//!
+//! [`spawn`] records a job (id, kind, arguments, start time), blocks the client, and runs the
+//! work on a new thread with a [`Job`] handle for progress reports; the work's [`Report`] (or
+//! error) becomes the reply, as text or as JSON ([`Format`]). [`register`] records a job that
+//! no client waits for (a watcher); it ends when its [`Job`] is [`finish`](Job::finish)ed or
+//! dropped. `CLUSTER.JOBS` lists running and recently finished jobs ([`list`]).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rm::{BlockOptions, Ctx, Error, Result};
+use serde_json::{Value as Json, json};
+
+/// How many finished jobs `CLUSTER.JOBS` remembers.
+const KEEP_FINISHED: usize = 32;
+
+/// How a command replies: human-readable text (default) or JSON (the `JSON` option).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// A verbatim text string (a bulk string on RESP2), lines separated by `\n`.
+    Text,
+    /// A bulk string holding one JSON document.
+    Json,
+}
+
+/// What a job produced: the text for people and the JSON for scripts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Report {
+    /// Human-readable lines.
+    pub text: String,
+    /// The same facts as JSON.
+    pub json: Json,
+}
+
+impl Report {
+    /// A report of `text` and `json`.
+    pub fn new(text: impl Into<String>, json: Json) -> Report {
+        Report {
+            text: text.into(),
+            json,
+        }
+    }
+}
+
+/// Where a job is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Still working.
+    Running,
+    /// Finished successfully.
+    Done,
+    /// Finished with this error line.
+    Failed(String),
+}
+
+/// The record of one job, as `CLUSTER.JOBS` shows it.
+#[derive(Clone, Debug)]
+pub struct JobInfo {
+    /// Unique, increasing from 1.
+    pub id: u64,
+    /// The command kind: `create`, `reshard`, `monitor`, …
+    pub kind: &'static str,
+    /// The arguments it was started with, space-separated.
+    pub args: String,
+    /// Wall-clock start.
+    pub started: SystemTime,
+    started_at: Instant,
+    /// How long it ran, once finished.
+    pub elapsed: Option<Duration>,
+    /// Running, done or failed.
+    pub state: State,
+    /// The latest progress line.
+    pub progress: String,
+    /// Named counters (`slots_moved`, `keys_moved`, …).
+    pub counters: BTreeMap<&'static str, u64>,
+}
+
+impl JobInfo {
+    /// How long it has run (so far, or in total).
+    pub fn runtime(&self) -> Duration {
+        self.elapsed.unwrap_or_else(|| self.started_at.elapsed())
+    }
+
+    /// The record as JSON.
+    pub fn to_json(&self) -> Json {
+        let started_ms = self
+            .started
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let (state, error) = match &self.state {
+            State::Running => ("running", None),
+            State::Done => ("done", None),
+            State::Failed(e) => ("failed", Some(e.clone())),
+        };
+        json!({
+            "id": self.id,
+            "kind": self.kind,
+            "args": self.args,
+            "state": state,
+            "error": error,
+            "started_ms": started_ms,
+            "runtime_ms": self.runtime().as_millis() as u64,
+            "progress": self.progress,
+            "counters": self.counters,
+        })
+    }
+
+    /// The record as one line of text.
+    pub fn to_line(&self) -> String {
+        let state = match &self.state {
+            State::Running => "running".to_owned(),
+            State::Done => "done".to_owned(),
+            State::Failed(e) => format!("failed: {e}"),
+        };
+        let mut line = format!(
+            "#{} {} [{}] {} ms: {}",
+            self.id,
+            self.kind,
+            state,
+            self.runtime().as_millis(),
+            self.args
+        );
+        if !self.progress.is_empty() {
+            let _ = write!(line, " | {}", self.progress);
+        }
+        for (name, value) in &self.counters {
+            let _ = write!(line, " {name}={value}");
+        }
+        line
+    }
+}
+
+struct Registry {
+    next_id: u64,
+    running: Vec<Arc<Mutex<JobInfo>>>,
+    finished: VecDeque<JobInfo>,
+}
+
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
+    next_id: 1,
+    running: Vec::new(),
+    finished: VecDeque::new(),
+});
+
+fn registry() -> MutexGuard<'static, Registry> {
+    REGISTRY.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn lock(info: &Mutex<JobInfo>) -> MutexGuard<'_, JobInfo> {
+    info.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The handle a job's thread reports progress through. `Send + Sync`; cheap calls (a mutex).
+/// Dropping it without [`finish`](Job::finish) records the job as failed.
+pub struct Job {
+    info: Arc<Mutex<JobInfo>>,
+    finished: bool,
+}
+
+impl Job {
+    /// The job's id.
+    pub fn id(&self) -> u64 {
+        lock(&self.info).id
+    }
+
+    /// Replaces the progress line.
+    pub fn progress(&self, text: impl Into<String>) {
+        lock(&self.info).progress = text.into();
+    }
+
+    /// Adds `n` to a counter.
+    pub fn add(&self, counter: &'static str, n: u64) {
+        *lock(&self.info).counters.entry(counter).or_insert(0) += n;
+    }
+
+    /// Sets a counter.
+    pub fn set(&self, counter: &'static str, value: u64) {
+        lock(&self.info).counters.insert(counter, value);
+    }
+
+    /// A copy of the record.
+    pub fn info(&self) -> JobInfo {
+        lock(&self.info).clone()
+    }
+
+    /// Records the job as finished (`Ok`) or failed (`Err`) and moves it to the finished list.
+    pub fn finish(mut self, outcome: &Result<()>) {
+        self.end(outcome);
+    }
+
+    fn end(&mut self, outcome: &Result<()>) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        let record = {
+            let mut info = lock(&self.info);
+            info.elapsed = Some(info.started_at.elapsed());
+            info.state = match outcome {
+                Ok(()) => State::Done,
+                Err(e) => State::Failed(e.to_string()),
+            };
+            info.clone()
+        };
+        let mut registry = registry();
+        registry.running.retain(|r| !Arc::ptr_eq(r, &self.info));
+        registry.finished.push_back(record);
+        while registry.finished.len() > KEEP_FINISHED {
+            registry.finished.pop_front();
+        }
+    }
+}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        self.end(&Err(Error::err("job ended without a result")));
+    }
+}
+
+/// Records a running job of `kind` with `args` (no client waits for it). For watchers and
+/// other long-lived work; [`spawn`] uses it too.
+pub fn register(kind: &'static str, args: impl Into<String>) -> Job {
+    let mut registry = registry();
+    let id = registry.next_id;
+    registry.next_id += 1;
+    let info = Arc::new(Mutex::new(JobInfo {
+        id,
+        kind,
+        args: args.into(),
+        started: SystemTime::now(),
+        started_at: Instant::now(),
+        elapsed: None,
+        state: State::Running,
+        progress: String::new(),
+        counters: BTreeMap::new(),
+    }));
+    registry.running.push(Arc::clone(&info));
+    Job {
+        info,
+        finished: false,
+    }
+}
+
+/// Running jobs (oldest first), then finished ones (oldest first).
+pub fn list() -> Vec<JobInfo> {
+    let registry = registry();
+    let mut all: Vec<JobInfo> = registry.running.iter().map(|i| lock(i).clone()).collect();
+    all.extend(registry.finished.iter().cloned());
+    all
+}
+
+/// What the blocked client gets.
+type Outcome = Result<(Format, Report)>;
+
+fn reply(ctx: &Ctx, outcome: Outcome) -> Result<()> {
+    let (format, report) = outcome?;
+    match format {
+        Format::Text => ctx.reply_verbatim(report.text.as_bytes(), "txt")?,
+        Format::Json => ctx.reply_bulk(report.json.to_string().as_bytes()),
+    }
+    Ok(())
+}
+
+/// Runs `work` on a new thread as a job of `kind`, blocking the calling client until it
+/// returns; its report (in `format`) or error is the reply. Returns once the thread runs;
+/// the command must not reply itself.
+pub fn spawn<F>(ctx: &Ctx, kind: &'static str, args: String, format: Format, work: F) -> Result<()>
+where
+    F: FnOnce(&Job) -> Result<Report> + Send + 'static,
+{
+    let blocked = ctx.block_client(BlockOptions::new(reply))?;
+    let job = register(kind, args);
+    let name = format!("cluster-{kind}-{}", job.id());
+    let spawned = std::thread::Builder::new().name(name).spawn(move || {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&job)))
+            .unwrap_or_else(|panic| {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                Err(Error::Panic(message))
+            });
+        job.finish(&outcome.as_ref().map(|_| ()).map_err(Clone::clone));
+        blocked.unblock(outcome.map(|report| (format, report)));
+    });
+    // A failed spawn drops the closure, whose BlockedClient unblocks the client with an
+    // error reply: the command itself must not reply on top of it.
+    if let Err(e) = spawned {
+        ctx.log(
+            rm::LogLevel::Warning,
+            &format!("cluster: cannot start a job thread: {e}"),
+        );
+    }
+    Ok(())
+}
+
+/// `CLUSTER.JOBS [JSON]`: the reply for the current list.
+pub fn jobs_report() -> Report {
+    let jobs = list();
+    let mut text = String::new();
+    if jobs.is_empty() {
+        text.push_str("no jobs\n");
+    }
+    for job in &jobs {
+        text.push_str(&job.to_line());
+        text.push('\n');
+    }
+    Report::new(
+        text,
+        Json::Array(jobs.iter().map(JobInfo::to_json).collect()),
+    )
+}

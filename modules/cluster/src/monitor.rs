@@ -1,0 +1,643 @@
+//! Monitoring: watchers that poll a cluster and record what changes.
+//!
+//! - `CLUSTER.MONITOR [host:port] [INTERVAL ms] [JSON]` starts a watcher of the cluster the
+//!   seed belongs to (default: the hosting server), polling every node's `CLUSTER NODES` and
+//!   `CLUSTER INFO` every `INTERVAL` ms (default 1000, 10..=60000) on a thread of its own. The
+//!   client waits for the first poll: the reply sums the cluster up, or is the error that
+//!   kept the watcher from starting (seed unreachable, not in cluster mode). One watcher per
+//!   seed address.
+//! - `CLUSTER.MONITOR STOP [host:port|ALL] [JSON]` stops one watcher (default: the hosting
+//!   server's) or all; `CLUSTER.MONITOR LIST [JSON]` lists them.
+//! - `CLUSTER.EVENTS [COUNT n] [SINCE seq] [JSON]` shows recorded events, oldest first (the
+//!   newest `n` when `COUNT` is given; those after sequence number `seq` with `SINCE`), one
+//!   per line: `#seq time_ms kind node-id host:port details`. The log keeps the last
+//!   [`log::CAPACITY`] events of all watchers.
+//! - Each event is published, as the JSON object `CLUSTER.EVENTS JSON` shows, on the Pub/Sub
+//!   channel [`CHANNEL`], from the main thread's cron tick (so within `1/hz` s).
+//! - `INFO cluster_monitor`: watchers, polls, node health, covered slots, events by kind.
+//!
+//! Event kinds (see [`snapshot::Kind`]): `watch_started`, `watch_stopped`, `node_pfail`,
+//! `node_fail`, `node_recovered`, `node_unreachable`, `node_reachable`, `failover` (the
+//! replica that took over, with the old master in `details` / `data`), `role_changed`,
+//! `coverage_lost`, `coverage_restored`, `epoch_changed` (`currentEpoch`),
+//! `config_epoch_changed` (a master's), `node_added`, `node_removed`.
+//!
+//! Watcher threads never take the server lock (publishing happens on the main thread), so
+//! stopping them never waits for the server: `MODULE UNLOAD` stops and joins every watcher;
+//! server shutdown tells them to stop.
+
+pub mod log;
+pub mod snapshot;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rm::events::{CronLoop, Shutdown};
+use rm::{BlockOptions, Command, Ctx, Error, InfoCtx, Module, RStr, Result};
+use serde_json::{Value as Json, json};
+
+use crate::jobs::{self, Format, Report};
+use crate::topology::{Addr, Conn, NodeView, SLOTS};
+use snapshot::{Change, Health, Kind, Snapshot};
+
+/// The Pub/Sub channel events are published on.
+pub const CHANNEL: &str = "cluster.events";
+
+/// Poll interval when `INTERVAL` is not given.
+const DEFAULT_INTERVAL_MS: u64 = 1000;
+/// The shortest and longest `INTERVAL`.
+const INTERVAL_RANGE: std::ops::RangeInclusive<u64> = 10..=60_000;
+
+/// A watcher's shared state: its thread and the commands meet here.
+struct Watcher {
+    seed: Addr,
+    interval_ms: u64,
+    started_ms: u64,
+    stop: Mutex<bool>,
+    wake: Condvar,
+    /// Set by the thread when it ends (stopped, or the first poll failed).
+    ended: AtomicBool,
+    status: Mutex<Status>,
+}
+
+/// What the latest poll saw.
+#[derive(Clone, Debug, Default)]
+struct Status {
+    polls: u64,
+    last_poll_ms: u64,
+    last_poll_took_ms: u64,
+    events: u64,
+    snapshot: Snapshot,
+}
+
+impl Watcher {
+    fn status(&self) -> MutexGuard<'_, Status> {
+        self.status.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn stopping(&self) -> MutexGuard<'_, bool> {
+        self.stop.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn request_stop(&self) {
+        *self.stopping() = true;
+        self.wake.notify_all();
+    }
+
+    /// Sleeps `duration` unless told to stop meanwhile; returns whether to stop.
+    fn sleep(&self, duration: Duration) -> bool {
+        let guard = self.stopping();
+        let (guard, _) = self
+            .wake
+            .wait_timeout_while(guard, duration, |stop| !*stop)
+            .unwrap_or_else(|e| e.into_inner());
+        *guard
+    }
+
+    /// How long one node may take to answer: the interval, within 250 ms..2 s.
+    fn timeout(&self) -> Duration {
+        Duration::from_millis(self.interval_ms.clamp(250, 2000))
+    }
+
+    fn to_json(&self) -> Json {
+        let status = self.status();
+        let s = &status.snapshot;
+        json!({
+            "seed": self.seed.to_string(),
+            "interval_ms": self.interval_ms,
+            "started_ms": self.started_ms,
+            "polls": status.polls,
+            "last_poll_ms": status.last_poll_ms,
+            "last_poll_took_ms": status.last_poll_took_ms,
+            "events": status.events,
+            "nodes": s.nodes.len(),
+            "nodes_ok": s.count(Health::Ok),
+            "nodes_pfail": s.count(Health::Pfail),
+            "nodes_fail": s.count(Health::Fail),
+            "nodes_unreachable": s.nodes.values().filter(|n| !n.reachable).count(),
+            "slots_covered": usize::from(SLOTS) - s.uncovered_count(),
+            "cluster_state": s.state_name(),
+            "current_epoch": s.current_epoch,
+        })
+    }
+
+    fn to_line(&self) -> String {
+        let status = self.status();
+        format!(
+            "{} every {} ms: {} polls, last at {}, {} events | {}",
+            self.seed,
+            self.interval_ms,
+            status.polls,
+            status.last_poll_ms,
+            status.events,
+            status.snapshot.summary()
+        )
+    }
+}
+
+/// A watcher and its thread.
+struct Running {
+    watcher: Arc<Watcher>,
+    thread: JoinHandle<()>,
+}
+
+/// Every watcher thread not yet joined (running, or ended and not yet reaped).
+static WATCHERS: Mutex<Vec<Running>> = Mutex::new(Vec::new());
+
+fn watchers() -> MutexGuard<'static, Vec<Running>> {
+    WATCHERS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Joins the threads that have ended (they are past their last instruction of ours).
+fn reap(all: &mut Vec<Running>) {
+    let (done, running): (Vec<Running>, Vec<Running>) =
+        all.drain(..).partition(|r| r.thread.is_finished());
+    *all = running;
+    for r in done {
+        let _ = r.thread.join();
+    }
+}
+
+/// The live watchers (not told to stop, not ended).
+fn live() -> Vec<Arc<Watcher>> {
+    let mut all = watchers();
+    reap(&mut all);
+    all.iter()
+        .filter(|r| !r.watcher.ended.load(Ordering::Acquire) && !*r.watcher.stopping())
+        .map(|r| Arc::clone(&r.watcher))
+        .collect()
+}
+
+/// What the client of `CLUSTER.MONITOR` waits for: the first poll's report.
+type Started = Result<(Format, Report)>;
+
+fn reply_started(ctx: &Ctx, started: Started) -> Result<()> {
+    let (format, report) = started?;
+    reply(ctx, format, &report)
+}
+
+fn reply(ctx: &Ctx, format: Format, report: &Report) -> Result<()> {
+    match format {
+        Format::Text => ctx.reply_verbatim(report.text.as_bytes(), "txt"),
+        Format::Json => {
+            ctx.reply_bulk(report.json.to_string().as_bytes());
+            Ok(())
+        }
+    }
+}
+
+/// Open connections of one watcher, by address.
+type Conns = BTreeMap<Addr, Conn>;
+
+/// Reads every address in parallel (reusing connections), each within `timeout`.
+fn read_all(
+    addrs: &[Addr],
+    conns: &mut Conns,
+    timeout: Duration,
+) -> (Vec<NodeView>, Vec<(Addr, String)>) {
+    let work: Vec<(Addr, Option<Conn>)> =
+        addrs.iter().map(|a| (a.clone(), conns.remove(a))).collect();
+    let results: Vec<(Addr, Option<Conn>, Result<NodeView>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = work
+            .into_iter()
+            .map(|(addr, conn)| {
+                s.spawn(move || {
+                    let mut conn = match conn {
+                        Some(conn) => conn,
+                        None => match Conn::open(&addr).and_then(|c| {
+                            c.set_timeout(timeout)?;
+                            Ok(c)
+                        }) {
+                            Ok(conn) => conn,
+                            Err(e) => return (addr, None, Err(e)),
+                        },
+                    };
+                    let view = NodeView::read(&mut conn);
+                    // A connection that failed may be half-read: start afresh next time.
+                    let keep = view.is_ok().then_some(conn);
+                    (addr, keep, view)
+                })
+            })
+            .collect();
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    });
+    let mut views = Vec::new();
+    let mut unreachable = Vec::new();
+    for (addr, conn, view) in results {
+        if let Some(conn) = conn {
+            conns.insert(addr.clone(), conn);
+        }
+        match view {
+            Ok(view) => views.push(view),
+            Err(e) => unreachable.push((addr, e.to_string())),
+        }
+    }
+    (views, unreachable)
+}
+
+/// One poll: every node `previous` knows, and the seed.
+fn poll(watcher: &Watcher, previous: &Snapshot, conns: &mut Conns) -> Snapshot {
+    let mut addrs = previous.addrs();
+    if !addrs.contains(&watcher.seed) {
+        addrs.push(watcher.seed.clone());
+    }
+    let (views, unreachable) = read_all(&addrs, conns, watcher.timeout());
+    conns.retain(|addr, _| addrs.contains(addr));
+    if views.is_empty() {
+        // Blind: keep what we knew, with nothing reachable (no node is "removed").
+        let mut blind = previous.clone();
+        for node in blind.nodes.values_mut() {
+            node.reachable = false;
+        }
+        blind.unreachable = unreachable;
+        return blind;
+    }
+    Snapshot::merge(&views, unreachable)
+}
+
+/// The first poll: the seed must answer in cluster mode; then every node it knows.
+fn first_poll(watcher: &Watcher, conns: &mut Conns) -> Result<Snapshot> {
+    let (views, unreachable) = read_all(
+        std::slice::from_ref(&watcher.seed),
+        conns,
+        watcher.timeout(),
+    );
+    if let Some((_, error)) = unreachable.first() {
+        return Err(if error.contains("cluster support disabled") {
+            Error::err(format!("{} is not in cluster mode", watcher.seed))
+        } else {
+            Error::err(error.trim_start_matches("ERR ").to_owned())
+        });
+    }
+    let seed_only = Snapshot::merge(&views, Vec::new());
+    Ok(poll(watcher, &seed_only, conns))
+}
+
+fn started_report(watcher: &Watcher, snapshot: &Snapshot) -> Report {
+    Report::new(
+        format!(
+            "watching {} every {} ms: {}\n",
+            watcher.seed,
+            watcher.interval_ms,
+            snapshot.summary()
+        ),
+        watcher.to_json(),
+    )
+}
+
+/// The watcher's thread: first poll (answering the client), then poll until stopped.
+fn run(watcher: Arc<Watcher>, job: jobs::Job, client: rm::BlockedClient<Started>, format: Format) {
+    let cluster = watcher.seed.to_string();
+    let mut conns = Conns::new();
+    let started = Instant::now();
+    let mut previous = match first_poll(&watcher, &mut conns) {
+        Ok(snapshot) => snapshot,
+        Err(e) => {
+            job.finish(&Err(e.clone()));
+            watcher.ended.store(true, Ordering::Release);
+            client.unblock(Err(e));
+            return;
+        }
+    };
+    let now = log::now_ms();
+    let recorded = log::record(
+        &cluster,
+        now,
+        vec![Change {
+            kind: Kind::WatchStarted,
+            node: "-".to_owned(),
+            addr: cluster.clone(),
+            details: previous.summary(),
+            data: json!({ "interval_ms": watcher.interval_ms }),
+        }],
+    );
+    update(&watcher, &job, &previous, now, started.elapsed(), recorded);
+    client.unblock(Ok((format, started_report(&watcher, &previous))));
+
+    while !watcher.sleep(Duration::from_millis(watcher.interval_ms)) {
+        let began = Instant::now();
+        let current = poll(&watcher, &previous, &mut conns);
+        let now = log::now_ms();
+        let recorded = log::record(&cluster, now, snapshot::changes(&previous, &current));
+        update(&watcher, &job, &current, now, began.elapsed(), recorded);
+        previous = current;
+    }
+    log::record(
+        &cluster,
+        log::now_ms(),
+        vec![Change {
+            kind: Kind::WatchStopped,
+            node: "-".to_owned(),
+            addr: cluster.clone(),
+            details: format!("after {} ms", started.elapsed().as_millis()),
+            data: json!({}),
+        }],
+    );
+    job.finish(&Ok(()));
+    watcher.ended.store(true, Ordering::Release);
+}
+
+fn update(
+    watcher: &Watcher,
+    job: &jobs::Job,
+    snapshot: &Snapshot,
+    now: u64,
+    took: Duration,
+    recorded: usize,
+) {
+    let polls = {
+        let mut status = watcher.status();
+        status.polls += 1;
+        status.last_poll_ms = now;
+        status.last_poll_took_ms = took.as_millis() as u64;
+        status.events += recorded as u64;
+        status.snapshot = snapshot.clone();
+        status.polls
+    };
+    job.set("polls", polls);
+    job.add("events", recorded as u64);
+    job.progress(snapshot.summary());
+}
+
+fn start(ctx: &Ctx, args: &[&RStr], mut words: Vec<String>, format: Format) -> Result<()> {
+    let seed = crate::optional_seed(ctx, &mut words)?;
+    let mut interval_ms = DEFAULT_INTERVAL_MS;
+    let mut rest = words.iter();
+    while let Some(word) = rest.next() {
+        if !word.eq_ignore_ascii_case("interval") {
+            return Err(Error::err(format!(
+                "unexpected argument '{word}': CLUSTER.MONITOR [host:port] [INTERVAL ms]"
+            )));
+        }
+        let value = rest
+            .next()
+            .ok_or_else(|| Error::err("INTERVAL needs a number of milliseconds"))?;
+        interval_ms = value
+            .parse()
+            .ok()
+            .filter(|ms| INTERVAL_RANGE.contains(ms))
+            .ok_or_else(|| {
+                Error::err(format!(
+                    "INTERVAL must be between {} and {} ms, got '{value}'",
+                    INTERVAL_RANGE.start(),
+                    INTERVAL_RANGE.end()
+                ))
+            })?;
+    }
+    let mut all = watchers();
+    reap(&mut all);
+    if all
+        .iter()
+        .any(|r| r.watcher.seed == seed && !r.watcher.ended.load(Ordering::Acquire))
+    {
+        return Err(Error::err(format!(
+            "already watching {seed} (CLUSTER.MONITOR STOP {seed} first)"
+        )));
+    }
+    let watcher = Arc::new(Watcher {
+        seed,
+        interval_ms,
+        started_ms: log::now_ms(),
+        stop: Mutex::new(false),
+        wake: Condvar::new(),
+        ended: AtomicBool::new(false),
+        status: Mutex::new(Status::default()),
+    });
+    let text: Vec<String> = args[1..]
+        .iter()
+        .map(|a| String::from_utf8_lossy(a.as_bytes()).into_owned())
+        .collect();
+    let client = ctx.block_client(BlockOptions::new(reply_started))?;
+    let job = jobs::register("monitor", text.join(" "));
+    let thread_watcher = Arc::clone(&watcher);
+    let spawned = std::thread::Builder::new()
+        .name(format!("cluster-monitor-{}", job.id()))
+        .spawn(move || run(thread_watcher, job, client, format));
+    match spawned {
+        Ok(thread) => all.push(Running { watcher, thread }),
+        // The closure is dropped: its blocked client answers with an error, its job fails.
+        Err(e) => ctx.log(
+            rm::LogLevel::Warning,
+            &format!("cluster: cannot start a watcher thread: {e}"),
+        ),
+    }
+    Ok(())
+}
+
+fn stop(ctx: &Ctx, words: &[String], format: Format) -> Result<()> {
+    let (all, seed) = match words {
+        [] => (false, Some(crate::own_addr(ctx)?)),
+        [w] if w.eq_ignore_ascii_case("all") => (true, None),
+        [w] => (false, Some(Addr::parse_arg(w)?)),
+        [_, extra, ..] => return Err(Error::err(format!("unexpected argument '{extra}'"))),
+    };
+    let chosen: Vec<Arc<Watcher>> = live()
+        .into_iter()
+        .filter(|w| all || Some(&w.seed) == seed.as_ref())
+        .collect();
+    if let (Some(seed), true) = (&seed, chosen.is_empty()) {
+        return Err(Error::err(format!("no watcher for {seed}")));
+    }
+    // Told, not joined: a poll in flight ends within its timeout, without the server lock.
+    for watcher in &chosen {
+        watcher.request_stop();
+    }
+    let seeds: Vec<String> = chosen.iter().map(|w| w.seed.to_string()).collect();
+    let text = match seeds.as_slice() {
+        [] => "no watchers\n".to_owned(),
+        _ => format!("stopped {}\n", seeds.join(", ")),
+    };
+    reply(ctx, format, &Report::new(text, json!({ "stopped": seeds })))
+}
+
+fn list(ctx: &Ctx, format: Format) -> Result<()> {
+    let live = live();
+    let mut text = String::new();
+    if live.is_empty() {
+        text.push_str("no watchers\n");
+    }
+    for watcher in &live {
+        let _ = writeln!(text, "{}", watcher.to_line());
+    }
+    let json = Json::Array(live.iter().map(|w| w.to_json()).collect());
+    reply(ctx, format, &Report::new(text, json))
+}
+
+/// `CLUSTER.MONITOR [host:port] [INTERVAL ms] [JSON]`, `CLUSTER.MONITOR STOP [host:port|ALL]
+/// [JSON]`, `CLUSTER.MONITOR LIST [JSON]`.
+fn cluster_monitor(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    let mut words = crate::words(args)?;
+    let format = crate::take_format(&mut words);
+    match words.first().map(|w| w.to_ascii_uppercase()).as_deref() {
+        Some("STOP") => stop(ctx, &words[1..], format),
+        Some("LIST") => {
+            crate::no_more(&words[1..])?;
+            list(ctx, format)
+        }
+        _ => start(ctx, args, words, format),
+    }
+}
+
+/// `CLUSTER.EVENTS [COUNT n] [SINCE seq] [JSON]`.
+fn cluster_events(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    let mut words = crate::words(args)?;
+    let format = crate::take_format(&mut words);
+    let (mut count, mut since) = (None, 0);
+    let mut rest = words.iter();
+    while let Some(word) = rest.next() {
+        let upper = word.to_ascii_uppercase();
+        if upper != "COUNT" && upper != "SINCE" {
+            return Err(Error::err(format!(
+                "unexpected argument '{word}': CLUSTER.EVENTS [COUNT n] [SINCE seq] [JSON]"
+            )));
+        }
+        let value = rest
+            .next()
+            .ok_or_else(|| Error::err(format!("{upper} needs a number")))?;
+        let number = crate::parse_count(value, &upper)?;
+        if upper == "COUNT" {
+            count = Some(number);
+        } else {
+            since = number as u64;
+        }
+    }
+    let events = log::recent(count, since);
+    let mut text = String::new();
+    if events.is_empty() {
+        text.push_str("no events\n");
+    }
+    for event in &events {
+        let _ = writeln!(text, "{}", event.to_line());
+    }
+    let json = Json::Array(events.iter().map(log::Event::to_json).collect());
+    reply(ctx, format, &Report::new(text, json))
+}
+
+/// `INFO cluster_monitor`.
+fn info(info: &mut InfoCtx, for_crash_report: bool) {
+    if for_crash_report || !info.section("monitor") {
+        return;
+    }
+    let live = live();
+    let statuses: Vec<(Arc<Watcher>, Status)> = live
+        .iter()
+        .map(|w| (Arc::clone(w), w.status().clone()))
+        .collect();
+    let sum = |f: &dyn Fn(&Status) -> usize| statuses.iter().map(|(_, s)| f(s) as u64).sum();
+    info.field_u64("watchers", live.len() as u64);
+    info.field_u64("polls", statuses.iter().map(|(_, s)| s.polls).sum());
+    info.field_u64(
+        "last_poll_ms",
+        statuses
+            .iter()
+            .map(|(_, s)| s.last_poll_ms)
+            .max()
+            .unwrap_or(0),
+    );
+    info.field_u64("nodes", sum(&|s| s.snapshot.nodes.len()));
+    info.field_u64("nodes_ok", sum(&|s| s.snapshot.count(Health::Ok)));
+    info.field_u64("nodes_pfail", sum(&|s| s.snapshot.count(Health::Pfail)));
+    info.field_u64("nodes_fail", sum(&|s| s.snapshot.count(Health::Fail)));
+    info.field_u64(
+        "nodes_unreachable",
+        sum(&|s| s.snapshot.nodes.values().filter(|n| !n.reachable).count()),
+    );
+    info.field_u64(
+        "slots_covered",
+        sum(&|s| usize::from(SLOTS) - s.snapshot.uncovered_count()),
+    );
+    let (by_kind, total) = log::totals();
+    info.field_u64("events_total", total);
+    info.dict("events", |dict| {
+        for (kind, n) in &by_kind {
+            dict.field_u64(kind.name(), *n);
+        }
+    });
+    for (i, (watcher, status)) in statuses.iter().enumerate() {
+        let s = &status.snapshot;
+        info.dict(&format!("watcher_{i}"), |dict| {
+            dict.field_str("seed", &watcher.seed.to_string());
+            dict.field_u64("interval_ms", watcher.interval_ms);
+            dict.field_u64("polls", status.polls);
+            dict.field_u64("last_poll_ms", status.last_poll_ms);
+            dict.field_u64("nodes", s.nodes.len() as u64);
+            dict.field_u64("pfail", s.count(Health::Pfail) as u64);
+            dict.field_u64("fail", s.count(Health::Fail) as u64);
+            dict.field_u64(
+                "slots_covered",
+                (usize::from(SLOTS) - s.uncovered_count()) as u64,
+            );
+            dict.field_str("cluster_state", s.state_name());
+            dict.field_u64("current_epoch", s.current_epoch);
+        });
+    }
+}
+
+/// Publishes the events recorded since the last tick (main thread, server lock held).
+fn publish(ctx: &Ctx) {
+    for event in log::take_unpublished() {
+        ctx.publish(CHANNEL.as_bytes(), event.to_json().to_string().as_bytes());
+    }
+}
+
+/// Tells every watcher to stop and, with `join`, waits for their threads to end.
+fn stop_all(join: bool) {
+    let all: Vec<Running> = std::mem::take(&mut *watchers());
+    for running in &all {
+        running.watcher.request_stop();
+    }
+    if join {
+        for running in all {
+            let _ = running.thread.join();
+        }
+    } else {
+        *watchers() = all;
+    }
+}
+
+fn setup(ctx: &Ctx, _args: &[&RStr]) -> Result<()> {
+    ctx.register_info(info)?;
+    ctx.subscribe_to_server_event(CronLoop, |ctx, _tick| {
+        publish(ctx);
+        Ok(())
+    })?;
+    // The process is ending: no join (a poll in flight may take its timeout), just stop.
+    ctx.subscribe_to_server_event(Shutdown, |_ctx, ()| {
+        stop_all(false);
+        Ok(())
+    })
+}
+
+/// Adds `CLUSTER.MONITOR`, `CLUSTER.EVENTS`, the INFO section, the publishing tick and the
+/// unload hook (which stops and joins every watcher: their code must not be unmapped under
+/// them) to `module`.
+pub fn register(module: Module) -> Module {
+    module
+        .command(
+            Command::new("cluster.monitor", cluster_monitor)
+                .usage(
+                    "CLUSTER.MONITOR [host:port] [INTERVAL ms] [JSON] | STOP [host:port|ALL] \
+                     [JSON] | LIST [JSON]",
+                )
+                .summary("Starts, stops or lists watchers recording a cluster's events")
+                .since("0.1.0")
+                .arity(-1),
+        )
+        .command(
+            Command::new("cluster.events", cluster_events)
+                .usage("CLUSTER.EVENTS [COUNT n] [SINCE seq] [JSON]")
+                .summary("Events the watchers recorded, oldest first")
+                .since("0.1.0")
+                .arity(-1),
+        )
+        .on_load(setup)
+        .on_unload(|ctx| {
+            publish(ctx);
+            stop_all(true);
+            Ok(())
+        })
+}

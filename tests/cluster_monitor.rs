@@ -1,0 +1,518 @@
+//! `CLUSTER.MONITOR` / `CLUSTER.EVENTS` of the `cluster` module on real six-node clusters
+//! (three masters, three replicas, 1 s node timeout): a master killed and restarted is
+//! recorded as pfail, fail, failover to its replica, recovery as a replica; the events are
+//! published on `cluster.events` and summed up in `INFO cluster_monitor`.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use common::{Server, reply, servers, start_cluster};
+use serde_json::Value as Json;
+
+fn text(con: &mut redis::Connection, args: &[&str]) -> String {
+    let mut cmd = redis::cmd(args[0]);
+    for arg in &args[1..] {
+        cmd.arg(*arg);
+    }
+    cmd.query(con).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+fn events(con: &mut redis::Connection) -> Vec<Json> {
+    let json = text(con, &["CLUSTER.EVENTS", "JSON"]);
+    match serde_json::from_str(&json).expect("CLUSTER.EVENTS JSON") {
+        Json::Array(events) => events,
+        other => panic!("not an array: {other}"),
+    }
+}
+
+/// Waits (bounded, 30 s) until an event matches.
+fn wait_event(con: &mut redis::Connection, what: &str, matches: impl Fn(&Json) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if events(con).iter().any(&matches) {
+            return;
+        }
+        sleep(Duration::from_millis(100));
+    }
+    panic!(
+        "timed out waiting for {what}; events:\n{}",
+        text(con, &["CLUSTER.EVENTS"])
+    );
+}
+
+/// Node ids by port, and each replica's master id.
+fn topology(con: &mut redis::Connection) -> (BTreeMap<u16, String>, BTreeMap<String, String>) {
+    let mut ids = BTreeMap::new();
+    let mut masters = BTreeMap::new();
+    for line in text(con, &["CLUSTER", "NODES"]).lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let port: u16 = fields[1]
+            .split('@')
+            .next()
+            .and_then(|a| a.rsplit(':').next())
+            .and_then(|p| p.parse().ok())
+            .expect("port");
+        ids.insert(port, fields[0].to_owned());
+        if fields[3] != "-" {
+            masters.insert(fields[0].to_owned(), fields[3].to_owned());
+        }
+    }
+    (ids, masters)
+}
+
+/// Collects what a `SUBSCRIBE cluster.events` client receives, until dropped.
+struct Subscriber {
+    messages: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Subscriber {
+    fn start(server: &Server) -> Subscriber {
+        let mut con = server.connection();
+        let messages = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let thread = {
+            let (messages, stop) = (Arc::clone(&messages), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let mut pubsub = con.as_pubsub();
+                pubsub.subscribe("cluster.events").expect("subscribe");
+                pubsub
+                    .set_read_timeout(Some(Duration::from_millis(100)))
+                    .unwrap();
+                ready_tx.send(()).unwrap();
+                while !stop.load(Ordering::Acquire) {
+                    if let Ok(message) = pubsub.get_message() {
+                        let payload: String = message.get_payload().expect("text payload");
+                        messages.lock().unwrap().push(payload);
+                    }
+                }
+            })
+        };
+        ready_rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("subscribed");
+        Subscriber {
+            messages,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn received(&self) -> Vec<Json> {
+        self.messages
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|m| serde_json::from_str(m).expect("published JSON"))
+            .collect()
+    }
+}
+
+impl Drop for Subscriber {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The INFO section as field → value.
+fn info_fields(con: &mut redis::Connection) -> BTreeMap<String, String> {
+    text(con, &["INFO", "cluster_monitor"])
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+fn position(events: &[Json], kind: &str, node: &str) -> Option<usize> {
+    events
+        .iter()
+        .position(|e| e["kind"] == kind && e["node"] == node)
+}
+
+#[test]
+fn a_failover_is_recorded_published_and_counted() {
+    for kind in servers() {
+        let n = kind.name;
+        let mut nodes = start_cluster(&kind, &[], &[]);
+        let manager = Server::start(&kind, &["cluster"], &[]);
+        let mut con = manager.connection();
+        let subscriber = Subscriber::start(&manager);
+        let (ids, masters) = topology(&mut nodes[0].connection());
+        let seed = format!("127.0.0.1:{}", nodes[0].port);
+
+        let started = text(&mut con, &["CLUSTER.MONITOR", &seed, "INTERVAL", "100"]);
+        let epoch = started.rsplit(' ').next().unwrap().trim().to_owned();
+        assert_eq!(
+            started,
+            format!(
+                "watching {seed} every 100 ms: 6 nodes (3 masters, 3 replicas), 6 reachable, \
+                 0 pfail, 0 fail, 16384 slots covered, cluster_state ok, current_epoch {epoch}\n"
+            ),
+            "{n}"
+        );
+        assert_eq!(
+            reply(&mut con, &["CLUSTER.MONITOR", &seed]),
+            format!("ERR already watching {seed} (CLUSTER.MONITOR STOP {seed} first)"),
+            "{n}"
+        );
+        let list = text(&mut con, &["CLUSTER.MONITOR", "LIST"]);
+        assert!(
+            list.starts_with(&format!("{seed} every 100 ms: ")),
+            "{n}: {list}"
+        );
+        assert!(
+            text(&mut con, &["CLUSTER.JOBS"]).contains("monitor [running]"),
+            "{n}"
+        );
+
+        // Kill a master other than the seed: its replica takes over.
+        let v = (1..6)
+            .find(|&i| !masters.contains_key(&ids[&nodes[i].port]))
+            .expect("a master besides the seed");
+        let victim_port = nodes[v].port;
+        let victim_id = ids[&victim_port].clone();
+        let replica_id = masters
+            .iter()
+            .find(|(_, master)| **master == victim_id)
+            .map(|(replica, _)| replica.clone())
+            .expect("the victim's replica");
+        let replica_port = *ids.iter().find(|(_, id)| **id == replica_id).unwrap().0;
+        nodes[v].kill();
+        wait_event(&mut con, "the failover", |e| e["kind"] == "failover");
+        wait_event(&mut con, "coverage after the failover", |_| {
+            info_fields(&mut manager.connection())
+                .get("cluster_slots_covered")
+                .map(String::as_str)
+                == Some("16384")
+        });
+
+        // Back: it rejoins as the replica of its former replica.
+        nodes[v].restart(&[], &common::CLUSTER_NODE_ARGS);
+        wait_event(&mut con, "the old master's recovery", |e| {
+            e["kind"] == "node_recovered" && e["node"] == victim_id.as_str()
+        });
+        wait_event(&mut con, "the old master's new role", |e| {
+            e["kind"] == "role_changed" && e["node"] == victim_id.as_str()
+        });
+
+        let all = events(&mut con);
+        let shown = text(&mut con, &["CLUSTER.EVENTS"]);
+        let at = |kind: &str, node: &str| {
+            position(&all, kind, node)
+                .unwrap_or_else(|| panic!("{n}: no {kind} for {node} in\n{shown}"))
+        };
+        assert_eq!(all[0]["kind"], "watch_started", "{n}");
+        let (unreachable, pfail, fail) = (
+            at("node_unreachable", &victim_id),
+            at("node_pfail", &victim_id),
+            at("node_fail", &victim_id),
+        );
+        let failover = at("failover", &replica_id);
+        let (recovered, reachable, role) = (
+            at("node_recovered", &victim_id),
+            at("node_reachable", &victim_id),
+            at("role_changed", &victim_id),
+        );
+        assert!(
+            unreachable < fail && pfail < fail && fail < failover,
+            "{n}:\n{shown}"
+        );
+        assert!(
+            failover < recovered && failover < reachable && failover < role,
+            "{n}"
+        );
+        let victim_addr = format!("127.0.0.1:{victim_port}");
+        let replica_addr = format!("127.0.0.1:{replica_port}");
+        let over = &all[failover];
+        assert_eq!(over["addr"], replica_addr.as_str(), "{n}");
+        assert_eq!(over["data"]["old_master"], victim_id.as_str(), "{n}");
+        assert_eq!(over["data"]["old_master_addr"], victim_addr.as_str(), "{n}");
+        assert_eq!(over["data"]["new_master"], replica_id.as_str(), "{n}");
+        assert_eq!(
+            over["data"]["new_master_addr"],
+            replica_addr.as_str(),
+            "{n}"
+        );
+        assert_eq!(
+            over["details"],
+            format!(
+                "{victim_addr} ({victim_id}) -> {replica_addr} ({replica_id}): the replica took \
+                 over slots {}",
+                over["data"]["slots"].as_str().unwrap()
+            )
+            .as_str(),
+            "{n}"
+        );
+        assert_eq!(
+            all[role]["details"],
+            format!("master -> replica of {replica_addr} ({replica_id})").as_str(),
+            "{n}"
+        );
+        assert_eq!(all[role]["data"]["master"], replica_id.as_str(), "{n}");
+        // The promoted replica got a new config epoch, above every earlier one.
+        let epoch_change = at("config_epoch_changed", &replica_id);
+        assert!(epoch_change > fail, "{n}");
+        assert!(at("epoch_changed", "-") > pfail, "{n}");
+        // Coverage: lost (slots of a failed master) only with a restore after it.
+        if let Some(lost) = position(&all, "coverage_lost", "-") {
+            let restored = position(&all, "coverage_restored", "-")
+                .unwrap_or_else(|| panic!("{n}: lost, never restored:\n{shown}"));
+            assert!(
+                fail <= lost && lost < restored && restored > failover,
+                "{n}"
+            );
+        }
+        // Nothing happened to the other nodes' health, and no node came or went.
+        for e in &all {
+            let kind = e["kind"].as_str().unwrap();
+            if kind.starts_with("node_") {
+                assert_eq!(e["node"], victim_id.as_str(), "{n}: {e}");
+            }
+        }
+        // Sequence numbers increase by one; text lines show the same events.
+        for (i, e) in all.iter().enumerate() {
+            assert_eq!(e["seq"], i as u64 + 1, "{n}");
+            assert_eq!(e["cluster"], seed.as_str(), "{n}");
+        }
+        let lines: Vec<&str> = shown.lines().collect();
+        assert_eq!(lines.len(), all.len(), "{n}");
+        let f = &all[failover];
+        assert_eq!(
+            lines[failover],
+            format!(
+                "#{} {} failover {replica_id} {replica_addr} {}",
+                f["seq"],
+                f["time_ms"],
+                f["details"].as_str().unwrap()
+            ),
+            "{n}"
+        );
+        // COUNT: the newest ones; SINCE: those after a sequence number.
+        let last_two = text(&mut con, &["CLUSTER.EVENTS", "COUNT", "2"]);
+        assert_eq!(
+            last_two,
+            format!("{}\n{}\n", lines[lines.len() - 2], lines[lines.len() - 1]),
+            "{n}"
+        );
+        let since = text(
+            &mut con,
+            &["CLUSTER.EVENTS", "SINCE", &(all.len() - 1).to_string()],
+        );
+        assert_eq!(since, format!("{}\n", lines[lines.len() - 1]), "{n}");
+
+        // INFO agrees with the log and the cluster.
+        let info = info_fields(&mut con);
+        let field = |name: &str| info.get(name).cloned().unwrap_or_default();
+        assert_eq!(field("cluster_watchers"), "1", "{n}");
+        assert_eq!(field("cluster_nodes"), "6", "{n}");
+        assert_eq!(field("cluster_nodes_ok"), "6", "{n}");
+        assert_eq!(field("cluster_nodes_pfail"), "0", "{n}");
+        assert_eq!(field("cluster_nodes_fail"), "0", "{n}");
+        assert_eq!(field("cluster_nodes_unreachable"), "0", "{n}");
+        assert_eq!(field("cluster_slots_covered"), "16384", "{n}");
+        assert!(field("cluster_polls").parse::<u64>().unwrap() > 10, "{n}");
+        let total: usize = field("cluster_events_total").parse().unwrap();
+        assert!(total >= all.len(), "{n}");
+        let counts = field("cluster_events");
+        let counts: BTreeMap<&str, usize> = counts
+            .split(',')
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k, v.parse().unwrap()))
+            .collect();
+        assert_eq!(counts.values().sum::<usize>(), total, "{n}");
+        assert_eq!(counts["failover"], 1, "{n}");
+        assert_eq!(counts["node_fail"], 1, "{n}");
+        assert_eq!(counts["watch_started"], 1, "{n}");
+        let watcher = field("cluster_watcher_0");
+        assert!(
+            watcher.starts_with(&format!("seed={seed},interval_ms=100,polls=")),
+            "{n}: {watcher}"
+        );
+        assert!(
+            watcher.contains(",nodes=6,pfail=0,fail=0,slots_covered=16384,cluster_state=ok,"),
+            "{n}: {watcher}"
+        );
+
+        // Stop: a last event, then no watcher.
+        assert_eq!(
+            text(&mut con, &["CLUSTER.MONITOR", "STOP", &seed]),
+            format!("stopped {seed}\n"),
+            "{n}"
+        );
+        wait_event(&mut con, "the watcher's end", |e| {
+            e["kind"] == "watch_stopped"
+        });
+        assert_eq!(
+            text(&mut con, &["CLUSTER.MONITOR", "LIST"]),
+            "no watchers\n",
+            "{n}"
+        );
+        assert_eq!(field_now(&mut con, "cluster_watchers"), "0", "{n}");
+        assert_eq!(
+            reply(&mut con, &["CLUSTER.MONITOR", "STOP", &seed]),
+            format!("ERR no watcher for {seed}"),
+            "{n}"
+        );
+
+        // Every event was published, in order, as CLUSTER.EVENTS JSON shows it.
+        let all = events(&mut con);
+        common::wait_for("every event published", || {
+            subscriber.received().len() == all.len()
+        });
+        assert_eq!(subscriber.received(), all, "{n}");
+        drop(subscriber);
+        assert!(nodes.iter_mut().all(Server::alive), "{n}");
+    }
+}
+
+fn field_now(con: &mut redis::Connection, name: &str) -> String {
+    info_fields(con).get(name).cloned().unwrap_or_default()
+}
+
+#[test]
+fn a_watcher_inside_a_cluster_node() {
+    for kind in servers() {
+        let n = kind.name;
+        let mut nodes = start_cluster(&kind, &["cluster"], &["--enable-module-command", "yes"]);
+        let mut con = nodes[0].connection();
+        let own = format!("127.0.0.1:{}", nodes[0].port);
+        // No address: the hosting node's cluster.
+        let started = text(&mut con, &["CLUSTER.MONITOR", "INTERVAL", "100", "JSON"]);
+        let started: Json = serde_json::from_str(&started).unwrap();
+        assert_eq!(started["seed"], own.as_str(), "{n}");
+        assert_eq!(started["nodes"], 6, "{n}");
+        assert_eq!(started["slots_covered"], 16384, "{n}");
+        assert_eq!(started["cluster_state"], "ok", "{n}");
+        assert_eq!(
+            reply(&mut con, &["CLUSTER.MONITOR"]),
+            format!("ERR already watching {own} (CLUSTER.MONITOR STOP {own} first)"),
+            "{n}"
+        );
+        // A replica dies and comes back: fail, then recovered (no failover, no coverage loss).
+        let (ids, masters) = topology(&mut con);
+        let replica = (1..6)
+            .find(|&i| masters.contains_key(&ids[&nodes[i].port]))
+            .unwrap();
+        let replica_id = ids[&nodes[replica].port].clone();
+        nodes[replica].kill();
+        wait_event(&mut con, "the replica's failure", |e| {
+            e["kind"] == "node_fail" && e["node"] == replica_id.as_str()
+        });
+        nodes[replica].restart(&[], &common::CLUSTER_NODE_ARGS);
+        wait_event(&mut con, "the replica's recovery", |e| {
+            e["kind"] == "node_recovered" && e["node"] == replica_id.as_str()
+        });
+        let kinds: Vec<String> = events(&mut con)
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap().to_owned())
+            .collect();
+        assert!(!kinds.iter().any(|k| k == "failover"), "{n}: {kinds:?}");
+        assert!(
+            !kinds.iter().any(|k| k == "coverage_lost"),
+            "{n}: {kinds:?}"
+        );
+        // Unloading the module stops and joins the watcher; the node keeps serving.
+        assert_eq!(
+            reply(&mut con, &["MODULE", "UNLOAD", "cluster"]),
+            "+OK",
+            "{n}"
+        );
+        assert_eq!(reply(&mut con, &["PING"]), "+PONG", "{n}");
+        assert!(nodes[0].alive(), "{n}");
+        assert!(
+            nodes[0].log().contains("Module cluster unloaded"),
+            "{n}: {}",
+            nodes[0].log()
+        );
+    }
+}
+
+#[test]
+fn bad_arguments_and_unreachable_seeds() {
+    for kind in servers() {
+        let n = kind.name;
+        let mut server = Server::start(&kind, &["cluster"], &[]);
+        let mut con = server.connection();
+        let own = format!("127.0.0.1:{}", server.port);
+        assert_eq!(
+            reply(&mut con, &["CLUSTER.MONITOR"]),
+            format!("ERR {own} is not in cluster mode"),
+            "{n}"
+        );
+        let refused = reply(&mut con, &["CLUSTER.MONITOR", "127.0.0.1:1"]);
+        assert!(refused.starts_with("ERR 127.0.0.1:1: "), "{n}: {refused}");
+        assert_eq!(
+            reply(
+                &mut con,
+                &["CLUSTER.MONITOR", "127.0.0.1:1", "INTERVAL", "5"]
+            ),
+            "ERR INTERVAL must be between 10 and 60000 ms, got '5'",
+            "{n}"
+        );
+        assert_eq!(
+            reply(&mut con, &["CLUSTER.MONITOR", "127.0.0.1:1", "INTERVAL"]),
+            "ERR INTERVAL needs a number of milliseconds",
+            "{n}"
+        );
+        assert_eq!(
+            reply(&mut con, &["CLUSTER.MONITOR", "127.0.0.1:1", "EVERY", "5"]),
+            "ERR unexpected argument 'EVERY': CLUSTER.MONITOR [host:port] [INTERVAL ms]",
+            "{n}"
+        );
+        assert_eq!(
+            reply(&mut con, &["CLUSTER.MONITOR", "STOP", "127.0.0.1:1"]),
+            "ERR no watcher for 127.0.0.1:1",
+            "{n}"
+        );
+        assert_eq!(
+            reply(&mut con, &["CLUSTER.MONITOR", "STOP", "nowhere"]),
+            "ERR invalid address 'nowhere' (expected host:port)",
+            "{n}"
+        );
+        assert_eq!(
+            reply(&mut con, &["CLUSTER.MONITOR", "STOP", "ALL"]),
+            "\"no watchers\\n\"",
+            "{n}"
+        );
+        assert_eq!(
+            reply(&mut con, &["CLUSTER.MONITOR", "LIST", "JSON"]),
+            "\"[]\"",
+            "{n}"
+        );
+        assert_eq!(
+            reply(&mut con, &["CLUSTER.EVENTS"]),
+            "\"no events\\n\"",
+            "{n}"
+        );
+        assert_eq!(
+            reply(&mut con, &["CLUSTER.EVENTS", "JSON"]),
+            "\"[]\"",
+            "{n}"
+        );
+        assert_eq!(
+            reply(&mut con, &["CLUSTER.EVENTS", "COUNT", "-1"]),
+            "ERR COUNT must be a non-negative integer, got '-1'",
+            "{n}"
+        );
+        assert_eq!(
+            reply(&mut con, &["CLUSTER.EVENTS", "LAST", "1"]),
+            "ERR unexpected argument 'LAST': CLUSTER.EVENTS [COUNT n] [SINCE seq] [JSON]",
+            "{n}"
+        );
+        // Failed starts leave no watcher and no event.
+        let info = info_fields(&mut con);
+        assert_eq!(info["cluster_watchers"], "0", "{n}");
+        assert_eq!(info["cluster_events_total"], "0", "{n}");
+        assert!(server.alive(), "{n}");
+    }
+}
