@@ -74,8 +74,8 @@ pub enum ZAdd {
 /// the value it was opened on, so in C a handle whose key another handle deleted, replaced or
 /// created, or a called command changed, points at freed memory or crashes the server on its
 /// next write. Here every handle lives in its context's table of open keys ([`OpenKeys`]):
-/// a write closes the other handles on its key first, running a command closes them all, and
-/// a closed handle reopens itself when next used.)
+/// a write closes the other handles on its key first and reopens them once it is done;
+/// running a command closes and reopens them all.)
 pub struct Key<'a> {
     /// This handle's entry in the context's table: the server's handle lives there, so that
     /// other operations can close it.
