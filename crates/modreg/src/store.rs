@@ -13,6 +13,7 @@
 
 use std::fs::File;
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -156,7 +157,10 @@ impl Store {
     pub fn commit(&self, mut temp: TempFile, stored: &Stored) -> Result<PathBuf> {
         stored.check()?;
         let file = temp.file.take().expect("a temp file is committed once");
-        file.sync_all().map_err(|e| crate::Error(format!("fsync of the download failed: {e}")))?;
+        // Servers load only executable files (Redis 7.0 checks).
+        file.set_permissions(std::fs::Permissions::from_mode(0o755))
+            .and_then(|()| file.sync_all())
+            .map_err(|e| crate::Error(format!("fsync of the download failed: {e}")))?;
         drop(file);
         let dest = self.artifact_path(&stored.namespace, &stored.name, &stored.sha256);
         let dir = dest.parent().expect("the artifact has a directory");

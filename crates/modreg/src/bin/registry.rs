@@ -51,7 +51,8 @@ fn option(args: &[String], name: &str, default: &str) -> String {
 }
 
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    root.canonicalize().unwrap_or(root)
 }
 
 fn publish(args: &[String]) -> Result<(), String> {
