@@ -427,9 +427,8 @@ impl<'a> Ctx<'a> {
         };
         // SAFETY: `info` is a version-1 client info the server fills in.
         let found = id != 0
-            && unsafe {
-                core_api!(GetClientInfoById)(std::ptr::from_mut(&mut info).cast(), id)
-            } == sys::REDISMODULE_OK;
+            && unsafe { core_api!(GetClientInfoById)(std::ptr::from_mut(&mut info).cast(), id) }
+                == sys::REDISMODULE_OK;
         if !found {
             return Err(Error::err("no calling client connection"));
         }

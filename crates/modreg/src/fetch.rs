@@ -100,7 +100,11 @@ pub struct Got {
 
 /// Resolves `module` in the registry, downloads and verifies it into the store (or checks
 /// the stored copy again), and returns it. On any refusal nothing is left in the store.
-pub fn get(settings: &Settings, module: &ModuleRef, progress: &mut dyn FnMut(Progress)) -> Result<Got> {
+pub fn get(
+    settings: &Settings,
+    module: &ModuleRef,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Got> {
     let store = Store::new(&settings.home)?;
     let registry = Registry::open(settings, &store)?;
     let entry = registry.index.module(&module.namespace, &module.name)?;
@@ -112,7 +116,11 @@ pub fn get(settings: &Settings, module: &ModuleRef, progress: &mut dyn FnMut(Pro
             "{}@{} has no build for this platform {platform} (only: {})",
             module.module(),
             version.label(),
-            if others.is_empty() { "none".to_owned() } else { others.join(", ") }
+            if others.is_empty() {
+                "none".to_owned()
+            } else {
+                others.join(", ")
+            }
         );
     };
     if artifact.size > settings.max_size {
@@ -139,16 +147,26 @@ pub fn get(settings: &Settings, module: &ModuleRef, progress: &mut dyn FnMut(Pro
     if dest.exists() {
         verify_stored(&dest, &stored)?;
         store.record(&stored)?;
-        return Ok(Got { entry: Entry { stored, path: dest }, downloaded: false });
+        return Ok(Got {
+            entry: Entry { stored, path: dest },
+            downloaded: false,
+        });
     }
     // The `.sha` beside the artifact must agree with the signed index.
     let sha_path = format!("{}.sha", artifact.path.trim_end_matches(".so"));
     let sha_file = registry
         .connected
         .read(Some(version), &sha_path, 4096)?
-        .ok_or_else(|| crate::Error(format!("the registry has no {sha_path} beside the artifact")))?;
+        .ok_or_else(|| {
+            crate::Error(format!(
+                "the registry has no {sha_path} beside the artifact"
+            ))
+        })?;
     if verify::parse_sha_file(&sha_file)? != artifact.sha256 {
-        refuse!("{sha_path} does not match the signed index's sha256 for {}", module.module());
+        refuse!(
+            "{sha_path} does not match the signed index's sha256 for {}",
+            module.module()
+        );
     }
     progress(Progress::Started {
         version: version.label(),
@@ -158,13 +176,28 @@ pub fn get(settings: &Settings, module: &ModuleRef, progress: &mut dyn FnMut(Pro
     let stream = registry
         .connected
         .open(Some(version), &artifact.path)?
-        .ok_or_else(|| crate::Error(format!("the registry has no {} (listed in its index)", artifact.path)))?;
+        .ok_or_else(|| {
+            crate::Error(format!(
+                "the registry has no {} (listed in its index)",
+                artifact.path
+            ))
+        })?;
     let mut temp = store.temp_file()?;
-    download(stream, temp.file(), version, artifact.size, &artifact.sha256, progress)?;
+    download(
+        stream,
+        temp.file(),
+        version,
+        artifact.size,
+        &artifact.sha256,
+        progress,
+    )?;
     let path = store.commit(temp, &stored)?;
     // Verify again what is now on disk, as it will be loaded.
     verify_stored(&path, &stored)?;
-    Ok(Got { entry: Entry { stored, path }, downloaded: true })
+    Ok(Got {
+        entry: Entry { stored, path },
+        downloaded: true,
+    })
 }
 
 /// Copies at most `size` bytes from `stream` into `out`, checking size, ELF header and
@@ -193,7 +226,9 @@ fn download(
         };
         received += n as u64;
         if received > size {
-            refuse!("the artifact is larger than the signed index says ({size} bytes): refused as oversized");
+            refuse!(
+                "the artifact is larger than the signed index says ({size} bytes): refused as oversized"
+            );
         }
         let chunk = &buf[..n];
         if header.len() < ELF_HEADER_LEN {
@@ -204,7 +239,8 @@ fn download(
             }
         }
         hasher.update(chunk);
-        out.write_all(chunk).map_err(|e| crate::Error(format!("writing the download failed: {e}")))?;
+        out.write_all(chunk)
+            .map_err(|e| crate::Error(format!("writing the download failed: {e}")))?;
         progress(Progress::Received(received));
     }
     if received < size {
@@ -223,8 +259,20 @@ pub fn verify_stored(path: &std::path::Path, stored: &Stored) -> Result<()> {
     let mut file = std::fs::File::open(path)
         .map_err(|e| crate::Error(format!("cannot read {}: {e}", path.display())))?;
     let mut sink = std::io::sink();
-    let version = Version { tag: stored.tag.clone(), commit: stored.commit.clone(), ..Version::default() };
-    download(&mut file, &mut sink, &version, stored.size, &stored.sha256, &mut |_| {}).map_err(|e| {
+    let version = Version {
+        tag: stored.tag.clone(),
+        commit: stored.commit.clone(),
+        ..Version::default()
+    };
+    download(
+        &mut file,
+        &mut sink,
+        &version,
+        stored.size,
+        &stored.sha256,
+        &mut |_| {},
+    )
+    .map_err(|e| {
         crate::Error(format!(
             "the stored file {} no longer verifies ({e}); MOD.REMOVE {}@{} and get it again",
             path.display(),
@@ -244,15 +292,34 @@ mod tests {
         let mut elf = b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x03\0\x3e\0".to_vec();
         elf.extend([7u8; 100]);
         let sha = verify::sha256_hex(&elf);
-        let version = Version { tag: Some("v1".into()), ..Version::default() };
+        let version = Version {
+            tag: Some("v1".into()),
+            ..Version::default()
+        };
         let run = |bytes: &[u8], size: u64, sha: &str| {
             download(bytes, &mut Vec::new(), &version, size, sha, &mut |_| {}).map_err(|e| e.0)
         };
         assert_eq!(run(&elf, elf.len() as u64, &sha), Ok(()));
-        assert!(run(&elf[..50], elf.len() as u64, &sha).unwrap_err().contains("truncated"));
-        assert!(run(&elf, elf.len() as u64 - 1, &sha).unwrap_err().contains("oversized"));
-        assert!(run(&elf, elf.len() as u64, &"0".repeat(64)).unwrap_err().contains("sha256 mismatch"));
+        assert!(
+            run(&elf[..50], elf.len() as u64, &sha)
+                .unwrap_err()
+                .contains("truncated")
+        );
+        assert!(
+            run(&elf, elf.len() as u64 - 1, &sha)
+                .unwrap_err()
+                .contains("oversized")
+        );
+        assert!(
+            run(&elf, elf.len() as u64, &"0".repeat(64))
+                .unwrap_err()
+                .contains("sha256 mismatch")
+        );
         let text = vec![b'x'; 120];
-        assert!(run(&text, 120, &verify::sha256_hex(&text)).unwrap_err().contains("not an ELF"));
+        assert!(
+            run(&text, 120, &verify::sha256_hex(&text))
+                .unwrap_err()
+                .contains("not an ELF")
+        );
     }
 }

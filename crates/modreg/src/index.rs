@@ -107,7 +107,10 @@ impl Index {
 
     fn check(&self) -> Result<()> {
         if self.format != FORMAT {
-            refuse!("registry index format {} is not supported (expected {FORMAT})", self.format);
+            refuse!(
+                "registry index format {} is not supported (expected {FORMAT})",
+                self.format
+            );
         }
         for namespace in &self.namespaces {
             check_name("namespace", &namespace.name)?;
@@ -149,7 +152,11 @@ impl ModuleEntry {
                 .last()
                 .ok_or_else(|| crate::Error(format!("module {} has no versions", self.name)));
         };
-        if let Some(version) = self.versions.iter().find(|v| v.tag.as_deref() == Some(spec)) {
+        if let Some(version) = self
+            .versions
+            .iter()
+            .find(|v| v.tag.as_deref() == Some(spec))
+        {
             return Ok(version);
         }
         if is_commit_prefix(spec) {
@@ -160,17 +167,26 @@ impl ModuleEntry {
                 .filter(|v| v.commit.as_deref().is_some_and(|c| c.starts_with(&spec)));
             if let Some(version) = matches.next() {
                 if matches.next().is_some() {
-                    refuse!("version '{spec}' of {} is ambiguous: give more of the commit id", self.name);
+                    refuse!(
+                        "version '{spec}' of {} is ambiguous: give more of the commit id",
+                        self.name
+                    );
                 }
                 return Ok(version);
             }
         }
-        refuse!("no version '{}' of {} in the registry", shown(spec), self.name)
+        refuse!(
+            "no version '{}' of {} in the registry",
+            shown(spec),
+            self.name
+        )
     }
 
     /// The latest version's label, `-` if none.
     pub fn latest_label(&self) -> String {
-        self.versions.last().map_or_else(|| "-".to_owned(), Version::label)
+        self.versions
+            .last()
+            .map_or_else(|| "-".to_owned(), Version::label)
     }
 }
 
@@ -203,12 +219,21 @@ impl Version {
             check_name("platform", platform)?;
             check_path(&artifact.path)?;
             if !artifact.path.ends_with(".so") {
-                refuse!("registry index has an artifact not ending in .so: '{}'", names::shown(&artifact.path));
+                refuse!(
+                    "registry index has an artifact not ending in .so: '{}'",
+                    names::shown(&artifact.path)
+                );
             }
             if artifact.sha256.len() != 64
-                || !artifact.sha256.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+                || !artifact
+                    .sha256
+                    .bytes()
+                    .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
             {
-                refuse!("registry index has a bad sha256 '{}'", shown(&artifact.sha256));
+                refuse!(
+                    "registry index has a bad sha256 '{}'",
+                    shown(&artifact.sha256)
+                );
             }
         }
         Ok(())
@@ -221,7 +246,10 @@ pub fn parse_server_version(text: &str) -> Result<(u32, u32, u32)> {
     let mut next = || parts.next().unwrap_or(Ok(0));
     match (next(), next(), next()) {
         (Ok(a), Ok(b), Ok(c)) => Ok((a, b, c)),
-        _ => refuse!("'{}' is not a server version (major.minor.patch)", shown(text)),
+        _ => refuse!(
+            "'{}' is not a server version (major.minor.patch)",
+            shown(text)
+        ),
     }
 }
 

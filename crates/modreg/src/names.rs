@@ -25,7 +25,10 @@ impl ModuleRef {
             None => (text, None),
         };
         let Some((namespace, name)) = module.split_once('/') else {
-            refuse!("module '{}' must be written <namespace>/<name>[@<version>]", shown(text));
+            refuse!(
+                "module '{}' must be written <namespace>/<name>[@<version>]",
+                shown(text)
+            );
         };
         check_name("namespace", namespace)?;
         check_name("module name", name)?;
@@ -75,7 +78,8 @@ fn check(what: &str, text: &str, extra: &[char]) -> Result<()> {
     if text.len() > 128 {
         refuse!("{what} '{}' is too long (128 at most)", shown(text));
     }
-    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') || extra.contains(&c);
+    let allowed =
+        |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') || extra.contains(&c);
     if let Some(bad) = text.chars().find(|&c| !allowed(c)) {
         refuse!(
             "{what} '{}' has the character {bad:?}: only letters, digits, '_', '.', '-'{} are allowed",
@@ -84,7 +88,10 @@ fn check(what: &str, text: &str, extra: &[char]) -> Result<()> {
         );
     }
     if text.starts_with(['.', '-']) || text.contains("..") {
-        refuse!("{what} '{}' may not start with '.' or '-', nor contain '..'", shown(text));
+        refuse!(
+            "{what} '{}' may not start with '.' or '-', nor contain '..'",
+            shown(text)
+        );
     }
     Ok(())
 }

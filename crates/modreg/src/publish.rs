@@ -20,8 +20,12 @@ fn failed(what: &str) -> impl Fn(minisign::PError) -> crate::Error + '_ {
 impl Keys {
     /// A new key pair.
     pub fn generate() -> Result<Keys> {
-        let pair = minisign::KeyPair::generate_unencrypted_keypair().map_err(failed("key generation"))?;
-        Ok(Keys { secret: pair.sk, public: pair.pk })
+        let pair =
+            minisign::KeyPair::generate_unencrypted_keypair().map_err(failed("key generation"))?;
+        Ok(Keys {
+            secret: pair.sk,
+            public: pair.pk,
+        })
     }
 
     /// The key pair in `secret` and `public` (minisign files), generated and written there
@@ -31,14 +35,23 @@ impl Keys {
             let text = std::fs::read_to_string(secret)
                 .map_err(|e| crate::Error(format!("cannot read {}: {e}", secret.display())))?;
             let boxed = minisign::SecretKeyBox::from_string(&text).map_err(failed("secret key"))?;
-            let secret_key = boxed.into_unencrypted_secret_key().map_err(failed("secret key"))?;
-            let public_key = minisign::PublicKey::from_secret_key(&secret_key).map_err(failed("public key"))?;
-            let keys = Keys { secret: secret_key, public: public_key };
+            let secret_key = boxed
+                .into_unencrypted_secret_key()
+                .map_err(failed("secret key"))?;
+            let public_key =
+                minisign::PublicKey::from_secret_key(&secret_key).map_err(failed("public key"))?;
+            let keys = Keys {
+                secret: secret_key,
+                public: public_key,
+            };
             write(public, keys.public_text().as_bytes())?;
             return Ok(keys);
         }
         let keys = Keys::generate()?;
-        let boxed = keys.secret.to_box(Some("rs-rm development registry key")).map_err(failed("secret key"))?;
+        let boxed = keys
+            .secret
+            .to_box(Some("rs-rm development registry key"))
+            .map_err(failed("secret key"))?;
         write(secret, boxed.to_string().as_bytes())?;
         write(public, keys.public_text().as_bytes())?;
         Ok(keys)
@@ -46,7 +59,10 @@ impl Keys {
 
     /// The public key file's text (`untrusted comment: …` and the base64 line).
     pub fn public_text(&self) -> String {
-        self.public.to_box().expect("a public key boxes").to_string()
+        self.public
+            .to_box()
+            .expect("a public key boxes")
+            .to_string()
     }
 
     /// The public key's base64 line.
@@ -56,8 +72,14 @@ impl Keys {
 
     /// A minisign signature of `data` (the `.minisig` file's text).
     pub fn sign(&self, data: &[u8]) -> Result<String> {
-        let signature = minisign::sign(Some(&self.public), &self.secret, data, Some("rs-rm registry index"), None)
-            .map_err(failed("signing"))?;
+        let signature = minisign::sign(
+            Some(&self.public),
+            &self.secret,
+            data,
+            Some("rs-rm registry index"),
+            None,
+        )
+        .map_err(failed("signing"))?;
         Ok(signature.to_string())
     }
 }
@@ -65,9 +87,11 @@ impl Keys {
 /// Writes a file, creating its directory.
 pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| crate::Error(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| crate::Error(format!("cannot create {}: {e}", dir.display())))?;
     }
-    std::fs::write(path, bytes).map_err(|e| crate::Error(format!("cannot write {}: {e}", path.display())))
+    std::fs::write(path, bytes)
+        .map_err(|e| crate::Error(format!("cannot write {}: {e}", path.display())))
 }
 
 /// Where a module's artifact lives in a registry: `<ns>/<name>/bin/<platform>/<name>.so`.
@@ -99,10 +123,14 @@ impl GitRegistry {
     /// A new, empty repository at `dir` (anything there is removed first).
     pub fn create(dir: &Path) -> Result<GitRegistry> {
         if dir.exists() {
-            std::fs::remove_dir_all(dir).map_err(|e| crate::Error(format!("cannot remove {}: {e}", dir.display())))?;
+            std::fs::remove_dir_all(dir)
+                .map_err(|e| crate::Error(format!("cannot remove {}: {e}", dir.display())))?;
         }
-        std::fs::create_dir_all(dir).map_err(|e| crate::Error(format!("cannot create {}: {e}", dir.display())))?;
-        let registry = GitRegistry { dir: dir.to_owned() };
+        std::fs::create_dir_all(dir)
+            .map_err(|e| crate::Error(format!("cannot create {}: {e}", dir.display())))?;
+        let registry = GitRegistry {
+            dir: dir.to_owned(),
+        };
         registry.git(&["init", "--quiet", "--initial-branch=main"])?;
         Ok(registry)
     }
@@ -118,10 +146,19 @@ impl GitRegistry {
     }
 
     /// Writes an artifact and its `.sha` file; their relative path and the sha256.
-    pub fn write_artifact(&self, namespace: &str, name: &str, platform: &str, bytes: &[u8]) -> Result<String> {
+    pub fn write_artifact(
+        &self,
+        namespace: &str,
+        name: &str,
+        platform: &str,
+        bytes: &[u8],
+    ) -> Result<String> {
         let path = artifact_path(namespace, name, platform);
         self.write(&path, bytes)?;
-        self.write(&format!("{}.sha", path.trim_end_matches(".so")), sha_text(bytes, &format!("{name}.so")).as_bytes())?;
+        self.write(
+            &format!("{}.sha", path.trim_end_matches(".so")),
+            sha_text(bytes, &format!("{name}.so")).as_bytes(),
+        )?;
         Ok(path)
     }
 
@@ -151,7 +188,12 @@ impl GitRegistry {
         let out = Command::new("git")
             .arg("-C")
             .arg(&self.dir)
-            .args(["-c", "user.name=rs-rm registry", "-c", "user.email=registry@rs-rm.invalid"])
+            .args([
+                "-c",
+                "user.name=rs-rm registry",
+                "-c",
+                "user.email=registry@rs-rm.invalid",
+            ])
             .args(["-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false"])
             .args(args)
             .env("GIT_AUTHOR_DATE", "2025-01-01T00:00:00Z")
@@ -159,7 +201,11 @@ impl GitRegistry {
             .output()
             .map_err(|e| crate::Error(format!("cannot run git: {e}")))?;
         if !out.status.success() {
-            refuse!("git {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+            refuse!(
+                "git {} failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }

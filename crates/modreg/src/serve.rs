@@ -44,8 +44,12 @@ impl Server {
         } else {
             Connected::Dir(root.to_owned())
         };
-        let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| crate::Error(format!("bind: {e}")))?;
-        let port = listener.local_addr().map_err(|e| crate::Error(e.to_string()))?.port();
+        let listener =
+            TcpListener::bind("127.0.0.1:0").map_err(|e| crate::Error(format!("bind: {e}")))?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| crate::Error(e.to_string()))?
+            .port();
         let stop = Arc::new(AtomicBool::new(false));
         let requests = Arc::new(AtomicU64::new(0));
         let backing = Arc::new(backing);
@@ -72,7 +76,12 @@ impl Server {
                 }
             })
         };
-        Ok(Server { port, stop, requests, accept: Some(accept) })
+        Ok(Server {
+            port,
+            stop,
+            requests,
+            accept: Some(accept),
+        })
     }
 
     /// The port it listens on (127.0.0.1).
@@ -102,7 +111,12 @@ impl Drop for Server {
     }
 }
 
-fn answer(mut stream: TcpStream, backing: &Connected, options: Options, stop: &AtomicBool) -> std::io::Result<()> {
+fn answer(
+    mut stream: TcpStream,
+    backing: &Connected,
+    options: Options,
+    stop: &AtomicBool,
+) -> std::io::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut request = String::new();
@@ -124,11 +138,17 @@ fn answer(mut stream: TcpStream, backing: &Connected, options: Options, stop: &A
                 ..Version::default()
             });
             let mut body = Vec::new();
-            backing.open(version.as_ref(), path).ok()??.read_to_end(&mut body).ok()?;
+            backing
+                .open(version.as_ref(), path)
+                .ok()??
+                .read_to_end(&mut body)
+                .ok()?;
             Some(body)
         });
     let Some(body) = found else {
-        stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")?;
+        stream.write_all(
+            b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        )?;
         return Ok(());
     };
     write!(
@@ -136,9 +156,15 @@ fn answer(mut stream: TcpStream, backing: &Connected, options: Options, stop: &A
         "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     )?;
-    let limit = options.cut_after.map_or(body.len(), |cut| (cut as usize).min(body.len()));
+    let limit = options
+        .cut_after
+        .map_or(body.len(), |cut| (cut as usize).min(body.len()));
     let started = Instant::now();
-    let chunk = if options.rate == 0 { 64 << 10 } else { (options.rate / 50).clamp(1024, 64 << 10) as usize };
+    let chunk = if options.rate == 0 {
+        64 << 10
+    } else {
+        (options.rate / 50).clamp(1024, 64 << 10) as usize
+    };
     let mut sent = 0;
     while sent < limit && !stop.load(Ordering::Acquire) {
         let end = (sent + chunk).min(limit);

@@ -60,7 +60,10 @@ impl Source {
             }
             return Ok(Source::Http(location.trim_end_matches('/').to_owned()));
         }
-        if ["git://", "ssh://", "file://"].iter().any(|p| lower.starts_with(p)) {
+        if ["git://", "ssh://", "file://"]
+            .iter()
+            .any(|p| lower.starts_with(p))
+        {
             return Ok(Source::Git(location.to_owned()));
         }
         let path = PathBuf::from(location);
@@ -81,7 +84,10 @@ impl Source {
         match self {
             Source::Dir(dir) => {
                 if !dir.is_dir() {
-                    refuse!("registry directory '{}' does not exist", shown(&dir.to_string_lossy()));
+                    refuse!(
+                        "registry directory '{}' does not exist",
+                        shown(&dir.to_string_lossy())
+                    );
                 }
                 Ok(Connected::Dir(dir.clone()))
             }
@@ -96,7 +102,10 @@ impl Source {
                     .user_agent("rs-rm-mod/0.1")
                     .build()
                     .new_agent();
-                Ok(Connected::Http { base: base.clone(), agent })
+                Ok(Connected::Http {
+                    base: base.clone(),
+                    agent,
+                })
             }
         }
     }
@@ -130,13 +139,17 @@ impl Connected {
     /// Checks that the source agrees with the index about a version: in git, its tag must
     /// still name its commit (a moved tag is refused).
     pub fn check_version(&self, version: &Version) -> Result<()> {
-        if let (Connected::Git(mirror), Some(tag), Some(commit)) = (self, &version.tag, &version.commit) {
+        if let (Connected::Git(mirror), Some(tag), Some(commit)) =
+            (self, &version.tag, &version.commit)
+        {
             let reference = format!("refs/tags/{tag}^{{commit}}");
             let found = git(mirror, &["rev-parse", "--verify", "--quiet", &reference])
                 .map(|out| String::from_utf8_lossy(&out).trim().to_owned());
             match found {
                 Ok(found) if found.eq_ignore_ascii_case(commit) => {}
-                Ok(found) => refuse!("tag {tag} names commit {found} in the registry, but the signed index says {commit}"),
+                Ok(found) => refuse!(
+                    "tag {tag} names commit {found} in the registry, but the signed index says {commit}"
+                ),
                 Err(_) => refuse!("tag {tag} is not in the registry's git repository"),
             }
         }
@@ -145,7 +158,12 @@ impl Connected {
 
     /// A small file at `version`'s revision (the registry head for `None`), at most `limit`
     /// bytes; `None` if there is no such file.
-    pub fn read(&self, version: Option<&Version>, path: &str, limit: u64) -> Result<Option<Vec<u8>>> {
+    pub fn read(
+        &self,
+        version: Option<&Version>,
+        path: &str,
+        limit: u64,
+    ) -> Result<Option<Vec<u8>>> {
         let Some(stream) = self.open(version, path)? else {
             return Ok(None);
         };
@@ -202,7 +220,10 @@ impl Connected {
 /// The revision a version's files are read at: its commit, else its tag.
 fn revision(version: Option<&Version>, head: &str) -> String {
     match version {
-        Some(Version { commit: Some(commit), .. }) => commit.clone(),
+        Some(Version {
+            commit: Some(commit),
+            ..
+        }) => commit.clone(),
         Some(Version { tag: Some(tag), .. }) => tag.clone(),
         _ => head.to_owned(),
     }
@@ -214,12 +235,29 @@ static GIT: Mutex<()> = Mutex::new(());
 
 /// Clones `url` into the cache, or fetches it again if it is there; the mirror's path.
 fn git_mirror(url: &str, home: &Path) -> Result<PathBuf> {
-    let _one_at_a_time = GIT.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _one_at_a_time = GIT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let cache = home.join(".cache").join("git");
     let mirror = cache.join(format!("{}.git", &sha256_hex(url.as_bytes())[..16]));
     if mirror.join("HEAD").exists() {
-        git(&mirror, &["fetch", "--quiet", "--prune", "--prune-tags", "--force", "origin"])
-            .map_err(|e| crate::Error(format!("git fetch from the registry '{}' failed: {e}", shown(url))))?;
+        git(
+            &mirror,
+            &[
+                "fetch",
+                "--quiet",
+                "--prune",
+                "--prune-tags",
+                "--force",
+                "origin",
+            ],
+        )
+        .map_err(|e| {
+            crate::Error(format!(
+                "git fetch from the registry '{}' failed: {e}",
+                shown(url)
+            ))
+        })?;
         return Ok(mirror);
     }
     std::fs::create_dir_all(&cache)
@@ -239,7 +277,11 @@ fn git_mirror(url: &str, home: &Path) -> Result<PathBuf> {
     };
     if let Some(error) = failed {
         let _ = std::fs::remove_dir_all(&partial);
-        refuse!("git clone of the registry '{}' failed: {}", shown(url), shown(&error));
+        refuse!(
+            "git clone of the registry '{}' failed: {}",
+            shown(url),
+            shown(&error)
+        );
     }
     std::fs::rename(&partial, &mirror)
         .map_err(|e| crate::Error(format!("cannot move the git mirror into place: {e}")))?;
@@ -258,7 +300,10 @@ fn git_command(mirror: &Path) -> Command {
 
 /// Runs git in `mirror`; its stdout, or its stderr as the error.
 fn git(mirror: &Path, args: &[&str]) -> std::result::Result<Vec<u8>, String> {
-    let out = git_command(mirror).args(args).output().map_err(|e| format!("cannot run git: {e}"))?;
+    let out = git_command(mirror)
+        .args(args)
+        .output()
+        .map_err(|e| format!("cannot run git: {e}"))?;
     if out.status.success() {
         Ok(out.stdout)
     } else {
@@ -286,7 +331,9 @@ impl Read for GitBlob {
         if n == 0 && !buf.is_empty() {
             let status = self.child.wait()?;
             if !status.success() {
-                return Err(std::io::Error::other(format!("git cat-file failed ({status})")));
+                return Err(std::io::Error::other(format!(
+                    "git cat-file failed ({status})"
+                )));
             }
         }
         Ok(n)
@@ -316,8 +363,14 @@ mod tests {
             Source::parse("https://example.com/reg.git").unwrap(),
             Source::Git("https://example.com/reg.git".into())
         );
-        assert_eq!(Source::parse("git+/srv/reg").unwrap(), Source::Git("/srv/reg".into()));
-        assert_eq!(Source::parse("/nonexistent/reg").unwrap(), Source::Dir("/nonexistent/reg".into()));
+        assert_eq!(
+            Source::parse("git+/srv/reg").unwrap(),
+            Source::Git("/srv/reg".into())
+        );
+        assert_eq!(
+            Source::parse("/nonexistent/reg").unwrap(),
+            Source::Dir("/nonexistent/reg".into())
+        );
         assert!(Source::parse("relative/reg").is_err());
         assert!(Source::parse("").is_err());
         assert!(Source::parse("git+-upload-pack=x").is_err());

@@ -65,12 +65,18 @@ impl Stored {
     pub fn matches(&self, spec: &str) -> bool {
         self.tag.as_deref() == Some(spec)
             || (crate::names::is_commit_prefix(spec)
-                && self.commit.as_deref().is_some_and(|c| c.starts_with(&spec.to_ascii_lowercase())))
+                && self
+                    .commit
+                    .as_deref()
+                    .is_some_and(|c| c.starts_with(&spec.to_ascii_lowercase())))
     }
 
     /// The metadata file's stem: the commit id, else the tag.
     fn key(&self) -> &str {
-        self.commit.as_deref().or(self.tag.as_deref()).unwrap_or("unknown")
+        self.commit
+            .as_deref()
+            .or(self.tag.as_deref())
+            .unwrap_or("unknown")
     }
 
     fn check(&self) -> Result<()> {
@@ -123,7 +129,10 @@ impl Store {
 
     /// Where the artifact with `sha256` of `namespace/name` lives.
     pub fn artifact_path(&self, namespace: &str, name: &str, sha256: &str) -> PathBuf {
-        self.home.join(namespace).join(name).join(format!("{sha256}.so"))
+        self.home
+            .join(namespace)
+            .join(name)
+            .join(format!("{sha256}.so"))
     }
 
     fn meta_path(&self, stored: &Stored) -> PathBuf {
@@ -137,8 +146,12 @@ impl Store {
     /// unless [`Store::commit`] took it.
     pub fn temp_file(&self) -> Result<TempFile> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
-        std::fs::create_dir_all(&self.home)
-            .map_err(|e| crate::Error(format!("cannot create mod.home {}: {e}", self.home.display())))?;
+        std::fs::create_dir_all(&self.home).map_err(|e| {
+            crate::Error(format!(
+                "cannot create mod.home {}: {e}",
+                self.home.display()
+            ))
+        })?;
         let path = self.home.join(format!(
             ".download-{}-{}.part",
             std::process::id(),
@@ -149,7 +162,10 @@ impl Store {
             .create_new(true)
             .open(&path)
             .map_err(|e| crate::Error(format!("cannot create {}: {e}", path.display())))?;
-        Ok(TempFile { path, file: Some(file) })
+        Ok(TempFile {
+            path,
+            file: Some(file),
+        })
     }
 
     /// Syncs `temp` and links it into its content-addressed place (an existing file there,
@@ -164,7 +180,8 @@ impl Store {
         drop(file);
         let dest = self.artifact_path(&stored.namespace, &stored.name, &stored.sha256);
         let dir = dest.parent().expect("the artifact has a directory");
-        std::fs::create_dir_all(dir).map_err(|e| crate::Error(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| crate::Error(format!("cannot create {}: {e}", dir.display())))?;
         match std::fs::hard_link(&temp.path, &dest) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
@@ -197,19 +214,29 @@ impl Store {
         let mut entries = Vec::new();
         for namespace in visible_dirs(&self.home) {
             for module in visible_dirs(&namespace) {
-                let Ok(files) = std::fs::read_dir(&module) else { continue };
+                let Ok(files) = std::fs::read_dir(&module) else {
+                    continue;
+                };
                 for file in files.flatten() {
                     let path = file.path();
                     if path.extension().is_none_or(|e| e != "json") || is_hidden(&path) {
                         continue;
                     }
-                    let Ok(text) = std::fs::read(&path) else { continue };
-                    let Ok(stored) = serde_json::from_slice::<Stored>(&text) else { continue };
+                    let Ok(text) = std::fs::read(&path) else {
+                        continue;
+                    };
+                    let Ok(stored) = serde_json::from_slice::<Stored>(&text) else {
+                        continue;
+                    };
                     if stored.check().is_err() {
                         continue;
                     }
-                    let artifact = self.artifact_path(&stored.namespace, &stored.name, &stored.sha256);
-                    entries.push(Entry { stored, path: artifact });
+                    let artifact =
+                        self.artifact_path(&stored.namespace, &stored.name, &stored.sha256);
+                    entries.push(Entry {
+                        stored,
+                        path: artifact,
+                    });
                 }
             }
         }
@@ -223,7 +250,8 @@ impl Store {
     /// still uses the same file. The caller checks that the file is not loaded.
     pub fn remove(&self, entry: &Entry) -> Result<()> {
         let meta = self.meta_path(&entry.stored);
-        std::fs::remove_file(&meta).map_err(|e| crate::Error(format!("cannot remove {}: {e}", meta.display())))?;
+        std::fs::remove_file(&meta)
+            .map_err(|e| crate::Error(format!("cannot remove {}: {e}", meta.display())))?;
         let shared = self.list()?.iter().any(|other| other.path == entry.path);
         if !shared {
             match std::fs::remove_file(&entry.path) {
@@ -265,11 +293,14 @@ impl Drop for TempFile {
 }
 
 fn is_hidden(path: &Path) -> bool {
-    path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'))
+    path.file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
 }
 
 fn visible_dirs(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
     entries
         .flatten()
         .map(|e| e.path())

@@ -29,8 +29,12 @@ pub fn trusted_key(setting: &str) -> Result<PublicKey> {
             shown(setting)
         ),
     };
-    key_from_text(&text)
-        .map_err(|_| crate::Error(format!("the file '{}' holds no minisign public key", shown(setting))))
+    key_from_text(&text).map_err(|_| {
+        crate::Error(format!(
+            "the file '{}' holds no minisign public key",
+            shown(setting)
+        ))
+    })
 }
 
 fn key_from_text(text: &str) -> std::result::Result<PublicKey, minisign_verify::Error> {
@@ -57,7 +61,9 @@ pub fn signed_index(index: &[u8], signature: Option<&[u8]>, key: &PublicKey) -> 
         Err(minisign_verify::Error::UnexpectedKeyId) => {
             refuse!("registry index is signed by another key than mod.trusted-key (untrusted key)")
         }
-        Err(_) => refuse!("registry index signature is invalid (the index was changed or the signature is bad)"),
+        Err(_) => refuse!(
+            "registry index signature is invalid (the index was changed or the signature is bad)"
+        ),
     }
 }
 
@@ -108,18 +114,29 @@ pub fn check_elf(header: &[u8]) -> Result<()> {
     if header.len() < ELF_HEADER_LEN || &header[..4] != b"\x7fELF" {
         refuse!("the artifact is not an ELF file, so not a shared object this server can load");
     }
-    let class = if cfg!(target_pointer_width = "64") { 2 } else { 1 };
+    let class = if cfg!(target_pointer_width = "64") {
+        2
+    } else {
+        1
+    };
     let data = if cfg!(target_endian = "little") { 1 } else { 2 };
     if header[4] != class || header[5] != data {
         refuse!("the artifact is an ELF file for another machine (word size or byte order)");
     }
     let read16 = |at: usize| {
         let bytes = [header[at], header[at + 1]];
-        if data == 1 { u16::from_le_bytes(bytes) } else { u16::from_be_bytes(bytes) }
+        if data == 1 {
+            u16::from_le_bytes(bytes)
+        } else {
+            u16::from_be_bytes(bytes)
+        }
     };
     const ET_DYN: u16 = 3;
     if read16(16) != ET_DYN {
-        refuse!("the artifact is an ELF file but not a shared object (e_type {})", read16(16));
+        refuse!(
+            "the artifact is an ELF file but not a shared object (e_type {})",
+            read16(16)
+        );
     }
     let machine = read16(18);
     if Some(machine) != this_machine() {
@@ -161,8 +178,18 @@ mod tests {
     #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
     fn elf_headers_are_checked() {
         assert!(check_elf(&elf(3, 62)).is_ok());
-        assert!(check_elf(&elf(2, 62)).unwrap_err().0.contains("not a shared object"));
-        assert!(check_elf(&elf(3, 183)).unwrap_err().0.contains("another machine"));
+        assert!(
+            check_elf(&elf(2, 62))
+                .unwrap_err()
+                .0
+                .contains("not a shared object")
+        );
+        assert!(
+            check_elf(&elf(3, 183))
+                .unwrap_err()
+                .0
+                .contains("another machine")
+        );
         assert!(check_elf(b"#!/bin/sh\necho hello there\n").is_err());
         assert!(check_elf(b"\x7fELF").is_err());
     }
@@ -170,8 +197,14 @@ mod tests {
     #[test]
     fn sha_files() {
         let sha = sha256_hex(b"abc");
-        assert_eq!(sha, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-        assert_eq!(parse_sha_file(format!("{sha}  m.so\n").as_bytes()).unwrap(), sha);
+        assert_eq!(
+            sha,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(
+            parse_sha_file(format!("{sha}  m.so\n").as_bytes()).unwrap(),
+            sha
+        );
         assert!(parse_sha_file(b"nope").is_err());
     }
 }

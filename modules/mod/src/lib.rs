@@ -37,7 +37,9 @@ fn check_registry(value: &str) -> Result<()> {
     if value.trim().is_empty() {
         return Ok(());
     }
-    modreg::source::Source::parse(value).map(drop).map_err(refusal)
+    modreg::source::Source::parse(value)
+        .map(drop)
+        .map_err(refusal)
 }
 
 fn check_home(value: &str) -> Result<()> {
@@ -48,7 +50,9 @@ fn check_key(value: &str) -> Result<()> {
     if value.trim().is_empty() {
         return Ok(());
     }
-    modreg::verify::trusted_key(value).map(drop).map_err(refusal)
+    modreg::verify::trusted_key(value)
+        .map(drop)
+        .map_err(refusal)
 }
 
 /// A registry refusal as an error reply.
@@ -80,12 +84,18 @@ struct Download {
 static DOWNLOADS: Mutex<Vec<Download>> = Mutex::new(Vec::new());
 
 fn downloads() -> std::sync::MutexGuard<'static, Vec<Download>> {
-    DOWNLOADS.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    DOWNLOADS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Runs [`fetch::get`] for `module`, recording its progress for MOD.LIST and logging it (at
 /// most once a second) through `tsc`.
-fn get_with_progress(tsc: &ThreadSafeContext, settings: &Settings, module: &ModuleRef) -> Result<Got> {
+fn get_with_progress(
+    tsc: &ThreadSafeContext,
+    settings: &Settings,
+    module: &ModuleRef,
+) -> Result<Got> {
     static NEXT_ID: AtomicU64 = AtomicU64::new(0);
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     let log = |level, message: String| tsc.lock().log(level, &message);
@@ -93,8 +103,18 @@ fn get_with_progress(tsc: &ThreadSafeContext, settings: &Settings, module: &Modu
     let mut size = 0;
     let mut last_log = Instant::now();
     let mut on_progress = |progress: Progress| match progress {
-        Progress::Started { version: label, sha256, size: total } => {
-            log(LogLevel::Notice, format!("mod: downloading {}@{label} ({total} bytes)", module.module()));
+        Progress::Started {
+            version: label,
+            sha256,
+            size: total,
+        } => {
+            log(
+                LogLevel::Notice,
+                format!(
+                    "mod: downloading {}@{label} ({total} bytes)",
+                    module.module()
+                ),
+            );
             downloads().push(Download {
                 id,
                 module: module.module(),
@@ -153,7 +173,11 @@ fn spawn(name: &str, work: impl FnOnce() + Send + 'static) -> Result<()> {
 }
 
 fn module_ref(arg: &RStr) -> Result<ModuleRef> {
-    ModuleRef::parse(arg.to_str().map_err(|_| Error::err("module name is not UTF-8"))?).map_err(refusal)
+    ModuleRef::parse(
+        arg.to_str()
+            .map_err(|_| Error::err("module name is not UTF-8"))?,
+    )
+    .map_err(refusal)
 }
 
 // ---- MOD.SEARCH ----
@@ -186,7 +210,9 @@ fn reply_hits(ctx: &Ctx, hits: Result<Vec<Hit>>) -> Result<()> {
 // ---- MOD.GET ----
 
 fn get(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
-    let [_, module] = args else { return Err(Error::WrongArity) };
+    let [_, module] = args else {
+        return Err(Error::WrongArity);
+    };
     let module = module_ref(module)?;
     let settings = settings();
     let tsc = ctx.thread_safe_context();
@@ -211,13 +237,18 @@ struct Install {
 }
 
 fn install(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
-    let [_, module, module_args @ ..] = args else { return Err(Error::WrongArity) };
+    let [_, module, module_args @ ..] = args else {
+        return Err(Error::WrongArity);
+    };
     let module = module_ref(module)?;
     if module.name == "mod" {
-        return Err(Error::err("MOD.INSTALL cannot install or replace the mod module itself"));
+        return Err(Error::err(
+            "MOD.INSTALL cannot install or replace the mod module itself",
+        ));
     }
     module_command_allowed(ctx)?;
-    ctx.current_user()?.check_command("MODULE", ("LOAD", module.name.as_str()))?;
+    ctx.current_user()?
+        .check_command("MODULE", ("LOAD", module.name.as_str()))?;
     refuse_if_loaded(ctx, &module.name)?;
     let args: Vec<Vec<u8>> = module_args.iter().map(|a| a.as_bytes().to_vec()).collect();
     let settings = settings();
@@ -257,12 +288,20 @@ fn load(ctx: &Ctx, install: Result<Install>) -> Result<()> {
     let mut argv: Vec<Vec<u8>> = vec![b"LOAD".to_vec(), path.clone().into_bytes()];
     argv.extend(args);
     // As the calling user: its ACL decides, as for a MODULE LOAD it typed.
-    let reply = ctx.call_with(CallOptions::new().check_acl().errors_as_replies(), "MODULE", &argv[..])?;
+    let reply = ctx.call_with(
+        CallOptions::new().check_acl().errors_as_replies(),
+        "MODULE",
+        &argv[..],
+    )?;
     let reply = reply.into_result()?;
     drop(reply);
     ctx.log(
         LogLevel::Notice,
-        &format!("mod: loaded {}@{} from {path}", stored.module(), stored.label()),
+        &format!(
+            "mod: loaded {}@{} from {path}",
+            stored.module(),
+            stored.label()
+        ),
     );
     ctx.reply_ok();
     Ok(())
@@ -295,13 +334,18 @@ fn loaded_modules(ctx: &Ctx) -> Result<Vec<(String, PathBuf)>> {
     let mut modules = Vec::new();
     if let CallValue::Array(items) = reply.value() {
         for item in items.iter() {
-            let CallValue::Array(fields) = item.value() else { continue };
+            let CallValue::Array(fields) = item.value() else {
+                continue;
+            };
             let mut name = String::new();
             let mut path = PathBuf::new();
             let mut at = 0;
             while at + 1 < fields.len() {
                 let key = fields.get(at).and_then(Reply::as_bytes).unwrap_or_default();
-                let value = fields.get(at + 1).and_then(Reply::as_bytes).unwrap_or_default();
+                let value = fields
+                    .get(at + 1)
+                    .and_then(Reply::as_bytes)
+                    .unwrap_or_default();
                 match key {
                     b"name" => name = String::from_utf8_lossy(value).into_owned(),
                     b"path" => path = PathBuf::from(String::from_utf8_lossy(value).into_owned()),
@@ -316,7 +360,10 @@ fn loaded_modules(ctx: &Ctx) -> Result<Vec<(String, PathBuf)>> {
 }
 
 fn refuse_if_loaded(ctx: &Ctx, name: &str) -> Result<()> {
-    if loaded_modules(ctx)?.iter().any(|(loaded, _)| loaded == name) {
+    if loaded_modules(ctx)?
+        .iter()
+        .any(|(loaded, _)| loaded == name)
+    {
         return Err(Error::err(format!(
             "a module named '{name}' is loaded already (MODULE UNLOAD it first)"
         )));
@@ -350,7 +397,15 @@ fn list(ctx: &Ctx, _args: &[&RStr]) -> Result<()> {
     let loaded = loaded_modules(ctx)?;
     let in_flight: Vec<(String, String, String, u64, u64)> = downloads()
         .iter()
-        .map(|d| (d.module.clone(), d.version.clone(), d.sha256.clone(), d.size, d.received))
+        .map(|d| {
+            (
+                d.module.clone(),
+                d.version.clone(),
+                d.sha256.clone(),
+                d.size,
+                d.received,
+            )
+        })
         .collect();
     ctx.reply_array(entries.len() + in_flight.len());
     for Entry { stored, path } in &entries {
@@ -403,7 +458,9 @@ fn reply_entry(
 // ---- MOD.REMOVE ----
 
 fn remove(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
-    let [_, module] = args else { return Err(Error::WrongArity) };
+    let [_, module] = args else {
+        return Err(Error::WrongArity);
+    };
     let module = module_ref(module)?;
     let store = Store::new(&HOME.get()).map_err(refusal)?;
     let matching: Vec<Entry> = store
@@ -411,7 +468,12 @@ fn remove(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
         .map_err(refusal)?
         .into_iter()
         .filter(|e| e.stored.namespace == module.namespace && e.stored.name == module.name)
-        .filter(|e| module.version.as_deref().is_none_or(|v| e.stored.matches(v)))
+        .filter(|e| {
+            module
+                .version
+                .as_deref()
+                .is_none_or(|v| e.stored.matches(v))
+        })
         .collect();
     if matching.is_empty() {
         return Err(Error::err(format!("{module} is not downloaded")));

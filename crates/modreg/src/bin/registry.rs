@@ -30,7 +30,9 @@ fn main() -> ExitCode {
         Some("keygen") => keygen(&args[1..]),
         Some("sign") => sign(&args[1..]),
         Some("serve") => serve(&args[1..]),
-        _ => Err("usage: registry publish|keygen|sign|serve … (see the source's header)".to_owned()),
+        _ => {
+            Err("usage: registry publish|keygen|sign|serve … (see the source's header)".to_owned())
+        }
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -58,25 +60,49 @@ fn root() -> PathBuf {
 fn publish(args: &[String]) -> Result<(), String> {
     let root = root();
     let target = root.join("target");
-    let modules_dir = PathBuf::from(option(args, "--modules", &target.join("modules").to_string_lossy()));
-    let out = PathBuf::from(option(args, "--out", &target.join("registry").to_string_lossy()));
-    let secret = PathBuf::from(option(args, "--key", &target.join("registry.key").to_string_lossy()));
-    let public = PathBuf::from(option(args, "--pub", &target.join("registry.pub").to_string_lossy()));
+    let modules_dir = PathBuf::from(option(
+        args,
+        "--modules",
+        &target.join("modules").to_string_lossy(),
+    ));
+    let out = PathBuf::from(option(
+        args,
+        "--out",
+        &target.join("registry").to_string_lossy(),
+    ));
+    let secret = PathBuf::from(option(
+        args,
+        "--key",
+        &target.join("registry.key").to_string_lossy(),
+    ));
+    let public = PathBuf::from(option(
+        args,
+        "--pub",
+        &target.join("registry.pub").to_string_lossy(),
+    ));
     let namespace = option(args, "--namespace", "rs-rm");
     let keys = Keys::load_or_generate(&secret, &public).map_err(|e| e.0)?;
     let mut builds = Vec::new();
-    let entries = std::fs::read_dir(&modules_dir).map_err(|e| format!("{}: {e}", modules_dir.display()))?;
+    let entries =
+        std::fs::read_dir(&modules_dir).map_err(|e| format!("{}: {e}", modules_dir.display()))?;
     for entry in entries.flatten() {
         let path = entry.path();
         if path.extension().is_some_and(|e| e == "so") {
-            let name = path.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+            let name = path
+                .file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
             let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
             let (version, description) = crate_info(&root.join("modules").join(&name));
             builds.push((name, version, description, bytes));
         }
     }
     if builds.is_empty() {
-        return Err(format!("no modules in {} (run `cargo make modules`)", modules_dir.display()));
+        return Err(format!(
+            "no modules in {} (run `cargo make modules`)",
+            modules_dir.display()
+        ));
     }
     builds.sort_by(|a, b| a.0.cmp(&b.0));
     let registry = GitRegistry::create(&out).map_err(|e| e.0)?;
@@ -90,16 +116,28 @@ fn publish(args: &[String]) -> Result<(), String> {
                 _ => format!("v{crate_version}"),
             };
             let bytes = stamp(bytes, &tag);
-            let path = registry.write_artifact(&namespace, name, &platform, &bytes).map_err(|e| e.0)?;
-            let artifact = Artifact { path, sha256: sha256_hex(&bytes), size: bytes.len() as u64 };
+            let path = registry
+                .write_artifact(&namespace, name, &platform, &bytes)
+                .map_err(|e| e.0)?;
+            let artifact = Artifact {
+                path,
+                sha256: sha256_hex(&bytes),
+                size: bytes.len() as u64,
+            };
             versions.push((name.clone(), tag, artifact));
         }
         // One revision per release; module tags are per module (`json/v0.1.0`) would need one
         // revision each, so a release tag names the revision holding every module's release.
         let tag = versions.first().map(|v| v.1.clone()).unwrap_or_default();
-        let commit = registry.commit(&format!("release {tag}"), Some(&tag)).map_err(|e| e.0)?;
+        let commit = registry
+            .commit(&format!("release {tag}"), Some(&tag))
+            .map_err(|e| e.0)?;
         for (name, tag, artifact) in versions {
-            let description = builds.iter().find(|b| b.0 == name).map(|b| b.2.clone()).unwrap_or_default();
+            let description = builds
+                .iter()
+                .find(|b| b.0 == name)
+                .map(|b| b.2.clone())
+                .unwrap_or_default();
             let entry = modules.entry(name.clone()).or_insert_with(|| ModuleEntry {
                 name: name.clone(),
                 description,
@@ -115,15 +153,26 @@ fn publish(args: &[String]) -> Result<(), String> {
     }
     let index = Index {
         format: FORMAT,
-        namespaces: vec![Namespace { name: namespace.clone(), modules: modules.into_values().collect() }],
+        namespaces: vec![Namespace {
+            name: namespace.clone(),
+            modules: modules.into_values().collect(),
+        }],
     };
     registry.write_index(&index, Some(&keys)).map_err(|e| e.0)?;
     registry.commit("index", None).map_err(|e| e.0)?;
     for module in &index.namespaces[0].modules {
         let tags: Vec<String> = module.versions.iter().map(Version::label).collect();
-        println!("published {namespace}/{} ({})", module.name, tags.join(", "));
+        println!(
+            "published {namespace}/{} ({})",
+            module.name,
+            tags.join(", ")
+        );
     }
-    println!("registry {} (git), public key {}", out.display(), public.display());
+    println!(
+        "registry {} (git), public key {}",
+        out.display(),
+        public.display()
+    );
     Ok(())
 }
 
@@ -138,7 +187,10 @@ fn crate_info(dir: &Path) -> (String, String) {
             })
             .filter(|value| !value.contains('{'))
     };
-    (field("version").unwrap_or_else(|| "0.1.0".to_owned()), field("description").unwrap_or_default())
+    (
+        field("version").unwrap_or_else(|| "0.1.0".to_owned()),
+        field("description").unwrap_or_default(),
+    )
 }
 
 fn keygen(args: &[String]) -> Result<(), String> {
@@ -148,7 +200,9 @@ fn keygen(args: &[String]) -> Result<(), String> {
         return Err("keygen needs --key FILE --pub FILE".to_owned());
     }
     let _ = std::fs::remove_file(&secret);
-    Keys::load_or_generate(&secret, &public).map(drop).map_err(|e| e.0)
+    Keys::load_or_generate(&secret, &public)
+        .map(drop)
+        .map_err(|e| e.0)
 }
 
 fn sign(args: &[String]) -> Result<(), String> {
@@ -166,7 +220,10 @@ fn sign(args: &[String]) -> Result<(), String> {
 fn serve(args: &[String]) -> Result<(), String> {
     let dir = PathBuf::from(args.first().ok_or("serve needs DIR")?);
     let number = |name: &str| option(args, name, "").parse::<u64>().ok();
-    let options = Options { rate: number("--rate").unwrap_or(0), cut_after: number("--cut") };
+    let options = Options {
+        rate: number("--rate").unwrap_or(0),
+        cut_after: number("--cut"),
+    };
     let server = Server::start(&dir, options).map_err(|e| e.0)?;
     println!("{}", server.port());
     // Serve until whoever started us closes our stdin (or kills us).
