@@ -537,7 +537,10 @@ fn refusals_leave_nothing_behind() {
             assert_eq!(reply(&mut con, &["mod.list"]), "[]", "{who}: {module}");
         }
 
-        assert_eq!(reply(&mut con, &["config", "set", "mod.max-size", "256mb"]), "+OK");
+        assert_eq!(
+            reply(&mut con, &["config", "set", "mod.max-size", "256mb"]),
+            "+OK"
+        );
         // A transfer cut short by the server.
         let case_home = home.join("cut");
         assert_eq!(
@@ -681,7 +684,10 @@ fn install_obeys_enable_module_command_and_acl() {
         );
         assert_eq!(files_left(&home), Vec::<String>::new(), "{who}");
         // MOD commands are flagged admin.
-        let info = reply(&mut server.connection(), &["command", "info", "mod.install"]);
+        let info = reply(
+            &mut server.connection(),
+            &["command", "info", "mod.install"],
+        );
         assert!(info.contains("+admin"), "{who}: {info}");
     }
 }

@@ -207,10 +207,10 @@ impl Version {
         if let Some(tag) = &self.tag {
             check_version(tag)?;
         }
-        if let Some(commit) = &self.commit {
-            if !(commit.len() == 40 || commit.len() == 64) || !is_commit_prefix(commit) {
-                refuse!("registry index has a bad commit id '{}'", shown(commit));
-            }
+        if let Some(commit) = &self.commit
+            && (!(commit.len() == 40 || commit.len() == 64) || !is_commit_prefix(commit))
+        {
+            refuse!("registry index has a bad commit id '{}'", shown(commit));
         }
         if let Some(min) = &self.min_server {
             parse_server_version(min)?;

@@ -261,12 +261,11 @@ impl Store {
             }
         }
         // Empty module and namespace directories go too.
-        if let Some(module_dir) = entry.path.parent() {
-            if std::fs::remove_dir(module_dir).is_ok() {
-                if let Some(namespace_dir) = module_dir.parent() {
-                    let _ = std::fs::remove_dir(namespace_dir);
-                }
-            }
+        if let Some(module_dir) = entry.path.parent()
+            && std::fs::remove_dir(module_dir).is_ok()
+            && let Some(namespace_dir) = module_dir.parent()
+        {
+            let _ = std::fs::remove_dir(namespace_dir);
         }
         Ok(())
     }
