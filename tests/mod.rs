@@ -722,6 +722,13 @@ fn server_answers_during_a_download() {
         for _ in 0..10 {
             assert_eq!(reply(&mut con, &["ping"]), "+PONG", "{who}");
         }
+        let list = reply(&mut con, &["mod.list"]);
+        let in_flight = format!(
+            r#"["module", "t/hashex", "version", "v2", "commit", "{}", "sha256", "{}", "state", "downloading "#,
+            reg.commits[1],
+            sha256_hex(&reg.v2)
+        );
+        assert!(list.contains(&in_flight), "{who}: {list}");
         let got = getter.join().unwrap();
         assert_eq!(
             path_of(&got),

@@ -80,6 +80,8 @@ pub enum Progress {
     Started {
         /// The version's label.
         version: String,
+        /// The version's commit id, if the index has one.
+        commit: Option<String>,
         /// The artifact's sha256.
         sha256: String,
         /// Its size.
@@ -170,6 +172,7 @@ pub fn get(
     }
     progress(Progress::Started {
         version: version.label(),
+        commit: version.commit.clone(),
         sha256: artifact.sha256.clone(),
         size: artifact.size,
     });

@@ -76,6 +76,7 @@ struct Download {
     id: u64,
     module: String,
     version: String,
+    commit: String,
     sha256: String,
     size: u64,
     received: u64,
@@ -105,6 +106,7 @@ fn get_with_progress(
     let mut on_progress = |progress: Progress| match progress {
         Progress::Started {
             version: label,
+            commit,
             sha256,
             size: total,
         } => {
@@ -119,6 +121,7 @@ fn get_with_progress(
                 id,
                 module: module.module(),
                 version: label.clone(),
+                commit: commit.unwrap_or_default(),
                 sha256,
                 size: total,
                 received: 0,
@@ -395,12 +398,13 @@ fn list(ctx: &Ctx, _args: &[&RStr]) -> Result<()> {
     let store = Store::new(&HOME.get()).map_err(refusal)?;
     let entries = store.list().map_err(refusal)?;
     let loaded = loaded_modules(ctx)?;
-    let in_flight: Vec<(String, String, String, u64, u64)> = downloads()
+    let in_flight: Vec<(String, String, String, String, u64, u64)> = downloads()
         .iter()
         .map(|d| {
             (
                 d.module.clone(),
                 d.version.clone(),
+                d.commit.clone(),
                 d.sha256.clone(),
                 d.size,
                 d.received,
@@ -421,9 +425,9 @@ fn list(ctx: &Ctx, _args: &[&RStr]) -> Result<()> {
             &path.to_string_lossy(),
         );
     }
-    for (module, version, sha256, size, received) in in_flight {
+    for (module, version, commit, sha256, size, received) in in_flight {
         let state = format!("downloading {received}/{size}");
-        reply_entry(ctx, &module, &version, "", &sha256, size, &state, "");
+        reply_entry(ctx, &module, &version, &commit, &sha256, size, &state, "");
     }
     Ok(())
 }
