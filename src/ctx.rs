@@ -412,6 +412,77 @@ impl<'a> Ctx<'a> {
     pub fn log(&self, level: LogLevel, message: &str) {
         log_raw(self.as_ptr(), level, message);
     }
+
+    /// The calling client's connection: id, peer address, Unix socket or TLS.
+    ///
+    /// `Err` where no connection called (a timer, a thread-safe context, a module's own call).
+    ///
+    /// ```no_run
+    /// # use rm::{Ctx, Error, RStr, Result};
+    /// fn local_only(ctx: &Ctx, _args: &[&RStr]) -> Result<()> {
+    ///     if !ctx.client_info()?.is_local() {
+    ///         return Err(Error::err("only from this machine"));
+    ///     }
+    ///     ctx.reply_ok();
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn client_info(&self) -> Result<ClientInfo> {
+        // SAFETY: a live context.
+        let id = unsafe { core_api!(GetClientId)(self.as_ptr()) };
+        let mut info = sys::RedisModuleClientInfo {
+            version: 1,
+            ..Default::default()
+        };
+        // SAFETY: `info` is a version-1 client info the server fills in.
+        let found = id != 0
+            && unsafe { core_api!(GetClientInfoById)(std::ptr::from_mut(&mut info).cast(), id) }
+                == sys::REDISMODULE_OK;
+        if !found {
+            return Err(Error::err("no calling client connection"));
+        }
+        // The address is a fixed buffer, NUL-terminated unless full.
+        let addr: Vec<u8> = info
+            .addr
+            .iter()
+            .map(|&c| c as u8)
+            .take_while(|&b| b != 0)
+            .collect();
+        let flags = info.flags;
+        Ok(ClientInfo {
+            id: info.id,
+            addr: String::from_utf8_lossy(&addr).into_owned(),
+            port: info.port,
+            db: info.db,
+            tls: flags & sys::REDISMODULE_CLIENTINFO_FLAG_SSL as u64 != 0,
+            unix_socket: flags & sys::REDISMODULE_CLIENTINFO_FLAG_UNIXSOCKET as u64 != 0,
+        })
+    }
+}
+
+/// A client's connection, from [`Ctx::client_info`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientInfo {
+    /// The client id (`CLIENT ID`).
+    pub id: u64,
+    /// The peer's IP address (empty for a Unix socket).
+    pub addr: String,
+    /// The peer's TCP port.
+    pub port: u16,
+    /// The selected database.
+    pub db: u16,
+    /// Over TLS.
+    pub tls: bool,
+    /// Over a Unix socket.
+    pub unix_socket: bool,
+}
+
+impl ClientInfo {
+    /// Whether the client is on this machine as the server counts it for settings such as
+    /// `enable-module-command local`: a Unix socket, or the peer address `127.0.0.1` or `::1`.
+    pub fn is_local(&self) -> bool {
+        self.unix_socket || self.addr == "127.0.0.1" || self.addr == "::1"
+    }
 }
 
 /// Logs through the server with or without a context (a NULL context logs as the module

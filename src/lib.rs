@@ -91,7 +91,7 @@ pub use call::{
     PairsIter, Reply, ReplyKind,
 };
 pub use config::{BoolConfig, EnumConfig, NumericConfig, StringConfig};
-pub use ctx::{Ctx, LogLevel, Postponed};
+pub use ctx::{ClientInfo, Ctx, LogLevel, Postponed};
 pub use datatype::{AofWriter, AuxTriggers, AuxWhen, DataType, Digest};
 pub use error::{Error, Result, WRONGTYPE_MESSAGE};
 pub use events::NotifyFlags;
