@@ -7,7 +7,8 @@ use serde_json::{Number, Value};
 use crate::node::{Node, allocation_size, count_rewrite, explode, write_key};
 use crate::text::{self, PrettyFormat};
 use crate::value::{JsonType, ValueRef, string_len, text_type};
-use crate::{JsonError, Segment};
+use crate::path::Step;
+use crate::{JsonError, Location, Segment};
 
 /// Nesting accepted when loading our own (RDB) text: RedisJSON loads documents deeper than its
 /// input limit (FACTS.md §1.3), but unbounded recursion could overflow the stack.
@@ -294,6 +295,58 @@ impl Document {
             };
         }
         Some(ValueRef::of_node(node))
+    }
+
+    /// The location and value a simple chain selects, walking the document's own storage (no
+    /// `serde_json::Value`): the same result as [`crate::path::resolve`] on [`Document::to_value`].
+    pub fn walk(&self, steps: &[Step]) -> Option<(Location, ValueRef<'_>)> {
+        let mut location = Location::with_capacity(steps.len());
+        let mut node = &self.root;
+        let mut steps = steps.iter();
+        let text = loop {
+            if let Node::Blob(text) = node {
+                break text;
+            }
+            let Some(step) = steps.next() else {
+                return Some((location, ValueRef::of_node(node)));
+            };
+            node = match (node, step) {
+                (Node::Array(items), Step::Index(index)) => {
+                    let position = Step::array_position(*index, items.len())?;
+                    location.push(Segment::Index(position));
+                    &items[position]
+                }
+                (Node::Object(members), Step::Key(key)) => {
+                    let (_, value) = members.iter().find(|(name, _)| **name == **key)?;
+                    location.push(Segment::Key(key.clone()));
+                    value
+                }
+                _ => return None,
+            };
+        };
+        let mut range = 0..text.len();
+        for step in steps {
+            range = match step {
+                Step::Key(key) => {
+                    let member = text::find_member(text, range, key)?;
+                    location.push(Segment::Key(key.clone()));
+                    member
+                }
+                Step::Index(index) => {
+                    let position = match usize::try_from(*index) {
+                        Ok(position) => position,
+                        Err(_) => {
+                            let length = text::element_count(text.as_bytes(), range.clone())?;
+                            Step::array_position(*index, length)?
+                        }
+                    };
+                    let element = text::find_element(text.as_bytes(), range, position)?;
+                    location.push(Segment::Index(position));
+                    element
+                }
+            };
+        }
+        Some((location, ValueRef::of_text(&text[range])))
     }
 
     /// Bytes allocated for this document: the boxed `Document` plus everything it owns, with

@@ -376,6 +376,27 @@ pub(crate) fn find_element(text: &[u8], range: Range<usize>, index: usize) -> Op
     }
 }
 
+/// Number of elements of the array at `text[range]`; `None` if it is not an array.
+pub(crate) fn element_count(text: &[u8], range: Range<usize>) -> Option<usize> {
+    if text[range.start] != b'[' {
+        return None;
+    }
+    let mut i = range.start + 1;
+    if text[i] == b']' {
+        return Some(0);
+    }
+    let mut count = 1;
+    loop {
+        let end = skip_value(text, i);
+        if text[end] == b',' {
+            i = end + 1;
+            count += 1;
+        } else {
+            return Some(count);
+        }
+    }
+}
+
 /// Range of the value at `location` inside the value `text[range]`.
 pub(crate) fn locate(
     text: &str,

@@ -32,7 +32,7 @@ pub(crate) fn rewrite(text: &str) -> String {
 
 /// Characters a legacy shorthand member name may contain: RedisJSON's set
 /// (`A-Z a-z 0-9 - _ ` ~ + # % $ ^ / :`) plus, as in RFC 9535, every non-ASCII character.
-fn is_legacy_name_char(c: char) -> bool {
+pub(crate) fn is_legacy_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || "-_`~+#%$^/:".contains(c) || !c.is_ascii()
 }
 

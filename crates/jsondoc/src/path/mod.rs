@@ -80,7 +80,7 @@ use serde_json_path::{JsonPath, PathElement};
 pub use error::PathError;
 pub use simple::{Step, resolve};
 
-use crate::{Location, Segment};
+use crate::{Document, Location, Segment};
 
 /// A parsed path, ready to be evaluated against any number of documents.
 ///
@@ -112,13 +112,33 @@ pub struct Path {
     legacy_rewrite: Option<String>,
     /// The RFC 9535 query that is evaluated.
     query_text: String,
-    compiled: JsonPath,
+    /// The compiled query; `None` for the simple chains [`simple::recognise_text`] accepts,
+    /// which never need the engine.
+    compiled: Option<JsonPath>,
     simple: Option<Vec<Step>>,
 }
 
 impl Path {
     /// Parses `text` in the dialect its first characters select (see the module docs).
+    ///
+    /// Plain simple chains (`$.a[1].b`, `.a.b`, `a[0]`: no blanks, no quotes, canonical
+    /// indices) are recognised directly without running the RFC 9535 parser; the result is the
+    /// same (tested against the general parse).
     pub fn parse(text: &str) -> Result<Path, PathError> {
+        if let Some(fast) = simple::recognise_text(text) {
+            return Ok(Path {
+                text: text.to_owned(),
+                legacy_rewrite: fast.legacy.then(|| legacy::rewrite(text)),
+                query_text: fast.query_text,
+                compiled: None,
+                simple: Some(fast.steps),
+            });
+        }
+        Self::parse_general(text)
+    }
+
+    /// [`Path::parse`] without the shortcut for plain simple chains.
+    fn parse_general(text: &str) -> Result<Path, PathError> {
         let legacy = (!is_jsonpath_text(text)).then(|| legacy::translate(text));
         let (shown_text, rfc_text) = match &legacy {
             Some(legacy) => (legacy.rewritten.as_str(), legacy.translated.text.as_str()),
@@ -144,7 +164,7 @@ impl Path {
             query_text: query_text.to_owned(),
             simple: simple::recognise(query_text),
             legacy_rewrite: legacy.map(|legacy| legacy.rewritten),
-            compiled,
+            compiled: Some(compiled),
         })
     }
 
@@ -204,9 +224,30 @@ impl Path {
         }
     }
 
+    /// The locations of every match in `document`, as [`Path::query`] finds them in its value. A simple
+    /// chain walks the document's own storage; any other path materialises the document.
+    pub fn query_document(&self, document: &Document) -> Vec<Location> {
+        match &self.simple {
+            Some(steps) => document.walk(steps).map(|(location, _)| location).into_iter().collect(),
+            None => self.query_with_engine(&document.to_value()),
+        }
+    }
+
+    /// The first match in `document` (see [`Path::query_document`]).
+    pub fn query_first_document(&self, document: &Document) -> Option<Location> {
+        match &self.simple {
+            Some(steps) => document.walk(steps).map(|(location, _)| location),
+            None => self.query_with_engine(&document.to_value()).into_iter().next(),
+        }
+    }
+
     /// Evaluates with the general engine, bypassing the simple-chain shortcut.
     fn query_with_engine(&self, root: &Value) -> Vec<Location> {
-        self.compiled
+        let Some(compiled) = &self.compiled else {
+            // Only simple chains are built without the engine, and they never get here.
+            return self.simple.as_ref().and_then(|steps| resolve(root, steps)).into_iter().collect();
+        };
+        compiled
             .query_located(root)
             .iter()
             .map(|node| {
