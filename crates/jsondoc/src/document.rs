@@ -301,6 +301,26 @@ impl Document {
     /// `serde_json::Value`): the same result as [`crate::path::resolve`] on [`Document::to_value`].
     pub fn walk(&self, steps: &[Step]) -> Option<(Location, ValueRef<'_>)> {
         let mut location = Location::with_capacity(steps.len());
+        let value = self.walk_recording(steps, Some(&mut location))?;
+        Some((location, value))
+    }
+
+    /// The value a simple chain selects, as [`Document::walk`] finds it, without building its
+    /// location (reads need only the value).
+    pub fn find(&self, steps: &[Step]) -> Option<ValueRef<'_>> {
+        self.walk_recording(steps, None)
+    }
+
+    fn walk_recording(
+        &self,
+        steps: &[Step],
+        mut location: Option<&mut Location>,
+    ) -> Option<ValueRef<'_>> {
+        let mut record = |segment: Segment| {
+            if let Some(location) = location.as_deref_mut() {
+                location.push(segment);
+            }
+        };
         let mut node = &self.root;
         let mut steps = steps.iter();
         let text = loop {
@@ -308,17 +328,17 @@ impl Document {
                 break text;
             }
             let Some(step) = steps.next() else {
-                return Some((location, ValueRef::of_node(node)));
+                return Some(ValueRef::of_node(node));
             };
             node = match (node, step) {
                 (Node::Array(items), Step::Index(index)) => {
                     let position = Step::array_position(*index, items.len())?;
-                    location.push(Segment::Index(position));
+                    record(Segment::Index(position));
                     &items[position]
                 }
                 (Node::Object(members), Step::Key(key)) => {
                     let (_, value) = members.iter().find(|(name, _)| **name == **key)?;
-                    location.push(Segment::Key(key.clone()));
+                    record(Segment::Key(key.clone()));
                     value
                 }
                 _ => return None,
@@ -329,7 +349,7 @@ impl Document {
             range = match step {
                 Step::Key(key) => {
                     let member = text::find_member(text, range, key)?;
-                    location.push(Segment::Key(key.clone()));
+                    record(Segment::Key(key.clone()));
                     member
                 }
                 Step::Index(index) => {
@@ -341,12 +361,12 @@ impl Document {
                         }
                     };
                     let element = text::find_element(text.as_bytes(), range, position)?;
-                    location.push(Segment::Index(position));
+                    record(Segment::Index(position));
                     element
                 }
             };
         }
-        Some((location, ValueRef::of_text(&text[range])))
+        Some(ValueRef::of_text(&text[range]))
     }
 
     /// Bytes allocated for this document: the boxed `Document` plus everything it owns, with
@@ -622,7 +642,7 @@ impl Document {
                         found: text_type(&text[range]),
                     });
                 }
-                let length = text::children(text.as_bytes(), range.clone()).len();
+                let length = text::element_count(text.as_bytes(), range.clone()).unwrap_or(0);
                 let mut insertion = Vec::new();
                 for (position, value) in values.iter().enumerate() {
                     if position > 0 || length > 0 {

@@ -935,3 +935,74 @@ fn value_round_trip() {
     assert_eq!(document.to_value(), value);
     assert_eq!(compact(&document), r#"{"b":[1,2.5,{"c":null}],"a":"x"}"#);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Fast paths against the general ones.
+
+mod fast_paths {
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use crate::Document;
+    use crate::path::{Path, Step};
+
+    /// Strings made of the characters the scanners treat specially, at every offset relative to
+    /// the 8-byte chunks of the string scan: quotes, backslashes, controls, non-ASCII.
+    fn tricky_string() -> impl Strategy<Value = String> {
+        "[ab\"\\\\/\n\t\u{1}\u{7f}üé😀]{0,20}"
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Every member of an object with tricky keys and values is found by its key, in a blob
+        /// document and in an expanded one.
+        #[test]
+        fn members_with_tricky_keys_are_found(
+            members in prop::collection::vec((tricky_string(), tricky_string()), 1..8),
+        ) {
+            let object: serde_json::Map<String, Value> =
+                members.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect();
+            let small = Value::Object(object.clone());
+            let big = json!({"pad": "p".repeat(5000), "o": small.clone()});
+            for (root, prefix) in [(&small, vec![]), (&big, vec![Step::Key("o".into())])] {
+                let stored = Document::from_value(root);
+                for (name, value) in &object {
+                    let mut steps = prefix.clone();
+                    steps.push(Step::Key(name.clone()));
+                    let found = stored.find(&steps).map(|v| v.to_value());
+                    prop_assert_eq!(found.as_ref(), Some(value), "{:?}", name);
+                }
+                let mut missing = prefix.clone();
+                missing.push(Step::Key("\u{0}missing".into()));
+                prop_assert!(stored.find(&missing).is_none());
+            }
+        }
+    }
+
+    #[test]
+    fn walk_handles_wrong_types_and_ranges() {
+        let stored = Document::from_json(
+            br#"{"a":[1,[2,3],{"b\"c":4e5,"\u00fc":"x"}],"s":"t","n":null}"#,
+        )
+        .unwrap();
+        let find = |path: &str| {
+            let path = Path::parse(path).unwrap();
+            stored
+                .find(path.as_simple().unwrap())
+                .map(|v| v.to_compact_string())
+        };
+        assert_eq!(find("$.a[1][-1]").as_deref(), Some("3"));
+        assert_eq!(find("$.a[-3]").as_deref(), Some("1"));
+        assert_eq!(find("$.a[-4]"), None);
+        assert_eq!(find("$.a[3]"), None);
+        assert_eq!(find("$.a[2]['b\"c']").as_deref(), Some("400000.0"));
+        assert_eq!(find("$.a[2].ü").as_deref(), Some("\"x\""));
+        assert_eq!(find("$.s[0]"), None);
+        assert_eq!(find("$.s.x"), None);
+        assert_eq!(find("$.n.x"), None);
+        assert_eq!(find("$.a.x"), None);
+        assert_eq!(find("$[0]"), None);
+        assert_eq!(find(".a[1]").as_deref(), Some("[2,3]"));
+    }
+}

@@ -224,6 +224,18 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
 // ---------------------------------------------------------------------------------------------
 // Scanner over canonical text.
 
+/// What the container scan of [`skip_value`] must look at: 1 = `"`, 2 = `[`/`{`, 3 = `]`/`}`,
+/// 0 = anything else (skipped without a branch per kind).
+const SCAN_CLASS: [u8; 256] = {
+    let mut class = [0u8; 256];
+    class[b'"' as usize] = 1;
+    class[b'[' as usize] = 2;
+    class[b'{' as usize] = 2;
+    class[b']' as usize] = 3;
+    class[b'}' as usize] = 3;
+    class
+};
+
 /// End (exclusive) of the value starting at `start`.
 pub(crate) fn skip_value(text: &[u8], start: usize) -> usize {
     match text[start] {
@@ -232,19 +244,19 @@ pub(crate) fn skip_value(text: &[u8], start: usize) -> usize {
             let mut depth = 0usize;
             let mut i = start;
             loop {
-                match text[i] {
-                    b'"' => {
+                match SCAN_CLASS[usize::from(text[i])] {
+                    0 => {}
+                    1 => {
                         i = skip_string(text, i);
                         continue;
                     }
-                    b'[' | b'{' => depth += 1,
-                    b']' | b'}' => {
+                    2 => depth += 1,
+                    _ => {
                         depth -= 1;
                         if depth == 0 {
                             return i + 1;
                         }
                     }
-                    _ => {}
                 }
                 i += 1;
             }
@@ -261,11 +273,35 @@ pub(crate) fn skip_value(text: &[u8], start: usize) -> usize {
 
 /// End (exclusive, after the closing quote) of the string starting at `start`.
 fn skip_string(text: &[u8], start: usize) -> usize {
+    scan_string(text, start).0
+}
+
+/// End of the string starting at `start` (as [`skip_string`]) and whether it holds an escape.
+/// Strings are most of a document's bytes and mostly short, so this tests 8 bytes at a time for
+/// a quote or a backslash (SWAR) rather than calling `memchr` (whose setup costs more than a
+/// typical string).
+fn scan_string(text: &[u8], start: usize) -> (usize, bool) {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    const QUOTES: u64 = u64::from_ne_bytes([b'"'; 8]);
+    const BACKSLASHES: u64 = u64::from_ne_bytes([b'\\'; 8]);
+    let has_zero_byte = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS != 0;
+    let mut escaped = false;
     let mut i = start + 1;
     loop {
+        while let Some(chunk) = text.get(i..i + 8) {
+            let word = u64::from_ne_bytes(chunk.try_into().expect("8 bytes"));
+            if has_zero_byte(word ^ QUOTES) || has_zero_byte(word ^ BACKSLASHES) {
+                break;
+            }
+            i += 8;
+        }
         match text[i] {
-            b'\\' => i += 2,
-            b'"' => return i + 1,
+            b'"' => return (i + 1, escaped),
+            b'\\' => {
+                escaped = true;
+                i += 2;
+            }
             _ => i += 1,
         }
     }
@@ -317,13 +353,12 @@ pub(crate) fn unescape_key(quoted: &str) -> String {
     }
 }
 
-/// Does the quoted canonical key equal `key`?
-fn key_matches(quoted: &str, key: &str) -> bool {
-    let inner = &quoted[1..quoted.len() - 1];
-    if inner.contains('\\') {
+/// Does the quoted canonical key equal `key`? `escaped`: whether the quoted text holds an escape.
+fn key_matches(quoted: &str, escaped: bool, key: &str) -> bool {
+    if escaped {
         unescape_key(quoted) == key
     } else {
-        inner == key
+        &quoted[1..quoted.len() - 1] == key
     }
 }
 
@@ -338,10 +373,10 @@ pub(crate) fn find_member(text: &str, range: Range<usize>, key: &str) -> Option<
         return None;
     }
     loop {
-        let key_end = skip_string(bytes, i);
+        let (key_end, escaped) = scan_string(bytes, i);
         let value_start = key_end + 1;
         let value_end = skip_value(bytes, value_start);
-        if key_matches(&text[i..key_end], key) {
+        if key_matches(&text[i..key_end], escaped, key) {
             return Some(value_start..value_end);
         }
         if bytes[value_end] == b',' {

@@ -358,16 +358,16 @@ fn json_get(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
         [path] if path.is_root() && path.is_legacy() => format.write(doc, &mut out),
         // A simple chain, compact: the stored text of the match is the reply (no Value).
         [path] if format.is_compact() && path.as_simple().is_some() => {
-            let found = path.as_simple().and_then(|steps| doc.walk(steps));
+            let found = path.as_simple().and_then(|steps| doc.find(steps));
             match (found, path.is_legacy()) {
-                (Some((_, value)), true) => value.write_compact(&mut out),
+                (Some(value), true) => value.write_compact(&mut out),
                 (None, true) => {
                     let shown = path.rewritten_text();
                     return Err(Error::err(format!("Path '{shown}' does not exist")));
                 }
                 (found, false) => {
                     out.push(b'[');
-                    if let Some((_, value)) = found {
+                    if let Some(value) = found {
                         value.write_compact(&mut out);
                     }
                     out.push(b']');

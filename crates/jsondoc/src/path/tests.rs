@@ -742,6 +742,8 @@ proptest! {
                 (location, value)
             });
             prop_assert_eq!(&walked, &expected, "{:?}", all);
+            let found = stored.find(&all).map(|value| value.to_value());
+            prop_assert_eq!(found, expected.map(|(_, value)| value));
             let path = Path::parse(&spell(&all, 0)).unwrap();
             prop_assert_eq!(path.query_document(&stored), path.query(root));
             prop_assert_eq!(path.query_first_document(&stored), path.query_first(root));
