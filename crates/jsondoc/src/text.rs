@@ -281,29 +281,33 @@ fn skip_string(text: &[u8], start: usize) -> usize {
 /// a quote or a backslash (SWAR) rather than calling `memchr` (whose setup costs more than a
 /// typical string).
 fn scan_string(text: &[u8], start: usize) -> (usize, bool) {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    const QUOTES: u64 = u64::from_ne_bytes([b'"'; 8]);
-    const BACKSLASHES: u64 = u64::from_ne_bytes([b'\\'; 8]);
-    let has_zero_byte = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS != 0;
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    const QUOTES: u64 = u64::from_le_bytes([b'"'; 8]);
+    const BACKSLASHES: u64 = u64::from_le_bytes([b'\\'; 8]);
+    // The lowest set bit marks the first zero byte exactly (higher ones may be borrow noise).
+    let zero_bytes = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS;
     let mut escaped = false;
     let mut i = start + 1;
     loop {
-        while let Some(chunk) = text.get(i..i + 8) {
-            let word = u64::from_ne_bytes(chunk.try_into().expect("8 bytes"));
-            if has_zero_byte(word ^ QUOTES) || has_zero_byte(word ^ BACKSLASHES) {
-                break;
+        if let Some(chunk) = text.get(i..i + 8) {
+            let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+            let found = zero_bytes(word ^ QUOTES) | zero_bytes(word ^ BACKSLASHES);
+            if found == 0 {
+                i += 8;
+                continue;
             }
-            i += 8;
-        }
-        match text[i] {
-            b'"' => return (i + 1, escaped),
-            b'\\' => {
-                escaped = true;
-                i += 2;
+            i += (found.trailing_zeros() / 8) as usize;
+        } else {
+            while !matches!(text[i], b'"' | b'\\') {
+                i += 1;
             }
-            _ => i += 1,
         }
+        if text[i] == b'"' {
+            return (i + 1, escaped);
+        }
+        escaped = true;
+        i += 2;
     }
 }
 
