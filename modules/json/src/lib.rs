@@ -1564,3 +1564,5 @@ fn module() -> Module {
 }
 
 rm::module!(module);
+// Documents live on the heap: allocate through the server so they count in `used_memory`.
+rm::server_allocator!();
