@@ -232,6 +232,14 @@ impl Document {
         })
     }
 
+    /// [`Document::from_json`] for input already validated as UTF-8 (faster: serde_json skips
+    /// validating each string again).
+    pub fn from_json_str(input: &str) -> Result<Document, JsonError> {
+        Ok(Document {
+            root: Node::from_canonical(text::canonicalize_str(input, None)?),
+        })
+    }
+
     /// Parse our own saved text (RDB encver 3 payload): strict like [`Document::from_json`]
     /// but nested up to [`MAX_TRUSTED_DEPTH`], since path SETs can build deeper documents.
     pub fn from_saved_json(input: &[u8]) -> Result<Document, JsonError> {

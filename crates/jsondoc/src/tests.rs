@@ -980,6 +980,90 @@ mod fast_paths {
         }
     }
 
+    /// Values with tricky strings (as keys and values), numbers with exponents, nesting.
+    fn tricky_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            tricky_string().prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 48, 5, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                prop::collection::vec((tricky_string(), inner), 0..5)
+                    .prop_map(|members| Value::Object(members.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// The UTF-8 input path (borrowed strings copied as they are) gives the same canonical
+        /// text as the byte path and as the reference writer, compact or pretty input.
+        #[test]
+        fn from_json_str_agrees_with_from_json(value in tricky_value(), pretty in any::<bool>()) {
+            let input = if pretty {
+                serde_json::to_string_pretty(&value).unwrap()
+            } else {
+                serde_json::to_string(&value).unwrap()
+            };
+            let fast = Document::from_json_str(&input).unwrap().to_compact_string();
+            let general = Document::from_json(input.as_bytes()).unwrap().to_compact_string();
+            prop_assert_eq!(&fast, &general);
+            prop_assert_eq!(&fast, &Document::from_value(&value).to_compact_string());
+        }
+
+        /// Errors (and successes) are the same on mangled input.
+        #[test]
+        fn from_json_str_fails_like_from_json(
+            value in tricky_value(),
+            cut in any::<prop::sample::Index>(),
+            insert in r#"[\]\[{}",:\\a0 -]{0,2}"#,
+        ) {
+            let text = serde_json::to_string(&value).unwrap();
+            let mut at = cut.index(text.len() + 1);
+            while !text.is_char_boundary(at) {
+                at -= 1;
+            }
+            let input = format!("{}{}{}", &text[..at], insert, &text[at..]);
+            let fast = Document::from_json_str(&input).map(|d| d.to_compact_string());
+            let general = Document::from_json(input.as_bytes()).map(|d| d.to_compact_string());
+            prop_assert_eq!(format!("{fast:?}"), format!("{general:?}"), "{}", input);
+        }
+    }
+
+    #[test]
+    fn from_json_str_on_escapes_and_numbers() {
+        for (input, canonical) in [
+            (r#""a\"b""#, r#""a\"b""#),
+            (r#""\u00e9\/\n\u0001\ud83d\ude00""#, "\"é/\\n\\u0001😀\""),
+            ("\"\u{7f}ü\"", "\"\u{7f}ü\""),
+            (
+                r#"{"k\"":1,"k":[1e3,-0,1E-7,12345678901234567890,-9223372036854775809]}"#,
+                r#"{"k\"":1,"k":[1000.0,-0.0,1e-7,12345678901234567890,-9.223372036854776e18]}"#,
+            ),
+            (r#"{"a":1,"b":2,"a":3}"#, r#"{"a":3,"b":2}"#),
+            (" [ [ ] , { } ] ", "[[],{}]"),
+        ] {
+            let fast = Document::from_json_str(input).unwrap().to_compact_string();
+            let general = Document::from_json(input.as_bytes()).unwrap().to_compact_string();
+            assert_eq!(fast, canonical, "{input}");
+            assert_eq!(general, canonical, "{input}");
+        }
+        for bad in ["\"\u{1}\"", "[1,]", "1 2", r#""\x""#, r#""\ud800""#, "1e400", r#"{"a" 1}"#] {
+            let fast = Document::from_json_str(bad).map(|_| ());
+            assert!(fast.is_err(), "{bad}");
+            let general = Document::from_json(bad.as_bytes()).map(|_| ());
+            assert_eq!(format!("{fast:?}"), format!("{general:?}"), "{bad}");
+        }
+    }
+
     #[test]
     fn walk_handles_wrong_types_and_ranges() {
         let stored = Document::from_json(

@@ -90,7 +90,7 @@ fn parse_path(arg: &RStr) -> Result<Path> {
 }
 
 fn parse_value(arg: &RStr) -> Result<Document> {
-    Document::from_json(utf8(arg)?.as_bytes()).map_err(json_error)
+    Document::from_json_str(utf8(arg)?).map_err(json_error)
 }
 
 fn json_error(error: JsonError) -> Error {
@@ -359,6 +359,7 @@ fn json_get(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
         // A simple chain, compact: the stored text of the match is the reply (no Value).
         [path] if format.is_compact() && path.as_simple().is_some() => {
             let found = path.as_simple().and_then(|steps| doc.find(steps));
+            out.reserve(found.map_or(0, |value| value.compact_len_hint()) + 2);
             match (found, path.is_legacy()) {
                 (Some(value), true) => value.write_compact(&mut out),
                 (None, true) => {

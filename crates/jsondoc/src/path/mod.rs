@@ -111,7 +111,8 @@ pub struct Path {
     /// For a legacy path, its rewrite to `$.…` as RedisJSON shows it.
     legacy_rewrite: Option<String>,
     /// The RFC 9535 query that is evaluated.
-    query_text: String,
+    /// `None` for a chain [`simple::recognise_text`] accepted (derived on demand).
+    query_text: Option<String>,
     /// The compiled query; `None` for the simple chains [`simple::recognise_text`] accepts,
     /// which never need the engine.
     compiled: Option<JsonPath>,
@@ -129,7 +130,7 @@ impl Path {
             return Ok(Path {
                 text: text.to_owned(),
                 legacy_rewrite: fast.legacy.then(|| legacy::rewrite(text)),
-                query_text: fast.query_text,
+                query_text: None,
                 compiled: None,
                 simple: Some(fast.steps),
             });
@@ -161,7 +162,7 @@ impl Path {
         })?;
         Ok(Path {
             text: text.to_owned(),
-            query_text: query_text.to_owned(),
+            query_text: Some(query_text.to_owned()),
             simple: simple::recognise(query_text),
             legacy_rewrite: legacy.map(|legacy| legacy.rewritten),
             compiled: Some(compiled),
@@ -186,8 +187,12 @@ impl Path {
 
     /// The RFC 9535 query that is evaluated: the text itself, or its translation for legacy paths and for
     /// filters that use RedisJSON's `=~`.
-    pub fn query_text(&self) -> &str {
-        &self.query_text
+    pub fn query_text(&self) -> std::borrow::Cow<'_, str> {
+        match (&self.query_text, &self.simple) {
+            (Some(text), _) => text.into(),
+            (None, Some(steps)) if self.is_legacy() => simple::legacy_query_text(steps).into(),
+            (None, _) => self.text.as_str().into(),
+        }
     }
 
     /// Whether the path is the root itself (`$`, `.`, or a legacy path made of blanks after `.`).

@@ -60,8 +60,23 @@ pub(crate) struct FastSimple {
     /// Whether the text is a legacy path.
     pub(crate) legacy: bool,
     pub(crate) steps: Vec<Step>,
-    /// The RFC 9535 query text the general parse would evaluate (legacy names bracketed).
-    pub(crate) query_text: String,
+}
+
+/// The RFC 9535 text the general parse evaluates for a legacy chain [`recognise_text`] accepted:
+/// names bracketed (`['a']`; the legacy alphabet has no `'` or `\\`), indices as written.
+pub(crate) fn legacy_query_text(steps: &[Step]) -> String {
+    let mut text = String::from("$");
+    for step in steps {
+        match step {
+            Step::Key(name) => {
+                text.push_str("['");
+                text.push_str(name);
+                text.push_str("']");
+            }
+            Step::Index(index) => text.push_str(&format!("[{index}]")),
+        }
+    }
+    text
 }
 
 /// Recognises the plainest simple chains straight from the text a client sent, so that the common paths
@@ -76,16 +91,10 @@ pub(crate) struct FastSimple {
 pub(crate) fn recognise_text(text: &str) -> Option<FastSimple> {
     let legacy = !super::is_jsonpath_text(text);
     let mut steps = Vec::new();
-    let mut query_text = String::with_capacity(text.len() + 8);
-    query_text.push('$');
     let mut rest: &str;
     if legacy {
         if text == "." {
-            return Some(FastSimple {
-                legacy,
-                steps,
-                query_text,
-            });
+            return Some(FastSimple { legacy, steps });
         }
         // The first segment is a name, with or without its dot (`.a`, `a`).
         let body = text.strip_prefix('.').unwrap_or(text);
@@ -93,10 +102,9 @@ pub(crate) fn recognise_text(text: &str) -> Option<FastSimple> {
         if name_len == 0 {
             return None;
         }
-        push_legacy_name(&body[..name_len], &mut steps, &mut query_text);
+        steps.push(Step::Key(body[..name_len].to_owned()));
         rest = &body[name_len..];
     } else {
-        query_text.push_str(&text[1..]);
         rest = &text[1..];
     }
     while !rest.is_empty() {
@@ -109,33 +117,18 @@ pub(crate) fn recognise_text(text: &str) -> Option<FastSimple> {
             if name_len == 0 {
                 return None;
             }
-            let name = &after_dot[..name_len];
-            if legacy {
-                push_legacy_name(name, &mut steps, &mut query_text);
-            } else {
-                steps.push(Step::Key(name.to_owned()));
-            }
+            steps.push(Step::Key(after_dot[..name_len].to_owned()));
             rest = &after_dot[name_len..];
         } else if let Some(inside) = rest.strip_prefix('[') {
             let close = inside.find(']')?;
             let digits = &inside[..close];
-            let index = canonical_index(digits)?;
-            if legacy {
-                query_text.push('[');
-                query_text.push_str(digits);
-                query_text.push(']');
-            }
-            steps.push(Step::Index(index));
+            steps.push(Step::Index(canonical_index(digits)?));
             rest = &inside[close + 1..];
         } else {
             return None;
         }
     }
-    Some(FastSimple {
-        legacy,
-        steps,
-        query_text,
-    })
+    Some(FastSimple { legacy, steps })
 }
 
 /// Length of the RFC 9535 member-name-shorthand at the start of `text` (0 if none).
@@ -155,14 +148,6 @@ fn legacy_name_len(text: &str) -> usize {
     text.char_indices()
         .find(|&(_, c)| !super::legacy::is_legacy_name_char(c))
         .map_or(text.len(), |(i, _)| i)
-}
-
-/// A legacy name becomes a bracketed name selector in the translation (its alphabet has no `'` or `\`).
-fn push_legacy_name(name: &str, steps: &mut Vec<Step>, query_text: &mut String) {
-    query_text.push_str("['");
-    query_text.push_str(name);
-    query_text.push_str("']");
-    steps.push(Step::Key(name.to_owned()));
 }
 
 /// `0`, or an optional `-` and 1 to 15 digits without a leading zero.
