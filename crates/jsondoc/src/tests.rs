@@ -1064,6 +1064,30 @@ mod fast_paths {
         }
     }
 
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// The word-at-a-time scanners agree with the value: a whole value is skipped to its end,
+        /// and an array's elements are counted, whatever strings and nesting it holds.
+        #[test]
+        fn scanners_measure_values(
+            items in prop::collection::vec(tricky_value(), 0..12),
+            value in tricky_value(),
+        ) {
+            let text = Document::from_value(&value).to_compact_string();
+            if text.starts_with(['[', '{', '"']) {
+                prop_assert_eq!(crate::text::skip_value(text.as_bytes(), 0), text.len());
+            }
+            let array = Document::from_value(&Value::Array(items.clone())).to_compact_string();
+            if array.len() <= crate::EXPAND_BYTES {
+                let count = crate::text::element_count(array.as_bytes(), 0..array.len());
+                prop_assert_eq!(count, Some(items.len()), "{}", array);
+                prop_assert_eq!(crate::text::skip_value(array.as_bytes(), 0), array.len());
+            }
+            prop_assert_eq!(crate::text::element_count(b"{}", 0..2), None);
+        }
+    }
+
     #[test]
     fn walk_handles_wrong_types_and_ranges() {
         let stored = Document::from_json(

@@ -271,18 +271,6 @@ impl KeySeed<'_> {
 // ---------------------------------------------------------------------------------------------
 // Scanner over canonical text.
 
-/// What the container scan of [`skip_value`] must look at: 1 = `"`, 2 = `[`/`{`, 3 = `]`/`}`,
-/// 0 = anything else (skipped without a branch per kind).
-const SCAN_CLASS: [u8; 256] = {
-    let mut class = [0u8; 256];
-    class[b'"' as usize] = 1;
-    class[b'[' as usize] = 2;
-    class[b'{' as usize] = 2;
-    class[b']' as usize] = 3;
-    class[b'}' as usize] = 3;
-    class
-};
-
 /// End (exclusive) of the value starting at `start`.
 pub(crate) fn skip_value(text: &[u8], start: usize) -> usize {
     match text[start] {
@@ -291,13 +279,13 @@ pub(crate) fn skip_value(text: &[u8], start: usize) -> usize {
             let mut depth = 0usize;
             let mut i = start;
             loop {
-                match SCAN_CLASS[usize::from(text[i])] {
-                    0 => {}
-                    1 => {
+                i = next_structural(text, i, false);
+                match text[i] {
+                    b'"' => {
                         i = skip_string(text, i);
                         continue;
                     }
-                    2 => depth += 1,
+                    b'[' | b'{' => depth += 1,
                     _ => {
                         depth -= 1;
                         if depth == 0 {
@@ -318,6 +306,45 @@ pub(crate) fn skip_value(text: &[u8], start: usize) -> usize {
     }
 }
 
+const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+
+/// A high bit in each byte of `word` that is zero. The lowest set bit marks the first zero byte
+/// exactly (higher ones may be borrow noise), which is all the scanners use.
+#[inline(always)]
+fn zero_bytes(word: u64) -> u64 {
+    word.wrapping_sub(ONES) & !word & HIGHS
+}
+
+#[inline(always)]
+fn bytes_equal(word: u64, byte: u8) -> u64 {
+    zero_bytes(word ^ (ONES * u64::from(byte)))
+}
+
+/// Index of the first `"`, `[`, `]`, `{`, `}` (and `,` with `commas`) at or after `i`; tests 8
+/// bytes at a time (numbers, literals and separators between strings are skipped in bulk).
+/// Canonical text always has one ahead inside a container.
+#[inline]
+fn next_structural(text: &[u8], mut i: usize, commas: bool) -> usize {
+    while let Some(chunk) = text.get(i..i + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        // `[`/`{` and `]`/`}` differ only in the 0x20 bit: fold them together.
+        let folded = word | (ONES * 0x20);
+        let mut found = bytes_equal(word, b'"') | bytes_equal(folded, b'{') | bytes_equal(folded, b'}');
+        if commas {
+            found |= bytes_equal(word, b',');
+        }
+        if found != 0 {
+            return i + (found.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while !matches!(text[i], b'"' | b'[' | b']' | b'{' | b'}') && !(commas && text[i] == b',') {
+        i += 1;
+    }
+    i
+}
+
 /// End (exclusive, after the closing quote) of the string starting at `start`.
 fn skip_string(text: &[u8], start: usize) -> usize {
     scan_string(text, start).0
@@ -328,18 +355,12 @@ fn skip_string(text: &[u8], start: usize) -> usize {
 /// a quote or a backslash (SWAR) rather than calling `memchr` (whose setup costs more than a
 /// typical string).
 fn scan_string(text: &[u8], start: usize) -> (usize, bool) {
-    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
-    const QUOTES: u64 = u64::from_le_bytes([b'"'; 8]);
-    const BACKSLASHES: u64 = u64::from_le_bytes([b'\\'; 8]);
-    // The lowest set bit marks the first zero byte exactly (higher ones may be borrow noise).
-    let zero_bytes = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS;
     let mut escaped = false;
     let mut i = start + 1;
     loop {
         if let Some(chunk) = text.get(i..i + 8) {
             let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
-            let found = zero_bytes(word ^ QUOTES) | zero_bytes(word ^ BACKSLASHES);
+            let found = bytes_equal(word, b'"') | bytes_equal(word, b'\\');
             if found == 0 {
                 i += 8;
                 continue;
@@ -471,15 +492,23 @@ pub(crate) fn element_count(text: &[u8], range: Range<usize>) -> Option<usize> {
     if text[i] == b']' {
         return Some(0);
     }
+    // Commas outside nested containers and strings separate the elements.
     let mut count = 1;
+    let mut depth = 0usize;
     loop {
-        let end = skip_value(text, i);
-        if text[end] == b',' {
-            i = end + 1;
-            count += 1;
-        } else {
-            return Some(count);
+        i = next_structural(text, i, true);
+        match text[i] {
+            b'"' => {
+                i = skip_string(text, i);
+                continue;
+            }
+            b',' if depth == 0 => count += 1,
+            b',' => {}
+            b'[' | b'{' => depth += 1,
+            _ if depth == 0 => return Some(count),
+            _ => depth -= 1,
         }
+        i += 1;
     }
 }
 
