@@ -324,9 +324,10 @@ impl Document {
         steps: &[Step],
         mut location: Option<&mut Location>,
     ) -> Option<ValueRef<'_>> {
-        let mut record = |segment: Segment| {
+        // Builds the segment only when recording (a key is a copy).
+        let mut record = |segment: &dyn Fn() -> Segment| {
             if let Some(location) = location.as_deref_mut() {
-                location.push(segment);
+                location.push(segment());
             }
         };
         let mut node = &self.root;
@@ -341,12 +342,12 @@ impl Document {
             node = match (node, step) {
                 (Node::Array(items), Step::Index(index)) => {
                     let position = Step::array_position(*index, items.len())?;
-                    record(Segment::Index(position));
+                    record(&|| Segment::Index(position));
                     &items[position]
                 }
                 (Node::Object(members), Step::Key(key)) => {
                     let (_, value) = members.iter().find(|(name, _)| **name == **key)?;
-                    record(Segment::Key(key.clone()));
+                    record(&|| Segment::Key(key.clone()));
                     value
                 }
                 _ => return None,
@@ -357,7 +358,7 @@ impl Document {
             range = match step {
                 Step::Key(key) => {
                     let member = text::find_member(text, range, key)?;
-                    record(Segment::Key(key.clone()));
+                    record(&|| Segment::Key(key.clone()));
                     member
                 }
                 Step::Index(index) => {
@@ -369,7 +370,7 @@ impl Document {
                         }
                     };
                     let element = text::find_element(text.as_bytes(), range, position)?;
-                    record(Segment::Index(position));
+                    record(&|| Segment::Index(position));
                     element
                 }
             };

@@ -271,6 +271,18 @@ impl KeySeed<'_> {
 // ---------------------------------------------------------------------------------------------
 // Scanner over canonical text.
 
+/// What the container scan of [`skip_value`] must look at: 1 = `"`, 2 = `[`/`{`, 3 = `]`/`}`,
+/// 0 = anything else.
+const SCAN_CLASS: [u8; 256] = {
+    let mut class = [0u8; 256];
+    class[b'"' as usize] = 1;
+    class[b'[' as usize] = 2;
+    class[b'{' as usize] = 2;
+    class[b']' as usize] = 3;
+    class[b'}' as usize] = 3;
+    class
+};
+
 /// End (exclusive) of the value starting at `start`.
 pub(crate) fn skip_value(text: &[u8], start: usize) -> usize {
     match text[start] {
@@ -279,13 +291,15 @@ pub(crate) fn skip_value(text: &[u8], start: usize) -> usize {
             let mut depth = 0usize;
             let mut i = start;
             loop {
-                i = next_structural(text, i, false);
-                match text[i] {
-                    b'"' => {
+                // A table lookup per byte: the gaps between strings are short, too short for
+                // the word-at-a-time test to pay off.
+                match SCAN_CLASS[usize::from(text[i])] {
+                    0 => {}
+                    1 => {
                         i = skip_string(text, i);
                         continue;
                     }
-                    b'[' | b'{' => depth += 1,
+                    2 => depth += 1,
                     _ => {
                         depth -= 1;
                         if depth == 0 {
@@ -321,25 +335,25 @@ fn bytes_equal(word: u64, byte: u8) -> u64 {
     zero_bytes(word ^ (ONES * u64::from(byte)))
 }
 
-/// Index of the first `"`, `[`, `]`, `{`, `}` (and `,` with `commas`) at or after `i`; tests 8
-/// bytes at a time (numbers, literals and separators between strings are skipped in bulk).
-/// Canonical text always has one ahead inside a container.
+/// Index of the first `"`, `[`, `]`, `{`, `}` or `,` at or after `i`; tests 8 bytes at a time
+/// (for arrays of numbers, where the gaps between structural bytes are long). Canonical text
+/// always has one ahead inside a container.
 #[inline]
-fn next_structural(text: &[u8], mut i: usize, commas: bool) -> usize {
+fn next_structural(text: &[u8], mut i: usize) -> usize {
     while let Some(chunk) = text.get(i..i + 8) {
         let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
         // `[`/`{` and `]`/`}` differ only in the 0x20 bit: fold them together.
         let folded = word | (ONES * 0x20);
-        let mut found = bytes_equal(word, b'"') | bytes_equal(folded, b'{') | bytes_equal(folded, b'}');
-        if commas {
-            found |= bytes_equal(word, b',');
-        }
+        let found = bytes_equal(word, b'"')
+            | bytes_equal(word, b',')
+            | bytes_equal(folded, b'{')
+            | bytes_equal(folded, b'}');
         if found != 0 {
             return i + (found.trailing_zeros() / 8) as usize;
         }
         i += 8;
     }
-    while !matches!(text[i], b'"' | b'[' | b']' | b'{' | b'}') && !(commas && text[i] == b',') {
+    while !matches!(text[i], b'"' | b',' | b'[' | b']' | b'{' | b'}') {
         i += 1;
     }
     i
@@ -496,7 +510,7 @@ pub(crate) fn element_count(text: &[u8], range: Range<usize>) -> Option<usize> {
     let mut count = 1;
     let mut depth = 0usize;
     loop {
-        i = next_structural(text, i, true);
+        i = next_structural(text, i);
         match text[i] {
             b'"' => {
                 i = skip_string(text, i);
