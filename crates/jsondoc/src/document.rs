@@ -5,9 +5,9 @@ use std::ops::Range;
 use serde_json::{Number, Value};
 
 use crate::node::{Node, allocation_size, count_rewrite, explode, write_key};
+use crate::path::Step;
 use crate::text::{self, PrettyFormat};
 use crate::value::{JsonType, ValueRef, string_len, text_type};
-use crate::path::Step;
 use crate::{JsonError, Location, Segment};
 
 /// Nesting accepted when loading our own (RDB) text: RedisJSON loads documents deeper than its

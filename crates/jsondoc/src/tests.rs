@@ -1052,11 +1052,21 @@ mod fast_paths {
             (" [ [ ] , { } ] ", "[[],{}]"),
         ] {
             let fast = Document::from_json_str(input).unwrap().to_compact_string();
-            let general = Document::from_json(input.as_bytes()).unwrap().to_compact_string();
+            let general = Document::from_json(input.as_bytes())
+                .unwrap()
+                .to_compact_string();
             assert_eq!(fast, canonical, "{input}");
             assert_eq!(general, canonical, "{input}");
         }
-        for bad in ["\"\u{1}\"", "[1,]", "1 2", r#""\x""#, r#""\ud800""#, "1e400", r#"{"a" 1}"#] {
+        for bad in [
+            "\"\u{1}\"",
+            "[1,]",
+            "1 2",
+            r#""\x""#,
+            r#""\ud800""#,
+            "1e400",
+            r#"{"a" 1}"#,
+        ] {
             let fast = Document::from_json_str(bad).map(|_| ());
             assert!(fast.is_err(), "{bad}");
             let general = Document::from_json(bad.as_bytes()).map(|_| ());
@@ -1090,10 +1100,9 @@ mod fast_paths {
 
     #[test]
     fn walk_handles_wrong_types_and_ranges() {
-        let stored = Document::from_json(
-            br#"{"a":[1,[2,3],{"b\"c":4e5,"\u00fc":"x"}],"s":"t","n":null}"#,
-        )
-        .unwrap();
+        let stored =
+            Document::from_json(br#"{"a":[1,[2,3],{"b\"c":4e5,"\u00fc":"x"}],"s":"t","n":null}"#)
+                .unwrap();
         let find = |path: &str| {
             let path = Path::parse(path).unwrap();
             stored

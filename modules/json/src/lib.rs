@@ -542,7 +542,11 @@ fn json_type(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
                     None => ctx.reply_null(),
                 }
             } else {
-                let names: Vec<_> = path.query_document(doc).iter().filter_map(type_of).collect();
+                let names: Vec<_> = path
+                    .query_document(doc)
+                    .iter()
+                    .filter_map(type_of)
+                    .collect();
                 ctx.reply_array(names.len());
                 for name in names {
                     ctx.reply_bulk(name.as_bytes());
@@ -921,7 +925,10 @@ fn json_objkeys(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
         }
     };
     if path.is_legacy() {
-        let Some(value) = path.query_first_document(doc).and_then(|l| doc.value_at(&l)) else {
+        let Some(value) = path
+            .query_first_document(doc)
+            .and_then(|l| doc.value_at(&l))
+        else {
             ctx.reply_null();
             return Ok(());
         };

@@ -233,7 +233,11 @@ impl Path {
     /// chain walks the document's own storage; any other path materialises the document.
     pub fn query_document(&self, document: &Document) -> Vec<Location> {
         match &self.simple {
-            Some(steps) => document.walk(steps).map(|(location, _)| location).into_iter().collect(),
+            Some(steps) => document
+                .walk(steps)
+                .map(|(location, _)| location)
+                .into_iter()
+                .collect(),
             None => self.query_with_engine(&document.to_value()),
         }
     }
@@ -242,7 +246,10 @@ impl Path {
     pub fn query_first_document(&self, document: &Document) -> Option<Location> {
         match &self.simple {
             Some(steps) => document.walk(steps).map(|(location, _)| location),
-            None => self.query_with_engine(&document.to_value()).into_iter().next(),
+            None => self
+                .query_with_engine(&document.to_value())
+                .into_iter()
+                .next(),
         }
     }
 
@@ -250,7 +257,12 @@ impl Path {
     fn query_with_engine(&self, root: &Value) -> Vec<Location> {
         let Some(compiled) = &self.compiled else {
             // Only simple chains are built without the engine, and they never get here.
-            return self.simple.as_ref().and_then(|steps| resolve(root, steps)).into_iter().collect();
+            return self
+                .simple
+                .as_ref()
+                .and_then(|steps| resolve(root, steps))
+                .into_iter()
+                .collect();
         };
         compiled
             .query_located(root)

@@ -637,7 +637,11 @@ fn assert_fast_agrees(text: &str) -> bool {
     assert_eq!(fast.legacy, general.is_legacy(), "{text:?}");
     assert_eq!(Some(fast.steps.as_slice()), general.as_simple(), "{text:?}");
     assert_eq!(parsed.query_text(), general.query_text(), "{text:?}");
-    assert_eq!(parsed.rewritten_text(), general.rewritten_text(), "{text:?}");
+    assert_eq!(
+        parsed.rewritten_text(),
+        general.rewritten_text(),
+        "{text:?}"
+    );
     assert_eq!(parsed.as_simple(), general.as_simple(), "{text:?}");
     assert_eq!(parsed.is_root(), general.is_root(), "{text:?}");
     true
@@ -665,7 +669,10 @@ fn fast_recognition_agrees_with_the_general_parse() {
         ".a:b.c~d",
         "x.ü",
     ] {
-        assert!(assert_fast_agrees(accepted), "{accepted:?} should take the fast path");
+        assert!(
+            assert_fast_agrees(accepted),
+            "{accepted:?} should take the fast path"
+        );
     }
     for declined in [
         "",
@@ -698,7 +705,10 @@ fn fast_recognition_agrees_with_the_general_parse() {
         "a*",
         ".a[?@>1]",
     ] {
-        assert!(!assert_fast_agrees(declined), "{declined:?} should take the general parse");
+        assert!(
+            !assert_fast_agrees(declined),
+            "{declined:?} should take the general parse"
+        );
     }
 }
 
