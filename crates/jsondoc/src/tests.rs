@@ -949,7 +949,7 @@ mod fast_paths {
     /// Strings made of the characters the scanners treat specially, at every offset relative to
     /// the 8-byte chunks of the string scan: quotes, backslashes, controls, non-ASCII.
     fn tricky_string() -> impl Strategy<Value = String> {
-        "[ab\"\\\\/\n\t\u{1}\u{7f}üé😀]{0,20}"
+        "[ab\"\\\\/\n\t\u{1}\u{7f}üé😀,:\\[\\]{}]{0,20}"
     }
 
     proptest! {
@@ -1095,6 +1095,30 @@ mod fast_paths {
                 prop_assert_eq!(crate::text::skip_value(array.as_bytes(), 0), array.len());
             }
             prop_assert_eq!(crate::text::element_count(b"{}", 0..2), None);
+        }
+
+        /// Arrays of numbers, literals and nested arrays (the word-at-a-time path of
+        /// `skip_value`), inside an object so the scan starts mid-text.
+        #[test]
+        fn scanners_measure_number_arrays(
+            items in prop::collection::vec(prop_oneof![
+                any::<i64>().prop_map(Value::from),
+                any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                prop::collection::vec(any::<i32>().prop_map(Value::from), 0..4).prop_map(Value::Array),
+                tricky_string().prop_map(Value::from),
+            ], 0..300),
+        ) {
+            let array = Value::Array(items.clone());
+            let text = Document::from_value(&json!({"a": array, "b": 1})).to_compact_string();
+            let start = "{\"a\":".len();
+            let end = text.len() - ",\"b\":1}".len();
+            prop_assert_eq!(crate::text::skip_value(text.as_bytes(), start), end);
+            prop_assert_eq!(
+                crate::text::element_count(text.as_bytes(), start..end),
+                Some(items.len())
+            );
         }
     }
 
