@@ -7,3 +7,4 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export VALKEY_SERVER=${VALKEY_SERVER:-$ROOT/target/servers/valkey-server}
 bash "$ROOT/bench/hgetset.sh"
 bash "$ROOT/bench/mod.sh"
+bash "$ROOT/bench/json.sh"

@@ -81,7 +81,17 @@ pub(crate) unsafe fn load(ctx: *mut RedisModuleCtx) -> Result<(), Vec<&'static s
     let core = Core::from_table(table)?;
     // SAFETY: as above; no callback is registered yet, so nothing reads CORE now.
     unsafe { (*CORE.0.get()).write(core) };
+    LOADED.store(true, std::sync::atomic::Ordering::Release);
     Ok(())
+}
+
+/// Set once [`load`] has filled CORE (read by the allocator, which can run before that).
+static LOADED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether the core entries are loaded, so [`core`] may be called from any context.
+#[inline(always)]
+pub(crate) fn is_loaded() -> bool {
+    LOADED.load(std::sync::atomic::Ordering::Acquire)
 }
 
 /// The entry `$name` of the function table, as a callable function pointer.

@@ -62,6 +62,7 @@
 #[macro_use]
 pub mod api;
 mod acl;
+pub mod alloc;
 mod blocked;
 mod boundary;
 mod call;

@@ -1816,3 +1816,45 @@ fn bad_input_is_a_clear_error_and_changes_nothing() {
         );
     }
 }
+
+/// `used_memory` of the server.
+fn used_memory(con: &mut redis::Connection) -> i64 {
+    let info: String = redis::cmd("info").arg("memory").query(con).unwrap();
+    info.lines()
+        .find_map(|line| line.strip_prefix("used_memory:"))
+        .and_then(|value| value.trim().parse().ok())
+        .expect("INFO memory has used_memory")
+}
+
+#[test]
+fn documents_count_in_used_memory() {
+    // The module allocates through the server (rm::server_allocator!), so its documents count in
+    // used_memory (and against maxmemory): 500 documents of ~2 KB must add at least 1 MB. With the
+    // system allocator they added ~140 B each (only the key).
+    let document = format!(r#"{{"text":"{}","n":[1,2,3]}}"#, "x".repeat(2000));
+    for kind in servers() {
+        let server = Server::start(&kind, &["json"], &[]);
+        let mut con = server.connection();
+        let before = used_memory(&mut con);
+        for i in 0..500 {
+            assert_eq!(
+                reply(&mut con, &["json.set", &format!("d{i}"), &document]),
+                "+OK"
+            );
+        }
+        let grown = used_memory(&mut con) - before;
+        assert!(
+            grown >= 1_000_000,
+            "{}: used_memory grew by {grown} only",
+            kind.name
+        );
+        // Freed through the server's allocator too (SYNC: Valkey flushes lazily by default).
+        assert_eq!(reply(&mut con, &["flushall", "sync"]), "+OK");
+        let after = used_memory(&mut con) - before;
+        assert!(
+            after < 200_000,
+            "{}: {after} bytes left after FLUSHALL",
+            kind.name
+        );
+    }
+}

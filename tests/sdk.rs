@@ -382,3 +382,15 @@ fn a_leaked_view_protects_its_value_until_its_command_ends() {
         );
     }
 }
+
+#[test]
+fn the_server_allocator_serves_over_aligned_layouts() {
+    for kind in servers() {
+        let server = Server::start(&kind, &["rmtest"], &[]);
+        let mut con = server.connection();
+        for _ in 0..3 {
+            assert_eq!(reply(&mut con, &["rmtest.alloc"]), "+OK", "{}", kind.name);
+        }
+        assert_eq!(reply(&mut con, &["ping"]), "+PONG", "{}", kind.name);
+    }
+}

@@ -5,9 +5,10 @@ use std::ops::Range;
 use serde_json::{Number, Value};
 
 use crate::node::{Node, allocation_size, count_rewrite, explode, write_key};
+use crate::path::Step;
 use crate::text::{self, PrettyFormat};
 use crate::value::{JsonType, ValueRef, string_len, text_type};
-use crate::{JsonError, Segment};
+use crate::{JsonError, Location, Segment};
 
 /// Nesting accepted when loading our own (RDB) text: RedisJSON loads documents deeper than its
 /// input limit (FACTS.md §1.3), but unbounded recursion could overflow the stack.
@@ -231,6 +232,14 @@ impl Document {
         })
     }
 
+    /// [`Document::from_json`] for input already validated as UTF-8 (faster: serde_json skips
+    /// validating each string again).
+    pub fn from_json_str(input: &str) -> Result<Document, JsonError> {
+        Ok(Document {
+            root: Node::from_canonical(text::canonicalize_str(input, None)?),
+        })
+    }
+
     /// Parse our own saved text (RDB encver 3 payload): strict like [`Document::from_json`]
     /// but nested up to [`MAX_TRUSTED_DEPTH`], since path SETs can build deeper documents.
     pub fn from_saved_json(input: &[u8]) -> Result<Document, JsonError> {
@@ -294,6 +303,79 @@ impl Document {
             };
         }
         Some(ValueRef::of_node(node))
+    }
+
+    /// The location and value a simple chain selects, walking the document's own storage (no
+    /// `serde_json::Value`): the same result as [`crate::path::resolve`] on [`Document::to_value`].
+    pub fn walk(&self, steps: &[Step]) -> Option<(Location, ValueRef<'_>)> {
+        let mut location = Location::with_capacity(steps.len());
+        let value = self.walk_recording(steps, Some(&mut location))?;
+        Some((location, value))
+    }
+
+    /// The value a simple chain selects, as [`Document::walk`] finds it, without building its
+    /// location (reads need only the value).
+    pub fn find(&self, steps: &[Step]) -> Option<ValueRef<'_>> {
+        self.walk_recording(steps, None)
+    }
+
+    fn walk_recording(
+        &self,
+        steps: &[Step],
+        mut location: Option<&mut Location>,
+    ) -> Option<ValueRef<'_>> {
+        // Builds the segment only when recording (a key is a copy).
+        let mut record = |segment: &dyn Fn() -> Segment| {
+            if let Some(location) = location.as_deref_mut() {
+                location.push(segment());
+            }
+        };
+        let mut node = &self.root;
+        let mut steps = steps.iter();
+        let text = loop {
+            if let Node::Blob(text) = node {
+                break text;
+            }
+            let Some(step) = steps.next() else {
+                return Some(ValueRef::of_node(node));
+            };
+            node = match (node, step) {
+                (Node::Array(items), Step::Index(index)) => {
+                    let position = Step::array_position(*index, items.len())?;
+                    record(&|| Segment::Index(position));
+                    &items[position]
+                }
+                (Node::Object(members), Step::Key(key)) => {
+                    let (_, value) = members.iter().find(|(name, _)| **name == **key)?;
+                    record(&|| Segment::Key(key.clone()));
+                    value
+                }
+                _ => return None,
+            };
+        };
+        let mut range = 0..text.len();
+        for step in steps {
+            range = match step {
+                Step::Key(key) => {
+                    let member = text::find_member(text, range, key)?;
+                    record(&|| Segment::Key(key.clone()));
+                    member
+                }
+                Step::Index(index) => {
+                    let position = match usize::try_from(*index) {
+                        Ok(position) => position,
+                        Err(_) => {
+                            let length = text::element_count(text.as_bytes(), range.clone())?;
+                            Step::array_position(*index, length)?
+                        }
+                    };
+                    let element = text::find_element(text.as_bytes(), range, position)?;
+                    record(&|| Segment::Index(position));
+                    element
+                }
+            };
+        }
+        Some(ValueRef::of_text(&text[range]))
     }
 
     /// Bytes allocated for this document: the boxed `Document` plus everything it owns, with
@@ -569,7 +651,7 @@ impl Document {
                         found: text_type(&text[range]),
                     });
                 }
-                let length = text::children(text.as_bytes(), range.clone()).len();
+                let length = text::element_count(text.as_bytes(), range.clone()).unwrap_or(0);
                 let mut insertion = Vec::new();
                 for (position, value) in values.iter().enumerate() {
                     if position > 0 || length > 0 {

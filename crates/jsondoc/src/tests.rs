@@ -935,3 +935,215 @@ fn value_round_trip() {
     assert_eq!(document.to_value(), value);
     assert_eq!(compact(&document), r#"{"b":[1,2.5,{"c":null}],"a":"x"}"#);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Fast paths against the general ones.
+
+mod fast_paths {
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use crate::Document;
+    use crate::path::{Path, Step};
+
+    /// Strings made of the characters the scanners treat specially, at every offset relative to
+    /// the 8-byte chunks of the string scan: quotes, backslashes, controls, non-ASCII.
+    fn tricky_string() -> impl Strategy<Value = String> {
+        "[ab\"\\\\/\n\t\u{1}\u{7f}üé😀,:\\[\\]{}]{0,20}"
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Every member of an object with tricky keys and values is found by its key, in a blob
+        /// document and in an expanded one.
+        #[test]
+        fn members_with_tricky_keys_are_found(
+            members in prop::collection::vec((tricky_string(), tricky_string()), 1..8),
+        ) {
+            let object: serde_json::Map<String, Value> =
+                members.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect();
+            let small = Value::Object(object.clone());
+            let big = json!({"pad": "p".repeat(5000), "o": small.clone()});
+            for (root, prefix) in [(&small, vec![]), (&big, vec![Step::Key("o".into())])] {
+                let stored = Document::from_value(root);
+                for (name, value) in &object {
+                    let mut steps = prefix.clone();
+                    steps.push(Step::Key(name.clone()));
+                    let found = stored.find(&steps).map(|v| v.to_value());
+                    prop_assert_eq!(found.as_ref(), Some(value), "{:?}", name);
+                }
+                let mut missing = prefix.clone();
+                missing.push(Step::Key("\u{0}missing".into()));
+                prop_assert!(stored.find(&missing).is_none());
+            }
+        }
+    }
+
+    /// Values with tricky strings (as keys and values), numbers with exponents, nesting.
+    fn tricky_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            tricky_string().prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 48, 5, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                prop::collection::vec((tricky_string(), inner), 0..5)
+                    .prop_map(|members| Value::Object(members.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// The UTF-8 input path (borrowed strings copied as they are) gives the same canonical
+        /// text as the byte path and as the reference writer, compact or pretty input.
+        #[test]
+        fn from_json_str_agrees_with_from_json(value in tricky_value(), pretty in any::<bool>()) {
+            let input = if pretty {
+                serde_json::to_string_pretty(&value).unwrap()
+            } else {
+                serde_json::to_string(&value).unwrap()
+            };
+            let fast = Document::from_json_str(&input).unwrap().to_compact_string();
+            let general = Document::from_json(input.as_bytes()).unwrap().to_compact_string();
+            prop_assert_eq!(&fast, &general);
+            prop_assert_eq!(&fast, &Document::from_value(&value).to_compact_string());
+        }
+
+        /// Errors (and successes) are the same on mangled input.
+        #[test]
+        fn from_json_str_fails_like_from_json(
+            value in tricky_value(),
+            cut in any::<prop::sample::Index>(),
+            insert in r#"[\]\[{}",:\\a0 -]{0,2}"#,
+        ) {
+            let text = serde_json::to_string(&value).unwrap();
+            let mut at = cut.index(text.len() + 1);
+            while !text.is_char_boundary(at) {
+                at -= 1;
+            }
+            let input = format!("{}{}{}", &text[..at], insert, &text[at..]);
+            let fast = Document::from_json_str(&input).map(|d| d.to_compact_string());
+            let general = Document::from_json(input.as_bytes()).map(|d| d.to_compact_string());
+            prop_assert_eq!(format!("{fast:?}"), format!("{general:?}"), "{}", input);
+        }
+    }
+
+    #[test]
+    fn from_json_str_on_escapes_and_numbers() {
+        for (input, canonical) in [
+            (r#""a\"b""#, r#""a\"b""#),
+            (r#""\u00e9\/\n\u0001\ud83d\ude00""#, "\"é/\\n\\u0001😀\""),
+            ("\"\u{7f}ü\"", "\"\u{7f}ü\""),
+            (
+                r#"{"k\"":1,"k":[1e3,-0,1E-7,12345678901234567890,-9223372036854775809]}"#,
+                r#"{"k\"":1,"k":[1000.0,-0.0,1e-7,12345678901234567890,-9.223372036854776e18]}"#,
+            ),
+            (r#"{"a":1,"b":2,"a":3}"#, r#"{"a":3,"b":2}"#),
+            (" [ [ ] , { } ] ", "[[],{}]"),
+        ] {
+            let fast = Document::from_json_str(input).unwrap().to_compact_string();
+            let general = Document::from_json(input.as_bytes())
+                .unwrap()
+                .to_compact_string();
+            assert_eq!(fast, canonical, "{input}");
+            assert_eq!(general, canonical, "{input}");
+        }
+        for bad in [
+            "\"\u{1}\"",
+            "[1,]",
+            "1 2",
+            r#""\x""#,
+            r#""\ud800""#,
+            "1e400",
+            r#"{"a" 1}"#,
+        ] {
+            let fast = Document::from_json_str(bad).map(|_| ());
+            assert!(fast.is_err(), "{bad}");
+            let general = Document::from_json(bad.as_bytes()).map(|_| ());
+            assert_eq!(format!("{fast:?}"), format!("{general:?}"), "{bad}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// The word-at-a-time scanners agree with the value: a whole value is skipped to its end,
+        /// and an array's elements are counted, whatever strings and nesting it holds.
+        #[test]
+        fn scanners_measure_values(
+            items in prop::collection::vec(tricky_value(), 0..12),
+            value in tricky_value(),
+        ) {
+            let text = Document::from_value(&value).to_compact_string();
+            if text.starts_with(['[', '{', '"']) {
+                prop_assert_eq!(crate::text::skip_value(text.as_bytes(), 0), text.len());
+            }
+            let array = Document::from_value(&Value::Array(items.clone())).to_compact_string();
+            if array.len() <= crate::EXPAND_BYTES {
+                let count = crate::text::element_count(array.as_bytes(), 0..array.len());
+                prop_assert_eq!(count, Some(items.len()), "{}", array);
+                prop_assert_eq!(crate::text::skip_value(array.as_bytes(), 0), array.len());
+            }
+            prop_assert_eq!(crate::text::element_count(b"{}", 0..2), None);
+        }
+
+        /// Arrays of numbers, literals and nested arrays (the word-at-a-time path of
+        /// `skip_value`), inside an object so the scan starts mid-text.
+        #[test]
+        fn scanners_measure_number_arrays(
+            items in prop::collection::vec(prop_oneof![
+                any::<i64>().prop_map(Value::from),
+                any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                prop::collection::vec(any::<i32>().prop_map(Value::from), 0..4).prop_map(Value::Array),
+                tricky_string().prop_map(Value::from),
+            ], 0..300),
+        ) {
+            let array = Value::Array(items.clone());
+            let text = Document::from_value(&json!({"a": array, "b": 1})).to_compact_string();
+            let start = "{\"a\":".len();
+            let end = text.len() - ",\"b\":1}".len();
+            prop_assert_eq!(crate::text::skip_value(text.as_bytes(), start), end);
+            prop_assert_eq!(
+                crate::text::element_count(text.as_bytes(), start..end),
+                Some(items.len())
+            );
+        }
+    }
+
+    #[test]
+    fn walk_handles_wrong_types_and_ranges() {
+        let stored =
+            Document::from_json(br#"{"a":[1,[2,3],{"b\"c":4e5,"\u00fc":"x"}],"s":"t","n":null}"#)
+                .unwrap();
+        let find = |path: &str| {
+            let path = Path::parse(path).unwrap();
+            stored
+                .find(path.as_simple().unwrap())
+                .map(|v| v.to_compact_string())
+        };
+        assert_eq!(find("$.a[1][-1]").as_deref(), Some("3"));
+        assert_eq!(find("$.a[-3]").as_deref(), Some("1"));
+        assert_eq!(find("$.a[-4]"), None);
+        assert_eq!(find("$.a[3]"), None);
+        assert_eq!(find("$.a[2]['b\"c']").as_deref(), Some("400000.0"));
+        assert_eq!(find("$.a[2].ü").as_deref(), Some("\"x\""));
+        assert_eq!(find("$.s[0]"), None);
+        assert_eq!(find("$.s.x"), None);
+        assert_eq!(find("$.n.x"), None);
+        assert_eq!(find("$.a.x"), None);
+        assert_eq!(find("$[0]"), None);
+        assert_eq!(find(".a[1]").as_deref(), Some("[2,3]"));
+    }
+}

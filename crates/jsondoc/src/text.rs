@@ -21,14 +21,38 @@ pub(crate) fn canonicalize(
     input: &[u8],
     trusted_depth: Option<usize>,
 ) -> Result<String, JsonError> {
+    canonicalize_from(
+        serde_json::Deserializer::from_slice(input),
+        input,
+        trusted_depth,
+    )
+}
+
+/// [`canonicalize`] for input already known to be UTF-8: serde_json then skips validating each
+/// string again (a third of the parse of a typical document).
+pub(crate) fn canonicalize_str(
+    input: &str,
+    trusted_depth: Option<usize>,
+) -> Result<String, JsonError> {
+    canonicalize_from(
+        serde_json::Deserializer::from_str(input),
+        input.as_bytes(),
+        trusted_depth,
+    )
+}
+
+fn canonicalize_from<'de, R: serde_json::de::Read<'de>>(
+    mut deserializer: serde_json::Deserializer<R>,
+    input: &'de [u8],
+    trusted_depth: Option<usize>,
+) -> Result<String, JsonError> {
     let mut state = CanonState {
         out: Vec::with_capacity(input.len()),
-        keys: Vec::new(),
+        keys: Vec::with_capacity(32),
         duplicate_key: false,
         depth: 0,
         max_depth: trusted_depth.unwrap_or(usize::MAX),
     };
-    let mut deserializer = serde_json::Deserializer::from_slice(input);
     if trusted_depth.is_some() {
         deserializer.disable_recursion_limit();
     }
@@ -121,6 +145,10 @@ impl<'de> Visitor<'de> for Canon<'_> {
         write_json(&mut self.state.out, v);
         Ok(())
     }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<(), E> {
+        write_unescaped_string(&mut self.state.out, v);
+        Ok(())
+    }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         self.state.enter()?;
         self.state.out.push(b'[');
@@ -175,6 +203,16 @@ impl<'de> Visitor<'de> for Canon<'_> {
     }
 }
 
+/// Writes a string serde_json lent straight from the input: it had no escape sequence there, so
+/// it holds no `"`, `\\` or control character (serde_json refuses raw ones) and its canonical
+/// form is the same characters between quotes; no escaping scan needed.
+fn write_unescaped_string(out: &mut Vec<u8>, text: &str) {
+    out.reserve(text.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(text.as_bytes());
+    out.push(b'"');
+}
+
 /// Objects up to this many members check each new key against the earlier ones as it arrives;
 /// bigger ones are checked once, sorted, at the end (O(n log n) instead of O(n²)).
 const LINEAR_DUPLICATE_CHECK: usize = 16;
@@ -198,12 +236,21 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
         f.write_str("an object key")
     }
     fn visit_str<E>(self, key: &str) -> Result<(), E> {
+        self.write_key(key, write_json::<str>)
+    }
+    fn visit_borrowed_str<E>(self, key: &'de str) -> Result<(), E> {
+        self.write_key(key, write_unescaped_string)
+    }
+}
+
+impl KeySeed<'_> {
+    fn write_key<E>(self, key: &str, write: fn(&mut Vec<u8>, &str)) -> Result<(), E> {
         let state = self.state;
         if self.comma_first {
             state.out.push(b',');
         }
         let start = state.out.len();
-        write_json(&mut state.out, key);
+        write(&mut state.out, key);
         let end = state.out.len();
         state.out.push(b':');
         let own_keys = &state.keys[self.first_key..];
@@ -224,27 +271,46 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
 // ---------------------------------------------------------------------------------------------
 // Scanner over canonical text.
 
+/// What the container scan of [`skip_value`] must look at: 1 = `"`, 2 = `[`/`{`, 3 = `]`/`}`,
+/// 0 = anything else.
+const SCAN_CLASS: [u8; 256] = {
+    let mut class = [0u8; 256];
+    class[b'"' as usize] = 1;
+    class[b'[' as usize] = 2;
+    class[b'{' as usize] = 2;
+    class[b']' as usize] = 3;
+    class[b'}' as usize] = 3;
+    class
+};
+
 /// End (exclusive) of the value starting at `start`.
 pub(crate) fn skip_value(text: &[u8], start: usize) -> usize {
     match text[start] {
         b'"' => skip_string(text, start),
+        // An array starting with a number or literal is probably made of them: long runs
+        // between quotes and brackets, which the word-at-a-time scan skips fastest.
+        b'[' if matches!(text[start + 1], b'0'..=b'9' | b'-' | b't' | b'f' | b'n') => {
+            scan_array(text, start).0
+        }
         b'[' | b'{' => {
             let mut depth = 0usize;
             let mut i = start;
             loop {
-                match text[i] {
-                    b'"' => {
+                // A table lookup per byte: the gaps between strings are short, too short for
+                // the word-at-a-time test to pay off.
+                match SCAN_CLASS[usize::from(text[i])] {
+                    0 => {}
+                    1 => {
                         i = skip_string(text, i);
                         continue;
                     }
-                    b'[' | b'{' => depth += 1,
-                    b']' | b'}' => {
+                    2 => depth += 1,
+                    _ => {
                         depth -= 1;
                         if depth == 0 {
                             return i + 1;
                         }
                     }
-                    _ => {}
                 }
                 i += 1;
             }
@@ -259,15 +325,128 @@ pub(crate) fn skip_value(text: &[u8], start: usize) -> usize {
     }
 }
 
+const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+
+/// A high bit in each byte of `word` that is zero. The lowest set bit marks the first zero byte
+/// exactly; higher ones may be borrow noise (cheapest form, for finding the first match).
+#[inline(always)]
+fn first_zero_byte(word: u64) -> u64 {
+    word.wrapping_sub(ONES) & !word & HIGHS
+}
+
+/// The high bit of each byte of `word` that is zero, exactly (no borrow between bytes, so the
+/// bits can be counted).
+#[inline(always)]
+fn zero_bytes(word: u64) -> u64 {
+    const LOW7: u64 = ONES * 0x7F;
+    !(((word & LOW7) + LOW7) | word) & HIGHS
+}
+
+/// Bytes of `word` equal to `byte`, marked as by [`first_zero_byte`].
+#[inline(always)]
+fn first_byte_equal(word: u64, byte: u8) -> u64 {
+    first_zero_byte(word ^ (ONES * u64::from(byte)))
+}
+
+/// Bytes of `word` equal to `byte`, marked exactly as by [`zero_bytes`].
+#[inline(always)]
+fn bytes_equal(word: u64, byte: u8) -> u64 {
+    zero_bytes(word ^ (ONES * u64::from(byte)))
+}
+
+/// How many bytes [`zero_bytes`] marked: sums the 0/1 bytes with one multiplication (x86-64's
+/// baseline has no popcount instruction).
+#[inline(always)]
+fn marked_count(marks: u64) -> usize {
+    ((marks >> 7).wrapping_mul(ONES) >> 56) as usize
+}
+
+/// Scans the array starting at `start` (`text[start] == b'['`): its end (exclusive) and how many
+/// commas separate its elements (nested containers and strings excluded). Tests 8 bytes at a
+/// time for quotes and brackets and counts the commas of each word with a popcount, so runs of
+/// numbers and literals (the usual content of a big array blob) cost ~2 instructions per byte.
+fn scan_array(text: &[u8], start: usize) -> (usize, usize) {
+    let mut commas = 0;
+    let mut depth = 0usize;
+    let mut i = start;
+    loop {
+        if let Some(chunk) = text.get(i..i + 8) {
+            let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+            // `[`/`{` and `]`/`}` differ only in the 0x20 bit: fold them together.
+            let folded = word | (ONES * 0x20);
+            let structural = first_byte_equal(word, b'"')
+                | first_byte_equal(folded, b'{')
+                | first_byte_equal(folded, b'}');
+            if structural == 0 {
+                if depth == 1 {
+                    commas += marked_count(bytes_equal(word, b','));
+                }
+                i += 8;
+                continue;
+            }
+            if depth == 1 {
+                // Only the commas before the first quote or bracket (its bit is exact).
+                let first = structural & structural.wrapping_neg();
+                commas += marked_count(bytes_equal(word, b',') & (first - 1));
+            }
+            i += (structural.trailing_zeros() / 8) as usize;
+        } else {
+            while !matches!(text[i], b'"' | b'[' | b']' | b'{' | b'}') {
+                if depth == 1 && text[i] == b',' {
+                    commas += 1;
+                }
+                i += 1;
+            }
+        }
+        match text[i] {
+            b'"' => {
+                i = skip_string(text, i);
+                continue;
+            }
+            b'[' | b'{' => depth += 1,
+            _ => {
+                depth -= 1;
+                if depth == 0 {
+                    return (i + 1, commas);
+                }
+            }
+        }
+        i += 1;
+    }
+}
+
 /// End (exclusive, after the closing quote) of the string starting at `start`.
 fn skip_string(text: &[u8], start: usize) -> usize {
+    scan_string(text, start).0
+}
+
+/// End of the string starting at `start` (as [`skip_string`]) and whether it holds an escape.
+/// Strings are most of a document's bytes and mostly short, so this tests 8 bytes at a time for
+/// a quote or a backslash (SWAR) rather than calling `memchr` (whose setup costs more than a
+/// typical string).
+fn scan_string(text: &[u8], start: usize) -> (usize, bool) {
+    let mut escaped = false;
     let mut i = start + 1;
     loop {
-        match text[i] {
-            b'\\' => i += 2,
-            b'"' => return i + 1,
-            _ => i += 1,
+        if let Some(chunk) = text.get(i..i + 8) {
+            let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+            let found = first_byte_equal(word, b'"') | first_byte_equal(word, b'\\');
+            if found == 0 {
+                i += 8;
+                continue;
+            }
+            i += (found.trailing_zeros() / 8) as usize;
+        } else {
+            while !matches!(text[i], b'"' | b'\\') {
+                i += 1;
+            }
         }
+        if text[i] == b'"' {
+            return (i + 1, escaped);
+        }
+        escaped = true;
+        i += 2;
     }
 }
 
@@ -317,13 +496,12 @@ pub(crate) fn unescape_key(quoted: &str) -> String {
     }
 }
 
-/// Does the quoted canonical key equal `key`?
-fn key_matches(quoted: &str, key: &str) -> bool {
-    let inner = &quoted[1..quoted.len() - 1];
-    if inner.contains('\\') {
+/// Does the quoted canonical key equal `key`? `escaped`: whether the quoted text holds an escape.
+fn key_matches(quoted: &str, escaped: bool, key: &str) -> bool {
+    if escaped {
         unescape_key(quoted) == key
     } else {
-        inner == key
+        &quoted[1..quoted.len() - 1] == key
     }
 }
 
@@ -338,10 +516,10 @@ pub(crate) fn find_member(text: &str, range: Range<usize>, key: &str) -> Option<
         return None;
     }
     loop {
-        let key_end = skip_string(bytes, i);
+        let (key_end, escaped) = scan_string(bytes, i);
         let value_start = key_end + 1;
         let value_end = skip_value(bytes, value_start);
-        if key_matches(&text[i..key_end], key) {
+        if key_matches(&text[i..key_end], escaped, key) {
             return Some(value_start..value_end);
         }
         if bytes[value_end] == b',' {
@@ -374,6 +552,17 @@ pub(crate) fn find_element(text: &[u8], range: Range<usize>, index: usize) -> Op
             return None;
         }
     }
+}
+
+/// Number of elements of the array at `text[range]`; `None` if it is not an array.
+pub(crate) fn element_count(text: &[u8], range: Range<usize>) -> Option<usize> {
+    if text[range.start] != b'[' {
+        return None;
+    }
+    if text[range.start + 1] == b']' {
+        return Some(0);
+    }
+    Some(scan_array(text, range.start).1 + 1)
 }
 
 /// Range of the value at `location` inside the value `text[range]`.

@@ -117,6 +117,15 @@ impl<'a> ValueRef<'a> {
         }
     }
 
+    /// The length of the compact JSON if it is stored as text (an expanded container: 0), to
+    /// reserve an output buffer.
+    pub fn compact_len_hint(&self) -> usize {
+        match self.0 {
+            Inner::Text(text) => text.len(),
+            Inner::Node(_) => 0,
+        }
+    }
+
     /// The compact JSON as a string.
     pub fn to_compact_string(&self) -> String {
         match self.0 {

@@ -99,7 +99,7 @@ fn legacy_root() -> Result<Path> {
 }
 
 fn parse_value(arg: &RStr) -> Result<Document> {
-    Document::from_json(utf8(arg)?.as_bytes()).map_err(json_error)
+    Document::from_json_str(utf8(arg)?).map_err(json_error)
 }
 
 /// A document error as a reply: parse errors (serde's bare text) behind `ERR `; the others'
@@ -211,7 +211,12 @@ fn json_set(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
     } else {
         let mut json = key.value_mut::<Json>()?.ok_or(Error::WrongType)?;
         match &path {
+            // The root always exists: replacing it is a move (no lookup, no clone).
             None => {
+                json.0 = value;
+                true
+            }
+            Some(path) if path.is_root() && !nx => {
                 json.0 = value;
                 true
             }
@@ -230,17 +235,22 @@ fn json_set(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
 
 /// Sets `value` at every match of `path`; `Ok(false)` when NX/XX or a missing parent says no.
 fn set_at(doc: &mut Document, path: &Path, value: &Document, nx: bool, xx: bool) -> Result<bool> {
-    let locations = path.query(&doc.to_value());
+    let locations = path.query_document(doc);
     if !locations.is_empty() {
         if nx {
             return Ok(false);
         }
-        doc.transaction(|doc| {
-            locations
-                .iter()
-                .try_for_each(|location| doc.set(location, value))
-        })
-        .map_err(json_error)?;
+        if let [location] = locations.as_slice() {
+            // One edit applies fully or not at all: no copy needed.
+            doc.set(location, value).map_err(json_error)?;
+        } else {
+            doc.transaction(|doc| {
+                locations
+                    .iter()
+                    .try_for_each(|location| doc.set(location, value))
+            })
+            .map_err(json_error)?;
+        }
         return Ok(true);
     }
     if xx {
@@ -257,8 +267,7 @@ fn set_at(doc: &mut Document, path: &Path, value: &Document, nx: bool, xx: bool)
     let Step::Key(name) = last else {
         return Err(json_error(JsonError::ArrayIndexOutOfRange));
     };
-    let whole = doc.to_value();
-    let Some(mut location) = jsondoc::path::resolve(&whole, parent_steps) else {
+    let Some((mut location, _)) = doc.walk(parent_steps) else {
         return Ok(false);
     };
     location.push(Segment::Key(name.clone()));
@@ -280,10 +289,10 @@ enum Selected {
     First(Value),
 }
 
-fn select(whole: &Value, doc: &Document, path: &Path, shown: &str) -> Result<Selected> {
+fn select(doc: &Document, path: &Path, shown: &str) -> Result<Selected> {
     if path.is_legacy() {
         let location = path
-            .query_first(whole)
+            .query_first_document(doc)
             .ok_or_else(|| Error::err(format!("Path '{shown}' does not exist")))?;
         Ok(Selected::First(
             doc.value_at(&location)
@@ -292,7 +301,7 @@ fn select(whole: &Value, doc: &Document, path: &Path, shown: &str) -> Result<Sel
         ))
     } else {
         Ok(Selected::All(
-            path.query(whole)
+            path.query_document(doc)
                 .iter()
                 .filter_map(|location| doc.value_at(location).map(|v| v.to_value()))
                 .collect(),
@@ -361,29 +370,46 @@ fn json_get(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
     match parsed.as_slice() {
         [] => format.write(doc, &mut out),
         [path] if path.is_root() && path.is_legacy() => format.write(doc, &mut out),
+        // A simple chain, compact: the stored text of the match is the reply (no Value).
+        [path] if format.is_compact() && path.as_simple().is_some() => {
+            let found = path.as_simple().and_then(|steps| doc.find(steps));
+            out.reserve(found.map_or(0, |value| value.compact_len_hint()) + 2);
+            match (found, path.is_legacy()) {
+                (Some(value), true) => value.write_compact(&mut out),
+                (None, true) => {
+                    let shown = path.rewritten_text();
+                    return Err(Error::err(format!("Path '{shown}' does not exist")));
+                }
+                (found, false) => {
+                    out.push(b'[');
+                    if let Some(value) = found {
+                        value.write_compact(&mut out);
+                    }
+                    out.push(b']');
+                }
+            }
+        }
         [path] => {
-            let whole = doc.to_value();
-            let value = match select(&whole, doc, path, path.rewritten_text())? {
+            let value = match select(doc, path, path.rewritten_text())? {
                 Selected::All(values) => Value::Array(values),
                 Selected::First(value) => value,
             };
             format.write(&Document::from_value(&value), &mut out);
         }
         several => {
-            let whole = doc.to_value();
             let any_dollar = several.iter().any(|p| !p.is_legacy());
             let mut object = serde_json::Map::new();
             for (path, text) in several.iter().zip(&paths) {
                 let text = utf8(text)?;
                 let value = if any_dollar {
                     Value::Array(
-                        path.query(&whole)
+                        path.query_document(doc)
                             .iter()
                             .filter_map(|l| doc.value_at(l).map(|v| v.to_value()))
                             .collect(),
                     )
                 } else {
-                    match select(&whole, doc, path, text)? {
+                    match select(doc, path, text)? {
                         Selected::First(value) => value,
                         Selected::All(values) => Value::Array(values),
                     }
@@ -411,8 +437,7 @@ fn json_path(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
         ctx.reply_null();
         return Ok(());
     };
-    let whole = json.0.to_value();
-    let value = match select(&whole, &json.0, &path, path.rewritten_text())? {
+    let value = match select(&json.0, &path, path.rewritten_text())? {
         Selected::All(values) => Value::Array(values),
         Selected::First(value) => value,
     };
@@ -433,7 +458,6 @@ fn json_fmt(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
         ctx.reply_null();
         return Ok(());
     };
-    let whole = json.0.to_value();
     let mut out = String::new();
     let mut rest = template;
     while let Some(start) = rest.find("{{") {
@@ -445,7 +469,7 @@ fn json_fmt(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
         let text = &after[..end];
         let path = Path::parse(text).map_err(path_error)?;
         let value = path
-            .query_first(&whole)
+            .query_first_document(&json.0)
             .and_then(|location| json.0.value_at(&location))
             .ok_or_else(|| Error::err(format!("Path '{text}' does not exist")))?;
         match value.as_string() {
@@ -475,7 +499,7 @@ fn json_del(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
         _ if !exists => 0,
         Some(path) if !path.is_root() => {
             let mut json = key.value_mut::<Json>()?.ok_or(Error::WrongType)?;
-            let mut locations = path.query(&json.0.to_value());
+            let mut locations = path.query_document(&json.0);
             locations.sort_by(location_cmp);
             locations.dedup();
             // A value inside another deleted value is not counted (RedisJSON: `$..a` on
@@ -530,15 +554,18 @@ fn json_type(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
     match &path {
         None => ctx.reply_bulk(doc.root_ref().json_type().name().as_bytes()),
         Some(path) => {
-            let whole = doc.to_value();
             let type_of = |l: &Location| doc.value_at(l).map(|v| v.json_type().name());
             if path.is_legacy() {
-                match path.query_first(&whole).as_ref().and_then(type_of) {
+                match path.query_first_document(doc).as_ref().and_then(type_of) {
                     Some(name) => ctx.reply_bulk(name.as_bytes()),
                     None => ctx.reply_null(),
                 }
             } else {
-                let names: Vec<_> = path.query(&whole).iter().filter_map(type_of).collect();
+                let names: Vec<_> = path
+                    .query_document(doc)
+                    .iter()
+                    .filter_map(type_of)
+                    .collect();
                 ctx.reply_array(names.len());
                 for name in names {
                     ctx.reply_bulk(name.as_bytes());
@@ -584,9 +611,8 @@ fn length(ctx: &Ctx, args: &[&RStr], how: &Length) -> Result<()> {
         return Err(Error::err(how.missing_key_dollar));
     };
     let doc = &json.0;
-    let whole = doc.to_value();
     if !path.is_legacy() {
-        let locations = path.query(&whole);
+        let locations = path.query_document(doc);
         ctx.reply_array(locations.len());
         for location in &locations {
             match doc.value_at(location).as_ref().and_then(how.measure) {
@@ -598,7 +624,7 @@ fn length(ctx: &Ctx, args: &[&RStr], how: &Length) -> Result<()> {
     }
     let array = how.expected == jsondoc::JsonType::Array;
     let Some(value) = path
-        .query_first(&whole)
+        .query_first_document(doc)
         .and_then(|location| doc.value_at(&location))
     else {
         if how.expected == jsondoc::JsonType::Object {
@@ -683,16 +709,20 @@ fn edit_matches_if<R>(
     let Some(mut json) = key.value_mut::<Json>()? else {
         return Err(Error::err(NO_KEY));
     };
-    let locations = path.query(&json.0.to_value());
-    let results = json
-        .0
-        .transaction(|doc| {
-            locations
-                .iter()
-                .map(|location| edit(doc, location))
-                .collect::<std::result::Result<Vec<_>, _>>()
-        })
-        .map_err(json_error)?;
+    let locations = path.query_document(&json.0);
+    let results = if let [location] = locations.as_slice() {
+        // One edit applies fully or not at all: no copy of the document needed.
+        vec![edit(&mut json.0, location).map_err(json_error)?]
+    } else {
+        json.0
+            .transaction(|doc| {
+                locations
+                    .iter()
+                    .map(|location| edit(doc, location))
+                    .collect::<std::result::Result<Vec<_>, _>>()
+            })
+            .map_err(json_error)?
+    };
     drop(json);
     if results.iter().flatten().any(changed) {
         notify(ctx, event, name)?;
@@ -915,7 +945,6 @@ fn json_objkeys(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
         return Err(Error::err(NO_KEY));
     };
     let doc = &json.0;
-    let whole = doc.to_value();
     let reply_keys = |keys: &[String]| {
         ctx.reply_array(keys.len());
         for key in keys {
@@ -923,7 +952,10 @@ fn json_objkeys(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
         }
     };
     if path.is_legacy() {
-        let Some(value) = path.query_first(&whole).and_then(|l| doc.value_at(&l)) else {
+        let Some(value) = path
+            .query_first_document(doc)
+            .and_then(|l| doc.value_at(&l))
+        else {
             ctx.reply_null();
             return Ok(());
         };
@@ -935,7 +967,7 @@ fn json_objkeys(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
         })?;
         reply_keys(&keys);
     } else {
-        let locations = path.query(&whole);
+        let locations = path.query_document(doc);
         ctx.reply_array(locations.len());
         for location in &locations {
             match doc.value_at(location).and_then(|v| v.object_keys()) {
@@ -1079,11 +1111,10 @@ fn json_arrindex(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
         )));
     };
     let doc = &json.0;
-    let whole = doc.to_value();
     let wanted = wanted.root_ref();
     if path.is_legacy() {
         let value = path
-            .query_first(&whole)
+            .query_first_document(doc)
             .and_then(|l| doc.value_at(&l))
             .ok_or_else(|| {
                 Error::err(format!("Path '{}' does not exist", path.rewritten_text()))
@@ -1096,7 +1127,7 @@ fn json_arrindex(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
         })?;
         ctx.reply_integer(found);
     } else {
-        let locations = path.query(&whole);
+        let locations = path.query_document(doc);
         ctx.reply_array(locations.len());
         for location in &locations {
             match doc
@@ -1132,8 +1163,7 @@ fn json_mget(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
             continue;
         };
         let doc = &json.0;
-        let whole = doc.to_value();
-        let value = match select(&whole, doc, path, path.rewritten_text()) {
+        let value = match select(doc, path, path.rewritten_text()) {
             Ok(Selected::All(values)) => Value::Array(values),
             Ok(Selected::First(value)) => value,
             Err(_) => {
@@ -1230,7 +1260,7 @@ fn json_merge(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
     } else {
         {
             let mut json = key.value_mut::<Json>()?.ok_or(Error::WrongType)?;
-            let locations = path.query(&json.0.to_value());
+            let locations = path.query_document(&json.0);
             if locations.is_empty() {
                 let value = merged_into_nothing(&patch.to_value());
                 set_at(&mut json.0, &path, &value, false, false)?
@@ -1400,8 +1430,7 @@ fn json_resp(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
         ctx.reply_null();
         return Ok(());
     };
-    let whole = json.0.to_value();
-    match select(&whole, &json.0, &path, path.rewritten_text())? {
+    match select(&json.0, &path, path.rewritten_text())? {
         Selected::First(value) => reply_resp(ctx, &value),
         Selected::All(values) => {
             ctx.reply_array(values.len());
@@ -1443,17 +1472,16 @@ fn json_debug(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
         return Ok(());
     };
     let doc = &json.0;
-    let whole = doc.to_value();
     if path.is_legacy() {
         let value = path
-            .query_first(&whole)
+            .query_first_document(doc)
             .and_then(|l| doc.value_at(&l))
             .ok_or_else(|| {
                 Error::err(format!("Path '{}' does not exist", path.rewritten_text()))
             })?;
         ctx.reply_integer(value.memory_usage() as i64);
     } else {
-        let locations = path.query(&whole);
+        let locations = path.query_document(doc);
         ctx.reply_array(locations.len());
         for location in &locations {
             let bytes = doc.value_at(location).map_or(0, |v| v.memory_usage());
@@ -1660,3 +1688,5 @@ fn module() -> Module {
 }
 
 rm::module!(module);
+// Documents live on the heap: allocate through the server so they count in `used_memory`.
+rm::server_allocator!();

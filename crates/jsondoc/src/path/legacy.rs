@@ -21,18 +21,21 @@ pub(crate) struct LegacyText {
 /// accepts them and RFC 9535 does not.
 pub(crate) fn rewrite(text: &str) -> String {
     let text = text.trim_end_matches([' ', '\t', '\n', '\r']);
-    if text == "." {
-        "$".to_owned()
-    } else if text.starts_with('.') {
-        format!("${text}")
-    } else {
-        format!("$.{text}")
+    // Concatenated by hand: this runs for every legacy path of every command.
+    let mut rewritten = String::with_capacity(text.len() + 2);
+    rewritten.push('$');
+    if text != "." {
+        if !text.starts_with('.') {
+            rewritten.push('.');
+        }
+        rewritten.push_str(text);
     }
+    rewritten
 }
 
 /// Characters a legacy shorthand member name may contain: RedisJSON's set
 /// (`A-Z a-z 0-9 - _ ` ~ + # % $ ^ / :`) plus, as in RFC 9535, every non-ASCII character.
-fn is_legacy_name_char(c: char) -> bool {
+pub(crate) fn is_legacy_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || "-_`~+#%$^/:".contains(c) || !c.is_ascii()
 }
 

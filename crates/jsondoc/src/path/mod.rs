@@ -80,7 +80,7 @@ use serde_json_path::{JsonPath, PathElement};
 pub use error::PathError;
 pub use simple::{Step, resolve};
 
-use crate::{Location, Segment};
+use crate::{Document, Location, Segment};
 
 /// A parsed path, ready to be evaluated against any number of documents.
 ///
@@ -111,14 +111,35 @@ pub struct Path {
     /// For a legacy path, its rewrite to `$.…` as RedisJSON shows it.
     legacy_rewrite: Option<String>,
     /// The RFC 9535 query that is evaluated.
-    query_text: String,
-    compiled: JsonPath,
+    /// `None` for a chain [`simple::recognise_text`] accepted (derived on demand).
+    query_text: Option<String>,
+    /// The compiled query; `None` for the simple chains [`simple::recognise_text`] accepts,
+    /// which never need the engine.
+    compiled: Option<JsonPath>,
     simple: Option<Vec<Step>>,
 }
 
 impl Path {
     /// Parses `text` in the dialect its first characters select (see the module docs).
+    ///
+    /// Plain simple chains (`$.a[1].b`, `.a.b`, `a[0]`: no blanks, no quotes, canonical
+    /// indices) are recognised directly without running the RFC 9535 parser; the result is the
+    /// same (tested against the general parse).
     pub fn parse(text: &str) -> Result<Path, PathError> {
+        if let Some(fast) = simple::recognise_text(text) {
+            return Ok(Path {
+                text: text.to_owned(),
+                legacy_rewrite: fast.legacy.then(|| legacy::rewrite(text)),
+                query_text: None,
+                compiled: None,
+                simple: Some(fast.steps),
+            });
+        }
+        Self::parse_general(text)
+    }
+
+    /// [`Path::parse`] without the shortcut for plain simple chains.
+    fn parse_general(text: &str) -> Result<Path, PathError> {
         let legacy = (!is_jsonpath_text(text)).then(|| legacy::translate(text));
         let (shown_text, rfc_text) = match &legacy {
             Some(legacy) => (legacy.rewritten.as_str(), legacy.translated.text.as_str()),
@@ -141,10 +162,10 @@ impl Path {
         })?;
         Ok(Path {
             text: text.to_owned(),
-            query_text: query_text.to_owned(),
+            query_text: Some(query_text.to_owned()),
             simple: simple::recognise(query_text),
             legacy_rewrite: legacy.map(|legacy| legacy.rewritten),
-            compiled,
+            compiled: Some(compiled),
         })
     }
 
@@ -166,8 +187,12 @@ impl Path {
 
     /// The RFC 9535 query that is evaluated: the text itself, or its translation for legacy paths and for
     /// filters that use RedisJSON's `=~`.
-    pub fn query_text(&self) -> &str {
-        &self.query_text
+    pub fn query_text(&self) -> std::borrow::Cow<'_, str> {
+        match (&self.query_text, &self.simple) {
+            (Some(text), _) => text.into(),
+            (None, Some(steps)) if self.is_legacy() => simple::legacy_query_text(steps).into(),
+            (None, _) => self.text.as_str().into(),
+        }
     }
 
     /// Whether the path is the root itself (`$`, `.`, or a legacy path made of blanks after `.`).
@@ -204,9 +229,42 @@ impl Path {
         }
     }
 
+    /// The locations of every match in `document`, as [`Path::query`] finds them in its value. A simple
+    /// chain walks the document's own storage; any other path materialises the document.
+    pub fn query_document(&self, document: &Document) -> Vec<Location> {
+        match &self.simple {
+            Some(steps) => document
+                .walk(steps)
+                .map(|(location, _)| location)
+                .into_iter()
+                .collect(),
+            None => self.query_with_engine(&document.to_value()),
+        }
+    }
+
+    /// The first match in `document` (see [`Path::query_document`]).
+    pub fn query_first_document(&self, document: &Document) -> Option<Location> {
+        match &self.simple {
+            Some(steps) => document.walk(steps).map(|(location, _)| location),
+            None => self
+                .query_with_engine(&document.to_value())
+                .into_iter()
+                .next(),
+        }
+    }
+
     /// Evaluates with the general engine, bypassing the simple-chain shortcut.
     fn query_with_engine(&self, root: &Value) -> Vec<Location> {
-        self.compiled
+        let Some(compiled) = &self.compiled else {
+            // Only simple chains are built without the engine, and they never get here.
+            return self
+                .simple
+                .as_ref()
+                .and_then(|steps| resolve(root, steps))
+                .into_iter()
+                .collect();
+        };
+        compiled
             .query_located(root)
             .iter()
             .map(|node| {

@@ -55,6 +55,113 @@ pub fn resolve(root: &Value, steps: &[Step]) -> Option<Location> {
     Some(location)
 }
 
+/// A path text [`recognise_text`] accepted without the RFC 9535 parser.
+pub(crate) struct FastSimple {
+    /// Whether the text is a legacy path.
+    pub(crate) legacy: bool,
+    pub(crate) steps: Vec<Step>,
+}
+
+/// The RFC 9535 text the general parse evaluates for a legacy chain [`recognise_text`] accepted:
+/// names bracketed (`['a']`; the legacy alphabet has no `'` or `\\`), indices as written.
+pub(crate) fn legacy_query_text(steps: &[Step]) -> String {
+    let mut text = String::from("$");
+    for step in steps {
+        match step {
+            Step::Key(name) => {
+                text.push_str("['");
+                text.push_str(name);
+                text.push_str("']");
+            }
+            Step::Index(index) => text.push_str(&format!("[{index}]")),
+        }
+    }
+    text
+}
+
+/// Recognises the plainest simple chains straight from the text a client sent, so that the common paths
+/// (`$.friends[1].name`, `.a.b`, `a[0]`, `.`) skip the legacy translation and the RFC 9535 parser.
+///
+/// Accepted: a `$` path of `.name` (RFC 9535 shorthand: a letter, `_` or non-ASCII first, then also digits)
+/// and `[index]` segments; or a legacy path `.`, or an optional `.` then a legacy name (RedisJSON's
+/// shorthand alphabet) followed by `.name` and `[index]` segments. Indices are canonical integers of at most
+/// 15 digits (`0`, `7`, `-1`; not `01`, `-0`, `+1`), always inside RFC 9535's I-JSON range. Anything else
+/// (blanks, quotes, wildcards, `..`, filters, odd spellings) returns `None` and takes the general parse,
+/// which also produces every error. The tests check each accepted text against the general parse.
+pub(crate) fn recognise_text(text: &str) -> Option<FastSimple> {
+    let legacy = !super::is_jsonpath_text(text);
+    let mut steps = Vec::new();
+    let mut rest: &str;
+    if legacy {
+        if text == "." {
+            return Some(FastSimple { legacy, steps });
+        }
+        // The first segment is a name, with or without its dot (`.a`, `a`).
+        let body = text.strip_prefix('.').unwrap_or(text);
+        let name_len = legacy_name_len(body);
+        if name_len == 0 {
+            return None;
+        }
+        steps.push(Step::Key(body[..name_len].to_owned()));
+        rest = &body[name_len..];
+    } else {
+        rest = &text[1..];
+    }
+    while !rest.is_empty() {
+        if let Some(after_dot) = rest.strip_prefix('.') {
+            let name_len = if legacy {
+                legacy_name_len(after_dot)
+            } else {
+                rfc_name_len(after_dot)
+            };
+            if name_len == 0 {
+                return None;
+            }
+            steps.push(Step::Key(after_dot[..name_len].to_owned()));
+            rest = &after_dot[name_len..];
+        } else if let Some(inside) = rest.strip_prefix('[') {
+            let close = inside.find(']')?;
+            let digits = &inside[..close];
+            steps.push(Step::Index(canonical_index(digits)?));
+            rest = &inside[close + 1..];
+        } else {
+            return None;
+        }
+    }
+    Some(FastSimple { legacy, steps })
+}
+
+/// Length of the RFC 9535 member-name-shorthand at the start of `text` (0 if none).
+fn rfc_name_len(text: &str) -> usize {
+    let mut chars = text.char_indices();
+    match chars.next() {
+        Some((_, c)) if c.is_ascii_alphabetic() || c == '_' || !c.is_ascii() => {}
+        _ => return 0,
+    }
+    chars
+        .find(|&(_, c)| !(c.is_ascii_alphanumeric() || c == '_' || !c.is_ascii()))
+        .map_or(text.len(), |(i, _)| i)
+}
+
+/// Length of the legacy shorthand name at the start of `text` (0 if none).
+fn legacy_name_len(text: &str) -> usize {
+    text.char_indices()
+        .find(|&(_, c)| !super::legacy::is_legacy_name_char(c))
+        .map_or(text.len(), |(i, _)| i)
+}
+
+/// `0`, or an optional `-` and 1 to 15 digits without a leading zero.
+fn canonical_index(text: &str) -> Option<i64> {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let plain = digits.bytes().all(|b| b.is_ascii_digit());
+    let canonical = text == "0" || (!digits.starts_with('0') && !digits.is_empty());
+    if plain && canonical && digits.len() <= 15 {
+        text.parse().ok()
+    } else {
+        None
+    }
+}
+
 /// Recognises a simple chain in RFC 9535 query text that has already been parsed successfully.
 ///
 /// Returns `None` for anything else (wildcards, slices, unions, filters, descendants) and, conservatively,

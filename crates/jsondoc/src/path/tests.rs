@@ -619,8 +619,144 @@ proptest! {
         let text = spell(&steps, style);
         let path = Path::parse(&text).unwrap();
         prop_assert_eq!(path.as_simple(), Some(steps.as_slice()), "{}", text);
-        let by_engine = path.query_with_engine(&document);
+        assert_fast_agrees(&text);
+        let by_engine = Path::parse_general(&text).unwrap().query_with_engine(&document);
         let by_resolution: Vec<Location> = resolve(&document, &steps).into_iter().collect();
         prop_assert_eq!(by_engine, by_resolution, "{}", text);
+    }
+}
+
+/// If the fast recogniser accepts `text`, the general parse must accept it with the same meaning. Returns
+/// whether it was accepted.
+fn assert_fast_agrees(text: &str) -> bool {
+    let Some(fast) = simple::recognise_text(text) else {
+        return false;
+    };
+    let general = Path::parse_general(text).unwrap_or_else(|error| panic!("{text:?}: {error}"));
+    let parsed = Path::parse(text).unwrap();
+    assert_eq!(fast.legacy, general.is_legacy(), "{text:?}");
+    assert_eq!(Some(fast.steps.as_slice()), general.as_simple(), "{text:?}");
+    assert_eq!(parsed.query_text(), general.query_text(), "{text:?}");
+    assert_eq!(
+        parsed.rewritten_text(),
+        general.rewritten_text(),
+        "{text:?}"
+    );
+    assert_eq!(parsed.as_simple(), general.as_simple(), "{text:?}");
+    assert_eq!(parsed.is_root(), general.is_root(), "{text:?}");
+    true
+}
+
+#[test]
+fn fast_recognition_agrees_with_the_general_parse() {
+    for accepted in [
+        "$",
+        ".",
+        "$.friends[1].name",
+        "$.a[0][-1]._b9",
+        "$.ü.ñ1",
+        "$[3]",
+        "$[-15]",
+        "$[999999999999999]",
+        ".a.b",
+        "a",
+        "a[0]",
+        "a[-1].b",
+        ".a-b.0",
+        ".0",
+        "$a",
+        ".$",
+        ".a:b.c~d",
+        "x.ü",
+    ] {
+        assert!(
+            assert_fast_agrees(accepted),
+            "{accepted:?} should take the fast path"
+        );
+    }
+    for declined in [
+        "",
+        "$.",
+        "$..a",
+        "$.a.",
+        "$[01]",
+        "$[-0]",
+        "$[+1]",
+        "$[1 ]",
+        "$ .a",
+        "$.a ",
+        "$.1a",
+        "$.a-b",
+        "$['a']",
+        "$[*]",
+        "$.*",
+        "$[0,1]",
+        "$[1:2]",
+        "$[9999999999999999]",
+        "..a",
+        ".a..b",
+        ".a ",
+        "[0]",
+        ".[0]",
+        "a.[0]",
+        "a[01]",
+        "a[x]",
+        "a['b']",
+        "a*",
+        ".a[?@>1]",
+    ] {
+        assert!(
+            !assert_fast_agrees(declined),
+            "{declined:?} should take the general parse"
+        );
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2048))]
+
+    #[test]
+    fn fast_recognition_agrees_on_path_like_text(text in "[$.\\[\\]0-9ab\\-_:ü' ]{0,12}") {
+        assert_fast_agrees(&text);
+    }
+
+    #[test]
+    fn fast_recognition_agrees_on_dollar_text(text in "\\$[.\\[\\]0-9ab\\-_ü]{0,12}") {
+        assert_fast_agrees(&text);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Walking the document's storage finds what [`resolve`] finds in its value, for blob documents and for
+    /// documents with expanded containers above the walked part.
+    #[test]
+    fn document_walk_agrees_with_resolve(
+        steps in prop::collection::vec(arbitrary_step(), 0..5),
+        document in arbitrary_document(),
+    ) {
+        let pad = Value::from("p".repeat(5000));
+        let big = json!({"big": [document.clone(), pad.clone()], "pad": pad});
+        for (root, prefix) in [
+            (&document, vec![]),
+            (&big, vec![Step::Key("big".into()), Step::Index(0)]),
+            (&big, vec![Step::Key("big".into()), Step::Index(-2)]),
+        ] {
+            let all: Vec<Step> = prefix.iter().cloned().chain(steps.iter().cloned()).collect();
+            let stored = crate::Document::from_value(root);
+            prop_assert_eq!(stored.is_expanded(), !prefix.is_empty());
+            let walked = stored.walk(&all).map(|(location, value)| (location, value.to_value()));
+            let expected = resolve(root, &all).map(|location| {
+                let value = value_at(root, &location).clone();
+                (location, value)
+            });
+            prop_assert_eq!(&walked, &expected, "{:?}", all);
+            let found = stored.find(&all).map(|value| value.to_value());
+            prop_assert_eq!(found, expected.map(|(_, value)| value));
+            let path = Path::parse(&spell(&all, 0)).unwrap();
+            prop_assert_eq!(path.query_document(&stored), path.query(root));
+            prop_assert_eq!(path.query_first_document(&stored), path.query_first(root));
+        }
     }
 }

@@ -1,0 +1,124 @@
+//! The server's allocator as Rust's global allocator, for modules that opt in with
+//! [`crate::server_allocator!`].
+//!
+//! Memory a module takes from the system allocator is invisible to the server: `INFO memory`
+//! `used_memory` leaves it out, `maxmemory` eviction does not see it, and `MEMORY STATS` cannot
+//! account for it. A module whose values live on the heap (a data type) should allocate through
+//! `RedisModule_Alloc` instead, as C modules do; this allocator does that for every Rust
+//! allocation of the module.
+//!
+//! Rules it relies on:
+//! * Before the server has handed the module its API (during the first instants of
+//!   `RedisModule_OnLoad`), allocations go to the system allocator; the SDK keeps nothing
+//!   allocated then alive past that point, so no pointer is freed by the other allocator.
+//! * The server's allocators (jemalloc, libc malloc) align to 16 bytes. A layout that needs
+//!   more (std's channels, for one, pad to 128 bytes) gets a block `align` bytes larger, with
+//!   the server's pointer stored just before the aligned address it hands out: an allocation
+//!   failure would abort the server, so this must never fail where `System` would not.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::ffi::c_void;
+
+/// The alignment every supported server allocator guarantees.
+const SERVER_ALIGN: usize = 16;
+
+/// `RedisModule_Alloc` / `Realloc` / `Free` as a [`GlobalAlloc`]. Install it with
+/// [`crate::server_allocator!`].
+pub struct ServerAllocator;
+
+// SAFETY: every pointer returned is either from the server's allocator (size ≥ the layout's,
+// aligned to 16 ≥ the layout's alignment, which is checked) or from `System` before the API is
+// loaded; each is released by the allocator that produced it (see the module docs).
+unsafe impl GlobalAlloc for ServerAllocator {
+    #[inline]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if !crate::api::is_loaded() {
+            // SAFETY: the caller's layout contract is forwarded unchanged.
+            return unsafe { System.alloc(layout) };
+        }
+        if layout.align() > SERVER_ALIGN {
+            // SAFETY: the API is loaded.
+            return unsafe { alloc_overaligned(layout) };
+        }
+        // SAFETY: the API is loaded; RedisModule_Alloc may be called from any thread.
+        unsafe { core_api!(Alloc)(layout.size()) as *mut u8 }
+    }
+
+    #[inline]
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if !crate::api::is_loaded() {
+            // SAFETY: allocated by `System` (the API was not loaded yet) with this layout.
+            return unsafe { System.dealloc(ptr, layout) };
+        }
+        let block = if layout.align() > SERVER_ALIGN {
+            // SAFETY: made by `alloc_overaligned`, which stored the block's start there.
+            unsafe { ptr.cast::<*mut u8>().sub(1).read() }
+        } else {
+            ptr
+        };
+        // SAFETY: `block` came from RedisModule_Alloc/Realloc (see the module docs).
+        unsafe { core_api!(Free)(block as *mut c_void) }
+    }
+
+    #[inline]
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if !crate::api::is_loaded() {
+            // SAFETY: allocated by `System` with `layout`; the contract is forwarded.
+            return unsafe { System.realloc(ptr, layout, new_size) };
+        }
+        if layout.align() > SERVER_ALIGN {
+            // SAFETY: the caller guarantees `new_size` with this alignment is a valid layout.
+            let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+            // SAFETY: a fresh block for the new layout, the old one's bytes copied over (the
+            // smaller of the two sizes), then the old block released as the caller no longer
+            // uses it.
+            unsafe {
+                let new = alloc_overaligned(new_layout);
+                std::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size));
+                self.dealloc(ptr, layout);
+                return new;
+            }
+        }
+        // SAFETY: `ptr` came from the server's allocator; the block keeps 16-byte alignment.
+        unsafe { core_api!(Realloc)(ptr as *mut c_void, new_size) as *mut u8 }
+    }
+}
+
+/// A block for a layout aligned beyond [`SERVER_ALIGN`]: `align` bytes more than asked, the
+/// returned address the first aligned one past the block's start (at least 16 bytes past it),
+/// and the block's start stored in the 8 bytes before that address.
+///
+/// # Safety
+/// The API is loaded; `layout.align() > SERVER_ALIGN`.
+unsafe fn alloc_overaligned(layout: Layout) -> *mut u8 {
+    let Some(total) = layout.size().checked_add(layout.align()) else {
+        return std::ptr::null_mut();
+    };
+    // SAFETY: the API is loaded (the caller's contract).
+    let block = unsafe { core_api!(Alloc)(total) } as *mut u8;
+    if block.is_null() {
+        return block;
+    }
+    // `block` is 16-aligned and `align` a larger power of two, so the offset is in 16..=align,
+    // which leaves room for the stored pointer before the address and `size` bytes after it.
+    let offset = layout.align() - (block as usize & (layout.align() - 1));
+    // SAFETY: in bounds of the block (offset ≤ align ≤ total - size), and the 8 bytes before
+    // the aligned address are inside the block too (offset ≥ 16); the address is 8-aligned.
+    unsafe {
+        let aligned = block.add(offset);
+        aligned.cast::<*mut u8>().sub(1).write(block);
+        aligned
+    }
+}
+
+/// Makes the server's allocator the module's global allocator ([`ServerAllocator`]), so its
+/// memory counts in `used_memory` and against `maxmemory`. Write it once, next to
+/// [`crate::module!`]. Not applied to the crate's own unit tests (no server there).
+#[macro_export]
+macro_rules! server_allocator {
+    () => {
+        #[cfg(not(test))]
+        #[global_allocator]
+        static SERVER_ALLOCATOR: $crate::alloc::ServerAllocator = $crate::alloc::ServerAllocator;
+    };
+}
