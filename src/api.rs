@@ -81,6 +81,8 @@ pub(crate) unsafe fn load(ctx: *mut RedisModuleCtx) -> Result<(), Vec<&'static s
     let core = Core::from_table(table)?;
     // SAFETY: as above; no callback is registered yet, so nothing reads CORE now.
     unsafe { (*CORE.0.get()).write(core) };
+    // SAFETY: the core entries are loaded just above.
+    unsafe { crate::alloc::probe() };
     LOADED.store(true, std::sync::atomic::Ordering::Release);
     Ok(())
 }
