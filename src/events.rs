@@ -207,6 +207,10 @@ impl fmt::Debug for NotifyFlags {
     }
 }
 
+/// Whether this module ever subscribed to keyspace events (see `notify_keyspace_event`).
+static KEYSPACE_SUBSCRIBER: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
 impl<'a> Ctx<'a> {
     /// Runs `callback` for every keyspace notification of the classes in `types`, whatever
     /// the server's `notify-keyspace-events` setting. Each call adds a subscription (they stay
@@ -233,6 +237,7 @@ impl<'a> Ctx<'a> {
         types: NotifyFlags,
         _callback: F,
     ) -> Result<()> {
+        KEYSPACE_SUBSCRIBER.store(true, std::sync::atomic::Ordering::Relaxed);
         callbacks::subscribe(
             self,
             callbacks::Subscription::Keyspace(types.bits(), Some(callbacks::keyspace::<F>)),
@@ -254,8 +259,12 @@ impl<'a> Ctx<'a> {
     /// ```
     pub fn notify_keyspace_event(&self, kind: NotifyFlags, event: &str, key: &RStr) -> Result<()> {
         let event = CString::new(event).map_err(|_| Error::err("event name has a NUL byte"))?;
-        // Subscribers run now and may write to any key under the open handles.
-        let _reopen = self.open_keys().close_all(self);
+        // This module's subscribers run now and may write to any key under the open handles:
+        // close them around the notification. Without subscribers (json, say), closing and
+        // reopening would cost more than the rest of the command's key work.
+        let _reopen = KEYSPACE_SUBSCRIBER
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .then(|| self.open_keys().close_all(self));
         // SAFETY: live context and string; the server copies the event name.
         let status = unsafe {
             core_api!(NotifyKeyspaceEvent)(self.as_ptr(), kind.bits(), event.as_ptr(), key.as_ptr())

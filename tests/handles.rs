@@ -30,6 +30,14 @@ fn every_handle_sees_the_key_as_it_is_now() {
             );
             assert_eq!(reply(&mut con, &["exists", "h:s"]), "0", "{k}");
 
+            reply(&mut con, &["set", "view:h", value]);
+            assert_eq!(
+                reply(&mut con, &["rmtest.handles", "notify-under", "view:h"]),
+                format!(r#"["string {len}", "empty 0"]"#),
+                "{k} {value}"
+            );
+            assert_eq!(reply(&mut con, &["exists", "view:h"]), "0", "{k}");
+
             reply(&mut con, &["set", "h:s", value]);
             assert_eq!(
                 reply(&mut con, &["rmtest.handles", "call-under", "h:s"]),
