@@ -392,15 +392,14 @@ pub fn fix(job: &Job, seed: &Addr) -> Result<Report> {
             .filter(|(node, s, _, m)| *s == slot && *m && *node == owner)
             .map(|(_, _, dest, _)| dest)
             .collect();
+        // The target of the owner's migration, if it is importing from the owner and reachable.
         let target_importing = migrating_to.first().and_then(|dest| {
             open.iter()
                 .find(|(node, s, source, m)| *s == slot && !*m && node == *dest && *source == owner)
                 .map(|(node, ..)| node.clone())
+                .filter(|node| conns.contains_key(node))
         });
-        if let (Some(target), true) = (
-            target_importing,
-            conns.contains_key(migrating_to[0].as_str()),
-        ) {
+        if let Some(target) = target_importing {
             // Resume: both sides are set; move the rest, then hand the slot over.
             let target_addr = addr_of(&target)?;
             let source = conns.get_mut(&owner).expect("owner");

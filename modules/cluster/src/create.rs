@@ -135,7 +135,8 @@ fn on_all<T: Send>(
     })
 }
 
-fn check_empty(conn: &mut Conn) -> Result<String> {
+/// Checks that a node is empty; returns its id and cluster bus port.
+fn check_empty(conn: &mut Conn) -> Result<(String, u16)> {
     let view = NodeView::read(conn).map_err(|e| {
         if e.to_string().contains("cluster support disabled") {
             Error::err(format!("{} is not in cluster mode", conn.addr))
@@ -157,7 +158,8 @@ fn check_empty(conn: &mut Conn) -> Result<String> {
             conn.addr
         )));
     }
-    Ok(view.id().to_owned())
+    let bus_port = view.me().map_or(0, |me| me.bus_port);
+    Ok((view.id().to_owned(), bus_port))
 }
 
 /// Creates the cluster.
@@ -184,7 +186,10 @@ pub fn run(job: &Job, addrs: &[Addr], replicas: usize) -> Result<Report> {
             })
             .collect::<Result<Vec<_>>>()
     })?;
-    let ids = on_all(&mut conns, |_, conn| check_empty(conn))?;
+    let (ids, bus_ports): (Vec<String>, Vec<u16>) =
+        on_all(&mut conns, |_, conn| check_empty(conn))?
+            .into_iter()
+            .unzip();
     let ranges = slot_ranges(layout.masters.len());
     let ips: Vec<String> = ordered.iter().map(ip_of).collect::<Result<_>>()?;
     let mut phases: Vec<(&str, u64)> = Vec::new();
@@ -223,9 +228,21 @@ pub fn run(job: &Job, addrs: &[Addr], replicas: usize) -> Result<Report> {
                 return Err(Error::err(format!("{}: {e}", conn.addr)));
             }
         }
-        // Every node meets every node before it: a full mesh at once, not by gossip.
+        Ok(())
+    })?;
+    // Only once every node has its epoch (a node that knows another refuses one): every
+    // node meets every node before it, a full mesh at once rather than by gossip.
+    on_all(&mut conns, |i, conn| {
         let meets: Vec<Vec<Vec<u8>>> = (0..i)
-            .map(|j| topology::command(&["CLUSTER", "MEET", &ips[j], &ordered[j].port.to_string()]))
+            .map(|j| {
+                topology::command(&[
+                    "CLUSTER",
+                    "MEET",
+                    &ips[j],
+                    &ordered[j].port.to_string(),
+                    &bus_ports[j].to_string(),
+                ])
+            })
             .collect();
         for reply in conn.pipeline(&meets)? {
             if let Some(e) = value_error(&reply) {

@@ -88,11 +88,13 @@ pub fn add_node(
         None
     };
     job.progress("meeting the cluster");
+    let bus_port = view.views[0].me().map_or(0, |me| me.bus_port);
     conn.cmd(&[
         "CLUSTER",
         "MEET",
         &ip_of(existing)?,
         &existing.port.to_string(),
+        &bus_port.to_string(),
     ])?;
     let count = view.nodes().len() + 1;
     wait_for(
