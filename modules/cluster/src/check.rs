@@ -21,6 +21,8 @@ use crate::topology::{
 
 /// How long a check waits for the nodes to agree before reporting that they do not.
 const CHECK_AGREEMENT_WAIT: Duration = Duration::from_millis(2000);
+/// How long a fix waits for the nodes to agree between its passes.
+const FIX_SETTLE: Duration = Duration::from_millis(5000);
 
 /// What a check found.
 #[derive(Clone, Debug, Default)]
@@ -356,17 +358,17 @@ fn gather_slot(
     Ok(moved)
 }
 
-/// `CLUSTER.FIX`: closes open slots, gives uncovered slots an owner and leaves multiply-owned
-/// slots with one, moving keys to the owner, then waits for agreement and checks again.
-pub fn fix(job: &Job, seed: &Addr) -> Result<Report> {
-    let started = Instant::now();
-    job.progress("reading the nodes");
-    let view = check_view(seed)?;
-    let findings = examine(&view);
-    let mut conns = master_conns(&view)?;
-    let mut log = String::new();
-    let mut actions = Vec::new();
-    let mut keys_moved = 0;
+/// Open slots: finish a migration both sides of which are in place, else bring every key
+/// back to the owner and close the slot.
+fn fix_open_slots(
+    job: &Job,
+    view: &ClusterView,
+    findings: &Findings,
+    conns: &mut BTreeMap<String, Conn>,
+    log: &mut String,
+    actions: &mut Vec<Json>,
+    keys_moved: &mut u64,
+) -> Result<()> {
     let addr_of = |id: &str| -> Result<Addr> {
         view.addr_of(id)
             .ok_or_else(|| Error::err(format!("no address for node {id}")))
@@ -379,13 +381,13 @@ pub fn fix(job: &Job, seed: &Addr) -> Result<Report> {
         let slot = *slot;
         job.progress(format!("fixing open slot {slot}"));
         let claimed = owners.get(&slot).cloned().unwrap_or_default();
-        let counts = keys_in_slot(&mut conns, slot)?;
+        let counts = keys_in_slot(conns, slot)?;
         let owner = match claimed.as_slice() {
             [one] => one.clone(),
             _ => most_keys(&counts, &claimed, &conns)?,
         };
         if claimed.len() != 1 {
-            claim(&mut conns, &owner, slot, &claimed)?;
+            claim(conns, &owner, slot, &claimed)?;
         }
         let migrating_to: Vec<&String> = open
             .iter()
@@ -404,7 +406,7 @@ pub fn fix(job: &Job, seed: &Addr) -> Result<Report> {
             let target_addr = addr_of(&target)?;
             let source = conns.get_mut(&owner).expect("owner");
             let n = migrate::move_keys(job, source, &target_addr, &[slot], OnBusy::Replace)?;
-            keys_moved += n;
+            *keys_moved += n;
             let ids: Vec<String> = conns.keys().cloned().collect();
             setslot(
                 conns.get_mut(&target).expect("target"),
@@ -424,8 +426,8 @@ pub fn fix(job: &Job, seed: &Addr) -> Result<Report> {
             );
         } else {
             let owner_addr = addr_of(&owner)?;
-            let n = gather_slot(job, &mut conns, &owner, slot, &owner_addr)?;
-            keys_moved += n;
+            let n = gather_slot(job, conns, &owner, slot, &owner_addr)?;
+            *keys_moved += n;
             let line = format!(
                 "slot {slot}: closed, keys gathered on its owner {owner_addr} ({n} keys moved)"
             );
@@ -433,6 +435,24 @@ pub fn fix(job: &Job, seed: &Addr) -> Result<Report> {
             actions.push(json!({"slot": slot, "action": "closed", "owner": owner, "keys": n}));
         }
     }
+    Ok(())
+}
+
+/// Slots several masters claim (and not open): the one with most keys keeps it.
+fn fix_multi_owner(
+    job: &Job,
+    view: &ClusterView,
+    findings: &Findings,
+    conns: &mut BTreeMap<String, Conn>,
+    log: &mut String,
+    actions: &mut Vec<Json>,
+    keys_moved: &mut u64,
+) -> Result<()> {
+    let addr_of = |id: &str| -> Result<Addr> {
+        view.addr_of(id)
+            .ok_or_else(|| Error::err(format!("no address for node {id}")))
+    };
+    let owners = view.owners();
     // Slots several masters claim (and not open): the one with most keys keeps it.
     for &slot in findings
         .multi_owner
@@ -441,17 +461,35 @@ pub fn fix(job: &Job, seed: &Addr) -> Result<Report> {
     {
         job.progress(format!("fixing slot {slot} with several owners"));
         let claimed = owners.get(&slot).cloned().unwrap_or_default();
-        let counts = keys_in_slot(&mut conns, slot)?;
+        let counts = keys_in_slot(conns, slot)?;
         let owner = most_keys(&counts, &claimed, &conns)?;
-        claim(&mut conns, &owner, slot, &claimed)?;
+        claim(conns, &owner, slot, &claimed)?;
         let owner_addr = addr_of(&owner)?;
-        let n = gather_slot(job, &mut conns, &owner, slot, &owner_addr)?;
-        keys_moved += n;
+        let n = gather_slot(job, conns, &owner, slot, &owner_addr)?;
+        *keys_moved += n;
         log.push_str(&format!(
             ">>> slot {slot}: kept by {owner_addr} ({n} keys moved to it)\n"
         ));
         actions.push(json!({"slot": slot, "action": "single owner", "owner": owner, "keys": n}));
     }
+    Ok(())
+}
+
+/// Uncovered slots: a master holding keys in it takes it (the one with most; the others'
+/// keys move there); a slot nobody has keys for goes to the master with fewest slots.
+fn fix_uncovered(
+    job: &Job,
+    view: &ClusterView,
+    findings: &Findings,
+    conns: &mut BTreeMap<String, Conn>,
+    log: &mut String,
+    actions: &mut Vec<Json>,
+    keys_moved: &mut u64,
+) -> Result<()> {
+    let addr_of = |id: &str| -> Result<Addr> {
+        view.addr_of(id)
+            .ok_or_else(|| Error::err(format!("no address for node {id}")))
+    };
     // Uncovered slots: a master holding keys in it takes it (the one with most; the others'
     // keys move there); a slot nobody has keys for goes to the master with fewest slots.
     if !findings.uncovered.is_empty() {
@@ -520,8 +558,62 @@ pub fn fix(job: &Job, seed: &Addr) -> Result<Report> {
                     .map(|(id, _)| id.clone())
                     .expect("assigned");
                 let owner_addr = addr_of(&owner)?;
-                keys_moved += gather_slot(job, &mut conns, &owner, *slot, &owner_addr)?;
+                *keys_moved += gather_slot(job, conns, &owner, *slot, &owner_addr)?;
             }
+        }
+    }
+    Ok(())
+}
+
+/// The signature of a fix pass.
+type FixPass = fn(
+    &Job,
+    &ClusterView,
+    &Findings,
+    &mut BTreeMap<String, Conn>,
+    &mut String,
+    &mut Vec<Json>,
+    &mut u64,
+) -> Result<()>;
+
+/// `CLUSTER.FIX`: gives uncovered slots an owner (a node whose cluster is down refuses
+/// migrated keys, so this comes first), leaves multiply-owned slots with one, then closes
+/// open slots, moving keys to the owner; re-reads the cluster between passes, then waits for
+/// agreement and checks again.
+pub fn fix(job: &Job, seed: &Addr) -> Result<Report> {
+    let started = Instant::now();
+    job.progress("reading the nodes");
+    let mut view = check_view(seed)?;
+    let mut log = String::new();
+    let mut actions = Vec::new();
+    let mut keys_moved = 0;
+    let passes: [(&str, FixPass); 3] = [
+        ("covering slots", fix_uncovered),
+        ("fixing slots with several owners", fix_multi_owner),
+        ("closing open slots", fix_open_slots),
+    ];
+    for (name, pass) in passes {
+        let done_before = actions.len();
+        let findings = examine(&view);
+        let mut conns = master_conns(&view)?;
+        pass(
+            job,
+            &view,
+            &findings,
+            &mut conns,
+            &mut log,
+            &mut actions,
+            &mut keys_moved,
+        )
+        .map_err(|e| {
+            Error::err(format!(
+                "{name}: {} (done before: {})",
+                e.to_string().trim_start_matches("ERR "),
+                log.trim_end().replace('\n', "; ")
+            ))
+        })?;
+        if actions.len() > done_before {
+            view = wait_for_agreement(seed, FIX_SETTLE).or_else(|_| ClusterView::gather(seed))?;
         }
     }
     if log.is_empty() {

@@ -247,16 +247,33 @@ fn dump_payload(value: &redis::Value) -> Option<Vec<u8>> {
 }
 
 /// Sends `commands` to a connection, failing on the first error reply.
+///
+/// Valkey replicates `SETSLOT` to the master's replicas and refuses it (`NOREPLICAS`, not
+/// applied) when they do not acknowledge in time: such commands are sent again, a few times.
 fn pipeline_ok(conn: &mut Conn, commands: &[Vec<Vec<u8>>], what: &str) -> Result<()> {
-    for reply in conn.pipeline(commands)? {
-        if let Some(e) = value_error(&reply) {
+    let mut pending: Vec<Vec<Vec<u8>>> = commands.to_vec();
+    for attempt in 0..10 {
+        let mut retry = Vec::new();
+        for (command, reply) in pending.iter().zip(conn.pipeline(&pending)?) {
+            let Some(e) = value_error(&reply) else {
+                continue;
+            };
             // A master that gave away its last slot turns into a replica of the new owner
             // (cluster-allow-replica-migration); it needs no SETSLOT NODE any more.
             if what == "SETSLOT NODE" && e.contains("only with masters") {
                 continue;
             }
+            if e.starts_with("NOREPLICAS") && attempt < 9 {
+                retry.push(command.clone());
+                continue;
+            }
             return Err(Error::err(format!("{}: {what}: {e}", conn.addr)));
         }
+        if retry.is_empty() {
+            return Ok(());
+        }
+        pending = retry;
+        std::thread::sleep(topology::POLL);
     }
     Ok(())
 }
