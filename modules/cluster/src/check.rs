@@ -541,11 +541,31 @@ fn fix_uncovered(
             let conn = conns.get_mut(owner).expect("master");
             let mut args = command(&["CLUSTER", "ADDSLOTS"]);
             args.extend(slots.iter().map(|s| s.to_string().into_bytes()));
-            conn.cmd(&args)?;
+            let added = conn.cmd_raw(&args)?;
+            if let Some(e) = value_error(&added) {
+                if !e.contains("busy") {
+                    return Err(Error::err(format!("{}: ADDSLOTS: {e}", conn.addr)));
+                }
+                // The node still believes some of them taken (stale gossip, or its own
+                // replica reminding it): assign them to itself one by one.
+                for slot in slots {
+                    conn.cmd(&[
+                        "CLUSTER",
+                        "SETSLOT",
+                        &slot.to_string(),
+                        "NODE",
+                        owner.as_str(),
+                    ])?;
+                }
+            }
             conn.cmd(&["CLUSTER", "BUMPEPOCH"])?;
             let addr = addr_of(owner)?;
+            let keys: i64 = slots
+                .iter()
+                .filter_map(|s| with_keys.get(s).and_then(|c| c.get(owner)))
+                .sum();
             log.push_str(&format!(
-                ">>> covered slots {} with {addr}\n",
+                ">>> covered slots {} with {addr} (it holds {keys} of their keys)\n",
                 ranges_text(slots)
             ));
             actions.push(json!({"action": "covered", "owner": owner, "slots": ranges_text(slots)}));
