@@ -6,3 +6,4 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export VALKEY_SERVER=${VALKEY_SERVER:-$ROOT/target/servers/valkey-server}
 bash "$ROOT/bench/hgetset.sh"
+bash "$ROOT/bench/cluster.sh"
