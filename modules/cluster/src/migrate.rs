@@ -278,6 +278,52 @@ fn pipeline_ok(conn: &mut Conn, commands: &[Vec<Vec<u8>>], what: &str) -> Result
     Ok(())
 }
 
+/// Connections per node for `SETSLOT` pipelines.
+const LANES: usize = 8;
+
+/// Several connections to one node. Valkey makes every `SETSLOT` wait until the master's
+/// replicas acknowledge it, one command at a time per client: spread over lanes, the waits
+/// overlap. (Slots of one batch are independent, so their order does not matter.)
+struct Lanes(Vec<Conn>);
+
+impl Lanes {
+    fn open(addr: &Addr) -> Result<Lanes> {
+        (0..LANES)
+            .map(|_| Conn::open(addr))
+            .collect::<Result<_>>()
+            .map(Lanes)
+    }
+
+    /// The first connection, for everything that is not a `SETSLOT` batch.
+    fn first(&mut self) -> &mut Conn {
+        &mut self.0[0]
+    }
+
+    /// Sends `commands` split over the lanes at once; fails on any error reply.
+    fn pipeline_ok(&mut self, commands: &[Vec<Vec<u8>>], what: &str) -> Result<()> {
+        if commands.len() < 2 * LANES {
+            return pipeline_ok(self.first(), commands, what);
+        }
+        let per_lane = commands.len().div_ceil(self.0.len());
+        std::thread::scope(|s| {
+            let handles: Vec<_> = self
+                .0
+                .iter_mut()
+                .zip(commands.chunks(per_lane))
+                .map(|(conn, part)| s.spawn(move || pipeline_ok(conn, part, what)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(Error::err("SETSLOT worker panicked")))
+                })
+                .collect::<Result<Vec<()>>>()
+        })?;
+        Ok(())
+    }
+}
+
 fn setslot_all(slots: &[u16], state: &str, id: &str) -> Vec<Vec<Vec<u8>>> {
     slots
         .iter()
@@ -301,14 +347,14 @@ fn move_pair(
     };
     let source_addr = address(source_id)?;
     let target_addr = address(target_id)?;
-    let mut source = Conn::open(&source_addr)?;
-    let mut target = Conn::open(&target_addr)?;
-    let mut others: Vec<Conn> = view
+    let mut source = Lanes::open(&source_addr)?;
+    let mut target = Lanes::open(&target_addr)?;
+    let mut others: Vec<Lanes> = view
         .masters()
         .into_iter()
         .filter(|m| m.id != source_id && m.id != target_id)
         .filter_map(|m| view.addr_of(&m.id))
-        .map(|addr| Conn::open(&addr))
+        .map(|addr| Lanes::open(&addr))
         .collect::<Result<_>>()?;
     let mut stats = MoveStats::default();
     for batch in slots.chunks(SLOT_BATCH) {
@@ -317,29 +363,27 @@ fn move_pair(
             job.add(name, clock.elapsed().as_micros() as u64);
             clock = Instant::now();
         };
-        pipeline_ok(
-            &mut target,
+        target.pipeline_ok(
             &setslot_all(batch, "IMPORTING", source_id),
             "SETSLOT IMPORTING",
         )?;
         lap("us_importing");
-        pipeline_ok(
-            &mut source,
+        source.pipeline_ok(
             &setslot_all(batch, "MIGRATING", target_id),
             "SETSLOT MIGRATING",
         )?;
         lap("us_migrating");
-        stats.keys += move_keys(job, &mut source, &target_addr, batch, OnBusy::Replace)?;
+        stats.keys += move_keys(job, source.first(), &target_addr, batch, OnBusy::Replace)?;
         lap("us_keys");
         let node = setslot_all(batch, "NODE", target_id);
-        pipeline_ok(&mut target, &node, "SETSLOT NODE")?;
+        target.pipeline_ok(&node, "SETSLOT NODE")?;
         lap("us_node_target");
         // Then the source and every other master, at once.
         std::thread::scope(|s| {
             let node = &node;
             let handles: Vec<_> = std::iter::once(&mut source)
                 .chain(others.iter_mut())
-                .map(|conn| s.spawn(move || pipeline_ok(conn, node, "SETSLOT NODE")))
+                .map(|lanes| s.spawn(move || lanes.pipeline_ok(node, "SETSLOT NODE")))
                 .collect();
             handles
                 .into_iter()
