@@ -384,7 +384,7 @@ fn fix_open_slots(
         let counts = keys_in_slot(conns, slot)?;
         let owner = match claimed.as_slice() {
             [one] => one.clone(),
-            _ => most_keys(&counts, &claimed, &conns)?,
+            _ => most_keys(&counts, &claimed, conns)?,
         };
         if claimed.len() != 1 {
             claim(conns, &owner, slot, &claimed)?;
@@ -462,7 +462,7 @@ fn fix_multi_owner(
         job.progress(format!("fixing slot {slot} with several owners"));
         let claimed = owners.get(&slot).cloned().unwrap_or_default();
         let counts = keys_in_slot(conns, slot)?;
-        let owner = most_keys(&counts, &claimed, &conns)?;
+        let owner = most_keys(&counts, &claimed, conns)?;
         claim(conns, &owner, slot, &claimed)?;
         let owner_addr = addr_of(&owner)?;
         let n = gather_slot(job, conns, &owner, slot, &owner_addr)?;
