@@ -196,7 +196,7 @@ fn state_ok(port: u16) -> bool {
 fn manage_a_six_node_cluster_from_a_standalone_server() {
     for kind in servers() {
         let n = kind.name;
-        let nodes: Vec<ClusterNode> = cluster_nodes(&kind, 8, &[], &[]);
+        let mut nodes: Vec<ClusterNode> = cluster_nodes(&kind, 8, &[], &[]);
         let manager = Server::start(&kind, &["cluster"], &[]);
         let mut m = manager.connection();
         let addrs: Vec<String> = nodes.iter().map(ClusterNode::addr).collect();
@@ -506,6 +506,19 @@ fn manage_a_six_node_cluster_from_a_standalone_server() {
         );
         assert_eq!(cluster_nodes_text(ports[0]).lines().count(), 7, "{n}");
         assert_check_ok(ports[0], "after delnode");
+        // A dead node (here a replica) is removed as the cluster stands.
+        let id7 = node_id(ports[7]);
+        nodes[7].kill();
+        let deleted = text(&mut m, &["CLUSTER.DELNODE", a[0], &id7]);
+        assert!(
+            deleted.starts_with(&format!(
+                "[OK] {} ({id7}) removed from the cluster in ",
+                a[7]
+            )),
+            "{n}: {deleted}"
+        );
+        assert_eq!(cluster_nodes_text(ports[0]).lines().count(), 6, "{n}");
+        assert_check_ok(ports[0], "after deleting a dead node");
 
         // JOBS lists what ran, newest last, with progress counters.
         let jobs = text(&mut m, &["CLUSTER.JOBS"]);

@@ -166,8 +166,16 @@ pub fn add_node(
 /// fewest replicas, every other node forgets it, and it is reset (`CLUSTER RESET SOFT`).
 pub fn del_node(job: &Job, seed: &Addr, what: &str) -> Result<Report> {
     let started = Instant::now();
-    let view = ready_view(job, seed)?;
-    let node = view.find(what)?.clone();
+    let first = ClusterView::gather(seed)?;
+    let node = first.find(what)?.clone();
+    let dead = node.is_failing()
+        || first
+            .unreachable
+            .iter()
+            .any(|(addr, _)| Some(addr) == node.addr.as_ref());
+    // A dead node is removed as the cluster stands (it cannot agree); a live one only from a
+    // settled cluster.
+    let view = if dead { first } else { ready_view(job, seed)? };
     let me = view
         .view_of(&node.id)
         .and_then(|v| v.me())
@@ -235,7 +243,7 @@ pub fn del_node(job: &Job, seed: &Addr, what: &str) -> Result<Report> {
             .collect()
     });
     results.into_iter().collect::<Result<Vec<()>>>()?;
-    if let Some(addr) = view.addr_of(&node.id) {
+    if let Some(addr) = view.addr_of(&node.id).filter(|_| !dead) {
         // A node gone already needed forgetting only.
         if let Ok(mut conn) = Conn::open(&addr) {
             conn.cmd(&["CLUSTER", "RESET", "SOFT"])?;
