@@ -48,7 +48,7 @@ pub struct Layout {
 
 /// Picks masters and replicas: nodes are interleaved by host (so masters spread over hosts),
 /// the first `n / (replicas + 1)` are masters; each replica goes to a master on another host
-/// where one is free, masters taking turns; nodes left over become extra replicas.
+/// where possible, masters taking turns; nodes left over become extra replicas.
 pub fn layout(addrs: &[Addr], replicas: usize) -> Layout {
     let master_count = addrs.len() / (replicas + 1);
     let mut by_host: BTreeMap<&str, Vec<&Addr>> = BTreeMap::new();
@@ -70,17 +70,28 @@ pub fn layout(addrs: &[Addr], replicas: usize) -> Layout {
         round += 1;
     }
     let masters: Vec<Addr> = interleaved[..master_count].to_vec();
-    let mut free: Vec<Addr> = interleaved[master_count..].to_vec();
-    let mut assigned = Vec::new();
-    let mut turn = 0;
-    while !free.is_empty() {
-        let master = turn % master_count;
-        turn += 1;
-        let pick = free
-            .iter()
-            .position(|r| r.host != masters[master].host)
-            .unwrap_or(0);
-        assigned.push((free.remove(pick), master));
+    // The rest, still interleaved by host, go to the masters in turn, shifted by one (with
+    // several hosts) so a replica lands on the next host; then swaps fix what still shares a
+    // host.
+    let shift = usize::from(host_order.len() > 1);
+    let mut assigned: Vec<(Addr, usize)> = interleaved[master_count..]
+        .iter()
+        .enumerate()
+        .map(|(j, replica)| (replica.clone(), (j + shift) % master_count))
+        .collect();
+    let clash = |replica: &Addr, master: usize| replica.host == masters[master].host;
+    for i in 0..assigned.len() {
+        if !clash(&assigned[i].0, assigned[i].1) {
+            continue;
+        }
+        let swap = (0..assigned.len()).find(|&j| {
+            j != i && !clash(&assigned[i].0, assigned[j].1) && !clash(&assigned[j].0, assigned[i].1)
+        });
+        if let Some(j) = swap {
+            let (mi, mj) = (assigned[i].1, assigned[j].1);
+            assigned[i].1 = mj;
+            assigned[j].1 = mi;
+        }
     }
     Layout {
         masters,
@@ -383,7 +394,13 @@ mod tests {
             assert_ne!(replica.host, layout.masters[*master].host);
         }
         let one_host = layout_one_host();
-        assert_eq!(one_host.replicas.len(), 3);
+        let masters: Vec<usize> = one_host.replicas.iter().map(|(_, m)| *m).collect();
+        assert_eq!(masters, vec![0, 1, 2]);
+        // Two hosts, 2 masters with 2 replicas each: every replica on the other host.
+        let two = super::layout(&addrs(&["a:1", "a:2", "a:3", "b:1", "b:2", "b:3"]), 2);
+        for (replica, master) in &two.replicas {
+            assert_ne!(replica.host, two.masters[*master].host, "{two:?}");
+        }
     }
 
     fn layout_one_host() -> Layout {
