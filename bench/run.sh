@@ -8,3 +8,4 @@ export VALKEY_SERVER=${VALKEY_SERVER:-$ROOT/target/servers/valkey-server}
 bash "$ROOT/bench/hgetset.sh"
 bash "$ROOT/bench/mod.sh"
 bash "$ROOT/bench/json.sh"
+bash "$ROOT/bench/cluster.sh"

@@ -352,3 +352,162 @@ pub fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
     }
     panic!("timed out waiting for {what}");
 }
+
+/// A cluster-enabled server (fast settings: node timeout 1000 ms, diskless sync without
+/// delay) that can be killed and restarted on the same port and directory, keeping its
+/// `nodes.conf` and data. Killed by pid on drop.
+pub struct ClusterNode {
+    pub kind: ServerKind,
+    pub port: u16,
+    args: Vec<String>,
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+}
+
+impl ClusterNode {
+    /// Starts a cluster-enabled `kind` with the modules and extra arguments (e.g.
+    /// `--appendonly yes` to survive a kill). The bus port is a free port of its own.
+    pub fn start(kind: &ServerKind, modules: &[&str], extra: &[&str]) -> ClusterNode {
+        let mut last_log = String::new();
+        for _attempt in 0..5 {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let port = free_port();
+            let bus_port = free_port();
+            if bus_port == port {
+                continue;
+            }
+            let mut args: Vec<String> = [
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--daemonize",
+                "no",
+                "--logfile",
+                "server.log",
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+                "--cluster-node-timeout",
+                "1000",
+                "--cluster-port",
+                &bus_port.to_string(),
+                "--repl-diskless-sync-delay",
+                "0",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+            for name in modules {
+                args.push("--loadmodule".into());
+                args.push(module(name).display().to_string());
+            }
+            args.extend(extra.iter().map(|s| s.to_string()));
+            let mut node = ClusterNode {
+                kind: kind.clone(),
+                port,
+                args,
+                child: None,
+                dir,
+            };
+            if node.launch() {
+                return node;
+            }
+            last_log = node.log();
+        }
+        panic!(
+            "{} cluster node did not start; last log:\n{last_log}",
+            self_name(kind)
+        );
+    }
+
+    fn launch(&mut self) -> bool {
+        let child = Command::new(&self.kind.binary)
+            .args(&self.args)
+            .arg("--dir")
+            .arg(self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.kind.binary.display()));
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if !self.alive() {
+                return false;
+            }
+            if let Ok(mut con) = self.try_connection() {
+                if redis::cmd("PING").query::<String>(&mut con).is_ok() {
+                    return true;
+                }
+            }
+            sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    fn try_connection(&self) -> redis::RedisResult<redis::Connection> {
+        let client = redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))?;
+        client.get_connection_with_timeout(Duration::from_secs(5))
+    }
+
+    /// A RESP2 connection.
+    pub fn connection(&self) -> redis::Connection {
+        self.try_connection().expect("connect")
+    }
+
+    /// `127.0.0.1:<port>`.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    /// Whether the process is running.
+    pub fn alive(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// Kills the process (SIGKILL) and waits for it.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port and directory.
+    pub fn restart(&mut self) {
+        self.kill();
+        assert!(self.launch(), "restart failed; log:\n{}", self.log());
+    }
+}
+
+impl Drop for ClusterNode {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn self_name(kind: &ServerKind) -> &'static str {
+    kind.name
+}
+
+/// Starts `n` cluster-enabled servers (not yet a cluster), each with `modules` and `extra`.
+pub fn cluster_nodes(
+    kind: &ServerKind,
+    n: usize,
+    modules: &[&str],
+    extra: &[&str],
+) -> Vec<ClusterNode> {
+    (0..n)
+        .map(|_| ClusterNode::start(kind, modules, extra))
+        .collect()
+}

@@ -77,6 +77,8 @@ pub struct JobInfo {
     pub progress: String,
     /// Named counters (`slots_moved`, `keys_moved`, …).
     pub counters: BTreeMap<&'static str, u64>,
+    /// The reply of a detached job (one no client waited for), once finished.
+    pub result: Option<String>,
 }
 
 impl JobInfo {
@@ -106,6 +108,7 @@ impl JobInfo {
             "runtime_ms": self.runtime().as_millis() as u64,
             "progress": self.progress,
             "counters": self.counters,
+            "result": self.result,
         })
     }
 
@@ -129,6 +132,11 @@ impl JobInfo {
         }
         for (name, value) in &self.counters {
             let _ = write!(line, " {name}={value}");
+        }
+        if let Some(result) = &self.result {
+            for result_line in result.lines() {
+                let _ = write!(line, "\n    {result_line}");
+            }
         }
         line
     }
@@ -180,6 +188,11 @@ impl Job {
     /// Sets a counter.
     pub fn set(&self, counter: &'static str, value: u64) {
         lock(&self.info).counters.insert(counter, value);
+    }
+
+    /// Keeps the reply of a detached job for `CLUSTER.JOBS`.
+    pub fn set_result(&self, result: String) {
+        lock(&self.info).result = Some(result);
     }
 
     /// A copy of the record.
@@ -237,6 +250,7 @@ pub fn register(kind: &'static str, args: impl Into<String>) -> Job {
         state: State::Running,
         progress: String::new(),
         counters: BTreeMap::new(),
+        result: None,
     }));
     registry.running.push(Arc::clone(&info));
     Job {
@@ -265,16 +279,42 @@ fn reply(ctx: &Ctx, outcome: Outcome) -> Result<()> {
     Ok(())
 }
 
+/// Whether the hosting server is a cluster node whose `cluster_state` is not ok. Such a
+/// server answers a blocked module client with `-CLUSTERDOWN` at once (Redis 7.0 redirects
+/// blocked clients when its cluster is down), so jobs there run detached.
+fn hosting_cluster_down(ctx: &Ctx) -> bool {
+    let Ok(reply) = ctx.call("CLUSTER", ["INFO"]) else {
+        return false;
+    };
+    match reply.as_bytes() {
+        Some(info) => {
+            let info = String::from_utf8_lossy(info);
+            info.contains("cluster_state:") && !info.contains("cluster_state:ok")
+        }
+        None => false, // not in cluster mode: an error reply
+    }
+}
+
 /// Runs `work` on a new thread as a job of `kind`, blocking the calling client until it
 /// returns; its report (in `format`) or error is the reply. Returns once the thread runs;
 /// the command must not reply itself.
+///
+/// On a cluster node whose cluster is down (say, one being created) the client cannot wait:
+/// the job runs detached and the reply is `Job #<id> started in the background ...`;
+/// `CLUSTER.JOBS` shows its state and, once done, its reply.
 pub fn spawn<F>(ctx: &Ctx, kind: &'static str, args: String, format: Format, work: F) -> Result<()>
 where
     F: FnOnce(&Job) -> Result<Report> + Send + 'static,
 {
-    let blocked = ctx.block_client(BlockOptions::new(reply))?;
+    let detached = hosting_cluster_down(ctx);
+    let blocked = if detached {
+        None
+    } else {
+        Some(ctx.block_client(BlockOptions::new(reply))?)
+    };
     let job = register(kind, args);
-    let name = format!("cluster-{kind}-{}", job.id());
+    let id = job.id();
+    let name = format!("cluster-{kind}-{id}");
     let spawned = std::thread::Builder::new().name(name).spawn(move || {
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&job)))
             .unwrap_or_else(|panic| {
@@ -285,8 +325,21 @@ where
                     .unwrap_or_default();
                 Err(Error::Panic(message))
             });
-        job.finish(&outcome.as_ref().map(|_| ()).map_err(Clone::clone));
-        blocked.unblock(outcome.map(|report| (format, report)));
+        match blocked {
+            Some(blocked) => {
+                job.finish(&outcome.as_ref().map(|_| ()).map_err(Clone::clone));
+                blocked.unblock(outcome.map(|report| (format, report)));
+            }
+            None => {
+                let result = match (&outcome, format) {
+                    (Ok(report), Format::Text) => report.text.clone(),
+                    (Ok(report), Format::Json) => report.json.to_string(),
+                    (Err(e), _) => e.to_string(),
+                };
+                job.set_result(result);
+                job.finish(&outcome.map(|_| ()));
+            }
+        }
     });
     // A failed spawn drops the closure, whose BlockedClient unblocks the client with an
     // error reply: the command itself must not reply on top of it.
@@ -295,6 +348,21 @@ where
             rm::LogLevel::Warning,
             &format!("cluster: cannot start a job thread: {e}"),
         );
+        if detached {
+            return Err(Error::err(format!("cannot start a job thread: {e}")));
+        }
+        return Ok(());
+    }
+    if detached {
+        let text = format!(
+            "Job #{id} started in the background (this node's cluster is down, so the client cannot wait): CLUSTER.JOBS shows its outcome\n"
+        );
+        match format {
+            Format::Text => ctx.reply_verbatim(text.as_bytes(), "txt")?,
+            Format::Json => {
+                ctx.reply_bulk(json!({"job": id, "detached": true}).to_string().as_bytes())
+            }
+        }
     }
     Ok(())
 }

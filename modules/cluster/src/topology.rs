@@ -125,18 +125,10 @@ impl Conn {
         for arg in &args[1..] {
             cmd.arg(arg.as_ref());
         }
-        match cmd.query::<Value>(&mut self.con) {
-            Ok(value) => Ok(value),
-            Err(e)
-                if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ResponseError) =>
-            {
-                Err(Error::err(format!("{}: {}", self.addr, e)))
-            }
-            Err(e) if e.is_unrecoverable_error() || e.is_io_error() || e.is_timeout() => {
-                Err(net_error(&self.addr, &e))
-            }
-            Err(e) => Err(Error::err(format!("{}: {}", self.addr, e))),
-        }
+        use redis::ConnectionLike as _;
+        self.con
+            .req_command(&cmd)
+            .map_err(|e| net_error(&self.addr, &e))
     }
 
     /// Runs a command whose reply is text (bulk, simple or verbatim string).
@@ -153,6 +145,7 @@ impl Conn {
             return Ok(Vec::new());
         }
         let mut pipe = redis::pipe();
+        pipe.ignore_errors();
         for args in commands {
             let mut cmd = redis::cmd(std::str::from_utf8(&args[0]).unwrap_or("?"));
             for arg in &args[1..] {
