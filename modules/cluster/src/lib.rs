@@ -15,6 +15,10 @@
 //! - `CLUSTER.ADDNODE new_host:port existing_host:port [REPLICA [MASTER id]] [JSON]`
 //! - `CLUSTER.DELNODE host:port id [JSON]`, `CLUSTER.CALL host:port [JSON] command [args...]`
 //! - `CLUSTER.JOBS [JSON]`
+//! - Monitoring ([`monitor`]): `CLUSTER.MONITOR [host:port] [INTERVAL ms] [JSON]`,
+//!   `CLUSTER.MONITOR STOP [host:port|ALL]`, `CLUSTER.MONITOR LIST`,
+//!   `CLUSTER.EVENTS [COUNT n] [SINCE seq] [JSON]`; events on the Pub/Sub channel
+//!   `cluster.events`; the INFO section `cluster_monitor`.
 #![forbid(unsafe_code)]
 
 pub mod check;
