@@ -13,7 +13,7 @@ use std::process::Command;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use common::{ClusterNode, Server, cluster_nodes, reply, run, servers};
+use common::{Server, cluster_nodes, reply, run, servers};
 
 /// A command's reply as text (our commands reply one bulk/verbatim string); panics on errors.
 fn text(con: &mut redis::Connection, args: &[&str]) -> String {
@@ -196,10 +196,10 @@ fn state_ok(port: u16) -> bool {
 fn manage_a_six_node_cluster_from_a_standalone_server() {
     for kind in servers() {
         let n = kind.name;
-        let mut nodes: Vec<ClusterNode> = cluster_nodes(&kind, 8, &[], &[]);
+        let mut nodes: Vec<Server> = cluster_nodes(&kind, 8, &[], &[]);
         let manager = Server::start(&kind, &["cluster"], &[]);
         let mut m = manager.connection();
-        let addrs: Vec<String> = nodes.iter().map(ClusterNode::addr).collect();
+        let addrs: Vec<String> = nodes.iter().map(Server::addr).collect();
         let ports: Vec<u16> = nodes.iter().map(|node| node.port).collect();
         let a: Vec<&str> = addrs.iter().map(String::as_str).collect();
 
@@ -629,7 +629,7 @@ fn reshard_and_kill(
     manager_port: u16,
     args: Vec<String>,
     (source, target): (u16, u16),
-    victim: &mut ClusterNode,
+    victim: &mut Server,
 ) -> String {
     let target_keys = || -> i64 { redis::cmd("DBSIZE").query(&mut connect(target)).unwrap() };
     let before = target_keys();
@@ -676,7 +676,7 @@ fn fix_repairs_a_reshard_interrupted_by_a_kill_with_no_key_lost() {
             &["--appendonly", "yes", "--appendfsync", "always"],
         );
         let ports: Vec<u16> = nodes.iter().map(|node| node.port).collect();
-        let addrs: Vec<String> = nodes.iter().map(ClusterNode::addr).collect();
+        let addrs: Vec<String> = nodes.iter().map(Server::addr).collect();
         let mut m = nodes[0].connection();
         // A node whose cluster is down cannot keep a client blocked (the server answers it
         // CLUSTERDOWN): CREATE runs detached there, its outcome in CLUSTER.JOBS.

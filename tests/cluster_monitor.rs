@@ -197,7 +197,7 @@ fn a_failover_is_recorded_published_and_counted() {
         });
 
         // Back: it rejoins as the replica of its former replica.
-        nodes[v].restart(&[], &common::CLUSTER_NODE_ARGS);
+        nodes[v].restart();
         wait_event(&mut con, "the old master's recovery", |e| {
             e["kind"] == "node_recovered" && e["node"] == victim_id.as_str()
         });
@@ -408,7 +408,7 @@ fn a_watcher_inside_a_cluster_node() {
         wait_event(&mut con, "the replica's failure", |e| {
             e["kind"] == "node_fail" && e["node"] == replica_id.as_str()
         });
-        nodes[replica].restart(&[], &common::CLUSTER_NODE_ARGS);
+        nodes[replica].restart();
         wait_event(&mut con, "the replica's recovery", |e| {
             e["kind"] == "node_recovered" && e["node"] == replica_id.as_str()
         });

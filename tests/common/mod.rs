@@ -2,6 +2,7 @@
 //! a temp dir, and the guard stops it by pid when dropped (even when the test fails).
 #![allow(dead_code)]
 
+use std::ffi::OsString;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -60,45 +61,61 @@ pub fn module(name: &str) -> PathBuf {
     );
 }
 
-/// A running server; killed by pid on drop.
+/// A running server; killed by pid on drop. It remembers how it was started, so a test can
+/// kill it and start it again on the same port and directory ([`Server::restart`]).
 pub struct Server {
     pub kind: ServerKind,
     pub port: u16,
-    child: Child,
+    args: Vec<OsString>,
+    child: Option<Child>,
     dir: tempfile::TempDir,
 }
 
 impl Server {
     /// Starts `kind` with `--loadmodule` for each module and the extra arguments.
     pub fn start(kind: &ServerKind, modules: &[&str], extra: &[&str]) -> Server {
+        Server::start_with(kind, modules, extra, false)
+    }
+
+    /// Starts a cluster-enabled `kind` (not yet in a cluster): [`CLUSTER_NODE_ARGS`], a bus
+    /// port of its own, then the modules and extra arguments (e.g. `--appendonly yes` to
+    /// survive a kill).
+    pub fn start_cluster_node(kind: &ServerKind, modules: &[&str], extra: &[&str]) -> Server {
+        Server::start_with(kind, modules, extra, true)
+    }
+
+    fn start_with(kind: &ServerKind, modules: &[&str], extra: &[&str], cluster: bool) -> Server {
         let mut last_log = String::new();
         for _attempt in 0..5 {
             let dir = tempfile::tempdir().expect("temp dir");
             let port = free_port();
-            let mut command = Command::new(&kind.binary);
-            command
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .arg("--dir")
-                .arg(dir.path())
-                .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
-                .args(["--logfile", "server.log"]);
-            for name in modules {
-                command.arg("--loadmodule").arg(module(name));
+            let mut args: Vec<OsString> = ["--port", &port.to_string(), "--bind", "127.0.0.1"]
+                .iter()
+                .chain(&["--save", "", "--appendonly", "no", "--daemonize", "no"])
+                .chain(&["--logfile", "server.log"])
+                .map(OsString::from)
+                .collect();
+            args.extend(["--dir".into(), dir.path().into()]);
+            if cluster {
+                let bus_port = free_port();
+                if bus_port == port {
+                    continue;
+                }
+                args.extend(CLUSTER_NODE_ARGS.iter().map(OsString::from));
+                args.extend(["--cluster-port".into(), bus_port.to_string().into()]);
             }
-            command
-                .args(extra)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null());
-            let child = command
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot start {}: {e}", kind.binary.display()));
+            for name in modules {
+                args.extend(["--loadmodule".into(), module(name).into()]);
+            }
+            args.extend(extra.iter().map(OsString::from));
             let mut server = Server {
                 kind: kind.clone(),
                 port,
-                child,
+                args,
+                child: None,
                 dir,
             };
-            if server.wait_ready() {
+            if server.launch() {
                 return server;
             }
             last_log = server.log();
@@ -106,10 +123,18 @@ impl Server {
         panic!("{} did not start; last log:\n{last_log}", kind.name);
     }
 
-    fn wait_ready(&mut self) -> bool {
+    /// Spawns the process with the remembered arguments; whether it answers PING in time.
+    fn launch(&mut self) -> bool {
+        let child = Command::new(&self.kind.binary)
+            .args(&self.args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.kind.binary.display()));
+        self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
+            if !self.alive() {
                 return false;
             }
             if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
@@ -152,18 +177,24 @@ impl Server {
 
     /// Whether the process is still running.
     pub fn alive(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
+        self.child
+            .as_mut()
+            .is_some_and(|child| matches!(child.try_wait(), Ok(None)))
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// `127.0.0.1:<port>`.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
     }
 }
 
@@ -171,33 +202,18 @@ impl Drop for Server {
 impl Server {
     /// Kills the process (SIGKILL: a crash, no shutdown work) and waits for it.
     pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 
-    /// Starts the server again (after [`Server::kill`]) on the same port, in the same
-    /// directory (so a cluster node keeps its `nodes.conf`), with these modules and arguments.
-    pub fn restart(&mut self, modules: &[&str], extra: &[&str]) {
+    /// Starts the server again (after [`Server::kill`]) with the same arguments, on the same
+    /// port, in the same directory (so a cluster node keeps its `nodes.conf` and data).
+    pub fn restart(&mut self) {
         self.kill();
-        let mut command = Command::new(&self.kind.binary);
-        command
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .arg("--dir")
-            .arg(self.dir.path())
-            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
-            .args(["--logfile", "server.log"]);
-        for name in modules {
-            command.arg("--loadmodule").arg(module(name));
-        }
-        command
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        self.child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot restart {}: {e}", self.kind.binary.display()));
         assert!(
-            self.wait_ready(),
+            self.launch(),
             "{} did not restart on port {}; log:\n{}",
             self.kind.name,
             self.port,
@@ -230,8 +246,7 @@ pub fn start_cluster(kind: &ServerKind, modules: &[&str], extra: &[&str]) -> Vec
             } else {
                 (&[][..], &[][..])
             };
-            let args: Vec<&str> = CLUSTER_NODE_ARGS.iter().chain(extra).copied().collect();
-            Server::start(kind, modules, &args)
+            Server::start_cluster_node(kind, modules, extra)
         })
         .collect();
     let mut args: Vec<String> = vec!["--cluster".into(), "create".into()];
@@ -353,161 +368,9 @@ pub fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
     panic!("timed out waiting for {what}");
 }
 
-/// A cluster-enabled server (fast settings: node timeout 1000 ms, diskless sync without
-/// delay) that can be killed and restarted on the same port and directory, keeping its
-/// `nodes.conf` and data. Killed by pid on drop.
-pub struct ClusterNode {
-    pub kind: ServerKind,
-    pub port: u16,
-    args: Vec<String>,
-    child: Option<Child>,
-    dir: tempfile::TempDir,
-}
-
-impl ClusterNode {
-    /// Starts a cluster-enabled `kind` with the modules and extra arguments (e.g.
-    /// `--appendonly yes` to survive a kill). The bus port is a free port of its own.
-    pub fn start(kind: &ServerKind, modules: &[&str], extra: &[&str]) -> ClusterNode {
-        let mut last_log = String::new();
-        for _attempt in 0..5 {
-            let dir = tempfile::tempdir().expect("temp dir");
-            let port = free_port();
-            let bus_port = free_port();
-            if bus_port == port {
-                continue;
-            }
-            let mut args: Vec<String> = [
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--daemonize",
-                "no",
-                "--logfile",
-                "server.log",
-                "--cluster-enabled",
-                "yes",
-                "--cluster-config-file",
-                "nodes.conf",
-                "--cluster-node-timeout",
-                "1000",
-                "--cluster-port",
-                &bus_port.to_string(),
-                "--repl-diskless-sync-delay",
-                "0",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-            for name in modules {
-                args.push("--loadmodule".into());
-                args.push(module(name).display().to_string());
-            }
-            args.extend(extra.iter().map(|s| s.to_string()));
-            let mut node = ClusterNode {
-                kind: kind.clone(),
-                port,
-                args,
-                child: None,
-                dir,
-            };
-            if node.launch() {
-                return node;
-            }
-            last_log = node.log();
-        }
-        panic!(
-            "{} cluster node did not start; last log:\n{last_log}",
-            self_name(kind)
-        );
-    }
-
-    fn launch(&mut self) -> bool {
-        let child = Command::new(&self.kind.binary)
-            .args(&self.args)
-            .arg("--dir")
-            .arg(self.dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.kind.binary.display()));
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if !self.alive() {
-                return false;
-            }
-            if let Ok(mut con) = self.try_connection() {
-                if redis::cmd("PING").query::<String>(&mut con).is_ok() {
-                    return true;
-                }
-            }
-            sleep(Duration::from_millis(20));
-        }
-        false
-    }
-
-    fn try_connection(&self) -> redis::RedisResult<redis::Connection> {
-        let client = redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))?;
-        client.get_connection_with_timeout(Duration::from_secs(5))
-    }
-
-    /// A RESP2 connection.
-    pub fn connection(&self) -> redis::Connection {
-        self.try_connection().expect("connect")
-    }
-
-    /// `127.0.0.1:<port>`.
-    pub fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
-    }
-
-    /// Whether the process is running.
-    pub fn alive(&mut self) -> bool {
-        self.child
-            .as_mut()
-            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
-    }
-
-    /// Kills the process (SIGKILL) and waits for it.
-    pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// Starts it again on the same port and directory.
-    pub fn restart(&mut self) {
-        self.kill();
-        assert!(self.launch(), "restart failed; log:\n{}", self.log());
-    }
-}
-
-impl Drop for ClusterNode {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn self_name(kind: &ServerKind) -> &'static str {
-    kind.name
-}
-
 /// Starts `n` cluster-enabled servers (not yet a cluster), each with `modules` and `extra`.
-pub fn cluster_nodes(
-    kind: &ServerKind,
-    n: usize,
-    modules: &[&str],
-    extra: &[&str],
-) -> Vec<ClusterNode> {
+pub fn cluster_nodes(kind: &ServerKind, n: usize, modules: &[&str], extra: &[&str]) -> Vec<Server> {
     (0..n)
-        .map(|_| ClusterNode::start(kind, modules, extra))
+        .map(|_| Server::start_cluster_node(kind, modules, extra))
         .collect()
 }
