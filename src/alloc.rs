@@ -66,8 +66,10 @@ unsafe impl GlobalAlloc for ServerAllocator {
             // SAFETY: the API is loaded.
             return unsafe { alloc_overaligned(layout) };
         }
+        // At least `align` bytes: a smaller block may come from a size class aligned below the
+        // server's usual alignment (jemalloc's 8-byte class is 8-aligned).
         // SAFETY: the API is loaded; RedisModule_Alloc may be called from any thread.
-        unsafe { core_api!(Alloc)(layout.size()) as *mut u8 }
+        unsafe { core_api!(Alloc)(layout.size().max(layout.align())) as *mut u8 }
     }
 
     #[inline]
@@ -100,13 +102,17 @@ unsafe impl GlobalAlloc for ServerAllocator {
             // uses it.
             unsafe {
                 let new = alloc_overaligned(new_layout);
+                if new.is_null() {
+                    return new;
+                }
                 std::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size));
                 self.dealloc(ptr, layout);
                 return new;
             }
         }
-        // SAFETY: `ptr` came from the server's allocator; the block keeps its alignment.
-        unsafe { core_api!(Realloc)(ptr as *mut c_void, new_size) as *mut u8 }
+        // SAFETY: `ptr` came from the server's allocator; at least `align` bytes, as in
+        // `alloc`, keep the block aligned.
+        unsafe { core_api!(Realloc)(ptr as *mut c_void, new_size.max(layout.align())) as *mut u8 }
     }
 }
 

@@ -465,7 +465,7 @@ impl<'a> Ctx<'a> {
 pub struct ClientInfo {
     /// The client id (`CLIENT ID`).
     pub id: u64,
-    /// The peer's IP address (empty for a Unix socket).
+    /// The peer's IP address (for a Unix socket, whatever the server reports: not an IP).
     pub addr: String,
     /// The peer's TCP port.
     pub port: u16,

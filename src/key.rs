@@ -111,12 +111,46 @@ impl Slot {
         }
     }
 
-    /// Closes the handle, marking it for the [`Reopen`] guard.
+    /// Closes the handle, marking it for the [`Reopen`] guard (a no-op on a closed one).
+    ///
+    /// The name is retained until the reopen: the open handle held the only reference the
+    /// slot can count on (a `Key` leaked with `mem::forget` no longer keeps its name alive),
+    /// and closing the handle releases that.
     fn close(&self) {
-        let raw = self.raw.replace(closed());
-        // SAFETY: an open handle (or NULL, which the server ignores), closed once: the slot
-        // holds the marker until it is reopened.
-        unsafe { core_api!(CloseKey)(raw) };
+        let raw = self.raw.get();
+        if raw == closed() {
+            return;
+        }
+        self.raw.set(closed());
+        // SAFETY: the name is live (the open handle retains it); retained once here, released
+        // once by `reopened` or `forget_closed`. Then the open handle (or NULL, which the
+        // server ignores) is closed once: the slot holds the marker until it is reopened.
+        unsafe {
+            core_api!(RetainString)(ptr::null_mut(), self.name.get());
+            core_api!(CloseKey)(raw);
+        }
+    }
+
+    /// Reopens a closed handle in `ctx`, then drops the retain `close` took.
+    fn reopened(&self, ctx: *mut sys::RedisModuleCtx) {
+        // SAFETY: the name is live: `close` retained it.
+        let name = unsafe { RStr::from_raw(self.name.get()) };
+        self.raw.set(open_raw(ctx, name, self.writable.get()));
+        // SAFETY: the retain `close` took, released once; the new handle retains the name.
+        unsafe { core_api!(FreeString)(ptr::null_mut(), self.name.get()) };
+    }
+
+    /// Ends the slot's handle: closes it if open, or drops the retain of a closed one.
+    fn finish(&self) {
+        let raw = self.raw.get();
+        if raw == closed() {
+            // SAFETY: the retain `close` took, released once (the slot is being freed).
+            unsafe { core_api!(FreeString)(ptr::null_mut(), self.name.get()) };
+        } else {
+            // SAFETY: the slot's open handle (or NULL, which the server ignores), closed once:
+            // the slot is being freed.
+            unsafe { core_api!(CloseKey)(raw) };
+        }
     }
 }
 
@@ -189,14 +223,7 @@ impl OpenKeys {
 
     #[inline(always)]
     fn release(&self, slot: &Slot) {
-        let raw = slot.raw.get();
-        // (Closed only while a Reopen guard lives, which no Key outlives in practice: guards
-        // live inside single Key and Ctx methods.)
-        if raw != closed() {
-            // SAFETY: the slot's open handle (or NULL, which the server ignores), closed once:
-            // the slot is freed with it.
-            unsafe { core_api!(CloseKey)(raw) };
-        }
+        slot.finish();
         slot.raw.set(ptr::null_mut());
         slot.name.set(ptr::null_mut());
         self.in_use.set(self.in_use.get() - 1);
@@ -302,10 +329,7 @@ impl Reopen<'_> {
     fn reopen(&self) {
         self.keys.for_each_used(|slot| {
             if slot.raw.get() == closed() {
-                // SAFETY: the live context the handle was opened in, and the name its Key
-                // still borrows.
-                let name = unsafe { RStr::from_raw(slot.name.get()) };
-                slot.raw.set(open_raw(self.ctx, name, slot.writable.get()));
+                slot.reopened(self.ctx);
             }
         });
     }
@@ -327,11 +351,7 @@ impl OpenKeys {
     #[inline(never)]
     fn end_slow(&mut self) {
         self.for_each_used(|slot| {
-            let raw = slot.raw.get();
-            if raw != closed() {
-                // SAFETY: an open handle (or NULL), closed once: the table ends here.
-                unsafe { core_api!(CloseKey)(raw) };
-            }
+            slot.finish();
             slot.name.set(ptr::null_mut());
         });
         self.in_use.set(0);

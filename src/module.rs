@@ -61,6 +61,14 @@ impl Module {
     /// module's own threads, which must not outlive its code. An error refuses the unload.
     /// Not called when the server shuts down (subscribe to
     /// [`events::Shutdown`](crate::events::Shutdown) for that).
+    ///
+    /// Hooks run on the main thread with the server lock held: signal your threads to stop and
+    /// join only threads that never wait for the lock meanwhile (one blocked in
+    /// [`ThreadSafeContext::lock`](crate::ThreadSafeContext::lock) would never return, and the
+    /// join would hang the server). A refusal by a later hook does not undo what earlier hooks
+    /// did: refuse before stopping anything (one hook doing both is simplest). The
+    /// [`module!`](crate::module!) macro exports `RedisModule_OnUnload` for these hooks, so a
+    /// module must not define its own.
     pub fn on_unload(mut self, hook: UnloadFn) -> Module {
         self.on_unload.push(hook);
         self

@@ -103,8 +103,10 @@ impl<'a> Ctx<'a> {
         mut visit: impl FnMut(&RStr, &Key) -> Result<()>,
     ) -> Result<bool> {
         crate::view::ensure_none("scan the keyspace")?;
-        let _reopen = self.open_keys().close_all(self);
         let mut names: Vec<RString> = Vec::new();
+        // The scan may expire (delete) keys under open handles: closed around it, and open
+        // again before `visit` runs (which may use them).
+        let reopen = self.open_keys().close_all(self);
         // SAFETY: live context and cursor; the callback only appends to `names`, which lives
         // across the call and is not otherwise touched during it.
         let more = unsafe {
@@ -115,6 +117,7 @@ impl<'a> Ctx<'a> {
                 (&raw mut names).cast::<c_void>(),
             )
         } != 0;
+        drop(reopen);
         for name in &names {
             let key = self.open_key(name);
             if key.is_empty() {

@@ -89,6 +89,18 @@ fn every_handle_sees_the_key_as_it_is_now() {
             "{k}"
         );
 
+        reply(&mut con, &["set", "h:scan", "scanned"]);
+        assert_eq!(
+            reply(&mut con, &["rmtest.handles", "scan-under", "h:scan"]),
+            r#"["string 7"]"#,
+            "{k}"
+        );
+        assert_eq!(
+            reply(&mut con, &["rmtest.handles", "forget-name", "h:scan"]),
+            r#"["string"]"#,
+            "{k}"
+        );
+
         // A leaked handle is closed with its callback: the key is written and usable.
         assert_eq!(
             reply(&mut con, &["rmtest.handles", "forget", "h:f"]),
