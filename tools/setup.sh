@@ -24,6 +24,8 @@ command -v redis-server >/dev/null || packages+=(redis-server)
 command -v redis-cli >/dev/null || packages+=(redis-tools)
 command -v valgrind >/dev/null || packages+=(valgrind)
 command -v gcc >/dev/null || packages+=(gcc)
+command -v git >/dev/null || packages+=(git)         # mod's git registry source and its tests
+command -v python3 >/dev/null || packages+=(python3) # the benchmarks' helpers
 has_libclang || packages+=(libclang-dev)
 if [ ${#packages[@]} -gt 0 ]; then
     echo "setup: installing ${packages[*]}"
