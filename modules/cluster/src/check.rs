@@ -369,10 +369,7 @@ fn fix_open_slots(
     actions: &mut Vec<Json>,
     keys_moved: &mut u64,
 ) -> Result<()> {
-    let addr_of = |id: &str| -> Result<Addr> {
-        view.addr_of(id)
-            .ok_or_else(|| Error::err(format!("no address for node {id}")))
-    };
+    let addr_of = |id: &str| view.require_addr(id);
     let owners = view.owners();
     // Open slots: finish a migration both sides of which are in place, else bring every key
     // back to the owner and close the slot.
@@ -448,10 +445,7 @@ fn fix_multi_owner(
     actions: &mut Vec<Json>,
     keys_moved: &mut u64,
 ) -> Result<()> {
-    let addr_of = |id: &str| -> Result<Addr> {
-        view.addr_of(id)
-            .ok_or_else(|| Error::err(format!("no address for node {id}")))
-    };
+    let addr_of = |id: &str| view.require_addr(id);
     let owners = view.owners();
     // Slots several masters claim (and not open): the one with most keys keeps it.
     for &slot in findings
@@ -486,10 +480,7 @@ fn fix_uncovered(
     actions: &mut Vec<Json>,
     keys_moved: &mut u64,
 ) -> Result<()> {
-    let addr_of = |id: &str| -> Result<Addr> {
-        view.addr_of(id)
-            .ok_or_else(|| Error::err(format!("no address for node {id}")))
-    };
+    let addr_of = |id: &str| view.require_addr(id);
     // Uncovered slots: a master holding keys in it takes it (the one with most; the others'
     // keys move there); a slot nobody has keys for goes to the master with fewest slots.
     if !findings.uncovered.is_empty() {

@@ -7,7 +7,6 @@
 //! agrees on the slots and every replica's link to its master is up.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::ToSocketAddrs;
 use std::time::{Duration, Instant};
 
 use rm::{Error, Result};
@@ -111,19 +110,6 @@ pub fn slot_ranges(masters: usize) -> Vec<(u16, u16)> {
         .collect()
 }
 
-/// The IP a node is met at (`CLUSTER MEET` takes an IP, not a host name).
-fn ip_of(addr: &Addr) -> Result<String> {
-    if addr.host.parse::<std::net::IpAddr>().is_ok() {
-        return Ok(addr.host.clone());
-    }
-    (addr.host.as_str(), addr.port)
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut a| a.next())
-        .map(|a| a.ip().to_string())
-        .ok_or_else(|| Error::err(format!("cannot resolve {addr}")))
-}
-
 /// Runs `work` on every connection at once; the first error wins.
 fn on_all<T: Send>(
     conns: &mut [Conn],
@@ -202,7 +188,7 @@ pub fn run(job: &Job, addrs: &[Addr], replicas: usize) -> Result<Report> {
             .into_iter()
             .unzip();
     let ranges = slot_ranges(layout.masters.len());
-    let ips: Vec<String> = ordered.iter().map(ip_of).collect::<Result<_>>()?;
+    let ips: Vec<String> = ordered.iter().map(Addr::ip).collect::<Result<_>>()?;
     let mut phases: Vec<(&str, u64)> = Vec::new();
     let mut mark = |name| phases.push((name, started.elapsed().as_millis() as u64));
     mark("checked");

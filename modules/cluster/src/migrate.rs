@@ -341,10 +341,7 @@ fn move_pair(
     slots: &[u16],
     total: usize,
 ) -> Result<MoveStats> {
-    let address = |id: &str| {
-        view.addr_of(id)
-            .ok_or_else(|| Error::err(format!("no address for node {id}")))
-    };
+    let address = |id: &str| view.require_addr(id);
     let source_addr = address(source_id)?;
     let target_addr = address(target_id)?;
     let mut source = Lanes::open(&source_addr)?;

@@ -1,7 +1,6 @@
 //! `CLUSTER.ADDNODE`, `CLUSTER.DELNODE` and `CLUSTER.CALL`.
 
 use std::collections::BTreeMap;
-use std::net::ToSocketAddrs;
 use std::time::{Duration, Instant};
 
 use redis::Value;
@@ -14,18 +13,6 @@ use crate::topology::{Addr, ClusterView, Conn, NodeView, POLL, wait_for};
 
 /// How long a new replica may take to link to its master.
 const LINK_TIMEOUT: Duration = Duration::from_secs(30);
-
-fn ip_of(addr: &Addr) -> Result<String> {
-    if addr.host.parse::<std::net::IpAddr>().is_ok() {
-        return Ok(addr.host.clone());
-    }
-    (addr.host.as_str(), addr.port)
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut a| a.next())
-        .map(|a| a.ip().to_string())
-        .ok_or_else(|| Error::err(format!("cannot resolve {addr}")))
-}
 
 /// `CLUSTER.ADDNODE`: the new, empty node meets the cluster; as a replica it then replicates
 /// `master` (or the master with fewest replicas). Replies once every node knows it (and, for
@@ -92,7 +79,7 @@ pub fn add_node(
     conn.cmd(&[
         "CLUSTER",
         "MEET",
-        &ip_of(existing)?,
+        &existing.ip()?,
         &existing.port.to_string(),
         &bus_port.to_string(),
     ])?;

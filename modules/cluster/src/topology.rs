@@ -37,6 +37,18 @@ pub struct Addr {
 }
 
 impl Addr {
+    /// The IP the node is reached at (`CLUSTER MEET` takes an IP, not a host name).
+    pub fn ip(&self) -> Result<String> {
+        if self.host.parse::<std::net::IpAddr>().is_ok() {
+            return Ok(self.host.clone());
+        }
+        std::net::ToSocketAddrs::to_socket_addrs(&(self.host.as_str(), self.port))
+            .ok()
+            .and_then(|mut a| a.next())
+            .map(|a| a.ip().to_string())
+            .ok_or_else(|| Error::err(format!("cannot resolve {self}")))
+    }
+
     /// Parses `host:port` (`[v6]:port` too). `None` if it is not one.
     pub fn parse(text: &str) -> Option<Addr> {
         let (host, port) = text.rsplit_once(':')?;
@@ -599,6 +611,12 @@ impl ClusterView {
             [] | [_] => Err(Error::err(format!("no node {what} in the cluster"))),
             _ => Err(Error::err(format!("node id prefix {what} is ambiguous"))),
         }
+    }
+
+    /// [`addr_of`](ClusterView::addr_of), or an error naming the node.
+    pub fn require_addr(&self, id: &str) -> Result<Addr> {
+        self.addr_of(id)
+            .ok_or_else(|| Error::err(format!("no address for node {id}")))
     }
 
     /// The address to reach a node by id: the one we used if we reached it, else the seed's
