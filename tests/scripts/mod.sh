@@ -99,6 +99,9 @@ assert_match '(error) ERR the artifact is larger than the signed index says (* b
 assert_reply 'OK' config set mod.max-size 1000
 assert_match '(error) ERR t/hashex@v0.1.0 is * bytes, over mod.max-size (1000 bytes)' mod.get t/hashex
 assert_equal "" "$(files_left "$WORK/home-unsigned")" "files left"
+# A key "file" that never ends or blocks (a device) is refused at once, not read.
+assert_match '*mod.trusted-key is neither a minisign public key nor a readable key file*not a regular file*' \
+    config set mod.trusted-key /dev/zero
 stop_server
 
 test_case "refused: enable-module-command no"

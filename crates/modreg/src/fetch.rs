@@ -259,6 +259,12 @@ fn download(
 
 /// Checks a stored artifact again: size, ELF header, sha256.
 pub fn verify_stored(path: &std::path::Path, stored: &Stored) -> Result<()> {
+    // The file itself, never a link to one (which could be repointed after the check).
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_file() => {}
+        Ok(_) => refuse!("the stored {} is not a regular file", path.display()),
+        Err(e) => refuse!("cannot read {}: {e}", path.display()),
+    }
     let mut file = std::fs::File::open(path)
         .map_err(|e| crate::Error(format!("cannot read {}: {e}", path.display())))?;
     let mut sink = std::io::sink();

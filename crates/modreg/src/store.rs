@@ -146,12 +146,7 @@ impl Store {
     /// unless [`Store::commit`] took it.
     pub fn temp_file(&self) -> Result<TempFile> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
-        std::fs::create_dir_all(&self.home).map_err(|e| {
-            crate::Error(format!(
-                "cannot create mod.home {}: {e}",
-                self.home.display()
-            ))
-        })?;
+        create_private_dir(&self.home)?;
         let path = self.home.join(format!(
             ".download-{}-{}.part",
             std::process::id(),
@@ -180,8 +175,7 @@ impl Store {
         drop(file);
         let dest = self.artifact_path(&stored.namespace, &stored.name, &stored.sha256);
         let dir = dest.parent().expect("the artifact has a directory");
-        std::fs::create_dir_all(dir)
-            .map_err(|e| crate::Error(format!("cannot create {}: {e}", dir.display())))?;
+        create_private_dir(dir)?;
         match std::fs::hard_link(&temp.path, &dest) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
@@ -196,8 +190,14 @@ impl Store {
     /// Writes `stored`'s metadata (atomically: a temp file renamed over it).
     pub fn record(&self, stored: &Stored) -> Result<()> {
         stored.check()?;
+        static NEXT: AtomicU64 = AtomicU64::new(0);
         let path = self.meta_path(stored);
-        let partial = path.with_extension("json.part");
+        // Unique per writer: two gets of one version must not share a temp file.
+        let partial = path.with_extension(format!(
+            "json.{}-{}.part",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
         let text = serde_json::to_string_pretty(stored).expect("metadata serializes");
         let written = File::create(&partial)
             .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_all()))
@@ -312,4 +312,25 @@ fn sync_dir(dir: &Path) {
     if let Ok(dir) = File::open(dir) {
         let _ = dir.sync_all();
     }
+}
+
+/// Creates `dir` (and its parents) readable and writable by the server's user only: what is
+/// stored there is loaded as code, so no other user may swap a file between its check and its
+/// load. An existing directory writable by group or others is refused for the same reason.
+fn create_private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| crate::Error(format!("cannot create {}: {e}", dir.display())))?;
+    let meta = std::fs::symlink_metadata(dir)
+        .map_err(|e| crate::Error(format!("cannot read {}: {e}", dir.display())))?;
+    if !meta.is_dir() || meta.mode() & 0o022 != 0 {
+        refuse!(
+            "{} is not a private directory (a symlink, or writable by other users)",
+            dir.display()
+        );
+    }
+    Ok(())
 }

@@ -22,7 +22,7 @@ pub fn trusted_key(setting: &str) -> Result<PublicKey> {
     if let Ok(key) = key_from_text(setting) {
         return Ok(key);
     }
-    let text = match std::fs::read_to_string(setting) {
+    let text = match read_key_file(setting) {
         Ok(text) => text,
         Err(e) => refuse!(
             "mod.trusted-key is neither a minisign public key nor a readable key file ('{}': {e})",
@@ -35,6 +35,19 @@ pub fn trusted_key(setting: &str) -> Result<PublicKey> {
             shown(setting)
         ))
     })
+}
+
+/// A key file's text: a regular file (not a pipe or device, which could block or never end)
+/// of at most 4 KiB (a minisign public key file is about 100 bytes).
+fn read_key_file(path: &str) -> std::io::Result<String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let mut text = String::new();
+    file.take(4096).read_to_string(&mut text)?;
+    Ok(text)
 }
 
 fn key_from_text(text: &str) -> std::result::Result<PublicKey, minisign_verify::Error> {
