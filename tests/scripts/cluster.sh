@@ -46,6 +46,8 @@ assert_reply '(error) ERR a cluster needs at least 3 masters: 3 nodes with 1 rep
 assert_reply "(error) ERR invalid address 'nowhere' (expected host:port)" \
     cluster.create "$A" "$B" nowhere
 assert_reply "(error) ERR REPLICAS needs a number" cluster.create "$A" "$B" "$C" replicas
+assert_reply '(error) ERR a cluster needs at least 3 masters: 3 nodes with 18446744073709551615 replicas each give 0' \
+    cluster.create "$A" "$B" "$C" replicas 18446744073709551615
 assert_reply "(error) ERR 127.0.0.1:$MANAGER is not in cluster mode" cluster.check
 assert_reply "(error) ERR unexpected argument 'extra'" cluster.check "$A" extra
 assert_reply "(error) ERR usage: CLUSTER.CALL host:port command [args...]" cluster.call "$A" json
@@ -84,6 +86,21 @@ cluster_check_ok
 capture "$REDIS_CLI" -p "$MANAGER" --raw cluster.info "$A" json
 [[ $OUT == *'"keys":50,'* ]] || fail "50 keys expected after the reshard: $OUT"
 assert_match '*reshard \[done\]*slots_moved=100*' cluster.jobs
+
+test_case "one slot-moving job at a time"
+"$REDIS_CLI" -p "$MANAGER" cluster.reshard "$B" from "$B" to "$A" slots 3000 >/dev/null &
+first=$!
+for _ in $(seq 200); do
+    capture "$REDIS_CLI" -p "$MANAGER" cluster.jobs
+    [[ $OUT == *'reshard [running]'* ]] && break
+    sleep 0.005
+done
+assert_match '(error) ERR job #* (CLUSTER.RESHARD) is changing the cluster; wait for it to end (CLUSTER.JOBS)' \
+    cluster.reshard "$A" from "$A" to "$C" slots 10
+wait "$first"
+cluster_check_ok
+capture "$REDIS_CLI" -p "$MANAGER" --raw cluster.info "$A" json
+[[ $OUT == *'"keys":50,'* ]] || fail "50 keys expected after the reshard: $OUT"
 
 test_case "CLUSTER.FIX closes an open slot"
 B_ID=$("$REDIS_CLI" -p "${NODES[1]}" cluster myid)

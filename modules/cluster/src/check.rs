@@ -595,6 +595,13 @@ pub fn fix(job: &Job, seed: &Addr) -> Result<Report> {
     let started = Instant::now();
     job.progress("reading the nodes");
     let mut view = check_view(seed)?;
+    // An unreachable master's slots look uncovered: giving them to another master would make
+    // it drop their keys when it hears of the change (redis-cli refuses this too).
+    if let Some((addr, error)) = view.unreachable.first() {
+        return Err(Error::err(format!(
+            "cannot fix while {addr} is unreachable ({error}); bring it back or CLUSTER.DELNODE it"
+        )));
+    }
     let mut log = String::new();
     let mut actions = Vec::new();
     let mut keys_moved = 0;

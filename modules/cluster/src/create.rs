@@ -20,7 +20,9 @@ const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Checks the arguments before a job starts: at least 3 masters, no address twice.
 pub fn validate(addrs: &[Addr], replicas: usize) -> Result<()> {
-    let masters = addrs.len() / (replicas + 1);
+    let masters = replicas
+        .checked_add(1)
+        .map_or(0, |per_master| addrs.len() / per_master);
     if masters < 3 {
         return Err(Error::err(format!(
             "a cluster needs at least 3 masters: {} nodes with {replicas} replicas each give {masters}",

@@ -259,6 +259,28 @@ pub fn register(kind: &'static str, args: impl Into<String>) -> Job {
     }
 }
 
+/// The kinds of job that move slots or change membership: one at a time, since two of them
+/// opening the same slot would split its keys between two targets.
+pub const CHANGES_TOPOLOGY: &[&str] = &[
+    "create",
+    "fix",
+    "reshard",
+    "rebalance",
+    "addnode",
+    "delnode",
+];
+
+/// The running jobs of these kinds (oldest first).
+pub fn running_of(kinds: &[&str]) -> Vec<JobInfo> {
+    let registry = registry();
+    registry
+        .running
+        .iter()
+        .map(|i| lock(i).clone())
+        .filter(|info| kinds.contains(&info.kind))
+        .collect()
+}
+
 /// Running jobs (oldest first), then finished ones (oldest first).
 pub fn list() -> Vec<JobInfo> {
     let registry = registry();
@@ -306,6 +328,15 @@ pub fn spawn<F>(ctx: &Ctx, kind: &'static str, args: String, format: Format, wor
 where
     F: FnOnce(&Job) -> Result<Report> + Send + 'static,
 {
+    if CHANGES_TOPOLOGY.contains(&kind)
+        && let Some(busy) = running_of(CHANGES_TOPOLOGY).first()
+    {
+        return Err(Error::err(format!(
+            "job #{} (CLUSTER.{}) is changing the cluster; wait for it to end (CLUSTER.JOBS)",
+            busy.id,
+            busy.kind.to_ascii_uppercase()
+        )));
+    }
     let detached = hosting_cluster_down(ctx);
     let blocked = if detached {
         None

@@ -353,6 +353,7 @@ fn module() -> Module {
     let module = Module::new("cluster", 1)
         .command(
             Command::new("cluster.create", cluster_create)
+                .flags("admin")
                 .usage("CLUSTER.CREATE host:port [host:port ...] [REPLICAS n] [JSON]")
                 .summary("Creates a cluster of empty nodes (at least 3 masters)")
                 .since("0.1.0")
@@ -374,6 +375,7 @@ fn module() -> Module {
         )
         .command(
             Command::new("cluster.fix", cluster_fix)
+                .flags("admin")
                 .usage("CLUSTER.FIX [host:port] [JSON]")
                 .summary("Closes open slots and assigns uncovered slots, losing no keys")
                 .since("0.1.0")
@@ -381,6 +383,7 @@ fn module() -> Module {
         )
         .command(
             Command::new("cluster.reshard", cluster_reshard)
+                .flags("admin")
                 .usage("CLUSTER.RESHARD host:port FROM from TO to SLOTS n [JSON]")
                 .summary("Moves n slots with their keys to a master")
                 .since("0.1.0")
@@ -388,6 +391,7 @@ fn module() -> Module {
         )
         .command(
             Command::new("cluster.rebalance", cluster_rebalance)
+                .flags("admin")
                 .usage(
                     "CLUSTER.REBALANCE host:port [WEIGHT weight ...] [USE-EMPTY-MASTERS] \
                      [THRESHOLD pct] [SIMULATE] [JSON]",
@@ -398,6 +402,7 @@ fn module() -> Module {
         )
         .command(
             Command::new("cluster.addnode", cluster_addnode)
+                .flags("admin")
                 .usage("CLUSTER.ADDNODE new existing [REPLICA [MASTER id]] [JSON]")
                 .summary("Adds an empty node as a master or a replica")
                 .since("0.1.0")
@@ -405,6 +410,7 @@ fn module() -> Module {
         )
         .command(
             Command::new("cluster.delnode", cluster_delnode)
+                .flags("admin")
                 .usage("CLUSTER.DELNODE host:port id [JSON]")
                 .summary("Removes an empty node from the cluster")
                 .since("0.1.0")
@@ -412,6 +418,7 @@ fn module() -> Module {
         )
         .command(
             Command::new("cluster.call", cluster_call)
+                .flags("admin")
                 .usage("CLUSTER.CALL host:port [JSON] command [arg ...]")
                 .summary("Runs a command on every node")
                 .since("0.1.0")

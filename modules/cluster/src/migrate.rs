@@ -222,7 +222,13 @@ fn resolve_busy(source: &mut Conn, target: &Addr, keys: &[Vec<u8>]) -> Result<()
         let theirs = target_conn
             .cmd_raw(&[b"ASKING".as_slice()])
             .and_then(|_| target_conn.cmd_raw(&[b"DUMP".as_slice(), key]))?;
-        if dump_payload(&ours) == dump_payload(&theirs) {
+        // Dropped only when both copies were read and are equal (two failed DUMPs are not
+        // "equal").
+        let same = matches!(
+            (dump_payload(&ours), dump_payload(&theirs)),
+            (Some(a), Some(b)) if a == b
+        );
+        if same {
             source.cmd(&[b"DEL".as_slice(), key])?;
         } else {
             return Err(Error::err(format!(

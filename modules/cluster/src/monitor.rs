@@ -619,6 +619,7 @@ pub fn register(module: Module) -> Module {
     module
         .command(
             Command::new("cluster.monitor", cluster_monitor)
+                .flags("admin")
                 .usage(
                     "CLUSTER.MONITOR [host:port] [INTERVAL ms] [JSON] | STOP [host:port|ALL] \
                      [JSON] | LIST [JSON]",
@@ -636,6 +637,26 @@ pub fn register(module: Module) -> Module {
         )
         .on_load(setup)
         .on_unload(|ctx| {
+            // Job threads run this library's code: refuse while any runs (before stopping
+            // anything, so a refused unload leaves the watchers running).
+            let busy = crate::jobs::running_of(&[
+                "create",
+                "check",
+                "info",
+                "fix",
+                "reshard",
+                "rebalance",
+                "addnode",
+                "delnode",
+                "call",
+            ]);
+            if let Some(job) = busy.first() {
+                return Err(rm::Error::err(format!(
+                    "job #{} (CLUSTER.{}) is running; unload once it ends (CLUSTER.JOBS)",
+                    job.id,
+                    job.kind.to_ascii_uppercase()
+                )));
+            }
             publish(ctx);
             stop_all(true);
             Ok(())
