@@ -333,24 +333,33 @@ fn parse_node_line(line: &str) -> Result<Node> {
         migrating: Vec::new(),
         importing: Vec::new(),
     };
+    // A slot number the server could send: 0..16384 (anything else is a malformed line, which
+    // later arithmetic on ranges must never see).
+    let slot = |text: &str| -> Result<u16> {
+        text.parse::<u16>()
+            .ok()
+            .filter(|&n| n < SLOTS)
+            .ok_or_else(bad)
+    };
     for field in &fields[8..] {
         if let Some(open) = field.strip_prefix('[').and_then(|f| f.strip_suffix(']')) {
             // [slot->-dest] or [slot-<-source]
-            if let Some((slot, dest)) = open.split_once("->-") {
-                node.migrating
-                    .push((slot.parse().map_err(|_| bad())?, dest.to_owned()));
-            } else if let Some((slot, source)) = open.split_once("-<-") {
-                node.importing
-                    .push((slot.parse().map_err(|_| bad())?, source.to_owned()));
+            if let Some((n, dest)) = open.split_once("->-") {
+                node.migrating.push((slot(n)?, dest.to_owned()));
+            } else if let Some((n, source)) = open.split_once("-<-") {
+                node.importing.push((slot(n)?, source.to_owned()));
             } else {
                 return Err(bad());
             }
         } else if let Some((a, b)) = field.split_once('-') {
-            node.slots
-                .push((a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?));
+            let (a, b) = (slot(a)?, slot(b)?);
+            if a > b {
+                return Err(bad());
+            }
+            node.slots.push((a, b));
         } else {
-            let slot = field.parse().map_err(|_| bad())?;
-            node.slots.push((slot, slot));
+            let n = slot(field)?;
+            node.slots.push((n, n));
         }
     }
     node.slots.sort_unstable();
@@ -740,6 +749,28 @@ e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 127.0.0.1:30001@31001 myself,master - 0
         assert!(nodes[2].flags.pfail && nodes[2].flags.noaddr && nodes[2].addr.is_none());
         assert!(!nodes[2].connected);
         assert_eq!(nodes[2].slot_count(), 3);
+    }
+
+    #[test]
+    fn malformed_slots_are_refused() {
+        let line = |slots: &str| {
+            format!(
+                "e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 127.0.0.1:30001@31001 master - 0 0 1 \
+                 connected {slots}\n"
+            )
+        };
+        assert!(parse_nodes(&line("0-16383")).is_ok());
+        for bad in [
+            "16384",
+            "5-3",
+            "0-16384",
+            "[16384->-x]",
+            "[99999-<-y]",
+            "-1",
+            "a-b",
+        ] {
+            assert!(parse_nodes(&line(bad)).is_err(), "{bad}");
+        }
     }
 
     #[test]
