@@ -318,13 +318,7 @@ impl Lanes {
                 .zip(commands.chunks(per_lane))
                 .map(|(conn, part)| s.spawn(move || pipeline_ok(conn, part, what)))
                 .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err(Error::err("SETSLOT worker panicked")))
-                })
-                .collect::<Result<Vec<()>>>()
+            join_setslot_workers(handles)
         })?;
         Ok(())
     }
@@ -388,13 +382,7 @@ fn move_pair(
                 .chain(others.iter_mut())
                 .map(|lanes| s.spawn(move || lanes.pipeline_ok(node, "SETSLOT NODE")))
                 .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err(Error::err("SETSLOT worker panicked")))
-                })
-                .collect::<Result<Vec<()>>>()
+            join_setslot_workers(handles)
         })?;
         lap("us_node_others");
         stats.slots += batch.len() as u64;
@@ -752,4 +740,16 @@ pub fn rebalance(job: &Job, seed: &Addr, options: &RebalanceOptions) -> Result<R
 
 fn weight_of_id(weights: &BTreeMap<String, f64>, id: &str) -> f64 {
     weights.get(id).copied().unwrap_or(1.0)
+}
+
+/// Waits for every SETSLOT worker; the first error (a panic counts as one) wins.
+fn join_setslot_workers(handles: Vec<std::thread::ScopedJoinHandle<'_, Result<()>>>) -> Result<()> {
+    handles
+        .into_iter()
+        .map(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err(Error::err("SETSLOT worker panicked")))
+        })
+        .collect::<Result<Vec<()>>>()
+        .map(drop)
 }
