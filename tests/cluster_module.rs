@@ -192,6 +192,97 @@ fn state_ok(port: u16) -> bool {
         .is_some_and(|info| info.contains("cluster_state:ok"))
 }
 
+fn cluster_info_field(port: u16, field: &str) -> u64 {
+    let info: String = redis::cmd("CLUSTER")
+        .arg("INFO")
+        .query(&mut connect(port))
+        .unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in {info}"))
+}
+
+/// CREATE has each master take its slots over from a replica (a takeover bumps the epoch
+/// without agreement): no two masters may end up with one config epoch.
+fn assert_masters_epochs_distinct(masters: &[u16], n: &str) {
+    let epochs: std::collections::BTreeSet<u64> = masters
+        .iter()
+        .map(|p| cluster_info_field(*p, "cluster_my_epoch"))
+        .collect();
+    assert_eq!(epochs.len(), masters.len(), "{n}: master epochs {epochs:?}");
+}
+
+/// 7 nodes with REPLICAS 1: one master gets a second replica, which is not the partner that
+/// held the master's slots first and must be attached after the takeover.
+#[test]
+fn create_gives_the_extra_replica_its_master() {
+    for kind in servers() {
+        let n = kind.name;
+        let nodes: Vec<Server> = cluster_nodes(&kind, 7, &[], &[]);
+        let manager = Server::start(&kind, &["cluster"], &[]);
+        let mut m = manager.connection();
+        let addrs: Vec<String> = nodes.iter().map(|s| s.addr()).collect();
+        let mut args = vec!["CLUSTER.CREATE"];
+        args.extend(addrs.iter().map(String::as_str));
+        args.extend(["REPLICAS", "1", "JSON"]);
+        let created = json(&mut m, &args);
+        assert_eq!(created["ok"], true, "{n}: {created}");
+        let port_of = |addr: &serde_json::Value| -> u16 {
+            addr.as_str()
+                .unwrap()
+                .rsplit(':')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        let masters = created["masters"].as_array().unwrap();
+        assert_eq!(masters.len(), 3, "{n}: {created}");
+        let mut replica_counts = Vec::new();
+        let mut master_ports = Vec::new();
+        for master in masters {
+            let master_port = port_of(&master["addr"]);
+            master_ports.push(master_port);
+            let role: Vec<redis::Value> =
+                redis::cmd("ROLE").query(&mut connect(master_port)).unwrap();
+            assert_eq!(common::show(&role[0]), "\"master\"", "{n}");
+            let replicas = master["replicas"].as_array().unwrap();
+            replica_counts.push(replicas.len());
+            for replica in replicas {
+                let info: String = redis::cmd("INFO")
+                    .arg("replication")
+                    .query(&mut connect(port_of(&replica["addr"])))
+                    .unwrap();
+                assert!(info.contains("master_link_status:up"), "{n}: {info}");
+                assert!(
+                    info.contains(&format!("master_port:{master_port}\r\n")),
+                    "{n}: {info}"
+                );
+            }
+        }
+        replica_counts.sort_unstable();
+        assert_eq!(replica_counts, [1, 1, 2], "{n}: {created}");
+        for node in &nodes {
+            assert!(
+                state_ok(node.port),
+                "{n}: {} not ok right after CREATE",
+                node.port
+            );
+            // CREATE lets the replicas load their first sync from the socket, then sets the
+            // setting back.
+            let load: Vec<String> = redis::cmd("CONFIG")
+                .arg("GET")
+                .arg("repl-diskless-load")
+                .query(&mut connect(node.port))
+                .unwrap();
+            assert_eq!(load[1], "disabled", "{n}: {}", node.port);
+        }
+        assert_masters_epochs_distinct(&master_ports, n);
+        assert_check_ok(nodes[0].port, "after create with an extra replica");
+    }
+}
+
 #[test]
 fn manage_a_six_node_cluster_from_a_standalone_server() {
     for kind in servers() {
@@ -277,6 +368,7 @@ fn manage_a_six_node_cluster_from_a_standalone_server() {
             );
         }
         assert_check_ok(ports[0], "after create");
+        assert_masters_epochs_distinct(&ports[..3], n);
         assert_eq!(
             reply(&mut m, &["CLUSTER.CREATE", a[0], a[1], a[2]]),
             format!(

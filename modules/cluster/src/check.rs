@@ -16,7 +16,7 @@ use serde_json::{Value as Json, json};
 use crate::jobs::{Job, Report};
 use crate::migrate::{self, OnBusy};
 use crate::topology::{
-    Addr, ClusterView, Conn, Node, SLOTS, command, value_error, wait_for_agreement,
+    self, Addr, ClusterView, Conn, Node, SLOTS, command, value_error, wait_for_agreement,
 };
 
 /// How long a check waits for the nodes to agree before reporting that they do not.
@@ -142,28 +142,20 @@ fn key_counts(view: &ClusterView) -> BTreeMap<String, i64> {
         .into_iter()
         .filter_map(|m| view.addr_of(&m.id).map(|a| (m.id.clone(), a)))
         .collect();
-    std::thread::scope(|s| {
-        let handles: Vec<_> = masters
-            .iter()
-            .map(|(id, addr)| {
-                s.spawn(move || {
-                    let n = Conn::open(addr)
-                        .and_then(|mut c| c.cmd(&["DBSIZE"]))
-                        .ok()
-                        .and_then(|v| match v {
-                            redis::Value::Int(n) => Some(n),
-                            _ => None,
-                        });
-                    (id.clone(), n)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .filter_map(|h| h.join().ok())
-            .filter_map(|(id, n)| n.map(|n| (id, n)))
-            .collect()
+    topology::parallel(masters, |(id, addr)| {
+        let n = Conn::open(&addr)
+            .and_then(|mut c| c.cmd(&["DBSIZE"]))
+            .ok()
+            .and_then(|v| match v {
+                redis::Value::Int(n) => Some(n),
+                _ => None,
+            });
+        n.map(|n| (id, n))
     })
+    .into_iter()
+    .flatten()
+    .flatten()
+    .collect()
 }
 
 fn replicas_of<'v>(view: &'v ClusterView, id: &str) -> Vec<&'v Node> {

@@ -1,10 +1,26 @@
 //! `CLUSTER.CREATE`: a cluster from empty nodes.
 //!
 //! Masters are picked alternating between hosts, replicas are placed on hosts other than
-//! their master's where possible. Every node gets its slots (`ADDSLOTSRANGE`) and a distinct
-//! config epoch, all nodes meet the first, and once every node knows every other the replicas
-//! `REPLICATE` their masters. The reply comes when every node reports `cluster_state:ok`,
+//! their master's where possible. The reply comes when every node reports `cluster_state:ok`,
 //! agrees on the slots and every replica's link to its master is up.
+//!
+//! Why the masters start as replicas: a master turns `cluster_state:ok` only a node timeout
+//! (clamped to 0.5–5 s) after it last counted itself in a minority, which an empty node does
+//! until it learns who owns slots; a replica turns ok at once. So each master's slots go first
+//! to its first replica, its *partner*; the master replicates its partner, turns ok as a replica
+//! as soon as it sees every slot covered, then takes its slots over (`CLUSTER FAILOVER
+//! TAKEOVER`) and stays ok; the partner, a master left without slots, follows it as a replica.
+//! Every node gets a distinct config epoch first; takeovers go one at a time, each after the
+//! master has heard of the previous one's epoch (a takeover bumps the epoch without agreement).
+//! The nodes are empty, so no data moves and nothing waits for a failure detection; the result is
+//! the layout asked for. Without replicas (`REPLICAS 0`) masters take their slots directly and
+//! wait out the delay, as with redis-cli.
+//!
+//! Steps: `ADDSLOTSRANGE` on the slot holders and `SET-CONFIG-EPOCH` everywhere; a full mesh
+//! of `MEET`s, holders first (a node learns a holder's slots from the ping that completes the
+//! handshake the node started); each master `REPLICATE`s its partner once it knows it; once every
+//! node has a link to every other and every master is ok, the takeovers; then the other
+//! replicas `REPLICATE` their masters.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -13,7 +29,11 @@ use rm::{Error, Result};
 use serde_json::json;
 
 use crate::jobs::{Job, Report};
-use crate::topology::{self, Addr, ClusterView, Conn, NodeView, SLOTS, value_error, wait_for};
+use redis::Value;
+
+use crate::topology::{
+    self, Addr, ClusterInfo, ClusterView, Conn, NodeView, POLL, SLOTS, value_error, wait_for,
+};
 
 /// How long the nodes may take to join and link.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -112,6 +132,169 @@ pub fn slot_ranges(masters: usize) -> Vec<(u16, u16)> {
         .collect()
 }
 
+/// For each master, the index (in `layout.replicas`) of its first replica: the partner that
+/// holds the master's slots until the master takes them over.
+fn partners(layout: &Layout) -> Vec<Option<usize>> {
+    (0..layout.masters.len())
+        .map(|m| layout.replicas.iter().position(|(_, of)| *of == m))
+        .collect()
+}
+
+/// How soon [`poll`] asks again at first: the steps it waits for often take a few milliseconds.
+/// It backs off to [`POLL`].
+const FAST_POLL: Duration = Duration::from_millis(2);
+
+/// Asks `ready` until it returns `Some`, every [`FAST_POLL`] at first, backing off to
+/// [`POLL`]; `Err(ERR <addr>: <what> in time)` at the deadline.
+fn poll<T>(
+    conn: &mut Conn,
+    deadline: Instant,
+    what: &str,
+    mut ready: impl FnMut(&mut Conn) -> Result<Option<T>>,
+) -> Result<T> {
+    let mut pause = FAST_POLL;
+    loop {
+        if let Some(done) = ready(conn)? {
+            return Ok(done);
+        }
+        if Instant::now() >= deadline {
+            return Err(Error::err(format!("{}: {what} in time", conn.addr)));
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(POLL);
+    }
+}
+
+/// The replicas' `repl-diskless-load`, set to `on-empty-db` while the cluster is created and
+/// set back when dropped. Their first sync is of an empty dataset, so where it is buffered
+/// changes nothing, but Valkey 9 saves it to disk on a thread and notices the end only at its
+/// next once-a-second replication cron: up to a second per replica, most of a CREATE.
+struct DisklessLoad {
+    /// Nodes that had `disabled` (the default) and now have `on-empty-db`.
+    changed: Vec<Addr>,
+}
+
+impl DisklessLoad {
+    /// Changes the nodes that have `disabled`; a node that refuses `CONFIG` is left alone.
+    fn on_empty_db(conns: &mut [Conn]) -> DisklessLoad {
+        let changed = on_all(conns, |_, conn| {
+            let current = conn.cmd(&["CONFIG", "GET", "repl-diskless-load"]);
+            let disabled = match current {
+                Ok(Value::Array(pair)) if pair.len() == 2 => {
+                    topology::value_text(&pair[1]).as_deref() == Some("disabled")
+                }
+                _ => false,
+            };
+            Ok((disabled
+                && conn
+                    .cmd(&["CONFIG", "SET", "repl-diskless-load", "on-empty-db"])
+                    .is_ok())
+            .then(|| conn.addr.clone()))
+        })
+        .map(|changed| changed.into_iter().flatten().collect())
+        .unwrap_or_default();
+        DisklessLoad { changed }
+    }
+}
+
+impl Drop for DisklessLoad {
+    fn drop(&mut self) {
+        let changed = std::mem::take(&mut self.changed);
+        topology::parallel(changed, |addr| {
+            // Best effort: a node that went away keeps nothing of it after a restart.
+            let _ = Conn::open(&addr)
+                .and_then(|mut c| c.cmd(&["CONFIG", "SET", "repl-diskless-load", "disabled"]));
+        });
+    }
+}
+
+/// Has each master of `swapped` (indices into `conns`, masters first) take its slots over from
+/// its partner, once every node has a link to every other and the masters see every slot.
+fn take_over(
+    job: &Job,
+    conns: &mut [Conn],
+    swapped: &[usize],
+    all: &BTreeSet<&str>,
+    deadline: Instant,
+    mark: &mut impl FnMut(&'static str),
+) -> Result<()> {
+    job.progress("waiting for the masters to see every slot covered");
+    // Every node should have its own link to every other before a takeover, so that the new
+    // owner's claim reaches a node before the old owner's news that it turned replica (which
+    // uncovers the slots there: a master whose state drops to fail waits out the rejoin delay
+    // again). Best effort: a link listed as connected may still be connecting; a master that
+    // loses that race costs time, and the final wait covers it.
+    on_all(conns, |i, conn| {
+        poll(conn, deadline, "nodes did not meet", |conn| {
+            let view = NodeView::read(conn)?;
+            let meshed = view.nodes.len() == all.len()
+                && view.nodes.iter().all(|n| {
+                    all.contains(n.id.as_str())
+                        && !n.flags.handshake
+                        && (n.connected || n.flags.myself)
+                });
+            let ready = meshed && (!swapped.contains(&i) || view.info.state_ok());
+            Ok(ready.then_some(()))
+        })
+    })?;
+    mark("meshed");
+    job.progress("masters taking over their slots");
+    let mut epoch = 0;
+    for &i in swapped {
+        // A takeover bumps the config epoch without agreement: a master that has not heard of
+        // the previous takeover yet would pick the same epoch. And it must see every slot
+        // covered (a replica recovers from a glimpse of an uncovered slot at once, a master
+        // only after the rejoin delay). A master still loading its first sync says LOADING.
+        poll(
+            &mut conns[i],
+            deadline,
+            "the previous takeover did not reach it",
+            |conn| {
+                let info = ClusterInfo::parse(&conn.text(&["CLUSTER", "INFO"])?);
+                if !info.state_ok() || info.number("cluster_current_epoch") < epoch {
+                    return Ok(None);
+                }
+                let reply = conn.cmd_raw(&["CLUSTER", "FAILOVER", "TAKEOVER"])?;
+                match value_error(&reply) {
+                    None => Ok(Some(())),
+                    Some(e) if e.starts_with("LOADING") => Ok(None),
+                    Some(e) => Err(Error::err(format!(
+                        "{}: CLUSTER FAILOVER TAKEOVER: {e}",
+                        conn.addr
+                    ))),
+                }
+            },
+        )?;
+        let info = ClusterInfo::parse(&conns[i].text(&["CLUSTER", "INFO"])?);
+        epoch = info.number("cluster_my_epoch");
+    }
+    mark("taken over");
+    Ok(())
+}
+
+/// `CLUSTER REPLICATE master`, again while the node does not know the master yet or has not
+/// heard that it took over (then it is still a replica to the node).
+fn replicate(conn: &mut Conn, master: &str, deadline: Instant) -> Result<()> {
+    poll(
+        conn,
+        deadline,
+        "the master did not become known",
+        |conn| match conn.cmd_raw(&["CLUSTER", "REPLICATE", master])? {
+            Value::ServerError(e)
+                if e.details().is_some_and(|d| {
+                    d.contains("Unknown node") || d.contains("only replicate a master")
+                }) =>
+            {
+                Ok(None)
+            }
+            reply => match value_error(&reply) {
+                Some(e) => Err(Error::err(format!("{}: CLUSTER REPLICATE: {e}", conn.addr))),
+                None => Ok(Some(())),
+            },
+        },
+    )
+}
+
 /// Runs `work` on every connection at once; the first error wins.
 fn on_all<T: Send>(
     conns: &mut [Conn],
@@ -189,17 +372,22 @@ pub fn run(job: &Job, addrs: &[Addr], replicas: usize) -> Result<Report> {
         on_all(&mut conns, |_, conn| check_empty(conn))?
             .into_iter()
             .unzip();
-    let ranges = slot_ranges(layout.masters.len());
+    let master_count = layout.masters.len();
+    let _load_setting = DisklessLoad::on_empty_db(&mut conns[master_count..]);
+    let ranges = slot_ranges(master_count);
+    // Master i's slots go first to its first replica, its partner (see the module docs).
+    let partners = partners(&layout);
+    let holder = |master: usize| partners[master].map_or(master, |r| master_count + r);
     let ips: Vec<String> = ordered.iter().map(Addr::ip).collect::<Result<_>>()?;
     let mut phases: Vec<(&str, u64)> = Vec::new();
-    let mut mark = |name| phases.push((name, started.elapsed().as_millis() as u64));
+    let mut mark = |name: &'static str| phases.push((name, started.elapsed().as_millis() as u64));
     mark("checked");
     job.progress("assigning slots and meeting");
-    let master_count = layout.masters.len();
+    let range_of: BTreeMap<usize, (u16, u16)> =
+        (0..master_count).map(|i| (holder(i), ranges[i])).collect();
     on_all(&mut conns, |i, conn| {
         let mut commands = Vec::new();
-        if i < master_count {
-            let (first, last) = ranges[i];
+        if let Some((first, last)) = range_of.get(&i) {
             commands.push(topology::command(&[
                 "CLUSTER",
                 "ADDSLOTSRANGE",
@@ -213,11 +401,10 @@ pub fn run(job: &Job, addrs: &[Addr], replicas: usize) -> Result<Report> {
             &(i + 1).to_string(),
         ]));
         let mut replies = conn.pipeline(&commands)?;
-        if i < master_count
+        if let Some(&(first, last)) = range_of.get(&i)
             && value_error(&replies[0]).is_some_and(|e| e.contains("unknown subcommand"))
         {
             // Servers before 7.0 have no ADDSLOTSRANGE.
-            let (first, last) = ranges[i];
             let mut args = topology::command(&["CLUSTER", "ADDSLOTS"]);
             args.extend((first..=last).map(|s| s.to_string().into_bytes()));
             replies[0] = conn.cmd_raw(&args)?;
@@ -229,11 +416,21 @@ pub fn run(job: &Job, addrs: &[Addr], replicas: usize) -> Result<Report> {
         }
         Ok(())
     })?;
-    // Only once every node has its epoch (a node that knows another refuses one): every
-    // node meets every node before it, a full mesh at once rather than by gossip.
+    // Only once every node has its epoch (a node that knows another refuses one): each node
+    // meets every node before it in `meet_order`, a full mesh at once rather than by gossip.
+    // Slot holders come first: a node learns a holder's slots from the ping the holder sends
+    // back to complete the handshake the node started, not from its own handshake.
+    let mut meet_order: Vec<usize> = range_of.keys().copied().collect();
+    meet_order.extend((0..ordered.len()).filter(|i| !range_of.contains_key(i)));
+    let position: BTreeMap<usize, usize> = meet_order
+        .iter()
+        .enumerate()
+        .map(|(k, &i)| (i, k))
+        .collect();
     on_all(&mut conns, |i, conn| {
-        let meets: Vec<Vec<Vec<u8>>> = (0..i)
-            .map(|j| {
+        let meets: Vec<Vec<Vec<u8>>> = meet_order[..position[&i]]
+            .iter()
+            .map(|&j| {
                 topology::command(&[
                     "CLUSTER",
                     "MEET",
@@ -251,25 +448,39 @@ pub fn run(job: &Job, addrs: &[Addr], replicas: usize) -> Result<Report> {
         Ok(())
     })?;
     mark("met");
-    job.progress("waiting for the nodes to join");
-    let seed = layout.masters[0].clone();
-    let all: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
-    wait_for(&seed, JOIN_TIMEOUT, "nodes did not join", |view| {
-        view.agree()
-            && view.views.len() == all.len()
-            && view.views.iter().all(|v| {
-                v.nodes.len() == all.len() && v.nodes.iter().all(|n| all.contains(n.id.as_str()))
-            })
-    })?;
-    mark("joined");
     job.progress("attaching replicas");
-    on_all(&mut conns[master_count..], |i, conn| {
-        let master = &ids[layout.replicas[i].1];
-        conn.cmd(&["CLUSTER", "REPLICATE", master.as_str()])?;
-        Ok(())
+    let deadline = Instant::now() + JOIN_TIMEOUT;
+    // A master replicates its partner as soon as it knows it; the other replicas wait for
+    // their master to take its slots over. (With REPLICAS 0 there are neither.)
+    on_all(&mut conns[..master_count], |i, conn| match partners[i] {
+        Some(_) => replicate(conn, &ids[holder(i)], deadline),
+        None => Ok(()),
     })?;
     mark("replicate sent");
+    let all: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
+    let swapped: Vec<usize> = (0..master_count)
+        .filter(|&i| partners[i].is_some())
+        .collect();
+    if !swapped.is_empty() {
+        take_over(job, &mut conns, &swapped, &all, deadline, &mut mark).map_err(|e| {
+            Error::err(format!(
+                "{} (masters may still be replicas of the nodes holding their slots; \
+                 CLUSTER.CHECK shows the state)",
+                e.to_string().trim_start_matches("ERR ")
+            ))
+        })?;
+        // A partner follows its slots to its master by itself (a master left without slots
+        // does); the other replicas are told.
+        on_all(&mut conns[master_count..], |j, conn| {
+            let master = layout.replicas[j].1;
+            if partners[master] == Some(j) {
+                return Ok(());
+            }
+            replicate(conn, &ids[master], deadline)
+        })?;
+    }
     job.progress("waiting for cluster_state:ok and linked replicas");
+    let seed = layout.masters[0].clone();
     let expected: BTreeMap<&str, &str> = (0..layout.replicas.len())
         .map(|i| {
             (
@@ -296,6 +507,8 @@ pub fn run(job: &Job, addrs: &[Addr], replicas: usize) -> Result<Report> {
     let mut replica_conns: Vec<Conn> = conns.drain(master_count..).collect();
     let deadline = Instant::now() + JOIN_TIMEOUT;
     loop {
+        // Every replica got its master last (a partner had none before), so a link that is
+        // up is to that master; the final wait checks which master each one names.
         let up = on_all(&mut replica_conns, |_, conn| {
             let info = conn.text(&["INFO", "replication"])?;
             Ok(info.contains("master_link_status:up"))
@@ -306,7 +519,7 @@ pub fn run(job: &Job, addrs: &[Addr], replicas: usize) -> Result<Report> {
         if Instant::now() > deadline {
             return Err(Error::err("replicas did not link to their masters in time"));
         }
-        std::thread::sleep(topology::POLL);
+        std::thread::sleep(POLL);
     }
     mark("linked");
     let view = wait_for(

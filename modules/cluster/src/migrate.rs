@@ -111,7 +111,25 @@ pub fn move_keys(
     let timeout = MIGRATE_TIMEOUT_MS.to_string();
     let mut pending: Vec<u16> = slots.to_vec();
     let mut moved = 0u64;
-    while !pending.is_empty() {
+    let mut recounts = 0;
+    loop {
+        if pending.is_empty() {
+            // Every slot's last round came back short, so it should be empty: new keys of an
+            // open slot go to the target (ASK). Count anyway before the slots change hands: a
+            // key that reached the source meanwhile (a script's undeclared key, a module)
+            // would make the source refuse SETSLOT NODE.
+            pending = nonempty_slots(source, slots)?;
+            if pending.is_empty() {
+                break;
+            }
+            recounts += 1;
+            if recounts > MAX_RECOUNTS {
+                return Err(Error::err(format!(
+                    "{}: keys keep arriving in slot {} while it migrates to {target}",
+                    source.addr, pending[0]
+                )));
+            }
+        }
         let count = KEYS_PER_ROUND.to_string();
         let lists = source.pipeline(
             &pending
@@ -183,6 +201,33 @@ pub fn move_keys(
     }
     source.set_timeout(topology::READ_TIMEOUT)?;
     Ok(moved)
+}
+
+/// How often [`move_keys`] goes back for keys that arrived in a slot it had emptied.
+const MAX_RECOUNTS: usize = 10;
+
+/// The slots of `slots` that still hold keys on the node (`CLUSTER COUNTKEYSINSLOT`).
+fn nonempty_slots(conn: &mut Conn, slots: &[u16]) -> Result<Vec<u16>> {
+    let counts = conn.pipeline(
+        &slots
+            .iter()
+            .map(|slot| command(&["CLUSTER", "COUNTKEYSINSLOT", &slot.to_string()]))
+            .collect::<Vec<_>>(),
+    )?;
+    let mut nonempty = Vec::new();
+    for (slot, count) in slots.iter().zip(counts) {
+        match count {
+            redis::Value::Int(0) => {}
+            redis::Value::Int(_) => nonempty.push(*slot),
+            other => {
+                return Err(Error::err(format!(
+                    "{}: COUNTKEYSINSLOT {slot}: unexpected reply {other:?}",
+                    conn.addr
+                )));
+            }
+        }
+    }
+    Ok(nonempty)
 }
 
 fn key_list(value: &redis::Value) -> Vec<Vec<u8>> {
@@ -294,7 +339,11 @@ struct Lanes(Vec<Conn>);
 
 impl Lanes {
     fn open(addr: &Addr) -> Result<Lanes> {
-        (0..LANES)
+        Lanes::open_n(addr, LANES)
+    }
+
+    fn open_n(addr: &Addr, lanes: usize) -> Result<Lanes> {
+        (0..lanes)
             .map(|_| Conn::open(addr))
             .collect::<Result<_>>()
             .map(Lanes)
@@ -346,12 +395,17 @@ fn move_pair(
     let target_addr = address(target_id)?;
     let mut source = Lanes::open(&source_addr)?;
     let mut target = Lanes::open(&target_addr)?;
-    let mut others: Vec<Lanes> = view
+    let other_addrs: Vec<Addr> = view
         .masters()
         .into_iter()
         .filter(|m| m.id != source_id && m.id != target_id)
         .filter_map(|m| view.addr_of(&m.id))
-        .map(|addr| Lanes::open(&addr))
+        .collect();
+    // Fewer lanes each when there are many other masters: about 128 connections in all.
+    let other_lanes = (LANES * 16 / other_addrs.len().max(1)).clamp(1, LANES);
+    let mut others: Vec<Lanes> = other_addrs
+        .iter()
+        .map(|addr| Lanes::open_n(addr, other_lanes))
         .collect::<Result<_>>()?;
     let mut stats = MoveStats::default();
     for batch in slots.chunks(SLOT_BATCH) {
@@ -396,8 +450,12 @@ fn move_pair(
     Ok(stats)
 }
 
-/// Moves every slot in `moves`, each source/target pair on a thread of its own, then waits
-/// for the cluster to agree. `view` must be a current, agreeing view.
+/// Source/target pairs that move slots at the same time (each holds 2 × [`LANES`] connections
+/// and some to every other master).
+const PAIRS_AT_ONCE: usize = 8;
+
+/// Moves every slot in `moves`, source/target pairs in parallel ([`PAIRS_AT_ONCE`] at a time),
+/// then waits for the cluster to agree. `view` must be a current, agreeing view.
 pub fn move_slots(job: &Job, view: &ClusterView, moves: &[SlotMove]) -> Result<MoveStats> {
     let mut pairs: BTreeMap<(&str, &str), Vec<u16>> = BTreeMap::new();
     for m in moves {
@@ -407,21 +465,14 @@ pub fn move_slots(job: &Job, view: &ClusterView, moves: &[SlotMove]) -> Result<M
             .push(m.slot);
     }
     job.set("slots_total", moves.len() as u64);
-    let results: Vec<Result<MoveStats>> = std::thread::scope(|s| {
-        let handles: Vec<_> = pairs
-            .iter()
-            .map(|((source, target), slots)| {
-                s.spawn(move || move_pair(job, view, source, target, slots, moves.len()))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(Error::err("slot mover panicked")))
-            })
-            .collect()
-    });
+    let results: Vec<Result<MoveStats>> = topology::parallel_n(
+        pairs.into_iter().collect(),
+        PAIRS_AT_ONCE,
+        |((source, target), slots)| move_pair(job, view, source, target, &slots, moves.len()),
+    )
+    .into_iter()
+    .map(|result| result.unwrap_or_else(|| Err(Error::err("slot mover panicked"))))
+    .collect();
     let mut stats = MoveStats::default();
     let mut first_error = None;
     for result in results {

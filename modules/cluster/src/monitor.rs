@@ -29,7 +29,6 @@
 pub mod log;
 pub mod snapshot;
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -41,7 +40,7 @@ use rm::{BlockOptions, Command, Ctx, Error, InfoCtx, Module, RStr, Result};
 use serde_json::{Value as Json, json};
 
 use crate::jobs::{self, Format, Report};
-use crate::topology::{Addr, Conn, NodeView, SLOTS};
+use crate::topology::{Addr, Pool, SLOTS};
 use snapshot::{Change, Health, Kind, Snapshot};
 
 /// The Pub/Sub channel events are published on.
@@ -190,63 +189,21 @@ fn reply(ctx: &Ctx, format: Format, report: &Report) -> Result<()> {
     }
 }
 
-/// Open connections of one watcher, by address.
-type Conns = BTreeMap<Addr, Conn>;
-
-/// Reads every address in parallel (reusing connections), each within `timeout`.
-fn read_all(
-    addrs: &[Addr],
-    conns: &mut Conns,
-    timeout: Duration,
-) -> (Vec<NodeView>, Vec<(Addr, String)>) {
-    let work: Vec<(Addr, Option<Conn>)> =
-        addrs.iter().map(|a| (a.clone(), conns.remove(a))).collect();
-    let results: Vec<(Addr, Option<Conn>, Result<NodeView>)> = std::thread::scope(|s| {
-        let handles: Vec<_> = work
-            .into_iter()
-            .map(|(addr, conn)| {
-                s.spawn(move || {
-                    let mut conn = match conn {
-                        Some(conn) => conn,
-                        None => match Conn::open(&addr).and_then(|c| {
-                            c.set_timeout(timeout)?;
-                            Ok(c)
-                        }) {
-                            Ok(conn) => conn,
-                            Err(e) => return (addr, None, Err(e)),
-                        },
-                    };
-                    let view = NodeView::read(&mut conn);
-                    // A connection that failed may be half-read: start afresh next time.
-                    let keep = view.is_ok().then_some(conn);
-                    (addr, keep, view)
-                })
-            })
-            .collect();
-        handles.into_iter().filter_map(|h| h.join().ok()).collect()
-    });
+/// One poll: every node `previous` knows, and the seed.
+fn poll(watcher: &Watcher, previous: &Snapshot, pool: &mut Pool) -> Snapshot {
+    let mut addrs = previous.addrs();
+    if !addrs.contains(&watcher.seed) {
+        addrs.push(watcher.seed.clone());
+    }
     let mut views = Vec::new();
     let mut unreachable = Vec::new();
-    for (addr, conn, view) in results {
-        if let Some(conn) = conn {
-            conns.insert(addr.clone(), conn);
-        }
+    for (addr, view) in pool.read_all(&addrs) {
         match view {
             Ok(view) => views.push(view),
             Err(e) => unreachable.push((addr, e.to_string())),
         }
     }
-    (views, unreachable)
-}
-
-/// One poll: every node `previous` knows, and the seed.
-fn poll(watcher: &Watcher, previous: &Snapshot, conns: &mut Conns) -> Snapshot {
-    let mut addrs = previous.addrs();
-    if !addrs.contains(&watcher.seed) {
-        addrs.push(watcher.seed.clone());
-    }
-    let (views, unreachable) = read_all(&addrs, conns, watcher.timeout());
-    conns.retain(|addr, _| addrs.contains(addr));
+    pool.retain(|addr| addrs.contains(addr));
     if views.is_empty() {
         // Blind: keep what we knew, with nothing reachable (no node is "removed").
         let mut blind = previous.clone();
@@ -260,21 +217,18 @@ fn poll(watcher: &Watcher, previous: &Snapshot, conns: &mut Conns) -> Snapshot {
 }
 
 /// The first poll: the seed must answer in cluster mode; then every node it knows.
-fn first_poll(watcher: &Watcher, conns: &mut Conns) -> Result<Snapshot> {
-    let (views, unreachable) = read_all(
-        std::slice::from_ref(&watcher.seed),
-        conns,
-        watcher.timeout(),
-    );
-    if let Some((_, error)) = unreachable.first() {
-        return Err(if error.contains("cluster support disabled") {
+fn first_poll(watcher: &Watcher, pool: &mut Pool) -> Result<Snapshot> {
+    let (_, seed) = pool.read_all(std::slice::from_ref(&watcher.seed)).remove(0);
+    let seed = seed.map_err(|e| {
+        let error = e.to_string();
+        if error.contains("cluster support disabled") {
             Error::err(format!("{} is not in cluster mode", watcher.seed))
         } else {
-            Error::err(error.trim_start_matches("ERR ").to_owned())
-        });
-    }
-    let seed_only = Snapshot::merge(&views, Vec::new());
-    Ok(poll(watcher, &seed_only, conns))
+            e
+        }
+    })?;
+    let seed_only = Snapshot::merge(&[seed], Vec::new());
+    Ok(poll(watcher, &seed_only, pool))
 }
 
 fn started_report(watcher: &Watcher, snapshot: &Snapshot) -> Report {
@@ -292,9 +246,9 @@ fn started_report(watcher: &Watcher, snapshot: &Snapshot) -> Report {
 /// The watcher's thread: first poll (answering the client), then poll until stopped.
 fn run(watcher: Arc<Watcher>, job: jobs::Job, client: rm::BlockedClient<Started>, format: Format) {
     let cluster = watcher.seed.to_string();
-    let mut conns = Conns::new();
+    let mut pool = Pool::with_timeout(watcher.timeout());
     let started = Instant::now();
-    let mut previous = match first_poll(&watcher, &mut conns) {
+    let mut previous = match first_poll(&watcher, &mut pool) {
         Ok(snapshot) => snapshot,
         Err(e) => {
             job.finish(&Err(e.clone()));
@@ -320,7 +274,7 @@ fn run(watcher: Arc<Watcher>, job: jobs::Job, client: rm::BlockedClient<Started>
 
     while !watcher.sleep(Duration::from_millis(watcher.interval_ms)) {
         let began = Instant::now();
-        let current = poll(&watcher, &previous, &mut conns);
+        let current = poll(&watcher, &previous, &mut pool);
         let now = log::now_ms();
         let recorded = log::record(&cluster, now, snapshot::changes(&previous, &current));
         update(&watcher, &job, &current, now, began.elapsed(), recorded);

@@ -9,7 +9,7 @@ use serde_json::{Value as Json, json};
 
 use crate::jobs::{Job, Report};
 use crate::migrate::{AGREEMENT_TIMEOUT, ready_view};
-use crate::topology::{Addr, ClusterView, Conn, NodeView, POLL, wait_for};
+use crate::topology::{self, Addr, ClusterView, Conn, NodeView, POLL, wait_for};
 
 /// How long a new replica may take to link to its master.
 const LINK_TIMEOUT: Duration = Duration::from_secs(30);
@@ -323,22 +323,17 @@ pub fn call(job: &Job, seed: &Addr, command: &[String]) -> Result<Report> {
     let mut addrs: Vec<Addr> = view.views.iter().map(|v| v.addr.clone()).collect();
     addrs.sort();
     job.progress(format!("calling {} nodes", addrs.len()));
-    let replies: Vec<(Addr, Result<Value>)> = std::thread::scope(|s| {
-        let handles: Vec<_> = addrs
-            .iter()
-            .map(|addr| (addr, s.spawn(move || Conn::open(addr)?.cmd_raw(command))))
-            .collect();
-        handles
-            .into_iter()
-            .map(|(addr, h)| {
-                (
-                    addr.clone(),
-                    h.join()
-                        .unwrap_or_else(|_| Err(Error::err("worker panicked"))),
-                )
-            })
-            .collect()
-    });
+    let results = topology::parallel(addrs.clone(), |addr| Conn::open(&addr)?.cmd_raw(command));
+    let replies: Vec<(Addr, Result<Value>)> = addrs
+        .into_iter()
+        .zip(results)
+        .map(|(addr, reply)| {
+            (
+                addr,
+                reply.unwrap_or_else(|| Err(Error::err("worker panicked"))),
+            )
+        })
+        .collect();
     let mut text = String::new();
     let mut json = BTreeMap::new();
     for (addr, reply) in &replies {

@@ -3,7 +3,8 @@
 //! [`Conn`] talks to one node (the `redis` client crate, short timeouts). [`parse_nodes`],
 //! [`ClusterInfo::parse`] and [`parse_slots`] turn `CLUSTER NODES`, `CLUSTER INFO` and
 //! `CLUSTER SLOTS` into typed values. [`ClusterView::gather`] asks every node reachable from a
-//! seed for its own view; [`ClusterView::agree`] says whether all of them hold the same slot
+//! seed for its own view ([`PARALLEL`] at a time, through a [`Pool`] of connections that a
+//! polling loop keeps); [`ClusterView::agree`] says whether all of them hold the same slot
 //! configuration, and [`wait_for_agreement`] polls until they do.
 //!
 //! Everything here blocks on the network: call it from a job thread (see [`crate::jobs`]),
@@ -11,6 +12,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
@@ -474,11 +478,6 @@ impl NodeView {
         })
     }
 
-    /// Connects and reads one node's view.
-    pub fn fetch(addr: &Addr) -> Result<NodeView> {
-        NodeView::read(&mut Conn::open(addr)?)
-    }
-
     /// The answering node itself.
     pub fn me(&self) -> Option<&Node> {
         self.nodes.iter().find(|n| n.flags.myself)
@@ -506,6 +505,115 @@ impl NodeView {
     }
 }
 
+/// At most this many nodes are talked to at once (threads and connections) by one reader.
+pub const PARALLEL: usize = 16;
+
+/// Runs `work` on every item on at most [`PARALLEL`] threads; results in item order, `None`
+/// where the worker panicked.
+pub fn parallel<T: Send, R: Send>(items: Vec<T>, work: impl Fn(T) -> R + Sync) -> Vec<Option<R>> {
+    parallel_n(items, PARALLEL, work)
+}
+
+/// [`parallel`] on at most `limit` threads. Each thread takes the next item when it is done
+/// with one, so a slow node holds up only its own thread.
+pub fn parallel_n<T: Send, R: Send>(
+    items: Vec<T>,
+    limit: usize,
+    work: impl Fn(T) -> R + Sync,
+) -> Vec<Option<R>> {
+    let count = items.len();
+    let queue: Vec<Mutex<Option<T>>> = items.into_iter().map(|i| Mutex::new(Some(i))).collect();
+    let next = AtomicUsize::new(0);
+    let results: Vec<Mutex<Option<R>>> = (0..count).map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..count.min(limit.max(1)) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(slot) = queue.get(i) else {
+                        break;
+                    };
+                    let item = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+                    let Some(item) = item else {
+                        continue;
+                    };
+                    // A panic costs only its own item's result.
+                    if let Ok(result) = catch_unwind(AssertUnwindSafe(|| work(item))) {
+                        *results[i].lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
+                    }
+                }
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|r| r.into_inner().unwrap_or_else(PoisonError::into_inner))
+        .collect()
+}
+
+/// Connections kept open between reads of the cluster, by address: a wait polling every
+/// [`POLL`] reuses them instead of connecting to every node each time.
+#[derive(Default)]
+pub struct Pool {
+    conns: BTreeMap<Addr, Conn>,
+    timeout: Option<Duration>,
+}
+
+impl Pool {
+    /// A pool whose new connections wait at most `timeout` for a reply.
+    pub fn with_timeout(timeout: Duration) -> Pool {
+        Pool {
+            conns: BTreeMap::new(),
+            timeout: Some(timeout),
+        }
+    }
+
+    /// Each address's own view, read [`PARALLEL`] at a time, in `addrs` order. Connections
+    /// that answered are kept; a failed one may be half-read and is dropped.
+    pub fn read_all(&mut self, addrs: &[Addr]) -> Vec<(Addr, Result<NodeView>)> {
+        let timeout = self.timeout;
+        let work: Vec<(Addr, Option<Conn>)> = addrs
+            .iter()
+            .map(|addr| (addr.clone(), self.conns.remove(addr)))
+            .collect();
+        let results = parallel(work, |(addr, conn)| {
+            let conn = match conn {
+                Some(conn) => Ok(conn),
+                None => Conn::open(&addr).and_then(|conn| {
+                    if let Some(timeout) = timeout {
+                        conn.set_timeout(timeout)?;
+                    }
+                    Ok(conn)
+                }),
+            };
+            match conn {
+                Ok(mut conn) => {
+                    let view = NodeView::read(&mut conn);
+                    (view.is_ok().then_some(conn), view)
+                }
+                Err(e) => (None, Err(e)),
+            }
+        });
+        addrs
+            .iter()
+            .zip(results)
+            .map(|(addr, result)| {
+                let (conn, view) =
+                    result.unwrap_or_else(|| (None, Err(Error::err("node reader panicked"))));
+                if let Some(conn) = conn {
+                    self.conns.insert(addr.clone(), conn);
+                }
+                (addr.clone(), view)
+            })
+            .collect()
+    }
+
+    /// Closes the connections to addresses `keep` refuses.
+    pub fn retain(&mut self, keep: impl Fn(&Addr) -> bool) {
+        self.conns.retain(|addr, _| keep(addr));
+    }
+}
+
 /// The cluster as every reachable node sees it.
 #[derive(Clone, Debug)]
 pub struct ClusterView {
@@ -521,8 +629,14 @@ impl ClusterView {
     /// Reads the seed, then every node it lists (failed ones too: they may have come back).
     /// `Err` if the seed does not answer or is not in cluster mode.
     pub fn gather(seed: &Addr) -> Result<ClusterView> {
-        let mut conn = Conn::open(seed)?;
-        let first = NodeView::read(&mut conn).map_err(|e| {
+        ClusterView::gather_with(seed, &mut Pool::default())
+    }
+
+    /// [`ClusterView::gather`] through `pool`'s connections (a loop polling the cluster keeps
+    /// one pool).
+    pub fn gather_with(seed: &Addr, pool: &mut Pool) -> Result<ClusterView> {
+        let (_, first) = pool.read_all(std::slice::from_ref(seed)).remove(0);
+        let first = first.map_err(|e| {
             if e.to_string().contains("cluster support disabled") {
                 Error::err(format!("{seed} is not in cluster mode"))
             } else {
@@ -534,22 +648,10 @@ impl ClusterView {
             .iter()
             .filter(|n| !n.flags.myself && !n.flags.handshake)
             .filter_map(|n| n.addr.clone())
+            .filter(|addr| addr != seed)
             .collect();
-        let fetched: Vec<(Addr, Result<NodeView>)> = std::thread::scope(|s| {
-            let handles: Vec<_> = others
-                .iter()
-                .map(|addr| (addr.clone(), s.spawn(|| NodeView::fetch(addr))))
-                .collect();
-            handles
-                .into_iter()
-                .map(|(addr, h)| {
-                    let result = h
-                        .join()
-                        .unwrap_or_else(|_| Err(Error::err("node reader panicked")));
-                    (addr, result)
-                })
-                .collect()
-        });
+        let fetched = pool.read_all(&others);
+        pool.retain(|addr| addr == seed || others.contains(addr));
         let mut view = ClusterView {
             seed: seed.clone(),
             views: vec![first],
@@ -707,8 +809,9 @@ pub fn wait_for(
     mut done: impl FnMut(&ClusterView) -> bool,
 ) -> Result<ClusterView> {
     let deadline = Instant::now() + timeout;
+    let mut pool = Pool::default();
     loop {
-        let view = ClusterView::gather(seed);
+        let view = ClusterView::gather_with(seed, &mut pool);
         if let Ok(view) = &view
             && done(view)
         {
