@@ -209,31 +209,22 @@ pub fn del_node(job: &Job, seed: &Addr, what: &str) -> Result<Report> {
         .filter(|v| v.id() != node.id)
         .map(|v| v.addr.clone())
         .collect();
-    let results: Vec<Result<()>> = std::thread::scope(|s| {
-        let handles: Vec<_> = others
-            .iter()
-            .map(|addr| {
-                let id = node.id.as_str();
-                s.spawn(move || {
-                    Conn::open(addr)?
-                        .cmd(&["CLUSTER", "FORGET", id])
-                        .map(|_| ())
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(Error::err("worker panicked")))
-            })
-            .collect()
-    });
-    results.into_iter().collect::<Result<Vec<()>>>()?;
-    if let Some(addr) = view.addr_of(&node.id).filter(|_| !dead) {
-        // A node gone already needed forgetting only.
-        if let Ok(mut conn) = Conn::open(&addr) {
-            conn.cmd(&["CLUSTER", "RESET", "SOFT"])?;
+    topology::parallel(others.clone(), |addr| {
+        Conn::open(&addr)?
+            .cmd(&["CLUSTER", "FORGET", node.id.as_str()])
+            .map(|_| ())
+    })
+    .into_iter()
+    .map(|result| result.unwrap_or_else(|| Err(Error::err("worker panicked"))))
+    .collect::<Result<Vec<()>>>()?;
+    // A node gone already needed forgetting only; one that the others count as failing but
+    // that answers us is reset too, or it would meet them again once they stop ignoring it.
+    if let Some(addr) = view.addr_of(&node.id)
+        && let Ok(mut conn) = Conn::open(&addr)
+    {
+        let reset = conn.cmd(&["CLUSTER", "RESET", "SOFT"]);
+        if !dead {
+            reset?;
         }
     }
     let seed = others
