@@ -116,6 +116,10 @@ fn make_registry() -> Registry {
         sha_text(b"other bytes", "badsha.so").as_bytes(),
     )
     .unwrap();
+    // Listed as tag v1 at the second commit (the tag names the first: a moved tag), and one
+    // for a server from the future.
+    let movedtag = repo.write_artifact("t", "movedtag", &here, &build).unwrap();
+    let future = repo.write_artifact("t", "future", &here, &build).unwrap();
     let c2 = repo.commit("v2", Some("v2")).unwrap();
 
     let release2 = |a: Artifact| vec![version("v2", &c2, &here, a)];
@@ -164,6 +168,16 @@ fn make_registry() -> Registry {
                     release2(artifact(&badshafile, &build)),
                 ),
                 module_entry("mod", "the manager itself", release2(artifact(&path, &v2))),
+                module_entry(
+                    "movedtag",
+                    "its tag moved",
+                    vec![version("v1", &c2, &here, artifact(&movedtag, &build))],
+                ),
+                module_entry("future", "for a later server", {
+                    let mut release = release2(artifact(&future, &build));
+                    release[0].min_server = Some("99.0.0".to_owned());
+                    release
+                }),
             ],
         }],
     };
@@ -261,7 +275,7 @@ fn search_get_install_list_remove() {
         );
         assert_eq!(
             reply(&mut con, &["mod.search"]).matches("[\"t/").count(),
-            8,
+            10,
             "{who}"
         );
         assert_eq!(
@@ -492,6 +506,7 @@ fn refusals_leave_nothing_behind() {
             // A plain directory holds one revision: v1's files are not there any more.
             ("t/hashex@v1", Some(&plain), None, format!("ERR t/hashex/bin/{here}/hashex.sha does not match the signed index's sha256 for t/hashex")),
             ("t/hashex", None, Some("1000".into()), format!("ERR t/hashex@v2 is {} bytes, over mod.max-size (1000 bytes)", reg.v2.len())),
+            ("t/movedtag", None, None, format!("ERR tag v1 names commit {} in the registry, but the signed index says {}", reg.commits[0], reg.commits[1])),
         ];
         for (n, (module, registry, max_size, expected)) in cases.into_iter().enumerate() {
             let case_home = home.join(format!("case{n}"));
@@ -541,6 +556,30 @@ fn refusals_leave_nothing_behind() {
             reply(&mut con, &["config", "set", "mod.max-size", "256mb"]),
             "+OK"
         );
+        // A module for a later server downloads (MOD.GET), but does not load.
+        let case_home = home.join("future");
+        assert_eq!(
+            reply(
+                &mut con,
+                &["config", "set", "mod.home", case_home.to_str().unwrap()]
+            ),
+            "+OK"
+        );
+        assert_eq!(
+            reply(
+                &mut con,
+                &["config", "set", "mod.registry", repo.to_str().unwrap()]
+            ),
+            "+OK"
+        );
+        let answer = reply(&mut con, &["mod.install", "t/future"]);
+        assert!(
+            answer.starts_with("ERR t/future@v2 needs server 99.0.0 or later (this is "),
+            "{who}: {answer}"
+        );
+        // (Its artifact is a hashex build.)
+        let modules = reply(&mut con, &["module", "list"]);
+        assert!(!modules.contains("hashex"), "{who}: {modules}");
         // A transfer cut short by the server.
         let case_home = home.join("cut");
         assert_eq!(

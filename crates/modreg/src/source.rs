@@ -14,9 +14,9 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::index::{MAX_INDEX_SIZE, Version};
 use crate::names::shown;
@@ -241,18 +241,16 @@ fn git_mirror(url: &str, home: &Path) -> Result<PathBuf> {
     let cache = home.join(".cache").join("git");
     let mirror = cache.join(format!("{}.git", &sha256_hex(url.as_bytes())[..16]));
     if mirror.join("HEAD").exists() {
-        git(
-            &mirror,
-            &[
-                "fetch",
-                "--quiet",
-                "--prune",
-                "--prune-tags",
-                "--force",
-                "origin",
-            ],
-        )
-        .map_err(|e| {
+        let mut fetch = git_command(&mirror);
+        fetch.args([
+            "fetch",
+            "--quiet",
+            "--prune",
+            "--prune-tags",
+            "--force",
+            "origin",
+        ]);
+        over_network(&mut fetch).map_err(|e| {
             crate::Error(format!(
                 "git fetch from the registry '{}' failed: {e}",
                 shown(url)
@@ -264,18 +262,13 @@ fn git_mirror(url: &str, home: &Path) -> Result<PathBuf> {
         .map_err(|e| crate::Error(format!("cannot create {}: {e}", cache.display())))?;
     let partial = cache.join(format!(".clone-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&partial);
-    let output = Command::new("git")
+    let mut clone = Command::new("git");
+    clone
         .args(["clone", "--mirror", "--quiet", "--", url])
         .arg(&partial)
         .env("GIT_TERMINAL_PROMPT", "0")
-        .stdin(Stdio::null())
-        .output();
-    let failed = match output {
-        Ok(out) if out.status.success() => None,
-        Ok(out) => Some(String::from_utf8_lossy(&out.stderr).trim().to_owned()),
-        Err(e) => Some(format!("cannot run git: {e}")),
-    };
-    if let Some(error) = failed {
+        .stdin(Stdio::null());
+    if let Err(error) = over_network(&mut clone) {
         let _ = std::fs::remove_dir_all(&partial);
         refuse!(
             "git clone of the registry '{}' failed: {}",
@@ -286,6 +279,85 @@ fn git_mirror(url: &str, home: &Path) -> Result<PathBuf> {
     std::fs::rename(&partial, &mirror)
         .map_err(|e| crate::Error(format!("cannot move the git mirror into place: {e}")))?;
     Ok(mirror)
+}
+
+/// How long one clone or fetch may take in all (a slow registry is fine, a hung one must not
+/// hold the git lock, and every MOD command behind it, for ever).
+const NETWORK_DEADLINE: Duration = Duration::from_secs(600);
+
+/// A transfer slower than 1000 bytes/s for this long is stalled (git over HTTP(S); ssh gets
+/// keepalives), as the HTTP source's per-read timeout.
+const STALL_SECONDS: &str = "30";
+
+/// Runs a git command that talks to the registry: stall detection, [`NETWORK_DEADLINE`];
+/// `Err` is git's stderr or why it did not finish.
+fn over_network(command: &mut Command) -> std::result::Result<(), String> {
+    command
+        .env("GIT_HTTP_LOW_SPEED_LIMIT", "1000")
+        .env("GIT_HTTP_LOW_SPEED_TIME", STALL_SECONDS);
+    if std::env::var_os("GIT_SSH_COMMAND").is_none() {
+        command.env(
+            "GIT_SSH_COMMAND",
+            "ssh -o BatchMode=yes -o ConnectTimeout=10 -o ServerAliveInterval=10 \
+             -o ServerAliveCountMax=3",
+        );
+    }
+    match output_within(command, NETWORK_DEADLINE) {
+        Ok(out) if out.status.success() => Ok(()),
+        Ok(out) => Err(String::from_utf8_lossy(&out.stderr).trim().to_owned()),
+        Err(e) => Err(format!("git: {e}")),
+    }
+}
+
+/// Runs `command` to its end, or kills it once `limit` has passed (`Err` of kind `TimedOut`).
+fn output_within(command: &mut Command, limit: Duration) -> std::io::Result<Output> {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    // Read both pipes meanwhile: a child writing more than a pipe holds would never end.
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            // The readers end when the last holder of the pipes (a helper git started) does.
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("did not finish within {} s", limit.as_secs_f32()),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Ok(Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    })
 }
 
 fn git_command(mirror: &Path) -> Command {
@@ -352,6 +424,24 @@ impl Drop for GitBlob {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_command_past_its_deadline_is_killed() {
+        let started = Instant::now();
+        let error =
+            output_within(Command::new("sleep").arg("30"), Duration::from_millis(200)).unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::TimedOut);
+        assert!(started.elapsed() < Duration::from_secs(5));
+        // One that ends in time: its output, both pipes read (more than a pipe holds).
+        let out = output_within(
+            Command::new("sh").args(["-c", "head -c 200000 /dev/zero; echo oops >&2"]),
+            Duration::from_secs(30),
+        )
+        .unwrap();
+        assert!(out.status.success());
+        assert_eq!(out.stdout.len(), 200_000);
+        assert_eq!(out.stderr, b"oops\n");
+    }
 
     #[test]
     fn locations_pick_their_source() {

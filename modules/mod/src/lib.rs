@@ -99,6 +99,14 @@ fn get_with_progress(
 ) -> Result<Got> {
     static NEXT_ID: AtomicU64 = AtomicU64::new(0);
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    // MOD.LIST shows the download until this returns, or unwinds.
+    struct Listed(u64);
+    impl Drop for Listed {
+        fn drop(&mut self) {
+            downloads().retain(|d| d.id != self.0);
+        }
+    }
+    let _listed = Listed(id);
     let log = |level, message: String| tsc.lock().log(level, &message);
     let mut version = String::new();
     let mut size = 0;
@@ -147,7 +155,6 @@ fn get_with_progress(
         }
     };
     let outcome = fetch::get(settings, module, &mut on_progress);
-    downloads().retain(|d| d.id != id);
     match &outcome {
         Ok(got) if got.downloaded => log(
             LogLevel::Notice,
