@@ -871,3 +871,139 @@ fn fix_repairs_a_reshard_interrupted_by_a_kill_with_no_key_lost() {
         }
     }
 }
+
+/// The value of `key` on the master owning it.
+fn get_from_owner(seed: u16, key: &str) -> Option<String> {
+    let owner = owners(seed)[&key_slot(key)];
+    redis::cmd("GET")
+        .arg(key)
+        .query(&mut connect(owner))
+        .unwrap()
+}
+
+/// SETTIMEOUT on every node; IMPORT from a standalone server: COPY keeps the source and skips a
+/// name the cluster has, REPLACE moves everything and overwrites it; TTLs and types survive.
+#[test]
+fn settimeout_and_import_from_a_standalone_server() {
+    for kind in servers() {
+        let n = kind.name;
+        let nodes: Vec<Server> = cluster_nodes(&kind, 3, &[], &[]);
+        let manager = Server::start(&kind, &["cluster"], &[]);
+        let source = Server::start(&kind, &[], &[]);
+        let mut m = manager.connection();
+        let addrs: Vec<String> = nodes.iter().map(|s| s.addr()).collect();
+        let a = addrs[0].as_str();
+        let created = text(&mut m, &["CLUSTER.CREATE", a, &addrs[1], &addrs[2]]);
+        assert!(created.contains("[OK] All 3 nodes agree"), "{n}: {created}");
+
+        assert_eq!(
+            reply(&mut m, &["CLUSTER.SETTIMEOUT", a, "99"]),
+            "ERR the timeout must be a number of milliseconds, at least 100, got '99'",
+            "{n}"
+        );
+        let set = text(&mut m, &["CLUSTER.SETTIMEOUT", a, "3000"]);
+        assert!(
+            set.ends_with("[OK] cluster-node-timeout is 3000 ms on all 3 nodes.\n"),
+            "{n}: {set}"
+        );
+        // The test nodes have no config file: set, not saved, and said so.
+        assert_eq!(
+            set.matches("OK, not saved to a config file").count(),
+            3,
+            "{n}: {set}"
+        );
+        for node in &nodes {
+            let timeout: Vec<String> = redis::cmd("CONFIG")
+                .arg("GET")
+                .arg("cluster-node-timeout")
+                .query(&mut connect(node.port))
+                .unwrap();
+            assert_eq!(timeout[1], "3000", "{n}");
+        }
+
+        // The source: 500 strings, a hash, a key with a TTL, and a name the cluster has.
+        let mut src = source.connection();
+        let mut pipe = redis::pipe();
+        for i in 0..500 {
+            pipe.cmd("SET").arg(format!("imp:{i}")).arg(i).ignore();
+        }
+        pipe.cmd("HSET").arg("imp:h").arg("f").arg("v").ignore();
+        pipe.cmd("SET")
+            .arg("imp:ttl")
+            .arg("t")
+            .arg("EX")
+            .arg(1000)
+            .ignore();
+        pipe.cmd("SET").arg("clash").arg("source").ignore();
+        pipe.query::<()>(&mut src).unwrap();
+        let clash_owner = owners(nodes[0].port)[&key_slot("clash")];
+        let _: () = redis::cmd("SET")
+            .arg("clash")
+            .arg("cluster")
+            .query(&mut connect(clash_owner))
+            .unwrap();
+
+        assert_eq!(
+            reply(&mut m, &["CLUSTER.IMPORT", a, "FROM", &addrs[1]]),
+            format!(
+                "ERR the source {} is a cluster node: CLUSTER.IMPORT reads a standalone server",
+                addrs[1]
+            ),
+            "{n}"
+        );
+        assert_eq!(
+            reply(&mut m, &["CLUSTER.IMPORT", a, "COPY", "REPLACE"]),
+            "ERR FROM is required: CLUSTER.IMPORT host:port FROM host:port [COPY] [REPLACE]",
+            "{n}"
+        );
+        let copied = json(
+            &mut m,
+            &["CLUSTER.IMPORT", a, "FROM", &source.addr(), "COPY", "JSON"],
+        );
+        assert_eq!(copied["imported"], 502, "{n}: {copied}");
+        assert_eq!(copied["skipped"], 1, "{n}: {copied}");
+        assert_eq!(copied["skipped_keys"], serde_json::json!(["clash"]), "{n}");
+        let dbsize =
+            |con: &mut redis::Connection| -> i64 { redis::cmd("DBSIZE").query(con).unwrap() };
+        assert_eq!(dbsize(&mut src), 503, "{n}: COPY keeps the source");
+        assert_eq!(total_keys(nodes[0].port), 503, "{n}");
+        assert_eq!(
+            get_from_owner(nodes[0].port, "clash").as_deref(),
+            Some("cluster")
+        );
+        assert_eq!(get_from_owner(nodes[0].port, "imp:7").as_deref(), Some("7"));
+
+        let moved = text(
+            &mut m,
+            &["CLUSTER.IMPORT", a, "FROM", &source.addr(), "REPLACE"],
+        );
+        assert!(
+            moved.starts_with(&format!(
+                "[OK] 503 keys moved from {} into the cluster in ",
+                source.addr()
+            )),
+            "{n}: {moved}"
+        );
+        assert!(!moved.contains("WARNING"), "{n}: {moved}");
+        assert_eq!(dbsize(&mut src), 0, "{n}: moved off the source");
+        assert_eq!(total_keys(nodes[0].port), 503, "{n}");
+        assert_eq!(
+            get_from_owner(nodes[0].port, "clash").as_deref(),
+            Some("source")
+        );
+        let ttl_owner = owners(nodes[0].port)[&key_slot("imp:ttl")];
+        let ttl: i64 = redis::cmd("TTL")
+            .arg("imp:ttl")
+            .query(&mut connect(ttl_owner))
+            .unwrap();
+        assert!((900..=1000).contains(&ttl), "{n}: ttl {ttl}");
+        let h_owner = owners(nodes[0].port)[&key_slot("imp:h")];
+        let field: String = redis::cmd("HGET")
+            .arg("imp:h")
+            .arg("f")
+            .query(&mut connect(h_owner))
+            .unwrap();
+        assert_eq!(field, "v", "{n}");
+        assert_check_ok(nodes[0].port, "after import");
+    }
+}

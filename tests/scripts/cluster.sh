@@ -53,6 +53,13 @@ assert_reply "(error) ERR unexpected argument 'extra'" cluster.check "$A" extra
 assert_reply "(error) ERR usage: CLUSTER.CALL host:port command [args...]" cluster.call "$A" json
 assert_reply "(error) ERR unexpected argument 'nope'" cluster.jobs nope
 assert_match '(error) *wrong number of arguments*' cluster.reshard "$A" from "$A"
+assert_reply "(error) ERR the timeout must be a number of milliseconds, at least 100, got 'soon'" \
+    cluster.settimeout "$A" soon
+assert_reply "(error) ERR usage: CLUSTER.SETTIMEOUT host:port milliseconds" cluster.settimeout "$A" 100 200
+assert_reply "(error) ERR unexpected argument 'move': CLUSTER.IMPORT host:port FROM host:port [COPY] [REPLACE]" \
+    cluster.import "$A" from "$B" move
+assert_reply "(error) ERR FROM needs an address: CLUSTER.IMPORT host:port FROM host:port [COPY] [REPLACE]" \
+    cluster.import "$A" copy from
 
 test_case "CLUSTER.CREATE replies once every node is ok"
 assert_raw_match "M: * $A slots:\\[0-5460\\] (5461 slots)*\\[OK\\] All 3 nodes agree, cluster_state:ok, 0 replicas linked, in * ms."$'\n' \

@@ -14,6 +14,8 @@
 //!   [SIMULATE] [JSON]`
 //! - `CLUSTER.ADDNODE new_host:port existing_host:port [REPLICA [MASTER id]] [JSON]`
 //! - `CLUSTER.DELNODE host:port id [JSON]`, `CLUSTER.CALL host:port [JSON] command [args...]`
+//! - `CLUSTER.SETTIMEOUT host:port ms [JSON]`,
+//!   `CLUSTER.IMPORT host:port FROM host:port [COPY] [REPLACE] [JSON]`
 //! - `CLUSTER.JOBS [JSON]`
 //! - Monitoring ([`monitor`]): `CLUSTER.MONITOR [host:port] [INTERVAL ms] [JSON]`,
 //!   `CLUSTER.MONITOR STOP [host:port|ALL]`, `CLUSTER.MONITOR LIST`,
@@ -23,6 +25,7 @@
 
 pub mod check;
 pub mod create;
+pub mod import;
 pub mod jobs;
 pub mod migrate;
 pub mod monitor;
@@ -335,6 +338,56 @@ fn cluster_call(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
     })
 }
 
+fn cluster_settimeout(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    const USAGE: &str = "CLUSTER.SETTIMEOUT host:port milliseconds";
+    let mut words = words(args)?;
+    let format = take_format(&mut words);
+    let seed = required_seed(&mut words, USAGE)?;
+    let [ms] = words.as_slice() else {
+        return Err(Error::err(format!("usage: {USAGE}")));
+    };
+    // redis-cli's floor: below it every scheduling hiccup would count as a failure.
+    let ms: u64 = ms
+        .parse()
+        .ok()
+        .filter(|ms| (100..=i64::MAX as u64).contains(ms))
+        .ok_or_else(|| {
+            Error::err(format!(
+                "the timeout must be a number of milliseconds, at least 100, got '{ms}'"
+            ))
+        })?;
+    start(ctx, "settimeout", args, format, move |job| {
+        nodes::set_timeout(job, &seed, ms)
+    })
+}
+
+fn cluster_import(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    const USAGE: &str = "CLUSTER.IMPORT host:port FROM host:port [COPY] [REPLACE]";
+    let mut words = words(args)?;
+    let format = take_format(&mut words);
+    let seed = required_seed(&mut words, USAGE)?;
+    let mut from = None;
+    let mut options = import::ImportOptions::default();
+    let mut rest = words.into_iter();
+    while let Some(word) = rest.next() {
+        match word.to_ascii_uppercase().as_str() {
+            "FROM" => {
+                let addr = rest
+                    .next()
+                    .ok_or_else(|| Error::err(format!("FROM needs an address: {USAGE}")))?;
+                from = Some(Addr::parse_arg(&addr)?);
+            }
+            "COPY" => options.copy = true,
+            "REPLACE" => options.replace = true,
+            _ => return Err(Error::err(format!("unexpected argument '{word}': {USAGE}"))),
+        }
+    }
+    let from = from.ok_or_else(|| Error::err(format!("FROM is required: {USAGE}")))?;
+    start(ctx, "import", args, format, move |job| {
+        import::import(job, &seed, &from, options)
+    })
+}
+
 fn cluster_jobs(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
     let mut words = words(args)?;
     let format = take_format(&mut words);
@@ -423,6 +476,22 @@ fn module() -> Module {
                 .summary("Runs a command on every node")
                 .since("0.1.0")
                 .arity(-3),
+        )
+        .command(
+            Command::new("cluster.settimeout", cluster_settimeout)
+                .flags("admin")
+                .usage("CLUSTER.SETTIMEOUT host:port milliseconds [JSON]")
+                .summary("Sets cluster-node-timeout on every node, saved to its config file")
+                .since("0.1.0")
+                .arity(-3),
+        )
+        .command(
+            Command::new("cluster.import", cluster_import)
+                .flags("admin")
+                .usage("CLUSTER.IMPORT host:port FROM host:port [COPY] [REPLACE] [JSON]")
+                .summary("Moves (or copies) the keys of a standalone server into the cluster")
+                .since("0.1.0")
+                .arity(-4),
         );
     let module = monitor::register(module);
     module.command(

@@ -26,9 +26,10 @@ pub const AGREEMENT_TIMEOUT: Duration = Duration::from_secs(20);
 const SLOT_BATCH: usize = 128;
 /// Keys fetched (and migrated) per slot per round.
 const KEYS_PER_ROUND: usize = 1000;
-/// `MIGRATE` timeout (ms), and how long we wait for a pipeline of them.
-const MIGRATE_TIMEOUT_MS: u64 = 10_000;
-const MIGRATE_READ_TIMEOUT: Duration = Duration::from_secs(120);
+/// `MIGRATE` timeout (ms).
+pub const MIGRATE_TIMEOUT_MS: u64 = 10_000;
+/// How long a pipeline of `MIGRATE`s may take to answer.
+pub const MIGRATE_READ_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Where a reshard takes slots from.
 #[derive(Clone, Debug)]

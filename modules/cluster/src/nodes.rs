@@ -1,4 +1,4 @@
-//! `CLUSTER.ADDNODE`, `CLUSTER.DELNODE` and `CLUSTER.CALL`.
+//! `CLUSTER.ADDNODE`, `CLUSTER.DELNODE`, `CLUSTER.CALL` and `CLUSTER.SETTIMEOUT`.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -343,4 +343,61 @@ pub fn call(job: &Job, seed: &Addr, command: &[String]) -> Result<Report> {
         );
     }
     Ok(Report::new(text, json!(json)))
+}
+
+/// `CLUSTER.SETTIMEOUT`: `cluster-node-timeout` on every reachable node (`CONFIG SET`), saved
+/// to each node's config file (`CONFIG REWRITE`) where it has one, as `redis-cli --cluster
+/// set-timeout`. A node that refuses is reported, the others keep the new value.
+pub fn set_timeout(job: &Job, seed: &Addr, ms: u64) -> Result<Report> {
+    let view = ClusterView::gather(seed)?;
+    let mut addrs: Vec<Addr> = view.views.iter().map(|v| v.addr.clone()).collect();
+    addrs.sort();
+    job.progress(format!("setting the timeout on {} nodes", addrs.len()));
+    let value = ms.to_string();
+    let outcomes = topology::parallel(addrs.clone(), |addr| -> Result<Option<String>> {
+        let mut conn = Conn::open(&addr)?;
+        conn.cmd(&["CONFIG", "SET", "cluster-node-timeout", value.as_str()])?;
+        Ok(conn.cmd(&["CONFIG", "REWRITE"]).err().map(|e| {
+            e.to_string()
+                .trim_start_matches("ERR ")
+                .trim_start_matches(&format!("{addr}: "))
+                .to_owned()
+        }))
+    });
+    let mut text = String::new();
+    let mut nodes = BTreeMap::new();
+    let (mut set, mut failed) = (0, 0);
+    for (addr, outcome) in addrs.iter().zip(outcomes) {
+        let outcome = outcome.unwrap_or_else(|| Err(Error::err("worker panicked")));
+        let (line, entry) = match outcome {
+            Ok(None) => ("OK".to_owned(), json!({"set": true, "saved": true})),
+            Ok(Some(why)) => (
+                format!("OK, not saved to a config file: {why}"),
+                json!({"set": true, "saved": false, "error": why}),
+            ),
+            Err(e) => (e.to_string(), json!({"set": false, "error": e.to_string()})),
+        };
+        if entry["set"] == true {
+            set += 1;
+        } else {
+            failed += 1;
+        }
+        text.push_str(&format!("{addr}: {line}\n"));
+        nodes.insert(addr.to_string(), entry);
+    }
+    for (addr, error) in &view.unreachable {
+        failed += 1;
+        text.push_str(&format!("{addr}: {error}\n"));
+        nodes.insert(addr.to_string(), json!({"set": false, "error": error}));
+    }
+    let total = set + failed;
+    text.push_str(&if failed == 0 {
+        format!("[OK] cluster-node-timeout is {ms} ms on all {total} nodes.\n")
+    } else {
+        format!("[ERR] cluster-node-timeout is {ms} ms on {set} of {total} nodes.\n")
+    });
+    Ok(Report::new(
+        text,
+        json!({"ok": failed == 0, "timeout_ms": ms, "nodes": nodes}),
+    ))
 }
