@@ -264,7 +264,11 @@ fn resolve_busy(source: &mut Conn, target: &Addr, keys: &[Vec<u8>]) -> Result<()
                 source.addr
             )));
         }
-        let ours = source.cmd_raw(&[b"DUMP".as_slice(), key])?;
+        // ASKING on both sides: a node whose slot is importing (a FIX gathering keys on the
+        // owner) answers MOVED without it.
+        let ours = source
+            .cmd_raw(&[b"ASKING".as_slice()])
+            .and_then(|_| source.cmd_raw(&[b"DUMP".as_slice(), key]))?;
         let theirs = target_conn
             .cmd_raw(&[b"ASKING".as_slice()])
             .and_then(|_| target_conn.cmd_raw(&[b"DUMP".as_slice(), key]))?;
@@ -275,6 +279,7 @@ fn resolve_busy(source: &mut Conn, target: &Addr, keys: &[Vec<u8>]) -> Result<()
             (Some(a), Some(b)) if a == b
         );
         if same {
+            source.cmd(&[b"ASKING".as_slice()])?;
             source.cmd(&[b"DEL".as_slice(), key])?;
         } else {
             return Err(Error::err(format!(
