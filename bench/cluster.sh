@@ -9,6 +9,7 @@
 #              cluster_state:ok and every replica's link is up
 #   reshard    1000 slots (~10k keys) from the first master to the second
 #   rebalance  onto a 7th, empty master (USE-EMPTY-MASTERS): 4096 slots, ~40k keys
+#   import     IMPORT_KEYS (20000) keys of a fresh standalone server moved into the cluster
 # with 10 keys in every slot (163840 keys). redis-cli's reshard/rebalance are
 # timed until they return (they do not wait for the nodes to agree; ours do).
 # After each step the script waits (untimed) for the nodes to agree, then
@@ -22,6 +23,7 @@
 #   CLUSTER_SO       module (default: $ROOT/target/modules/cluster.so)
 #   ROUNDS           rounds per server (default: 3)
 #   KEYS_PER_SLOT    default 10
+#   IMPORT_KEYS      default 20000
 #   REDIS_CLI        default redis-cli
 set -uo pipefail
 
@@ -34,6 +36,7 @@ fi
 CLUSTER_SO=${CLUSTER_SO:-$ROOT/target/modules/cluster.so}
 ROUNDS=${ROUNDS:-3}
 KEYS_PER_SLOT=${KEYS_PER_SLOT:-10}
+IMPORT_KEYS=${IMPORT_KEYS:-20000}
 REDIS_CLI=${REDIS_CLI:-redis-cli}
 OUT_DIR=$ROOT/target/bench
 REPORT=$OUT_DIR/cluster.md
@@ -211,8 +214,31 @@ round() { # server tool (runs in a subshell: its servers are stopped when it exi
     [[ $(total_keys) == "$written" ]] || die "keys after rebalance: $(total_keys) != $written"
     [[ $(cli -p "${NODE_PORTS[6]}" dbsize) -gt 0 ]] || die "the new master got no keys"
 
+    # import: IMPORT_KEYS keys of a standalone server moved into the cluster
+    start_node "$server"
+    local src=$NEW_PORT
+    python3 -c 'import sys
+for i in range(int(sys.argv[1])):
+    k, v = f"imp:{i}", str(i)
+    sys.stdout.write(f"*3\r\n$3\r\nSET\r\n${len(k)}\r\n{k}\r\n${len(v)}\r\n{v}\r\n")' "$IMPORT_KEYS" |
+        "$REDIS_CLI" -p "$src" --pipe >/dev/null || die "writing the import source failed"
+    t0=$(now_ms)
+    if [[ $tool == module ]]; then
+        out=$(cli -p "$mgr" cluster.import "$seed" from "127.0.0.1:$src")
+        [[ $out == "[OK] $IMPORT_KEYS keys moved"* ]] || die "CLUSTER.IMPORT: $out"
+    else
+        cli --cluster import "$seed" --cluster-from "127.0.0.1:$src" >/dev/null ||
+            die "redis-cli import failed"
+    fi
+    t1=$(now_ms)
+    import=$((t1 - t0))
+    wait_check_ok import || die "import left the cluster broken"
+    [[ $(cli -p "$src" dbsize) == 0 ]] || die "keys left on the import source"
+    [[ $(total_keys) == $((written + IMPORT_KEYS)) ]] ||
+        die "keys after import: $(total_keys) != $((written + IMPORT_KEYS))"
+
     cleanup
-    echo "$create $reshard $rebalance"
+    echo "$create $reshard $rebalance $import"
 }
 
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2))}'; }
@@ -228,7 +254,7 @@ server_label() {
     echo "## Cluster management: cluster module vs redis-cli --cluster"
     echo
     echo "Wall time in ms, median of $ROUNDS rounds (fresh clusters each round, $KEYS_PER_SLOT keys per slot)."
-    echo "Ratio = module / redis-cli (lower is better). Targets: create <= 0.5, reshard <= 0.5, rebalance <= 0.3."
+    echo "Ratio = module / redis-cli (lower is better). Targets: create <= 0.5, reshard <= 0.5, rebalance <= 0.3 (import: none, $IMPORT_KEYS keys)."
     echo
     echo "| server | step | module (ms) | redis-cli (ms) | ratio | target | rounds (module; redis-cli) |"
     echo "|---|---|---:|---:|---:|---:|---|"
@@ -236,21 +262,22 @@ server_label() {
 
 for server in $BENCH_SERVERS; do
     label=$(server_label "$server")
-    declare -a mc=() mr=() mb=() cc=() cr=() cb=()
+    declare -a mc=() mr=() mb=() mi=() cc=() cr=() cb=() ci=()
     for r in $(seq "$ROUNDS"); do
         log "$label round $r: module"
-        read -r a b c < <(round "$server" module) || die "module round failed"
-        mc+=("$a") mr+=("$b") mb+=("$c")
+        read -r a b c d < <(round "$server" module) || die "module round failed"
+        mc+=("$a") mr+=("$b") mb+=("$c") mi+=("$d")
         log "$label round $r: redis-cli"
-        read -r a b c < <(round "$server" cli) || die "redis-cli round failed"
-        cc+=("$a") cr+=("$b") cb+=("$c")
-        log "module: ${mc[-1]} ${mr[-1]} ${mb[-1]}; redis-cli: $a $b $c (create reshard rebalance, ms)"
+        read -r a b c d < <(round "$server" cli) || die "redis-cli round failed"
+        cc+=("$a") cr+=("$b") cb+=("$c") ci+=("$d")
+        log "module: ${mc[-1]} ${mr[-1]} ${mb[-1]} ${mi[-1]}; redis-cli: $a $b $c $d (create reshard rebalance import, ms)"
     done
-    for step in create reshard rebalance; do
+    for step in create reshard rebalance import; do
         case $step in
         create) m=("${mc[@]}") c=("${cc[@]}") target=0.5 ;;
         reshard) m=("${mr[@]}") c=("${cr[@]}") target=0.5 ;;
         rebalance) m=("${mb[@]}") c=("${cb[@]}") target=0.3 ;;
+        import) m=("${mi[@]}") c=("${ci[@]}") target=- ;;
         esac
         mm=$(median "${m[@]}") cm=$(median "${c[@]}")
         ratio=$(awk -v a="$mm" -v b="$cm" 'BEGIN {printf "%.2f", a / b}')
