@@ -14,6 +14,8 @@
 //!   [SIMULATE] [JSON]`
 //! - `CLUSTER.ADDNODE new_host:port existing_host:port [REPLICA [MASTER id]] [JSON]`
 //! - `CLUSTER.DELNODE host:port id [JSON]`, `CLUSTER.CALL host:port [JSON] command [args...]`
+//! - `CLUSTER.BACKUP host:port dir [JSON]` ([`backup`]): an RDB snapshot of every master and
+//!   `nodes.json` into `dir`
 //! - `CLUSTER.JOBS [JSON]`
 //! - Monitoring ([`monitor`]): `CLUSTER.MONITOR [host:port] [INTERVAL ms] [JSON]`,
 //!   `CLUSTER.MONITOR STOP [host:port|ALL]`, `CLUSTER.MONITOR LIST`,
@@ -21,6 +23,7 @@
 //!   `cluster.events`; the INFO section `cluster_monitor`.
 #![forbid(unsafe_code)]
 
+pub mod backup;
 pub mod check;
 pub mod create;
 pub mod jobs;
@@ -335,6 +338,20 @@ fn cluster_call(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
     })
 }
 
+fn cluster_backup(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    const USAGE: &str = "usage: CLUSTER.BACKUP host:port dir [JSON]";
+    let mut words = words(args)?;
+    let format = take_format(&mut words);
+    let seed = required_seed(&mut words, USAGE)?;
+    let [dir] = words.as_slice() else {
+        return Err(Error::err(USAGE));
+    };
+    let dir = backup::validate_dir(dir)?;
+    start(ctx, "backup", args, format, move |job| {
+        backup::backup(job, &seed, &dir)
+    })
+}
+
 fn cluster_jobs(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
     let mut words = words(args)?;
     let format = take_format(&mut words);
@@ -421,6 +438,14 @@ fn module() -> Module {
                 .flags("admin")
                 .usage("CLUSTER.CALL host:port [JSON] command [arg ...]")
                 .summary("Runs a command on every node")
+                .since("0.1.0")
+                .arity(-3),
+        )
+        .command(
+            Command::new("cluster.backup", cluster_backup)
+                .flags("admin")
+                .usage("CLUSTER.BACKUP host:port dir [JSON]")
+                .summary("Writes an RDB snapshot of every master and nodes.json to a directory")
                 .since("0.1.0")
                 .arity(-3),
         );
