@@ -923,6 +923,12 @@ fn backup_writes_every_master() {
             !reply(&mut m, &["CLUSTER.JOBS"]).contains("backup"),
             "{n}: a refused backup started a job"
         );
+        // A job that fails: the seed is no cluster node.
+        assert_eq!(
+            reply(&mut m, &["CLUSTER.BACKUP", &manager.addr(), "/tmp"]),
+            format!("ERR {} is not in cluster mode", manager.addr()),
+            "{n}"
+        );
 
         populate(nodes[0].port, 3000);
         let keys_at: BTreeMap<String, i64> = nodes
