@@ -1023,3 +1023,185 @@ fn settimeout_and_import_from_a_standalone_server() {
         assert_check_ok(nodes[0].port, "after import");
     }
 }
+
+/// The magic an RDB of `kind` starts with (Valkey 9 writes `VALKEY080`).
+fn rdb_magic(kind: &str) -> &'static [u8] {
+    if kind == "valkey" {
+        b"VALKEY"
+    } else {
+        b"REDIS"
+    }
+}
+
+#[test]
+fn backup_writes_every_master() {
+    use std::os::unix::fs::PermissionsExt as _;
+    for kind in servers() {
+        let n = kind.name;
+        let nodes: Vec<Server> = cluster_nodes(&kind, 3, &[], &[]);
+        let manager = Server::start(&kind, &["cluster"], &[]);
+        let mut m = manager.connection();
+        let addrs: Vec<String> = nodes.iter().map(Server::addr).collect();
+        let a: Vec<&str> = addrs.iter().map(String::as_str).collect();
+        let created = text(&mut m, &["CLUSTER.CREATE", a[0], a[1], a[2]]);
+        assert!(created.contains("[OK] All 3 nodes agree"), "{n}: {created}");
+
+        // Bad input is refused before any job starts.
+        let missing = manager.dir().join("no-such-dir");
+        let missing = missing.to_str().unwrap();
+        for (args, expected) in [
+            (
+                vec!["CLUSTER.BACKUP", a[0], "relative/dir"],
+                "ERR the backup directory must be an absolute path, got 'relative/dir'".to_owned(),
+            ),
+            (
+                vec!["CLUSTER.BACKUP", a[0], missing],
+                format!(
+                    "ERR the backup directory '{missing}' does not exist or is not a directory"
+                ),
+            ),
+            (
+                vec!["CLUSTER.BACKUP", a[0], "/tmp", "extra"],
+                "ERR usage: CLUSTER.BACKUP host:port dir [JSON]".to_owned(),
+            ),
+            (
+                vec!["CLUSTER.BACKUP", "nowhere", "/tmp"],
+                "ERR invalid address 'nowhere' (expected host:port)".to_owned(),
+            ),
+        ] {
+            assert_eq!(reply(&mut m, &args), expected, "{n}: {args:?}");
+        }
+        assert!(
+            !reply(&mut m, &["CLUSTER.JOBS"]).contains("backup"),
+            "{n}: a refused backup started a job"
+        );
+        // A job that fails: the seed is no cluster node.
+        assert_eq!(
+            reply(&mut m, &["CLUSTER.BACKUP", &manager.addr(), "/tmp"]),
+            format!("ERR {} is not in cluster mode", manager.addr()),
+            "{n}"
+        );
+
+        populate(nodes[0].port, 3000);
+        let keys_at: BTreeMap<String, i64> = nodes
+            .iter()
+            .map(|node| {
+                let keys = redis::cmd("DBSIZE")
+                    .query::<i64>(&mut node.connection())
+                    .unwrap();
+                (node_id(node.port), keys)
+            })
+            .collect();
+        assert_eq!(keys_at.values().sum::<i64>(), 3000, "{n}");
+        assert!(keys_at.values().all(|k| *k > 0), "{n}: {keys_at:?}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let dir_text = dir.path().to_str().unwrap();
+        let report = json(&mut m, &["CLUSTER.BACKUP", a[1], dir_text, "JSON"]);
+        assert_eq!(report["ok"], true, "{n}: {report}");
+        assert_eq!(report["dir"], dir_text, "{n}: {report}");
+        let nodes_json = dir.path().join("nodes.json");
+        assert_eq!(report["nodes_json"], nodes_json.to_str().unwrap(), "{n}");
+        let files = report["files"].as_array().unwrap();
+        assert_eq!(files.len(), 3, "{n}: {report}");
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        let mut expected_names: Vec<String> = nodes
+            .iter()
+            .map(|node| {
+                format!(
+                    "redis-node-127.0.0.1-{}-{}.rdb",
+                    node.port,
+                    node_id(node.port)
+                )
+            })
+            .chain(["nodes.json".to_owned()])
+            .collect();
+        expected_names.sort();
+        assert_eq!(
+            names, expected_names,
+            "{n}: no temp file left, nothing else"
+        );
+
+        for file in files {
+            let path = std::path::PathBuf::from(file["file"].as_str().unwrap());
+            let id = file["id"].as_str().unwrap();
+            let data = std::fs::read(&path).unwrap();
+            assert!(data.starts_with(rdb_magic(n)), "{n}: {}", path.display());
+            assert_eq!(file["bytes"], data.len() as u64, "{n}: {file}");
+            assert_eq!(file["keys"], keys_at[id], "{n}: {file}");
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{n}: {}", path.display());
+            // The real check: a fresh server loads the snapshot with every key of its owner.
+            let restore = tempfile::tempdir().unwrap();
+            let name = path.file_name().unwrap().to_str().unwrap();
+            std::fs::copy(&path, restore.path().join(name)).unwrap();
+            let restored = Server::start(
+                &kind,
+                &[],
+                &[
+                    "--dir",
+                    restore.path().to_str().unwrap(),
+                    "--dbfilename",
+                    name,
+                ],
+            );
+            let keys: i64 = redis::cmd("DBSIZE")
+                .query(&mut restored.connection())
+                .unwrap();
+            assert_eq!(keys, keys_at[id], "{n}: keys restored from {name}");
+        }
+        let mode = std::fs::metadata(&nodes_json).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{n}: nodes.json");
+        let described: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&nodes_json).unwrap()).unwrap();
+        assert_eq!(described["seed"], a[1], "{n}");
+        let listed = described["nodes"].as_array().unwrap();
+        assert_eq!(listed.len(), 3, "{n}: {described}");
+        let mut slots = 0;
+        for node in listed {
+            assert_eq!(node["role"], "master", "{n}: {node}");
+            assert_eq!(node["master_id"], serde_json::Value::Null, "{n}: {node}");
+            assert!(
+                keys_at.contains_key(node["id"].as_str().unwrap()),
+                "{n}: {node}"
+            );
+            assert!(a.contains(&node["addr"].as_str().unwrap()), "{n}: {node}");
+            for range in node["slots"].as_array().unwrap() {
+                slots += range[1].as_u64().unwrap() - range[0].as_u64().unwrap() + 1;
+            }
+        }
+        assert_eq!(slots, 16384, "{n}: {described}");
+
+        // The text reply, into a second directory.
+        let dir2 = tempfile::tempdir().unwrap();
+        let dir2_text = dir2.path().to_str().unwrap();
+        let report = text(&mut m, &["CLUSTER.BACKUP", a[0], dir2_text]);
+        let lines: Vec<&str> = report.lines().collect();
+        assert_eq!(lines.len(), 4, "{n}: {report}");
+        for node in &nodes {
+            let id = node_id(node.port);
+            let prefix = format!(
+                "M: {id} {} {} keys -> {dir2_text}/redis-node-127.0.0.1-{}-{id}.rdb (",
+                node.addr(),
+                keys_at[&id],
+                node.port
+            );
+            assert!(
+                lines[..3]
+                    .iter()
+                    .any(|line| line.starts_with(&prefix) && line.ends_with(" bytes)")),
+                "{n}: expected a line {prefix}... in\n{report}"
+            );
+        }
+        assert!(
+            lines[3].starts_with(&format!(
+                "[OK] Backup of 3 masters written to {dir2_text} in "
+            )) && lines[3].ends_with(" ms."),
+            "{n}: {report}"
+        );
+    }
+}

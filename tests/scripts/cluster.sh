@@ -19,6 +19,7 @@ done
 A=127.0.0.1:${NODES[0]} B=127.0.0.1:${NODES[1]} C=127.0.0.1:${NODES[2]}
 start_server --loadmodule "$MODULE"
 MANAGER=$PORT
+BACKUP=$SERVER_DIR/backup
 
 # The whole redis-cli --cluster check must be clean: agreement, no open slot, coverage.
 cluster_check_ok() {
@@ -52,6 +53,11 @@ assert_reply "(error) ERR 127.0.0.1:$MANAGER is not in cluster mode" cluster.che
 assert_reply "(error) ERR unexpected argument 'extra'" cluster.check "$A" extra
 assert_reply "(error) ERR usage: CLUSTER.CALL host:port command [args...]" cluster.call "$A" json
 assert_reply "(error) ERR unexpected argument 'nope'" cluster.jobs nope
+assert_reply "(error) ERR the backup directory must be an absolute path, got 'backups'" \
+    cluster.backup "$A" backups
+assert_reply "(error) ERR the backup directory '/nonexistent/backups' does not exist or is not a directory" \
+    cluster.backup "$A" /nonexistent/backups
+assert_reply "(error) ERR usage: CLUSTER.BACKUP host:port dir [JSON]" cluster.backup "$A" / extra
 assert_match '(error) *wrong number of arguments*' cluster.reshard "$A" from "$A"
 assert_reply "(error) ERR the timeout must be a number of milliseconds, at least 100, got 'soon'" \
     cluster.settimeout "$A" soon
@@ -120,5 +126,14 @@ cluster_check_ok
 assert_raw_match '{"ok":true,"agree":true,"errors":\[\],"warnings":\[\],"open_slots":\[\],*' cluster.check "$A" json
 capture "$REDIS_CLI" -p "$MANAGER" --raw cluster.info "$A" json
 [[ $OUT == *'"keys":50,'* ]] || fail "50 keys expected after the fix: $OUT"
+
+test_case "CLUSTER.BACKUP writes a snapshot of every master and nodes.json"
+mkdir "$BACKUP"
+assert_raw_match "*M: * $A * keys -> $BACKUP/redis-node-127.0.0.1-${NODES[0]}-*.rdb (* bytes)*\\[OK\\] Backup of 3 masters written to $BACKUP in * ms."$'\n' \
+    cluster.backup "$A" "$BACKUP"
+assert_equal 4 "$(find "$BACKUP" -type f -perm 600 | wc -l)" "4 files of mode 0600 in $BACKUP"
+[[ $(head -c 5 "$BACKUP"/redis-node-127.0.0.1-"${NODES[1]}"-*.rdb) == REDIS ]] ||
+    [[ $(head -c 6 "$BACKUP"/redis-node-127.0.0.1-"${NODES[1]}"-*.rdb) == VALKEY ]] ||
+    fail "the snapshot of $B is not an RDB file"
 
 finish

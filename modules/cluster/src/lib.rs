@@ -16,6 +16,8 @@
 //! - `CLUSTER.DELNODE host:port id [JSON]`, `CLUSTER.CALL host:port [JSON] command [args...]`
 //! - `CLUSTER.SETTIMEOUT host:port ms [JSON]`,
 //!   `CLUSTER.IMPORT host:port FROM host:port [COPY] [REPLACE] [JSON]`
+//! - `CLUSTER.BACKUP host:port dir [JSON]` ([`backup`]): an RDB snapshot of every master and
+//!   `nodes.json` into `dir`
 //! - `CLUSTER.JOBS [JSON]`
 //! - Monitoring ([`monitor`]): `CLUSTER.MONITOR [host:port] [INTERVAL ms] [JSON]`,
 //!   `CLUSTER.MONITOR STOP [host:port|ALL]`, `CLUSTER.MONITOR LIST`,
@@ -23,6 +25,7 @@
 //!   `cluster.events`; the INFO section `cluster_monitor`.
 #![forbid(unsafe_code)]
 
+pub mod backup;
 pub mod check;
 pub mod create;
 pub mod import;
@@ -388,6 +391,20 @@ fn cluster_import(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
     })
 }
 
+fn cluster_backup(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    const USAGE: &str = "usage: CLUSTER.BACKUP host:port dir [JSON]";
+    let mut words = words(args)?;
+    let format = take_format(&mut words);
+    let seed = required_seed(&mut words, USAGE)?;
+    let [dir] = words.as_slice() else {
+        return Err(Error::err(USAGE));
+    };
+    let dir = backup::validate_dir(dir)?;
+    start(ctx, "backup", args, format, move |job| {
+        backup::backup(job, &seed, &dir)
+    })
+}
+
 fn cluster_jobs(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
     let mut words = words(args)?;
     let format = take_format(&mut words);
@@ -492,6 +509,14 @@ fn module() -> Module {
                 .summary("Moves (or copies) the keys of a standalone server into the cluster")
                 .since("0.1.0")
                 .arity(-4),
+        )
+        .command(
+            Command::new("cluster.backup", cluster_backup)
+                .flags("admin")
+                .usage("CLUSTER.BACKUP host:port dir [JSON]")
+                .summary("Writes an RDB snapshot of every master and nodes.json to a directory")
+                .since("0.1.0")
+                .arity(-3),
         );
     let module = monitor::register(module);
     module.command(
