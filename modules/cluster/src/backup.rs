@@ -183,6 +183,21 @@ fn describe(view: &ClusterView) -> Json {
     json!({ "seed": view.seed.to_string(), "nodes": nodes })
 }
 
+/// `text` fit for a file name: the host and id come from what the nodes announce, so a `/`
+/// (or anything unusual) must not reach the path.
+fn file_part(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect::<String>()
+        .replace("..", "__")
+}
+
 /// Fetches one master's snapshot into `<dir>/redis-node-<host>-<port>-<id>.rdb`.
 fn backup_master(dir: &Path, id: &str, addr: &Addr) -> Result<Written> {
     // The key count is informational (the snapshot is taken a moment later).
@@ -193,7 +208,12 @@ fn backup_master(dir: &Path, id: &str, addr: &Addr) -> Result<Written> {
             Value::Int(n) => Some(n),
             _ => None,
         });
-    let file = dir.join(format!("redis-node-{}-{}-{id}.rdb", addr.host, addr.port));
+    let file = dir.join(format!(
+        "redis-node-{}-{}-{}.rdb",
+        file_part(&addr.host),
+        addr.port,
+        file_part(id)
+    ));
     let bytes = write_atomically(dir, &file, |out| fetch_rdb(addr, out))?;
     Ok(Written {
         id: id.to_owned(),
@@ -392,6 +412,14 @@ impl MagicCheck {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn announced_names_stay_inside_the_directory() {
+        assert_eq!(file_part("10.0.0.1"), "10.0.0.1");
+        assert_eq!(file_part("::1"), "::1");
+        assert_eq!(file_part("../../etc/x"), "______etc_x");
+        assert_eq!(file_part("a\0b c"), "a_b_c");
+    }
 
     fn read(input: &[u8], capacity: usize) -> std::result::Result<Vec<u8>, String> {
         let mut reader = BufReader::with_capacity(capacity, input);
