@@ -914,7 +914,7 @@ fn settimeout_and_import_from_a_standalone_server() {
 
         assert_eq!(
             reply(&mut m, &["CLUSTER.SETTIMEOUT", a, "99"]),
-            "ERR the timeout must be a number of milliseconds, at least 100, got '99'",
+            "ERR the timeout must be a number of milliseconds from 100 to 86400000, got '99'",
             "{n}"
         );
         let set = text(&mut m, &["CLUSTER.SETTIMEOUT", a, "3000"]);
@@ -928,6 +928,7 @@ fn settimeout_and_import_from_a_standalone_server() {
             3,
             "{n}: {set}"
         );
+        assert!(!set.contains(": ERR"), "{n}: {set}");
         for node in &nodes {
             let timeout: Vec<String> = redis::cmd("CONFIG")
                 .arg("GET")
@@ -989,6 +990,19 @@ fn settimeout_and_import_from_a_standalone_server() {
         );
         assert_eq!(get_from_owner(nodes[0].port, "imp:7").as_deref(), Some("7"));
 
+        let _: () = redis::pipe()
+            .cmd("SELECT")
+            .arg(1)
+            .ignore()
+            .cmd("SET")
+            .arg("elsewhere")
+            .arg(1)
+            .ignore()
+            .cmd("SELECT")
+            .arg(0)
+            .ignore()
+            .query(&mut src)
+            .unwrap();
         let moved = text(
             &mut m,
             &["CLUSTER.IMPORT", a, "FROM", &source.addr(), "REPLACE"],
@@ -1000,7 +1014,14 @@ fn settimeout_and_import_from_a_standalone_server() {
             )),
             "{n}: {moved}"
         );
-        assert!(!moved.contains("WARNING"), "{n}: {moved}");
+        assert!(!moved.contains("REPLACE overwrites"), "{n}: {moved}");
+        assert!(
+            moved.contains(&format!(
+                "[WARNING] {} also holds keys in db1: not imported (a cluster has database 0 only).",
+                source.addr()
+            )),
+            "{n}: {moved}"
+        );
         assert_eq!(dbsize(&mut src), 0, "{n}: moved off the source");
         assert_eq!(total_keys(nodes[0].port), 503, "{n}");
         assert_eq!(
@@ -1075,9 +1096,22 @@ fn backup_writes_every_master() {
             !reply(&mut m, &["CLUSTER.JOBS"]).contains("backup"),
             "{n}: a refused backup started a job"
         );
+        // Only inside the hosting server's own directory (clients choose the directory).
+        let dir = manager.dir().join("backup");
+        std::fs::create_dir(&dir).unwrap();
+        let dir_text = dir.to_str().unwrap();
+        let root = manager.dir().canonicalize().unwrap();
+        assert_eq!(
+            reply(&mut m, &["CLUSTER.BACKUP", a[0], "/tmp"]),
+            format!(
+                "ERR the backup directory must be inside this server's dir '{}', got '/tmp'",
+                root.display()
+            ),
+            "{n}"
+        );
         // A job that fails: the seed is no cluster node.
         assert_eq!(
-            reply(&mut m, &["CLUSTER.BACKUP", &manager.addr(), "/tmp"]),
+            reply(&mut m, &["CLUSTER.BACKUP", &manager.addr(), dir_text]),
             format!("ERR {} is not in cluster mode", manager.addr()),
             "{n}"
         );
@@ -1095,16 +1129,15 @@ fn backup_writes_every_master() {
         assert_eq!(keys_at.values().sum::<i64>(), 3000, "{n}");
         assert!(keys_at.values().all(|k| *k > 0), "{n}: {keys_at:?}");
 
-        let dir = tempfile::tempdir().unwrap();
-        let dir_text = dir.path().to_str().unwrap();
         let report = json(&mut m, &["CLUSTER.BACKUP", a[1], dir_text, "JSON"]);
         assert_eq!(report["ok"], true, "{n}: {report}");
-        assert_eq!(report["dir"], dir_text, "{n}: {report}");
-        let nodes_json = dir.path().join("nodes.json");
+        let dir = dir.canonicalize().unwrap();
+        assert_eq!(report["dir"], dir.to_str().unwrap(), "{n}: {report}");
+        let nodes_json = dir.as_path().join("nodes.json");
         assert_eq!(report["nodes_json"], nodes_json.to_str().unwrap(), "{n}");
         let files = report["files"].as_array().unwrap();
         assert_eq!(files.len(), 3, "{n}: {report}");
-        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        let mut names: Vec<String> = std::fs::read_dir(dir.as_path())
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
@@ -1177,8 +1210,10 @@ fn backup_writes_every_master() {
         assert_eq!(slots, 16384, "{n}: {described}");
 
         // The text reply, into a second directory.
-        let dir2 = tempfile::tempdir().unwrap();
-        let dir2_text = dir2.path().to_str().unwrap();
+        let dir2 = manager.dir().join("backup2");
+        std::fs::create_dir(&dir2).unwrap();
+        let dir2 = dir2.canonicalize().unwrap();
+        let dir2_text = dir2.to_str().unwrap();
         let report = text(&mut m, &["CLUSTER.BACKUP", a[0], dir2_text]);
         let lines: Vec<&str> = report.lines().collect();
         assert_eq!(lines.len(), 4, "{n}: {report}");

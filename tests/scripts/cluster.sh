@@ -59,7 +59,7 @@ assert_reply "(error) ERR the backup directory '/nonexistent/backups' does not e
     cluster.backup "$A" /nonexistent/backups
 assert_reply "(error) ERR usage: CLUSTER.BACKUP host:port dir [JSON]" cluster.backup "$A" / extra
 assert_match '(error) *wrong number of arguments*' cluster.reshard "$A" from "$A"
-assert_reply "(error) ERR the timeout must be a number of milliseconds, at least 100, got 'soon'" \
+assert_reply "(error) ERR the timeout must be a number of milliseconds from 100 to 86400000, got 'soon'" \
     cluster.settimeout "$A" soon
 assert_reply "(error) ERR usage: CLUSTER.SETTIMEOUT host:port milliseconds" cluster.settimeout "$A" 100 200
 assert_reply "(error) ERR unexpected argument 'move': CLUSTER.IMPORT host:port FROM host:port [COPY] [REPLACE]" \

@@ -22,15 +22,24 @@ use crate::topology::{self, Addr, CONNECT_TIMEOUT, ClusterView, Conn, Node};
 /// first byte (sending a `\n` keepalive now and then meanwhile).
 const SYNC_READ_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How long a master may take to prepare its snapshot (a BGSAVE of a large dataset).
+const PREPARE_DEADLINE: Duration = Duration::from_secs(30 * 60);
+
+/// Masters snapshotting at once: each forks, and a host may run several.
+const MASTERS_AT_ONCE: usize = 4;
+
 /// Length of the end mark of a diskless transfer (`$EOF:<mark>`).
 const EOF_MARK_LEN: usize = 40;
 
 /// Magic strings an RDB file starts with (Valkey 9 writes `VALKEY080`, Redis `REDIS00xx`).
 const RDB_MAGICS: [&[u8]; 2] = [b"REDIS", b"VALKEY"];
 
-/// Refuses a backup directory that is not an absolute path to an existing directory (checked
-/// in the command callback, before any job starts).
-pub fn validate_dir(dir: &str) -> Result<PathBuf> {
+/// Refuses a backup directory that is not an absolute path to an existing directory inside
+/// `server_dir`, the hosting server's working directory (checked in the command callback,
+/// before any job starts). Clients choose the directory, and a server writing files where a
+/// client says is what Redis protects `CONFIG SET dir` against: backups stay where the
+/// server's own snapshots go.
+pub fn validate_dir(dir: &str, server_dir: &Path) -> Result<PathBuf> {
     let path = PathBuf::from(dir);
     if !path.is_absolute() {
         return Err(Error::err(format!(
@@ -42,7 +51,22 @@ pub fn validate_dir(dir: &str) -> Result<PathBuf> {
             "the backup directory '{dir}' does not exist or is not a directory"
         )));
     }
-    Ok(path)
+    let real = path
+        .canonicalize()
+        .map_err(|e| Error::err(format!("the backup directory '{dir}': {e}")))?;
+    let root = server_dir.canonicalize().map_err(|e| {
+        Error::err(format!(
+            "the server's directory '{}': {e}",
+            server_dir.display()
+        ))
+    })?;
+    if !real.starts_with(&root) {
+        return Err(Error::err(format!(
+            "the backup directory must be inside this server's dir '{}', got '{dir}'",
+            root.display()
+        )));
+    }
+    Ok(real)
 }
 
 /// One master's snapshot, written.
@@ -80,8 +104,30 @@ pub fn backup(job: &Job, seed: &Addr, dir: &Path) -> Result<Report> {
     if masters.is_empty() {
         return Err(Error::err("the cluster has no reachable master"));
     }
+    // Every slot the seed sees assigned must belong to a master being backed up (one without
+    // an address is neither reachable nor unreachable).
+    let backed_up: usize = view.masters().iter().map(|m| m.slot_count()).sum();
+    let assigned: usize = view
+        .nodes()
+        .iter()
+        .filter(|n| n.is_master())
+        .map(|n| n.slot_count())
+        .sum();
+    if backed_up < assigned {
+        return Err(Error::err(format!(
+            "only {backed_up} of the {assigned} assigned slots are on masters this backup can \
+             reach: no backup written"
+        )));
+    }
+    // A nodes.json left from an earlier backup must not describe a mix of old and new files.
+    let nodes_json = dir.join("nodes.json");
+    match std::fs::remove_file(&nodes_json) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::err(format!("{}: {e}", nodes_json.display()))),
+    }
     job.progress(format!("fetching {} snapshots", masters.len()));
-    let results = topology::parallel(masters.clone(), |(id, addr)| {
+    let results = topology::parallel_n(masters.clone(), MASTERS_AT_ONCE, |(id, addr)| {
         let written = backup_master(dir, &id, &addr);
         if written.is_ok() {
             job.add("files_written", 1);
@@ -108,7 +154,6 @@ pub fn backup(job: &Job, seed: &Addr, dir: &Path) -> Result<Report> {
             dir.display()
         )));
     }
-    let nodes_json = dir.join("nodes.json");
     let description = serde_json::to_vec_pretty(&describe(&view))
         .map_err(|e| Error::err(format!("nodes.json: {e}")))?;
     write_atomically(dir, &nodes_json, |file| {
@@ -301,10 +346,19 @@ pub fn read_rdb(
     reader: &mut impl BufRead,
     out: &mut impl Write,
 ) -> std::result::Result<u64, String> {
+    // The master sends a newline a second while it prepares the snapshot, which keeps the
+    // read timeout from firing: the wait needs a deadline of its own.
+    let deadline = Instant::now() + PREPARE_DEADLINE;
     let header = loop {
         let line = read_line(reader).map_err(|e| e.to_string())?;
         if !line.is_empty() {
             break line;
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "the master did not start sending its snapshot within {} s",
+                PREPARE_DEADLINE.as_secs()
+            ));
         }
     };
     if let Some(error) = header.strip_prefix('-') {

@@ -14,7 +14,7 @@ use rm::{Error, Result};
 use serde_json::json;
 
 use crate::jobs::{Job, Report};
-use crate::migrate::{MIGRATE_READ_TIMEOUT, MIGRATE_TIMEOUT_MS, ready_view};
+use crate::migrate::{MIGRATE_READ_TIMEOUT, MIGRATE_TIMEOUT_MS, dump_payload, ready_view};
 use crate::topology::{Addr, Conn, command, value_error, value_text};
 
 /// How to import.
@@ -61,6 +61,13 @@ pub fn import(job: &Job, seed: &Addr, from: &Addr, options: ImportOptions) -> Re
             "the source {from} is a cluster node: CLUSTER.IMPORT reads a standalone server"
         )));
     }
+    // A cluster has database 0 only: keys elsewhere stay, and the reply says so.
+    let other_dbs: Vec<String> = source
+        .text(&["INFO", "keyspace"])?
+        .lines()
+        .filter_map(|l| l.split_once(':').map(|(db, _)| db.to_owned()))
+        .filter(|db| db.starts_with("db") && db != "db0")
+        .collect();
     source.set_timeout(MIGRATE_READ_TIMEOUT)?;
     let owner_addr: BTreeMap<u16, Addr> = view
         .owners()
@@ -116,6 +123,12 @@ pub fn import(job: &Job, seed: &Addr, from: &Addr, options: ImportOptions) -> Re
         "[OK] {} keys {how} from {from} into the cluster in {elapsed} ms.\n",
         tally.imported
     );
+    if !other_dbs.is_empty() {
+        text.push_str(&format!(
+            "[WARNING] {from} also holds keys in {}: not imported (a cluster has database 0 only).\n",
+            other_dbs.join(", ")
+        ));
+    }
     if tally.skipped > 0 {
         text.push_str(&format!(
             "[WARNING] {} keys left on {from}: the cluster holds keys of the same names \
@@ -139,6 +152,7 @@ pub fn import(job: &Job, seed: &Addr, from: &Addr, options: ImportOptions) -> Re
             "copy": options.copy,
             "replace": options.replace,
             "elapsed_ms": elapsed,
+            "other_databases": other_dbs,
         }),
     ))
 }
@@ -222,20 +236,30 @@ fn send(
     if keys.is_empty() {
         return Ok(());
     }
+    // A key can expire or go between SCAN and MIGRATE (MIGRATE skips it): count what the
+    // owner got, not what was sent.
     let reply = source.cmd_raw(&migrate(owner, &keys, options))?;
     match value_error(&reply) {
         None => {
-            tally.imported += keys.len() as u64;
+            tally.imported += count_existing(owner_conn, &keys)?;
             Ok(())
         }
-        Some(e) if e.starts_with("BUSYKEY") => {
+        // "ERR Target instance replied with error: BUSYKEY ...": a key reached the owner
+        // since EXISTS. The batch's other keys may have gone already; one at a time now.
+        Some(e) if e.contains("BUSYKEY") => {
             for key in &keys {
                 let reply = source.cmd_raw(&migrate(owner, std::slice::from_ref(key), options))?;
                 match value_error(&reply) {
-                    None => tally.imported += 1,
-                    // Copied by the batch already, or written there meanwhile: either way the
-                    // cluster has it and the source keeps its own.
-                    Some(e) if e.starts_with("BUSYKEY") => tally.skip(key),
+                    None => {
+                        tally.imported += count_existing(owner_conn, std::slice::from_ref(key))?
+                    }
+                    Some(e) if e.contains("BUSYKEY") => {
+                        if copied_already(source, owner_conn, key)? {
+                            tally.imported += 1;
+                        } else {
+                            tally.skip(key);
+                        }
+                    }
                     Some(e) => return Err(migrate_error(source, owner, &e)),
                 }
             }
@@ -243,6 +267,35 @@ fn send(
         }
         Some(e) => Err(migrate_error(source, owner, &e)),
     }
+}
+
+/// How many of `keys` the owner holds (one `EXISTS` each, pipelined: a cluster node refuses
+/// keys of several slots in one command).
+fn count_existing(owner_conn: &mut Conn, keys: &[Vec<u8>]) -> Result<u64> {
+    let replies = owner_conn.pipeline(
+        &keys
+            .iter()
+            .map(|key| command(&[b"EXISTS".as_slice(), key]))
+            .collect::<Vec<_>>(),
+    )?;
+    replies.into_iter().try_fold(0, |count, reply| match reply {
+        Value::Int(n) => Ok(count + u64::from(n > 0)),
+        other => Err(Error::err(format!(
+            "{}: EXISTS: unexpected reply {other:?}",
+            owner_conn.addr
+        ))),
+    })
+}
+
+/// Whether the owner's copy of `key` is the source's (a `COPY` batch that failed part way
+/// copied it): both serialise equal.
+fn copied_already(source: &mut Conn, owner_conn: &mut Conn, key: &[u8]) -> Result<bool> {
+    let ours = source.cmd_raw(&[b"DUMP".as_slice(), key])?;
+    let theirs = owner_conn.cmd_raw(&[b"DUMP".as_slice(), key])?;
+    Ok(matches!(
+        (dump_payload(&ours), dump_payload(&theirs)),
+        (Some(a), Some(b)) if a == b
+    ))
 }
 
 fn migrate_error(source: &Conn, owner: &Addr, error: &str) -> Error {

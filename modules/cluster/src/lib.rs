@@ -65,17 +65,7 @@ fn take_format(words: &mut Vec<String>) -> Format {
 /// The hosting server's own address: its first bound address (loopback for wildcards) and
 /// its port, from `CONFIG GET`.
 fn own_addr(ctx: &Ctx) -> Result<Addr> {
-    let config = |name: &str| -> Result<String> {
-        let reply = ctx.call("CONFIG", ["GET", name])?.into_result()?;
-        let value = match reply.value() {
-            CallValue::Array(items) => items
-                .get(1)
-                .and_then(|v| v.as_bytes())
-                .map(|b| String::from_utf8_lossy(b).into_owned()),
-            _ => None,
-        };
-        value.ok_or_else(|| Error::err(format!("cannot read CONFIG GET {name}")))
-    };
+    let config = |name: &str| config_get(ctx, name);
     let port: u16 = config("port")?.parse().unwrap_or(0);
     if port == 0 {
         return Err(Error::err(
@@ -90,6 +80,24 @@ fn own_addr(ctx: &Ctx) -> Result<Addr> {
         .unwrap_or("127.0.0.1")
         .to_owned();
     Ok(Addr { host, port })
+}
+
+/// One of the hosting server's settings (`CONFIG GET name`).
+fn config_get(ctx: &Ctx, name: &str) -> Result<String> {
+    let reply = ctx.call("CONFIG", ["GET", name])?.into_result()?;
+    let value = match reply.value() {
+        CallValue::Array(items) => items
+            .get(1)
+            .and_then(|v| v.as_bytes())
+            .map(|b| String::from_utf8_lossy(b).into_owned()),
+        _ => None,
+    };
+    value.ok_or_else(|| Error::err(format!("cannot read CONFIG GET {name}")))
+}
+
+/// The hosting server's working directory (`CONFIG GET dir`).
+fn server_dir(ctx: &Ctx) -> Result<std::path::PathBuf> {
+    config_get(ctx, "dir").map(std::path::PathBuf::from)
 }
 
 /// Takes an optional leading `host:port` seed, defaulting to the hosting server.
@@ -349,14 +357,15 @@ fn cluster_settimeout(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
     let [ms] = words.as_slice() else {
         return Err(Error::err(format!("usage: {USAGE}")));
     };
-    // redis-cli's floor: below it every scheduling hiccup would count as a failure.
+    // redis-cli's floor: below it every scheduling hiccup would count as a failure. The
+    // ceiling (a day) keeps the servers' timeout arithmetic far from overflowing.
     let ms: u64 = ms
         .parse()
         .ok()
-        .filter(|ms| (100..=i64::MAX as u64).contains(ms))
+        .filter(|ms| (100..=86_400_000).contains(ms))
         .ok_or_else(|| {
             Error::err(format!(
-                "the timeout must be a number of milliseconds, at least 100, got '{ms}'"
+                "the timeout must be a number of milliseconds from 100 to 86400000, got '{ms}'"
             ))
         })?;
     start(ctx, "settimeout", args, format, move |job| {
@@ -399,7 +408,7 @@ fn cluster_backup(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
     let [dir] = words.as_slice() else {
         return Err(Error::err(USAGE));
     };
-    let dir = backup::validate_dir(dir)?;
+    let dir = backup::validate_dir(dir, &server_dir(ctx)?)?;
     start(ctx, "backup", args, format, move |job| {
         backup::backup(job, &seed, &dir)
     })

@@ -294,7 +294,7 @@ fn resolve_busy(source: &mut Conn, target: &Addr, keys: &[Vec<u8>]) -> Result<()
 
 /// A DUMP payload without its trailing RDB version and checksum (servers of different versions
 /// dump equal values with different trailers).
-fn dump_payload(value: &redis::Value) -> Option<Vec<u8>> {
+pub fn dump_payload(value: &redis::Value) -> Option<Vec<u8>> {
     match value {
         redis::Value::BulkString(bytes) if bytes.len() >= 10 => {
             Some(bytes[..bytes.len() - 10].to_vec())

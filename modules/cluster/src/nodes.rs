@@ -358,10 +358,11 @@ pub fn set_timeout(job: &Job, seed: &Addr, ms: u64) -> Result<Report> {
         let mut conn = Conn::open(&addr)?;
         conn.cmd(&["CONFIG", "SET", "cluster-node-timeout", value.as_str()])?;
         Ok(conn.cmd(&["CONFIG", "REWRITE"]).err().map(|e| {
-            e.to_string()
-                .trim_start_matches("ERR ")
-                .trim_start_matches(&format!("{addr}: "))
-                .to_owned()
+            // "ERR <addr>: ERR <the server's message>": the message only.
+            let text = e.to_string();
+            let text = text.trim_start_matches("ERR ");
+            let text = text.strip_prefix(&format!("{addr}: ")).unwrap_or(text);
+            text.trim_start_matches("ERR ").to_owned()
         }))
     });
     let mut text = String::new();
