@@ -1240,3 +1240,66 @@ fn backup_writes_every_master() {
         );
     }
 }
+
+/// A cluster whose nodes require a password: the module authenticates with `cluster.user` /
+/// `cluster.password` (redis-cli's `--user` / `-a`), on every connection it makes.
+#[test]
+fn a_password_protected_cluster() {
+    for kind in servers() {
+        let n = kind.name;
+        let nodes: Vec<Server> = cluster_nodes(&kind, 3, &[], &[]);
+        for node in &nodes {
+            let mut con = node.connection();
+            for (name, value) in [("masterauth", "s3cret"), ("requirepass", "s3cret")] {
+                let _: () = redis::cmd("CONFIG")
+                    .arg("SET")
+                    .arg(name)
+                    .arg(value)
+                    .query(&mut con)
+                    .unwrap();
+            }
+        }
+        let manager = Server::start(&kind, &["cluster"], &[]);
+        let mut m = manager.connection();
+        let addrs: Vec<String> = nodes.iter().map(|s| s.addr()).collect();
+        let refused = reply(&mut m, &["CLUSTER.CHECK", &addrs[0]]);
+        assert!(
+            refused.starts_with(&format!("ERR {}: ", addrs[0]))
+                && refused.to_ascii_lowercase().contains("auth"),
+            "{n}: {refused}"
+        );
+        assert_eq!(
+            reply(&mut m, &["CONFIG", "SET", "cluster.password", "s3cret"]),
+            "+OK"
+        );
+        let created = text(&mut m, &["CLUSTER.CREATE", &addrs[0], &addrs[1], &addrs[2]]);
+        assert!(created.contains("[OK] All 3 nodes agree"), "{n}: {created}");
+        // As a named ACL user too (requirepass sets the default user's password).
+        assert_eq!(
+            reply(&mut m, &["CONFIG", "SET", "cluster.user", "default"]),
+            "+OK"
+        );
+        let check = json(&mut m, &["CLUSTER.CHECK", &addrs[0], "JSON"]);
+        assert_eq!(check["ok"], true, "{n}: {check}");
+        let called = text(&mut m, &["CLUSTER.CALL", &addrs[0], "PING"]);
+        assert_eq!(called.matches(": PONG").count(), 3, "{n}: {called}");
+        // The backup's raw replication connection authenticates as well.
+        let dir = manager.dir().join("backup");
+        std::fs::create_dir(&dir).unwrap();
+        let backup = text(
+            &mut m,
+            &["CLUSTER.BACKUP", &addrs[0], dir.to_str().unwrap()],
+        );
+        assert!(backup.contains("[OK] Backup of 3 masters"), "{n}: {backup}");
+        // A wrong password is an error naming the node.
+        assert_eq!(
+            reply(&mut m, &["CONFIG", "SET", "cluster.password", "wrong"]),
+            "+OK"
+        );
+        let refused = reply(&mut m, &["CLUSTER.INFO", &addrs[0]]);
+        assert!(
+            refused.starts_with(&format!("ERR {}: ", addrs[0])),
+            "{n}: {refused}"
+        );
+    }
+}

@@ -305,6 +305,21 @@ fn fetch_rdb(addr: &Addr, out: &mut impl Write) -> Result<u64> {
         .map_err(net)?;
     let mut writer = stream.try_clone().map_err(net)?;
     let mut reader = BufReader::new(stream);
+    if let Some(credentials) = crate::credentials() {
+        let mut auth: Vec<&[u8]> = vec![b"AUTH"];
+        if let Some(user) = &credentials.user {
+            auth.push(user.as_bytes());
+        }
+        auth.push(credentials.password.as_bytes());
+        writer.write_all(&resp_command(&auth)).map_err(net)?;
+        let answer = read_line(&mut reader).map_err(net)?;
+        if !answer.starts_with('+') {
+            return Err(Error::err(format!(
+                "{addr}: AUTH: {}",
+                answer.trim_start_matches('-')
+            )));
+        }
+    }
     // An rdb-only replica gets the snapshot and nothing after it (Redis ≥ 7.0); older
     // servers refuse the option and we stop reading after the snapshot anyway.
     writer
@@ -320,6 +335,17 @@ fn fetch_rdb(addr: &Addr, out: &mut impl Write) -> Result<u64> {
     let bytes = read_rdb(&mut reader, out).map_err(|e| Error::err(format!("{addr}: {e}")))?;
     // Dropping the socket closes it: the master forgets the replica.
     Ok(bytes)
+}
+
+/// A command in RESP, as a client sends it.
+fn resp_command(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for arg in args {
+        out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+        out.extend_from_slice(arg);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
 }
 
 /// Reads one line ending in `\n`, without `\r\n`.

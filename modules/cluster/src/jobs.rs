@@ -259,8 +259,9 @@ pub fn register(kind: &'static str, args: impl Into<String>) -> Job {
     }
 }
 
-/// The kinds of job that move slots or change membership: one at a time, since two of them
-/// opening the same slot would split its keys between two targets.
+/// The kinds of job that move slots, move keys into slots or change membership: one at a
+/// time, since two of them opening the same slot would split its keys between two targets
+/// (and an import sends keys to the owners it read at its start).
 pub const CHANGES_TOPOLOGY: &[&str] = &[
     "create",
     "fix",
@@ -268,7 +269,19 @@ pub const CHANGES_TOPOLOGY: &[&str] = &[
     "rebalance",
     "addnode",
     "delnode",
+    "import",
 ];
+
+/// The running jobs of every kind but `kind` (oldest first).
+pub fn running_except(kind: &str) -> Vec<JobInfo> {
+    let registry = registry();
+    registry
+        .running
+        .iter()
+        .map(|i| lock(i).clone())
+        .filter(|info| info.kind != kind)
+        .collect()
+}
 
 /// The running jobs of these kinds (oldest first).
 pub fn running_of(kinds: &[&str]) -> Vec<JobInfo> {

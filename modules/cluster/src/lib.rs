@@ -36,8 +36,36 @@ pub mod nodes;
 pub mod topology;
 
 use jobs::{Format, Report};
-use rm::{CallValue, Command, Ctx, Error, Module, RStr, Result};
+use rm::{CallValue, Command, Ctx, Error, Module, RStr, Result, StringConfig};
 use topology::Addr;
+
+/// `cluster.user`: the ACL user the module's connections to the nodes authenticate as (empty:
+/// `default`, the user `requirepass` sets), as `redis-cli --user`.
+static USER: StringConfig = StringConfig::new("user", "");
+
+/// `cluster.password`: the password for the nodes (empty: no `AUTH`), as `redis-cli -a`.
+static PASSWORD: StringConfig = StringConfig::new("password", "").sensitive();
+
+/// What the module's connections authenticate with.
+pub struct Credentials {
+    /// `None`: the default user.
+    pub user: Option<String>,
+    /// The password.
+    pub password: String,
+}
+
+/// The credentials set by `cluster.user` / `cluster.password`; `None` without a password.
+pub fn credentials() -> Option<Credentials> {
+    let password = PASSWORD.get();
+    if password.is_empty() {
+        return None;
+    }
+    let user = USER.get();
+    Some(Credentials {
+        user: (!user.is_empty()).then_some(user),
+        password,
+    })
+}
 
 /// The arguments after the command name as UTF-8 strings.
 fn words(args: &[&RStr]) -> Result<Vec<String>> {
@@ -430,6 +458,10 @@ fn cluster_jobs(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
 
 fn module() -> Module {
     let module = Module::new("cluster", 1)
+        .on_load(|ctx, _args| {
+            ctx.register_config(&USER)?;
+            ctx.register_config(&PASSWORD)
+        })
         .command(
             Command::new("cluster.create", cluster_create)
                 .flags("admin")

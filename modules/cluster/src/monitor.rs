@@ -593,17 +593,8 @@ pub fn register(module: Module) -> Module {
         .on_unload(|ctx| {
             // Job threads run this library's code: refuse while any runs (before stopping
             // anything, so a refused unload leaves the watchers running).
-            let busy = crate::jobs::running_of(&[
-                "create",
-                "check",
-                "info",
-                "fix",
-                "reshard",
-                "rebalance",
-                "addnode",
-                "delnode",
-                "call",
-            ]);
+            // Every kind but the watchers, which are stopped and joined below.
+            let busy = crate::jobs::running_except("monitor");
             if let Some(job) = busy.first() {
                 return Err(rm::Error::err(format!(
                     "job #{} (CLUSTER.{}) is running; unload once it ends (CLUSTER.JOBS)",

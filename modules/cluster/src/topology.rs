@@ -99,8 +99,21 @@ pub fn net_error(addr: &Addr, error: &redis::RedisError) -> Error {
 impl Conn {
     /// Connects with [`CONNECT_TIMEOUT`]; replies may take [`READ_TIMEOUT`].
     pub fn open(addr: &Addr) -> Result<Conn> {
-        let url = format!("redis://{addr}/");
-        let client = redis::Client::open(url).map_err(|e| net_error(addr, &e))?;
+        use redis::IntoConnectionInfo as _;
+        let mut info = redis::ConnectionAddr::Tcp(addr.host.clone(), addr.port)
+            .into_connection_info()
+            .map_err(|e| net_error(addr, &e))?;
+        if let Some(credentials) = crate::credentials() {
+            let mut settings = info
+                .redis_settings()
+                .clone()
+                .set_password(&credentials.password);
+            if let Some(user) = &credentials.user {
+                settings = settings.set_username(user);
+            }
+            info = info.set_redis_settings(settings);
+        }
+        let client = redis::Client::open(info).map_err(|e| net_error(addr, &e))?;
         let con = client
             .get_connection_with_timeout(CONNECT_TIMEOUT)
             .map_err(|e| net_error(addr, &e))?;
