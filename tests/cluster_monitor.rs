@@ -162,7 +162,26 @@ fn a_failover_is_recorded_published_and_counted() {
         );
         assert_eq!(
             reply(&mut con, &["CLUSTER.MONITOR", &seed]),
-            format!("ERR already watching {seed} (CLUSTER.MONITOR STOP {seed} first)"),
+            format!(
+                "ERR already watching {seed} (CLUSTER.MONITOR STOP {seed} first, or give \
+                 INTERVAL to change its interval)"
+            ),
+            "{n}"
+        );
+        // A running watcher takes a new interval (and back).
+        assert_eq!(
+            text(&mut con, &["CLUSTER.MONITOR", &seed, "INTERVAL", "250"]),
+            format!("watching {seed} every 250 ms now (was 100 ms)\n"),
+            "{n}"
+        );
+        let list = text(&mut con, &["CLUSTER.MONITOR", "LIST"]);
+        assert!(
+            list.starts_with(&format!("{seed} every 250 ms: ")),
+            "{n}: {list}"
+        );
+        assert_eq!(
+            text(&mut con, &["CLUSTER.MONITOR", &seed, "INTERVAL", "100"]),
+            format!("watching {seed} every 100 ms now (was 250 ms)\n"),
             "{n}"
         );
         let list = text(&mut con, &["CLUSTER.MONITOR", "LIST"]);
@@ -395,7 +414,10 @@ fn a_watcher_inside_a_cluster_node() {
         assert_eq!(started["cluster_state"], "ok", "{n}");
         assert_eq!(
             reply(&mut con, &["CLUSTER.MONITOR"]),
-            format!("ERR already watching {own} (CLUSTER.MONITOR STOP {own} first)"),
+            format!(
+                "ERR already watching {own} (CLUSTER.MONITOR STOP {own} first, or give \
+                 INTERVAL to change its interval)"
+            ),
             "{n}"
         );
         // A replica dies and comes back: fail, then recovered (no failover, no coverage loss).

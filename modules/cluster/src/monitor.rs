@@ -30,7 +30,7 @@ pub mod log;
 pub mod snapshot;
 
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -54,7 +54,8 @@ const INTERVAL_RANGE: std::ops::RangeInclusive<u64> = 10..=60_000;
 /// A watcher's shared state: its thread and the commands meet here.
 struct Watcher {
     seed: Addr,
-    interval_ms: u64,
+    /// Changed by `CLUSTER.MONITOR <seed> INTERVAL ms` on a running watcher.
+    interval_ms: AtomicU64,
     started_ms: u64,
     stop: Mutex<bool>,
     wake: Condvar,
@@ -87,19 +88,34 @@ impl Watcher {
         self.wake.notify_all();
     }
 
-    /// Sleeps `duration` unless told to stop meanwhile; returns whether to stop.
-    fn sleep(&self, duration: Duration) -> bool {
+    fn interval_ms(&self) -> u64 {
+        self.interval_ms.load(Ordering::Acquire)
+    }
+
+    /// Sleeps one interval unless told to stop or given another interval meanwhile (then the
+    /// next poll comes at once); returns whether to stop.
+    fn sleep(&self) -> bool {
+        let interval = self.interval_ms();
         let guard = self.stopping();
         let (guard, _) = self
             .wake
-            .wait_timeout_while(guard, duration, |stop| !*stop)
+            .wait_timeout_while(guard, Duration::from_millis(interval), |stop| {
+                !*stop && self.interval_ms() == interval
+            })
             .unwrap_or_else(|e| e.into_inner());
         *guard
     }
 
+    /// Changes the interval and wakes the watcher (under its lock, so the wake is not lost).
+    fn set_interval(&self, interval_ms: u64) {
+        let _guard = self.stopping();
+        self.interval_ms.store(interval_ms, Ordering::Release);
+        self.wake.notify_all();
+    }
+
     /// How long one node may take to answer: the interval, within 250 ms..2 s.
     fn timeout(&self) -> Duration {
-        Duration::from_millis(self.interval_ms.clamp(250, 2000))
+        Duration::from_millis(self.interval_ms().clamp(250, 2000))
     }
 
     fn to_json(&self) -> Json {
@@ -107,7 +123,7 @@ impl Watcher {
         let s = &status.snapshot;
         json!({
             "seed": self.seed.to_string(),
-            "interval_ms": self.interval_ms,
+            "interval_ms": self.interval_ms(),
             "started_ms": self.started_ms,
             "polls": status.polls,
             "last_poll_ms": status.last_poll_ms,
@@ -129,7 +145,7 @@ impl Watcher {
         format!(
             "{} every {} ms: {} polls, last at {}, {} events | {}",
             self.seed,
-            self.interval_ms,
+            self.interval_ms(),
             status.polls,
             status.last_poll_ms,
             status.events,
@@ -236,7 +252,7 @@ fn started_report(watcher: &Watcher, snapshot: &Snapshot) -> Report {
         format!(
             "watching {} every {} ms: {}\n",
             watcher.seed,
-            watcher.interval_ms,
+            watcher.interval_ms(),
             snapshot.summary()
         ),
         watcher.to_json(),
@@ -266,14 +282,15 @@ fn run(watcher: Arc<Watcher>, job: jobs::Job, client: rm::BlockedClient<Started>
             node: "-".to_owned(),
             addr: cluster.clone(),
             details: previous.summary(),
-            data: json!({ "interval_ms": watcher.interval_ms }),
+            data: json!({ "interval_ms": watcher.interval_ms() }),
         }],
     );
     update(&watcher, &job, &previous, now, started.elapsed(), recorded);
     client.unblock(Ok((format, started_report(&watcher, &previous))));
 
-    while !watcher.sleep(Duration::from_millis(watcher.interval_ms)) {
+    while !watcher.sleep() {
         let began = Instant::now();
+        pool.set_timeout(watcher.timeout());
         let current = poll(&watcher, &previous, &mut pool);
         let now = log::now_ms();
         let recorded = log::record(&cluster, now, snapshot::changes(&previous, &current));
@@ -319,7 +336,7 @@ fn update(
 
 fn start(ctx: &Ctx, args: &[&RStr], mut words: Vec<String>, format: Format) -> Result<()> {
     let seed = crate::optional_seed(ctx, &mut words)?;
-    let mut interval_ms = DEFAULT_INTERVAL_MS;
+    let mut interval_ms = None;
     let mut rest = words.iter();
     while let Some(word) = rest.next() {
         if !word.eq_ignore_ascii_case("interval") {
@@ -334,6 +351,7 @@ fn start(ctx: &Ctx, args: &[&RStr], mut words: Vec<String>, format: Format) -> R
             .parse()
             .ok()
             .filter(|ms| INTERVAL_RANGE.contains(ms))
+            .map(Some)
             .ok_or_else(|| {
                 Error::err(format!(
                     "INTERVAL must be between {} and {} ms, got '{value}'",
@@ -344,17 +362,28 @@ fn start(ctx: &Ctx, args: &[&RStr], mut words: Vec<String>, format: Format) -> R
     }
     let mut all = watchers();
     reap(&mut all);
-    if all
+    if let Some(running) = all
         .iter()
-        .any(|r| r.watcher.seed == seed && !r.watcher.ended.load(Ordering::Acquire))
+        .find(|r| r.watcher.seed == seed && !r.watcher.ended.load(Ordering::Acquire))
     {
-        return Err(Error::err(format!(
-            "already watching {seed} (CLUSTER.MONITOR STOP {seed} first)"
-        )));
+        // A running watcher only takes a new interval.
+        let Some(interval_ms) = interval_ms else {
+            return Err(Error::err(format!(
+                "already watching {seed} (CLUSTER.MONITOR STOP {seed} first, or give INTERVAL \
+                 to change its interval)"
+            )));
+        };
+        let was = running.watcher.interval_ms();
+        running.watcher.set_interval(interval_ms);
+        let report = Report::new(
+            format!("watching {seed} every {interval_ms} ms now (was {was} ms)\n"),
+            running.watcher.to_json(),
+        );
+        return reply(ctx, format, &report);
     }
     let watcher = Arc::new(Watcher {
         seed,
-        interval_ms,
+        interval_ms: AtomicU64::new(interval_ms.unwrap_or(DEFAULT_INTERVAL_MS)),
         started_ms: log::now_ms(),
         stop: Mutex::new(false),
         wake: Condvar::new(),
@@ -515,7 +544,7 @@ fn info(info: &mut InfoCtx, for_crash_report: bool) {
         let s = &status.snapshot;
         info.dict(&format!("watcher_{i}"), |dict| {
             dict.field_str("seed", &watcher.seed.to_string());
-            dict.field_u64("interval_ms", watcher.interval_ms);
+            dict.field_u64("interval_ms", watcher.interval_ms());
             dict.field_u64("polls", status.polls);
             dict.field_u64("last_poll_ms", status.last_poll_ms);
             dict.field_u64("nodes", s.nodes.len() as u64);

@@ -621,6 +621,15 @@ impl Pool {
             .collect()
     }
 
+    /// Sets how long a reply may take, for the kept connections and new ones.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        if self.timeout != Some(timeout) {
+            self.timeout = Some(timeout);
+            self.conns
+                .retain(|_, conn| conn.set_timeout(timeout).is_ok());
+        }
+    }
+
     /// Closes the connections to addresses `keep` refuses.
     pub fn retain(&mut self, keep: impl Fn(&Addr) -> bool) {
         self.conns.retain(|addr, _| keep(addr));
