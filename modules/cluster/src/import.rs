@@ -79,44 +79,56 @@ pub fn import(job: &Job, seed: &Addr, from: &Addr, options: ImportOptions) -> Re
     let mut tally = Tally::default();
     let mut cursor = "0".to_owned();
     job.progress("importing");
-    loop {
-        let (next, keys) = scan(&mut source, &cursor)?;
-        if !keys.is_empty() {
-            let slots = slots_of.pipeline(
-                &keys
-                    .iter()
-                    .map(|key| command(&[b"CLUSTER".as_slice(), b"KEYSLOT", key]))
-                    .collect::<Vec<_>>(),
-            )?;
-            let mut batches: BTreeMap<Addr, Vec<Vec<u8>>> = BTreeMap::new();
-            for (key, slot) in keys.into_iter().zip(slots) {
-                let Value::Int(slot) = slot else {
-                    return Err(Error::err(format!(
-                        "{}: CLUSTER KEYSLOT: unexpected reply {slot:?}",
-                        slots_of.addr
-                    )));
-                };
-                let owner = u16::try_from(slot)
-                    .ok()
-                    .and_then(|slot| owner_addr.get(&slot))
-                    .ok_or_else(|| Error::err(format!("slot {slot} has no owner")))?;
-                batches.entry(owner.clone()).or_default().push(key);
+    let mut run = || -> Result<()> {
+        loop {
+            let (next, keys) = scan(&mut source, &cursor)?;
+            if !keys.is_empty() {
+                let slots = slots_of.pipeline(
+                    &keys
+                        .iter()
+                        .map(|key| command(&[b"CLUSTER".as_slice(), b"KEYSLOT", key]))
+                        .collect::<Vec<_>>(),
+                )?;
+                let mut batches: BTreeMap<Addr, Vec<Vec<u8>>> = BTreeMap::new();
+                for (key, slot) in keys.into_iter().zip(slots) {
+                    let Value::Int(slot) = slot else {
+                        return Err(Error::err(format!(
+                            "{}: CLUSTER KEYSLOT: unexpected reply {slot:?}",
+                            slots_of.addr
+                        )));
+                    };
+                    let owner = u16::try_from(slot)
+                        .ok()
+                        .and_then(|slot| owner_addr.get(&slot))
+                        .ok_or_else(|| Error::err(format!("slot {slot} has no owner")))?;
+                    batches.entry(owner.clone()).or_default().push(key);
+                }
+                for (owner, keys) in batches {
+                    let conn = match owners.entry(owner.clone()) {
+                        std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                        std::collections::btree_map::Entry::Vacant(e) => {
+                            e.insert(Conn::open(&owner)?)
+                        }
+                    };
+                    send(&mut source, conn, &owner, keys, options, &mut tally)?;
+                }
+                job.set("keys_moved", tally.imported);
+                job.set("keys_skipped", tally.skipped);
             }
-            for (owner, keys) in batches {
-                let conn = match owners.entry(owner.clone()) {
-                    std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-                    std::collections::btree_map::Entry::Vacant(e) => e.insert(Conn::open(&owner)?),
-                };
-                send(&mut source, conn, &owner, keys, options, &mut tally)?;
+            if next == "0" {
+                return Ok(());
             }
-            job.set("keys_moved", tally.imported);
-            job.set("keys_skipped", tally.skipped);
+            cursor = next;
         }
-        if next == "0" {
-            break;
-        }
-        cursor = next;
-    }
+    };
+    run().map_err(|e| {
+        Error::err(format!(
+            "{} ({} keys {} before it; the others are still on {from})",
+            e.to_string().trim_start_matches("ERR "),
+            tally.imported,
+            if options.copy { "copied" } else { "moved" }
+        ))
+    })?;
     let elapsed = started.elapsed().as_millis() as u64;
     let how = if options.copy { "copied" } else { "moved" };
     let mut text = format!(
