@@ -363,8 +363,6 @@ fn fix_open_slots(
 ) -> Result<()> {
     let addr_of = |id: &str| view.require_addr(id);
     let owners = view.owners();
-    // Open slots: finish a migration both sides of which are in place, else bring every key
-    // back to the owner and close the slot.
     let open = view.open_slots();
     for slot in &findings.open_slots {
         let slot = *slot;
@@ -439,7 +437,6 @@ fn fix_multi_owner(
 ) -> Result<()> {
     let addr_of = |id: &str| view.require_addr(id);
     let owners = view.owners();
-    // Slots several masters claim (and not open): the one with most keys keeps it.
     for &slot in findings
         .multi_owner
         .iter()

@@ -13,7 +13,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
@@ -535,33 +534,25 @@ pub fn parallel_n<T: Send, R: Send>(
     work: impl Fn(T) -> R + Sync,
 ) -> Vec<Option<R>> {
     let count = items.len();
-    let queue: Vec<Mutex<Option<T>>> = items.into_iter().map(|i| Mutex::new(Some(i))).collect();
-    let next = AtomicUsize::new(0);
-    let results: Vec<Mutex<Option<R>>> = (0..count).map(|_| Mutex::new(None)).collect();
+    let queue = Mutex::new(items.into_iter().enumerate());
+    let results: Mutex<Vec<Option<R>>> = Mutex::new((0..count).map(|_| None).collect());
     std::thread::scope(|s| {
         for _ in 0..count.min(limit.max(1)) {
             s.spawn(|| {
                 loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(slot) = queue.get(i) else {
+                    let next = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
+                    let Some((i, item)) = next else {
                         break;
-                    };
-                    let item = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
-                    let Some(item) = item else {
-                        continue;
                     };
                     // A panic costs only its own item's result.
                     if let Ok(result) = catch_unwind(AssertUnwindSafe(|| work(item))) {
-                        *results[i].lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
+                        results.lock().unwrap_or_else(PoisonError::into_inner)[i] = Some(result);
                     }
                 }
             });
         }
     });
-    results
-        .into_iter()
-        .map(|r| r.into_inner().unwrap_or_else(PoisonError::into_inner))
-        .collect()
+    results.into_inner().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Connections kept open between reads of the cluster, by address: a wait polling every
@@ -852,6 +843,20 @@ pub fn wait_for(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parallel_keeps_order_and_loses_only_a_panicking_item() {
+        let results = parallel_n((0..50).collect(), 3, |i: u32| {
+            assert_ne!(i, 7, "item 7 panics");
+            i * 2
+        });
+        assert_eq!(results.len(), 50);
+        for (i, result) in results.iter().enumerate() {
+            let expected = (i != 7).then_some(i as u32 * 2);
+            assert_eq!(*result, expected, "item {i}");
+        }
+        assert!(parallel(Vec::<u32>::new(), |i| i).is_empty());
+    }
 
     #[test]
     fn parses_nodes() {
