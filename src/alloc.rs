@@ -7,54 +7,115 @@
 //! `RedisModule_Alloc` instead, as C modules do; this allocator does that for every Rust
 //! allocation of the module.
 //!
-//! Rules it relies on:
-//! * Before the server has handed the module its API (during the first instants of
-//!   `RedisModule_OnLoad`), allocations go to the system allocator; the SDK keeps nothing
-//!   allocated then alive past that point, so no pointer is freed by the other allocator.
-//! * The server's allocator aligns to 16 bytes (jemalloc; glibc malloc) or, where the server
-//!   keeps a size header in front of each block (libc builds without `malloc_usable_size`), to
-//!   8: probed once at load ([`probe`]). A layout that needs more (hash tables want 16, std's
-//!   channels pad to 128) gets a block `align` bytes larger, with the server's pointer stored
-//!   just before the aligned address it hands out: an allocation failure would abort the
-//!   server, so this must never fail where `System` would not.
+//! `RedisModule_Alloc(size)` promises no alignment, and the servers users run differ: Redis
+//! built from source uses its bundled jemalloc, whose 24-, 40- and 56-byte size classes are
+//! only 8-aligned; a libc build without `malloc_usable_size` keeps an 8-byte size header in
+//! front of every block, so none of its blocks is 16-aligned; tcmalloc and glibc align 16. So
+//! the alignment of every layout is made by construction, never learned from one block:
+//! * **align ≤ 8**: `Alloc(max(size, align))`. Every allocator a server is built with returns
+//!   8-aligned blocks on 64-bit targets, and a block of at least `align` bytes comes from a size
+//!   class of at least `align` (a 4-byte block could otherwise be 4-aligned).
+//! * **align = 16** (hash tables, `u128`, SIMD groups): `Alloc(size rounded up to 16)`. A
+//!   size-class allocator carves a class's blocks out of page-aligned runs at multiples of the
+//!   class size, and the class serving a multiple of 16 is itself a multiple of 16, so its
+//!   blocks are 16-aligned (jemalloc with any quantum, tcmalloc, glibc). At load,
+//!   [`check_size_classes`] allocates every multiple of 16 from 16 to 4096 bytes and a few
+//!   large ones, and only if every block is 16-aligned does this path run; otherwise (the
+//!   header-keeping libc build) 16 is served like larger alignments. Each block is checked
+//!   again as it is handed out: a server that breaks the rule later aborts with a clear cause
+//!   instead of faulting somewhere in a hash table.
+//! * **align > 16** (std's channels pad to 128, page-aligned buffers): a block `align` bytes
+//!   larger, with the server's pointer stored just before the aligned address handed out
+//!   (jemalloc aligns its large blocks only to a cache line). An allocation failure would abort
+//!   the server, so this must never fail where `System` would not.
+//!
+//! Which path a layout takes depends only on the layout and on what [`check_size_classes`]
+//! found before the first allocation, so `dealloc` and `realloc` always take the path `alloc`
+//! took.
+//!
+//! Before the server has handed the module its API (during the first instants of
+//! `RedisModule_OnLoad`), allocations go to the system allocator; the SDK keeps nothing
+//! allocated then alive past that point, so no pointer is freed by the other allocator.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::ffi::c_void;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
-/// The alignment of the server's blocks: 16 or 8, set by [`probe`] before the allocator starts
-/// using the server, never changed after.
-static SERVER_ALIGN: AtomicUsize = AtomicUsize::new(8);
+/// Whether blocks whose size is a multiple of 16 are 16-aligned on this server: set by
+/// [`check_size_classes`] before the allocator starts using the server, never changed after.
+static SIXTEEN_BY_SIZE: AtomicBool = AtomicBool::new(false);
 
+/// The largest alignment served by the server's blocks themselves (8, or 16 where
+/// [`SIXTEEN_BY_SIZE`]); larger ones are over-allocated.
 #[inline(always)]
-fn server_align() -> usize {
-    SERVER_ALIGN.load(Ordering::Relaxed)
+fn direct_align() -> usize {
+    if SIXTEEN_BY_SIZE.load(Ordering::Relaxed) {
+        16
+    } else {
+        8
+    }
 }
 
-/// Learns the server allocator's alignment (called once at load, before [`crate::api`] says it
-/// is loaded, so before any Rust allocation goes to the server): a size header in front of the
-/// blocks shifts every one of them by the same 8 bytes, so one block tells.
+/// The size asked of the server for a layout served directly: at least `align` bytes, and a
+/// multiple of 16 when 16-aligned (see the module docs).
+#[inline(always)]
+fn direct_size(size: usize, align: usize) -> usize {
+    if align == 16 {
+        // Cannot overflow past what the caller may ask: a valid layout's size rounded up to
+        // its alignment is at most isize::MAX.
+        (size.max(1) + 15) & !15
+    } else {
+        size.max(align)
+    }
+}
+
+/// Learns, once at load, whether the server aligns blocks of every multiple of 16 bytes to 16
+/// (called before [`crate::api`] says it is loaded, so before any Rust allocation goes to the
+/// server). Every small size class is tried, each block kept until the end so that each check
+/// sees a fresh block, plus sizes served by the large-block paths.
 ///
 /// # Safety
 /// The core API entries are loaded.
-pub(crate) unsafe fn probe() {
-    // SAFETY: the API is loaded (the caller's contract); the block is freed at once.
-    let align = unsafe {
-        let block = core_api!(Alloc)(64);
-        let align = if block as usize % 16 == 0 { 16 } else { 8 };
-        core_api!(Free)(block);
-        align
-    };
-    SERVER_ALIGN.store(align, Ordering::Relaxed);
+pub(crate) unsafe fn check_size_classes() {
+    const LARGE: [usize; 6] = [8 << 10, 16 << 10, 40 << 10, 64 << 10, 1 << 20, 4 << 20];
+    let mut blocks = [std::ptr::null_mut::<c_void>(); 256 + LARGE.len()];
+    let sizes = (1..=256).map(|n| n * 16).chain(LARGE);
+    let mut aligned = true;
+    for (slot, size) in blocks.iter_mut().zip(sizes) {
+        // SAFETY: the API is loaded (the caller's contract); each block is freed below.
+        *slot = unsafe { core_api!(Alloc)(size) };
+        aligned &= (*slot as usize).is_multiple_of(16);
+    }
+    for block in blocks {
+        // SAFETY: allocated just above by RedisModule_Alloc, freed once.
+        unsafe { core_api!(Free)(block) };
+    }
+    SIXTEEN_BY_SIZE.store(aligned, Ordering::Relaxed);
+}
+
+/// Stops the process when the server handed out a block its size class should have aligned:
+/// using it would fault later where no one could tell why.
+#[cold]
+#[inline(never)]
+fn misaligned_block() -> ! {
+    eprintln_unallocated(b"rs-rm: the server allocator returned a block below 16-byte alignment for a multiple of 16 bytes; aborting\n");
+    std::process::abort()
+}
+
+/// Writes to stderr without allocating (we are inside the allocator).
+fn eprintln_unallocated(message: &[u8]) {
+    use std::io::Write;
+    let _ = std::io::stderr().lock().write_all(message);
 }
 
 /// `RedisModule_Alloc` / `Realloc` / `Free` as a [`GlobalAlloc`]. Install it with
 /// [`crate::server_allocator!`].
 pub struct ServerAllocator;
 
-// SAFETY: every pointer returned is either from the server's allocator (size ≥ the layout's,
-// aligned to the server's alignment when that is enough, else over-allocated and aligned) or from `System` before the API is
-// loaded; each is released by the allocator that produced it (see the module docs).
+// SAFETY: every pointer returned is either from the server's allocator (a block of at least the
+// layout's size, aligned as the module docs show, or over-allocated and aligned) or from
+// `System` before the API is loaded; each is released by the allocator that produced it, on the
+// path the layout alone selects.
 unsafe impl GlobalAlloc for ServerAllocator {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
@@ -62,14 +123,17 @@ unsafe impl GlobalAlloc for ServerAllocator {
             // SAFETY: the caller's layout contract is forwarded unchanged.
             return unsafe { System.alloc(layout) };
         }
-        if layout.align() > server_align() {
+        let align = layout.align();
+        if align > direct_align() {
             // SAFETY: the API is loaded.
             return unsafe { alloc_overaligned(layout) };
         }
-        // At least `align` bytes: a smaller block may come from a size class aligned below the
-        // server's usual alignment (jemalloc's 8-byte class is 8-aligned).
         // SAFETY: the API is loaded; RedisModule_Alloc may be called from any thread.
-        unsafe { core_api!(Alloc)(layout.size().max(layout.align())) as *mut u8 }
+        let block = unsafe { core_api!(Alloc)(direct_size(layout.size(), align)) } as *mut u8;
+        if align == 16 && !(block as usize).is_multiple_of(16) {
+            misaligned_block();
+        }
+        block
     }
 
     #[inline]
@@ -78,7 +142,7 @@ unsafe impl GlobalAlloc for ServerAllocator {
             // SAFETY: allocated by `System` (the API was not loaded yet) with this layout.
             return unsafe { System.dealloc(ptr, layout) };
         }
-        let block = if layout.align() > server_align() {
+        let block = if layout.align() > direct_align() {
             // SAFETY: made by `alloc_overaligned`, which stored the block's start there.
             unsafe { ptr.cast::<*mut u8>().sub(1).read() }
         } else {
@@ -94,9 +158,10 @@ unsafe impl GlobalAlloc for ServerAllocator {
             // SAFETY: allocated by `System` with `layout`; the contract is forwarded.
             return unsafe { System.realloc(ptr, layout, new_size) };
         }
-        if layout.align() > server_align() {
+        let align = layout.align();
+        if align > direct_align() {
             // SAFETY: the caller guarantees `new_size` with this alignment is a valid layout.
-            let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+            let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, align) };
             // SAFETY: a fresh block for the new layout, the old one's bytes copied over (the
             // smaller of the two sizes), then the old block released as the caller no longer
             // uses it.
@@ -110,9 +175,15 @@ unsafe impl GlobalAlloc for ServerAllocator {
                 return new;
             }
         }
-        // SAFETY: `ptr` came from the server's allocator; at least `align` bytes, as in
-        // `alloc`, keep the block aligned.
-        unsafe { core_api!(Realloc)(ptr as *mut c_void, new_size.max(layout.align())) as *mut u8 }
+        // SAFETY: `ptr` came from the server's allocator on the direct path; the new size is
+        // chosen as in `alloc`, so a moved block is aligned as a fresh one would be.
+        let block = unsafe {
+            core_api!(Realloc)(ptr as *mut c_void, direct_size(new_size, align)) as *mut u8
+        };
+        if align == 16 && !(block as usize).is_multiple_of(16) {
+            misaligned_block();
+        }
+        block
     }
 }
 
@@ -121,7 +192,7 @@ unsafe impl GlobalAlloc for ServerAllocator {
 /// and the block's start stored in the 8 bytes before that address.
 ///
 /// # Safety
-/// The API is loaded; `layout.align() > server_align()`.
+/// The API is loaded; `layout.align() > direct_align()` (so at least 16).
 unsafe fn alloc_overaligned(layout: Layout) -> *mut u8 {
     let Some(total) = layout.size().checked_add(layout.align()) else {
         return std::ptr::null_mut();

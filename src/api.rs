@@ -82,7 +82,7 @@ pub(crate) unsafe fn load(ctx: *mut RedisModuleCtx) -> Result<(), Vec<&'static s
     // SAFETY: as above; no callback is registered yet, so nothing reads CORE now.
     unsafe { (*CORE.0.get()).write(core) };
     // SAFETY: the core entries are loaded just above.
-    unsafe { crate::alloc::probe() };
+    unsafe { crate::alloc::check_size_classes() };
     LOADED.store(true, std::sync::atomic::Ordering::Release);
     Ok(())
 }
