@@ -36,10 +36,65 @@ impl ParseCallbacks for TypedConstants {
     }
 }
 
+/// Entries of the module API newer than the vendored header (Redis 7.2), declared here from
+/// their public signatures (Redis 7.4 and unstable's `redismodule.h`) so the table asks the
+/// server for them by name like every other entry: `None` where it lacks them. An entry the
+/// header gains later is taken from the header instead.
+const NEWER_ENTRIES: &[(&str, &str)] = &[
+    // Redis 7.4
+    (
+        "ClusterKeySlot",
+        "unsafe extern \"C\" fn(key: *mut RedisModuleString) -> ::std::os::raw::c_uint",
+    ),
+    (
+        "ClusterCanonicalKeyNameInSlot",
+        "unsafe extern \"C\" fn(slot: ::std::os::raw::c_uint) -> *const ::std::os::raw::c_char",
+    ),
+    (
+        "TryCalloc",
+        "unsafe extern \"C\" fn(nmemb: usize, size: usize) -> *mut ::std::os::raw::c_void",
+    ),
+    (
+        "TryRealloc",
+        "unsafe extern \"C\" fn(ptr: *mut ::std::os::raw::c_void, bytes: usize) \
+         -> *mut ::std::os::raw::c_void",
+    ),
+    // Redis 8 (unstable)
+    (
+        "RegisterDefragCallbacks",
+        "unsafe extern \"C\" fn(ctx: *mut RedisModuleCtx, start: RedisModuleDefragFunc, \
+         end: RedisModuleDefragFunc) -> ::std::os::raw::c_int",
+    ),
+    (
+        "DefragAllocRaw",
+        "unsafe extern \"C\" fn(ctx: *mut RedisModuleDefragCtx, size: usize) \
+         -> *mut ::std::os::raw::c_void",
+    ),
+    (
+        "DefragFreeRaw",
+        "unsafe extern \"C\" fn(ctx: *mut RedisModuleDefragCtx, ptr: *mut ::std::os::raw::c_void)",
+    ),
+];
+
+/// bindgen parses the header with libclang, loaded at run time. Without it bindgen panics deep
+/// inside ("Unable to find libclang"); say what is missing and how to get it instead.
+fn require_libclang() {
+    if let Err(why) = clang_sys::load() {
+        panic!(
+            "\n\nrs-rm's build needs libclang (bindgen reads vendor/redismodule.h with it), and \
+             none could be loaded:\n  {why}\n\
+             Fix: `bash tools/setup.sh` (installs it), or `apt-get install libclang-dev`, or set \
+             LIBCLANG_PATH to the folder holding libclang.so / libclang-<version>.so.\n\
+             (libclang-cpp.so is a different library and does not do.)\n"
+        );
+    }
+}
+
 fn main() {
     println!("cargo:rerun-if-changed={HEADER}");
     println!("cargo:rerun-if-changed=build.rs");
 
+    require_libclang();
     let generated = bindgen::Builder::default()
         .header(HEADER)
         .allowlist_type("RedisModule.*")
@@ -53,7 +108,7 @@ fn main() {
         .generate_comments(false)
         .prepend_enum_name(false)
         .generate()
-        .expect("bindgen could not read vendor/redismodule.h (is libclang installed?)")
+        .expect("bindgen could not read vendor/redismodule.h")
         .to_string();
 
     let file = syn::parse_file(&generated).expect("bindgen output parses as Rust");
@@ -86,6 +141,15 @@ fn main() {
                 }
             }
             other => sys_items.push(other),
+        }
+    }
+    for (name, fn_type) in NEWER_ENTRIES {
+        if !entries.iter().any(|(entry, _, _)| entry == name) {
+            entries.push((
+                (*name).to_owned(),
+                format!("Option<{fn_type}>"),
+                (*fn_type).to_owned(),
+            ));
         }
     }
     assert!(

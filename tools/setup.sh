@@ -13,10 +13,16 @@ as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
+# What bindgen (clang-sys) loads: libclang.so, libclang.so.N, libclang-N.so(.M). Not
+# libclang-cpp.so, which a stock image with LLVM has and which bindgen cannot use.
 has_libclang() {
-    compgen -G "/usr/lib/llvm-*/lib/libclang*.so*" >/dev/null ||
-        compgen -G "/usr/lib/x86_64-linux-gnu/libclang*.so*" >/dev/null ||
-        compgen -G "/usr/lib/aarch64-linux-gnu/libclang*.so*" >/dev/null
+    local dir f
+    for dir in ${LIBCLANG_PATH:-} /usr/lib/llvm-*/lib /usr/lib/x86_64-linux-gnu /usr/lib/aarch64-linux-gnu /usr/lib /usr/local/lib; do
+        for f in "$dir"/libclang.so "$dir"/libclang.so.* "$dir"/libclang-[0-9]*.so*; do
+            [ -e "$f" ] && return 0
+        done
+    done
+    return 1
 }
 
 packages=()
