@@ -36,6 +36,8 @@ pub mod verify;
 #[cfg(feature = "publish")]
 pub mod publish;
 #[cfg(feature = "publish")]
+pub mod release;
+#[cfg(feature = "publish")]
 pub mod serve;
 
 use std::fmt;

@@ -129,9 +129,16 @@ impl GitRegistry {
         std::fs::create_dir_all(dir)
             .map_err(|e| crate::Error(format!("cannot create {}: {e}", dir.display())))?;
         let registry = GitRegistry {
-            dir: dir.to_owned(),
+            dir: dir
+                .canonicalize()
+                .map_err(|e| crate::Error(format!("cannot resolve {}: {e}", dir.display())))?,
         };
-        registry.git(&["init", "--quiet", "--initial-branch=main"])?;
+        // `init DIR` creates DIR/.git: it cannot reach a repository around DIR.
+        run_git(
+            registry.pinned(Command::new("git")),
+            &["init", "--quiet", "--initial-branch=main"],
+            Some(&registry.dir),
+        )?;
         Ok(registry)
     }
 
@@ -183,11 +190,24 @@ impl GitRegistry {
         Ok(self.git(&["rev-parse", "HEAD"])?.trim().to_owned())
     }
 
-    /// Runs git in the repository; its output.
+    /// Runs git on this repository and no other; its output. The repository is named
+    /// explicitly (`--git-dir DIR/.git --work-tree DIR`), so if DIR/.git disappears git fails
+    /// instead of searching upward and writing into a repository around DIR (a checkout the
+    /// registry sits in); the variables that redirect git are cleared for the same reason.
     pub fn git(&self, args: &[&str]) -> Result<String> {
-        let out = Command::new("git")
-            .arg("-C")
-            .arg(&self.dir)
+        let mut command = self.pinned(Command::new("git"));
+        command
+            .arg("--git-dir")
+            .arg(self.dir.join(".git"))
+            .arg("--work-tree")
+            .arg(&self.dir);
+        run_git(command, args, None)
+    }
+
+    /// `command` with fixed identity and dates, no signing, no repository from the
+    /// environment, and no discovery above the registry's parent.
+    fn pinned(&self, mut command: Command) -> Command {
+        command
             .args([
                 "-c",
                 "user.name=rs-rm registry",
@@ -195,18 +215,33 @@ impl GitRegistry {
                 "user.email=registry@rs-rm.invalid",
             ])
             .args(["-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false"])
-            .args(args)
             .env("GIT_AUTHOR_DATE", "2025-01-01T00:00:00Z")
-            .env("GIT_COMMITTER_DATE", "2025-01-01T00:00:00Z")
-            .output()
-            .map_err(|e| crate::Error(format!("cannot run git: {e}")))?;
-        if !out.status.success() {
-            refuse!(
-                "git {} failed: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
+            .env("GIT_COMMITTER_DATE", "2025-01-01T00:00:00Z");
+        for name in crate::source::GIT_REPOSITORY_VARIABLES {
+            command.env_remove(name);
         }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        if let Some(parent) = self.dir.parent() {
+            command.env("GIT_CEILING_DIRECTORIES", parent);
+        }
+        command
     }
+}
+
+/// Runs a prepared git command with `args` (and a last path argument); its stdout.
+fn run_git(mut command: Command, args: &[&str], path: Option<&Path>) -> Result<String> {
+    command.args(args);
+    if let Some(path) = path {
+        command.arg(path);
+    }
+    let out = command
+        .output()
+        .map_err(|e| crate::Error(format!("cannot run git: {e}")))?;
+    if !out.status.success() {
+        refuse!(
+            "git {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }

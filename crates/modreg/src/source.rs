@@ -262,12 +262,10 @@ fn git_mirror(url: &str, home: &Path) -> Result<PathBuf> {
         .map_err(|e| crate::Error(format!("cannot create {}: {e}", cache.display())))?;
     let partial = cache.join(format!(".clone-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&partial);
-    let mut clone = Command::new("git");
+    let mut clone = plain_git();
     clone
         .args(["clone", "--mirror", "--quiet", "--", url])
-        .arg(&partial)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .stdin(Stdio::null());
+        .arg(&partial);
     if let Err(error) = over_network(&mut clone) {
         let _ = std::fs::remove_dir_all(&partial);
         refuse!(
@@ -360,13 +358,33 @@ fn output_within(command: &mut Command, limit: Duration) -> std::io::Result<Outp
     })
 }
 
-fn git_command(mirror: &Path) -> Command {
+/// Variables that make git use another repository than the one named: cleared for every git
+/// call (a server started from a git hook inherits `GIT_DIR`, which `-C` does not override).
+pub(crate) const GIT_REPOSITORY_VARIABLES: [&str; 8] = [
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_COMMON_DIR",
+    "GIT_NAMESPACE",
+    "GIT_CEILING_DIRECTORIES",
+];
+
+/// `git`, with no repository from the environment, no prompt and no stdin.
+fn plain_git() -> Command {
     let mut command = Command::new("git");
+    for name in GIT_REPOSITORY_VARIABLES {
+        command.env_remove(name);
+    }
+    command.env("GIT_TERMINAL_PROMPT", "0").stdin(Stdio::null());
     command
-        .arg("--git-dir")
-        .arg(mirror)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .stdin(Stdio::null());
+}
+
+/// `git` on the mirror and no other repository.
+fn git_command(mirror: &Path) -> Command {
+    let mut command = plain_git();
+    command.arg("--git-dir").arg(mirror);
     command
 }
 

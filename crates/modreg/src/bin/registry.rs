@@ -14,14 +14,14 @@
 //!     loopback port; prints the port, serves until stdin closes.
 //! ```
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use modreg::index::{Artifact, FORMAT, Index, ModuleEntry, Namespace, Version};
-use modreg::publish::{GitRegistry, Keys, stamp};
+use modreg::index::Version;
+use modreg::publish::Keys;
+use modreg::release::{Build, publish_local};
 use modreg::serve::{Options, Server};
-use modreg::verify::{platform, sha256_hex};
+use modreg::verify::platform;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -95,7 +95,12 @@ fn publish(args: &[String]) -> Result<(), String> {
                 .into_owned();
             let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
             let (version, description) = crate_info(&root.join("modules").join(&name));
-            builds.push((name, version, description, bytes));
+            builds.push(Build {
+                name,
+                version,
+                description,
+                bytes,
+            });
         }
     }
     if builds.is_empty() {
@@ -104,62 +109,8 @@ fn publish(args: &[String]) -> Result<(), String> {
             modules_dir.display()
         ));
     }
-    builds.sort_by(|a, b| a.0.cmp(&b.0));
-    let registry = GitRegistry::create(&out).map_err(|e| e.0)?;
-    let platform = platform();
-    let mut modules: BTreeMap<String, ModuleEntry> = BTreeMap::new();
-    for release in ["rc", "final"] {
-        let mut versions = Vec::new();
-        for (name, crate_version, _, bytes) in &builds {
-            let tag = match release {
-                "rc" => format!("v{crate_version}-rc.1"),
-                _ => format!("v{crate_version}"),
-            };
-            let bytes = stamp(bytes, &tag);
-            let path = registry
-                .write_artifact(&namespace, name, &platform, &bytes)
-                .map_err(|e| e.0)?;
-            let artifact = Artifact {
-                path,
-                sha256: sha256_hex(&bytes),
-                size: bytes.len() as u64,
-            };
-            versions.push((name.clone(), tag, artifact));
-        }
-        // One revision per release; module tags are per module (`json/v0.1.0`) would need one
-        // revision each, so a release tag names the revision holding every module's release.
-        let tag = versions.first().map(|v| v.1.clone()).unwrap_or_default();
-        let commit = registry
-            .commit(&format!("release {tag}"), Some(&tag))
-            .map_err(|e| e.0)?;
-        for (name, tag, artifact) in versions {
-            let description = builds
-                .iter()
-                .find(|b| b.0 == name)
-                .map(|b| b.2.clone())
-                .unwrap_or_default();
-            let entry = modules.entry(name.clone()).or_insert_with(|| ModuleEntry {
-                name: name.clone(),
-                description,
-                versions: Vec::new(),
-            });
-            entry.versions.push(Version {
-                tag: Some(tag),
-                commit: Some(commit.clone()),
-                min_server: Some("7.0.0".to_owned()),
-                artifacts: [(platform.clone(), artifact)].into(),
-            });
-        }
-    }
-    let index = Index {
-        format: FORMAT,
-        namespaces: vec![Namespace {
-            name: namespace.clone(),
-            modules: modules.into_values().collect(),
-        }],
-    };
-    registry.write_index(&index, Some(&keys)).map_err(|e| e.0)?;
-    registry.commit("index", None).map_err(|e| e.0)?;
+    builds.sort_by(|a, b| a.name.cmp(&b.name));
+    let index = publish_local(&out, &builds, &keys, &namespace, &platform()).map_err(|e| e.0)?;
     for module in &index.namespaces[0].modules {
         let tags: Vec<String> = module.versions.iter().map(Version::label).collect();
         println!(
