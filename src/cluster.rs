@@ -357,6 +357,43 @@ impl<'a> Ctx<'a> {
     }
 }
 
+/// The hash slot of `key` as the server computes it (`RedisModule_ClusterKeySlot`, Redis 7.4+
+/// and Valkey 8+; [`Error::ApiUnavailable`] elsewhere). [`key_slot`] gives the same answer on
+/// every server without a call; this one asks the authority.
+pub fn server_key_slot(key: &crate::RStr) -> Result<u16> {
+    let slot_of = api!(ClusterKeySlot);
+    // SAFETY: `key` is a live server string (borrowed for the call); the entry only reads it.
+    let slot = unsafe { slot_of(key.as_ptr()) };
+    // The server's slots are below 16384: anything else is not a slot.
+    u16::try_from(slot)
+        .ok()
+        .filter(|slot| *slot < 16384)
+        .ok_or_else(|| Error::err(format!("the server gave slot {slot}")))
+}
+
+/// A short key name the server hashes to `slot` (`RedisModule_ClusterCanonicalKeyNameInSlot`,
+/// Redis 7.4+ and Valkey 8+): a name to put in a hash tag (`{name}…`) so that keys land in
+/// that slot. [`Error::ApiUnavailable`] where the server lacks it; an error for a slot of
+/// 16384 or more.
+pub fn canonical_key_name_in_slot(slot: u16) -> Result<&'static std::ffi::CStr> {
+    if slot >= 16384 {
+        return Err(Error::err(format!(
+            "slot {slot} is out of range (0..16384)"
+        )));
+    }
+    let name_of = api!(ClusterCanonicalKeyNameInSlot);
+    // SAFETY: a slot in range; the server returns a pointer into its static table of names
+    // (valid for the process's life), or null.
+    let name = unsafe { name_of(u32::from(slot)) };
+    if name.is_null() {
+        return Err(Error::err(format!(
+            "the server has no name for slot {slot}"
+        )));
+    }
+    // SAFETY: non-null, NUL-terminated, static (see above).
+    Ok(unsafe { std::ffi::CStr::from_ptr(name) })
+}
+
 /// The hash slot (0..16384) of a key, as the cluster computes it: CRC16 of the key, or of its
 /// hash tag (the part between the first `{` and the next `}`, when not empty), modulo 16384.
 ///

@@ -41,7 +41,7 @@ fn wait_long(what: &str, mut check: impl FnMut() -> bool) {
 #[test]
 fn outside_cluster_mode_there_is_no_cluster() {
     for kind in servers() {
-        let n = kind.name;
+        let n = kind.name.clone();
         let mut server = Server::start(&kind, &["rmtest"], &[]);
         let mut con = server.connection();
         assert_eq!(reply(&mut con, &["rmtest.cluster", "mode"]), "0", "{n}");
@@ -80,7 +80,7 @@ fn cluster_api_on_a_three_node_cluster() {
         "1000",
     ];
     for kind in servers() {
-        let n = kind.name;
+        let n = kind.name.clone();
         let a = Server::start(&kind, &["rmtest"], &cluster_args);
         let b = Server::start(&kind, &["rmtest"], &cluster_args);
         let c = Server::start(&kind, &["rmtest"], &cluster_args);
@@ -256,5 +256,61 @@ fn cluster_api_on_a_three_node_cluster() {
              node)",
             "{n}"
         );
+    }
+}
+
+/// Entries newer than the vendored header (Redis 7.2's), declared by the SDK and resolved by
+/// name at load: present exactly on the servers that have them, `ERR … not available`
+/// elsewhere, never a crash.
+#[test]
+fn newer_api_entries_where_the_server_has_them() {
+    for kind in servers() {
+        let n = &kind.name;
+        let server = Server::start(&kind, &["rmtest"], &[]);
+        let mut con = server.connection();
+        // Redis 7.4 added the slot helpers and TryCalloc/TryRealloc; Valkey has them too.
+        let since_7_4 = kind.valkey || kind.redis_at_least(7, 4);
+        // Redis 8 (unstable) added the defrag start/end callbacks and raw defrag; Valkey 9
+        // does not have them.
+        let since_8 = kind.redis_at_least(8, 0);
+        for (entry, expected) in [
+            ("ClusterKeySlot", since_7_4),
+            ("ClusterCanonicalKeyNameInSlot", since_7_4),
+            ("TryAlloc", true), // since Redis 7.0
+            ("TryCalloc", since_7_4),
+            ("TryRealloc", since_7_4),
+            ("RegisterDefragCallbacks", since_8),
+            ("DefragAllocRaw", since_8),
+            ("DefragFreeRaw", since_8),
+        ] {
+            let available = reply(&mut con, &["rmtest.available", entry]);
+            assert_eq!(available, if expected { "1" } else { "0" }, "{n}: {entry}");
+        }
+        if since_7_4 {
+            // Every slot's canonical name and 20000 keys: the server and `key_slot` agree.
+            assert_eq!(
+                reply(&mut con, &["rmtest.cluster", "slotsagree"]),
+                (16384 + 20000).to_string(),
+                "{n}"
+            );
+            assert_eq!(
+                reply(&mut con, &["rmtest.cluster", "serverslot", "user:1000"]),
+                "1649",
+                "{n}"
+            );
+            assert_eq!(
+                reply(&mut con, &["rmtest.cluster", "canonical", "16384"]),
+                "ERR slot 16384 is out of range (0..16384)",
+                "{n}"
+            );
+        } else {
+            eprintln!("{n}: no ClusterKeySlot / ClusterCanonicalKeyNameInSlot (Redis 7.4+)");
+            assert_eq!(
+                reply(&mut con, &["rmtest.cluster", "serverslot", "user:1000"]),
+                "ERR RedisModule_ClusterKeySlot is not available on this server version",
+                "{n}"
+            );
+        }
+        assert_eq!(reply(&mut con, &["ping"]), "+PONG", "{n}");
     }
 }

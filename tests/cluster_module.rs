@@ -218,7 +218,7 @@ fn assert_masters_epochs_distinct(masters: &[u16], n: &str) {
 #[test]
 fn create_gives_the_extra_replica_its_master() {
     for kind in servers() {
-        let n = kind.name;
+        let n = kind.name.clone();
         let nodes: Vec<Server> = cluster_nodes(&kind, 7, &[], &[]);
         let manager = Server::start(&kind, &["cluster"], &[]);
         let mut m = manager.connection();
@@ -278,7 +278,7 @@ fn create_gives_the_extra_replica_its_master() {
                 .unwrap();
             assert_eq!(load[1], "disabled", "{n}: {}", node.port);
         }
-        assert_masters_epochs_distinct(&master_ports, n);
+        assert_masters_epochs_distinct(&master_ports, &n);
         assert_check_ok(nodes[0].port, "after create with an extra replica");
     }
 }
@@ -286,7 +286,7 @@ fn create_gives_the_extra_replica_its_master() {
 #[test]
 fn manage_a_six_node_cluster_from_a_standalone_server() {
     for kind in servers() {
-        let n = kind.name;
+        let n = kind.name.clone();
         let mut nodes: Vec<Server> = cluster_nodes(&kind, 8, &[], &[]);
         let manager = Server::start(&kind, &["cluster"], &[]);
         let mut m = manager.connection();
@@ -368,7 +368,7 @@ fn manage_a_six_node_cluster_from_a_standalone_server() {
             );
         }
         assert_check_ok(ports[0], "after create");
-        assert_masters_epochs_distinct(&ports[..3], n);
+        assert_masters_epochs_distinct(&ports[..3], &n);
         assert_eq!(
             reply(&mut m, &["CLUSTER.CREATE", a[0], a[1], a[2]]),
             format!(
@@ -774,7 +774,7 @@ fn reshard_and_kill(
 #[test]
 fn fix_repairs_a_reshard_interrupted_by_a_kill_with_no_key_lost() {
     for kind in servers() {
-        let n = kind.name;
+        let n = kind.name.clone();
         // The manager lives in the first node; AOF with fsync always keeps every key a killed
         // node had.
         let mut nodes = cluster_nodes(
@@ -872,7 +872,7 @@ fn fix_repairs_a_reshard_interrupted_by_a_kill_with_no_key_lost() {
             // Killing the target always leaves the source migrating; a restarted Valkey source
             // may come back with nothing open, which is fine as long as no key is lost.
             assert!(
-                repaired || (what == "source" && n == "valkey"),
+                repaired || (what == "source" && kind.valkey),
                 "{n}: no kill of the {what} left an open slot in 4 attempts"
             );
             for i in 0..200 {
@@ -902,7 +902,7 @@ fn get_from_owner(seed: u16, key: &str) -> Option<String> {
 #[test]
 fn settimeout_and_import_from_a_standalone_server() {
     for kind in servers() {
-        let n = kind.name;
+        let n = kind.name.clone();
         let nodes: Vec<Server> = cluster_nodes(&kind, 3, &[], &[]);
         let manager = Server::start(&kind, &["cluster"], &[]);
         let source = Server::start(&kind, &[], &[]);
@@ -1046,19 +1046,15 @@ fn settimeout_and_import_from_a_standalone_server() {
 }
 
 /// The magic an RDB of `kind` starts with (Valkey 9 writes `VALKEY080`).
-fn rdb_magic(kind: &str) -> &'static [u8] {
-    if kind == "valkey" {
-        b"VALKEY"
-    } else {
-        b"REDIS"
-    }
+fn rdb_magic(kind: &common::ServerKind) -> &'static [u8] {
+    if kind.valkey { b"VALKEY" } else { b"REDIS" }
 }
 
 #[test]
 fn backup_writes_every_master() {
     use std::os::unix::fs::PermissionsExt as _;
     for kind in servers() {
-        let n = kind.name;
+        let n = kind.name.clone();
         let nodes: Vec<Server> = cluster_nodes(&kind, 3, &[], &[]);
         let manager = Server::start(&kind, &["cluster"], &[]);
         let mut m = manager.connection();
@@ -1163,7 +1159,11 @@ fn backup_writes_every_master() {
             let path = std::path::PathBuf::from(file["file"].as_str().unwrap());
             let id = file["id"].as_str().unwrap();
             let data = std::fs::read(&path).unwrap();
-            assert!(data.starts_with(rdb_magic(n)), "{n}: {}", path.display());
+            assert!(
+                data.starts_with(rdb_magic(&kind)),
+                "{n}: {}",
+                path.display()
+            );
             assert_eq!(file["bytes"], data.len() as u64, "{n}: {file}");
             assert_eq!(file["keys"], keys_at[id], "{n}: {file}");
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
@@ -1246,7 +1246,7 @@ fn backup_writes_every_master() {
 #[test]
 fn a_password_protected_cluster() {
     for kind in servers() {
-        let n = kind.name;
+        let n = kind.name.clone();
         let nodes: Vec<Server> = cluster_nodes(&kind, 3, &[], &[]);
         for node in &nodes {
             let mut con = node.connection();

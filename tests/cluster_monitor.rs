@@ -142,7 +142,7 @@ fn position(events: &[Json], kind: &str, node: &str) -> Option<usize> {
 #[test]
 fn a_failover_is_recorded_published_and_counted() {
     for kind in servers() {
-        let n = kind.name;
+        let n = kind.name.clone();
         let mut nodes = start_cluster(&kind, &[], &[]);
         let manager = Server::start(&kind, &["cluster"], &[]);
         let mut con = manager.connection();
@@ -401,7 +401,7 @@ fn field_now(con: &mut redis::Connection, name: &str) -> String {
 #[test]
 fn a_watcher_inside_a_cluster_node() {
     for kind in servers() {
-        let n = kind.name;
+        let n = kind.name.clone();
         let mut nodes = start_cluster(&kind, &["cluster"], &["--enable-module-command", "yes"]);
         let mut con = nodes[0].connection();
         let own = format!("127.0.0.1:{}", nodes[0].port);
@@ -462,7 +462,7 @@ fn a_watcher_inside_a_cluster_node() {
 #[test]
 fn bad_arguments_and_unreachable_seeds() {
     for kind in servers() {
-        let n = kind.name;
+        let n = kind.name.clone();
         let mut server = Server::start(&kind, &["cluster"], &[]);
         let mut con = server.connection();
         let own = format!("127.0.0.1:{}", server.port);

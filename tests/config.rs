@@ -28,7 +28,7 @@ fn seen(con: &mut redis::Connection, name: &str) -> String {
 #[test]
 fn configs_take_their_startup_values() {
     for kind in servers() {
-        let n = kind.name;
+        let n = kind.name.clone();
         let server = Server::start(
             &kind,
             &["rmtest"],
@@ -85,7 +85,7 @@ fn configs_take_their_startup_values() {
 #[test]
 fn configs_start_at_their_defaults() {
     for kind in servers() {
-        let n = kind.name;
+        let n = kind.name.clone();
         let server = Server::start(&kind, &["rmtest"], &[]);
         let mut con = server.connection();
         assert_eq!(
@@ -117,7 +117,7 @@ fn config_set_goes_through_the_server_then_validate_then_apply() {
         format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")
     };
     for kind in servers() {
-        let n = kind.name;
+        let n = kind.name.clone();
         let server = Server::start(&kind, &["rmtest"], &[]);
         let mut con = server.connection();
         let mut set = |name: &str, value: &str| reply(&mut con, &["config", "set", name, value]);
@@ -209,7 +209,7 @@ fn a_refused_load_time_value_refuses_the_load_and_leaves_nothing_behind() {
     let rmtest = module("rmtest");
     let rmtest = rmtest.to_str().unwrap();
     for kind in servers() {
-        let n = kind.name;
+        let n = kind.name.clone();
         let mut server = Server::start(&kind, &[], &["--enable-module-command", "yes"]);
         let mut con = server.connection();
         let loadex = |con: &mut redis::Connection, size: &str| {
@@ -262,7 +262,7 @@ fn module_arguments_set_configs() {
     let rmtest = module("rmtest");
     let rmtest = rmtest.to_str().unwrap();
     for kind in servers() {
-        let n = kind.name;
+        let n = kind.name.clone();
         let server = Server::start(
             &kind,
             &[],
@@ -298,7 +298,7 @@ fn module_arguments_set_configs() {
         assert_eq!(seen(&mut con, "size"), "42", "{n}");
     }
     for kind in servers() {
-        let n = kind.name;
+        let n = kind.name.clone();
         let server = Server::start(&kind, &[], &["--enable-module-command", "yes"]);
         let mut con = server.connection();
         // Out of range: the server's own check refuses it, and with it the load.

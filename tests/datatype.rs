@@ -263,7 +263,7 @@ fn values_are_set_read_changed_in_place_and_typed() {
     for kind in servers() {
         let server = start(&kind, &[]);
         let mut con = server.connection();
-        let k = kind.name;
+        let k = kind.name.clone();
         assert_eq!(reply(&mut con, &["rmtest.tget", "k"]), "(nil)", "{k}");
         tset(&mut con, "k", b"hello", "1.5", &[1, 2, i64::MIN, i64::MAX]);
         assert_eq!(
@@ -321,7 +321,7 @@ fn wrongtype_both_ways_and_between_module_types() {
     for kind in servers() {
         let server = start(&kind, &[]);
         let mut con = server.connection();
-        let k = kind.name;
+        let k = kind.name.clone();
         tset(&mut con, "t", b"x", "1", &[1]);
         assert_eq!(reply(&mut con, &["rmtest.mset", "m", "5"]), "+OK", "{k}");
         assert_eq!(reply(&mut con, &["set", "s", "str"]), "+OK", "{k}");
@@ -365,7 +365,7 @@ fn registration_is_checked() {
     for kind in servers() {
         let server = start(&kind, &[]);
         let mut con = server.connection();
-        let k = kind.name;
+        let k = kind.name.clone();
         assert_eq!(
             reply(&mut con, &["rmtest.tunregistered", "x"]),
             "ERR data type 'rmtest-lt' is not registered (call ctx.create_data_type in the \
@@ -434,7 +434,7 @@ fn a_view_keeps_its_module_value_alive_against_other_handles_and_commands() {
     for kind in servers() {
         let server = start(&kind, &[]);
         let mut con = server.connection();
-        let k = kind.name;
+        let k = kind.name.clone();
         assert_eq!(reply(&mut con, &["rmtest.mset", "m", "7"]), "+OK", "{k}");
         assert_eq!(
             reply(&mut con, &["rmtest.mview", "m", "keep"]),
@@ -485,7 +485,7 @@ fn debug_reload_round_trips_values_and_aux_data() {
     for kind in servers() {
         let server = start(&kind, &[]);
         let mut con = server.connection();
-        let k = kind.name;
+        let k = kind.name.clone();
         let mut expected = Vec::new();
         for (key, text, score, ints) in &cases {
             tset(&mut con, key, text, score, ints);
@@ -528,7 +528,7 @@ fn dump_writes_the_exact_encoding_and_restore_reads_it() {
     for kind in servers() {
         let server = start(&kind, &[]);
         let mut con = server.connection();
-        let k = kind.name;
+        let k = kind.name.clone();
         let ints = [1, 2, i64::MIN, i64::MAX, -1];
         tset(&mut con, "k", b"hello", "1.5", &ints);
         let payload = dump(&mut con, "k");
@@ -566,7 +566,7 @@ fn each_encoding_version_has_its_loader_and_newer_ones_are_refused() {
     for kind in servers() {
         let server = start(&kind, &[]);
         let mut con = server.connection();
-        let k = kind.name;
+        let k = kind.name.clone();
         tset(&mut con, "probe", b"x", "1", &[]);
         let version = rdb_version(&dump(&mut con, "probe"));
         // Version 1 had no ratio and no tag.
@@ -608,7 +608,7 @@ fn corrupt_payloads_are_load_errors_and_the_server_keeps_serving() {
     for kind in servers() {
         let mut server = start(&kind, &[]);
         let mut con = server.connection();
-        let k = kind.name;
+        let k = kind.name.clone();
         tset(&mut con, "probe", b"x", "1", &[]);
         let version = rdb_version(&dump(&mut con, "probe"));
         let good = || sample_v2(b"hello", 1.5, &[1, 2]);
@@ -712,7 +712,7 @@ fn loaded_strings_are_freed_on_success_and_on_error() {
     for kind in servers() {
         let server = start(&kind, &[]);
         let mut con = server.connection();
-        let k = kind.name;
+        let k = kind.name.clone();
         tset(&mut con, "probe", b"x", "1", &[]);
         let version = rdb_version(&dump(&mut con, "probe"));
         let text: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
@@ -749,7 +749,7 @@ fn a_truncated_rdb_file_is_a_load_error() {
     for kind in servers() {
         let mut server = start(&kind, &[]);
         let mut con = server.connection();
-        let k = kind.name;
+        let k = kind.name.clone();
         tset(&mut con, "k", b"MARK-TRUNCATE", "1", &[1, 2, 3]);
         tset(&mut con, "other", b"x", "1", &[]);
         assert_eq!(reply(&mut con, &["save"]), "+OK", "{k}");
@@ -764,7 +764,7 @@ fn a_truncated_rdb_file_is_a_load_error() {
         // answers with its load error and keeps serving (with an empty dataset).
         assert_eq!(
             reply(&mut con, &["debug", "reload", "nosave"]),
-            if kind.name == "redis" {
+            if !kind.since_7_2() {
                 "ERR Error trying to load the RDB dump"
             } else {
                 "ERR Error trying to load the RDB dump, check server logs."
@@ -799,7 +799,7 @@ fn copy_duplicates_or_fails_cleanly() {
     for kind in servers() {
         let mut server = start(&kind, &[]);
         let mut con = server.connection();
-        let k = kind.name;
+        let k = kind.name.clone();
         tset(&mut con, "a", b"orig", "3.25", &[1, 2]);
         assert_eq!(reply(&mut con, &["copy", "a", "b"]), "1", "{k}");
         assert_eq!(stat(&mut con, "copies"), 1, "{k}");
@@ -843,7 +843,7 @@ fn memory_usage_counts_what_mem_usage_reports() {
     for kind in servers() {
         let mut server = start(&kind, &[]);
         let mut con = server.connection();
-        let k = kind.name;
+        let k = kind.name.clone();
         tset(&mut con, "a", b"same", "1", &[]);
         let ints: Vec<i64> = (0..1000).collect();
         tset(&mut con, "b", b"same", "1", &ints);
@@ -865,7 +865,7 @@ fn digest_value_follows_the_content() {
     for kind in servers() {
         let mut server = start(&kind, &[]);
         let mut con = server.connection();
-        let k = kind.name;
+        let k = kind.name.clone();
         tset(&mut con, "a", b"text", "1", &[1, 2]);
         tset(&mut con, "b", b"text", "1", &[1, 2]);
         tset(&mut con, "c", b"text", "1", &[2, 1]);
@@ -933,7 +933,7 @@ fn aof_rewrite_emits_commands_that_rebuild_the_values() {
                 &["--appendonly", "yes", "--aof-use-rdb-preamble", "no"],
             );
             let mut con = server.connection();
-            let k = kind.name;
+            let k = kind.name.clone();
             wait_rewrite(&mut con);
             tset(&mut con, "a", b"with space", "2.25", &[1, 2]);
             assert_eq!(
@@ -965,7 +965,7 @@ fn aof_rewrite_emits_commands_that_rebuild_the_values() {
         let dir = copy.path().to_str().unwrap();
         let server = start(&kind, &["--dir", dir, "--appendonly", "yes"]);
         let mut con = server.connection();
-        let k = kind.name;
+        let k = kind.name.clone();
         assert_eq!(tget(&mut con, "a"), Some(a), "{k}");
         assert_eq!(tget(&mut con, "b"), Some(b), "{k}");
         assert_eq!(stat(&mut con, "live"), 2, "{k}");
@@ -980,7 +980,7 @@ fn aof_rewrite_fails_loudly_when_a_type_cannot_rewrite() {
             &["--appendonly", "yes", "--aof-use-rdb-preamble", "no"],
         );
         let mut con = server.connection();
-        let k = kind.name;
+        let k = kind.name.clone();
         wait_rewrite(&mut con);
         // Minimal keeps the default aof_rewrite: the rewrite fails instead of dropping the key.
         assert_eq!(reply(&mut con, &["rmtest.mset", "m", "1"]), "+OK", "{k}");
@@ -1018,7 +1018,7 @@ fn drop_unlink_and_free_effort() {
         // Valkey 8+ frees DEL'd values lazily by default; ask both for the classic DEL.
         let mut server = start(&kind, &["--lazyfree-lazy-user-del", "no"]);
         let mut con = server.connection();
-        let k = kind.name;
+        let k = kind.name.clone();
         let big: Vec<i64> = (0..1000).collect();
         tset(&mut con, "small", b"x", "1", &[1]);
         tset(&mut con, "big", b"x", "1", &big);
@@ -1076,7 +1076,7 @@ fn panics_in_rdb_save_and_load_never_reach_the_server() {
     for kind in servers() {
         let mut server = start(&kind, &[]);
         let mut con = server.connection();
-        let k = kind.name;
+        let k = kind.name.clone();
         // rdb_load panics: a load error.
         tset(&mut con, "l", b"panic:load", "1", &[]);
         let payload = dump(&mut con, "l");
@@ -1129,7 +1129,7 @@ fn a_replica_receives_values_and_aux_data() {
     for kind in servers() {
         let primary = start(&kind, &[]);
         let mut con = primary.connection();
-        let k = kind.name;
+        let k = kind.name.clone();
         tset(&mut con, "a", b"first", "1.5", &[1, 2, 3]);
         tset(&mut con, "b", b"bin\0ary", "-2", &[i64::MAX]);
         assert_eq!(reply(&mut con, &["rmtest.mset", "m", "9"]), "+OK", "{k}");

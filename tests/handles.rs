@@ -11,7 +11,7 @@ fn every_handle_sees_the_key_as_it_is_now() {
     for kind in servers() {
         let server = Server::start(&kind, &["rmtest"], &[]);
         let mut con = server.connection();
-        let k = kind.name;
+        let k = kind.name.clone();
         // Two handles creating the same key: before, the second write tripped a server assert.
         assert_eq!(
             reply(&mut con, &["rmtest.handles", "create-twice", "h:new"]),

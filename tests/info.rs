@@ -42,7 +42,7 @@ fn module_sections_in_info() {
     for kind in servers() {
         let server = Server::start(&kind, &["rmtest"], &[]);
         let mut con = server.connection();
-        let n = kind.name;
+        let n = kind.name.clone();
         // `INFO <module>`: every section of the module.
         let mut all: Vec<&str> = DEFAULT_SECTION.to_vec();
         all.push("");
@@ -74,7 +74,7 @@ fn a_panicking_info_function_is_contained() {
     for kind in servers() {
         let mut server = Server::start(&kind, &["rmtest"], &[]);
         let mut con = server.connection();
-        let n = kind.name;
+        let n = kind.name.clone();
         assert_eq!(reply(&mut con, &["rmtest.info.panic", "1"]), "+OK");
         let lines = info(&mut con, &["rmtest"]);
         // What was added before the panic stays; the server keeps serving.
@@ -111,7 +111,7 @@ fn server_info_fields() {
     for kind in servers() {
         let server = Server::start(&kind, &["rmtest"], &[]);
         let mut con = server.connection();
-        let n = kind.name;
+        let n = kind.name.clone();
         let port = server.port.to_string();
         assert_eq!(
             reply(&mut con, &["rmtest.serverinfo", "server", "tcp_port"]),
@@ -166,7 +166,7 @@ fn the_info_function_writes_into_crash_reports() {
     for kind in servers() {
         let mut server = Server::start(&kind, &["rmtest"], &["--enable-debug-command", "yes"]);
         let mut con = server.connection();
-        let n = kind.name;
+        let n = kind.name.clone();
         assert!(run(&mut con, &["debug", "segfault"]).is_err(), "{n}");
         wait_for("the crash report", || {
             !server.alive() && server.log().contains("rmtest_after_dict:yes")

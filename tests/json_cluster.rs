@@ -89,7 +89,7 @@ fn owner(slot: u16) -> usize {
 #[test]
 fn json_in_a_three_master_cluster() {
     for kind in servers() {
-        let n = kind.name;
+        let n = kind.name.clone();
         let mut nodes = start_cluster(&kind);
         let mut cons: Vec<redis::Connection> = nodes.iter().map(Server::connection).collect();
 

@@ -175,7 +175,7 @@ fn make_registry() -> Registry {
                 ),
                 module_entry("future", "for a later server", {
                     let mut release = release2(artifact(&future, &build));
-                    release[0].min_server = Some("99.0.0".to_owned());
+                    release[0].min_server = Some("999.0.0".to_owned()); // above every server (unstable says 255.255.255)
                     release
                 }),
             ],
@@ -261,7 +261,7 @@ fn search_get_install_list_remove() {
             &["--enable-module-command", "yes"],
         );
         let mut con = server.connection();
-        let who = kind.name;
+        let who = kind.name.clone();
 
         assert_eq!(
             reply(&mut con, &["mod.search", "HGETSET"]),
@@ -485,7 +485,7 @@ fn refusals_leave_nothing_behind() {
             &["--enable-module-command", "yes"],
         );
         let mut con = server.connection();
-        let who = kind.name;
+        let who = kind.name.clone();
         let here = platform();
         let size = std::fs::metadata(common::module("hashex")).unwrap().len();
         let cases: Vec<(&str, Option<&Path>, Option<String>, String)> = vec![
@@ -574,7 +574,7 @@ fn refusals_leave_nothing_behind() {
         );
         let answer = reply(&mut con, &["mod.install", "t/future"]);
         assert!(
-            answer.starts_with("ERR t/future@v2 needs server 99.0.0 or later (this is "),
+            answer.starts_with("ERR t/future@v2 needs server 999.0.0 or later (this is "),
             "{who}: {answer}"
         );
         // (Its artifact is a hashex build.)
@@ -648,7 +648,7 @@ fn raw_command(source: &str, port: u16, args: &[&str]) -> String {
 fn install_obeys_enable_module_command_and_acl() {
     let reg = make_registry();
     for kind in servers() {
-        let who = kind.name;
+        let who = kind.name.clone();
         let repo = reg.repo();
         let registry = repo.to_str().unwrap();
 
@@ -745,7 +745,7 @@ fn server_answers_during_a_download() {
     )
     .unwrap();
     for kind in servers() {
-        let who = kind.name;
+        let who = kind.name.clone();
         let home = reg.home(&format!("{who}-slow"));
         let server = start(&kind, &reg, &http.url(), &home, &[]);
         let port = server.port;

@@ -44,7 +44,7 @@ fn every_key_of_the_database() {
     for kind in servers() {
         let server = Server::start(&kind, &["rmtest"], &[]);
         let mut con = server.connection();
-        let n = kind.name;
+        let n = kind.name.clone();
         assert_eq!(
             strings(&mut con, &["rmtest.scan.keys"]),
             Vec::<String>::new(),
@@ -83,7 +83,7 @@ fn every_element_of_hashes_sets_and_sorted_sets() {
     for kind in servers() {
         let server = Server::start(&kind, &["rmtest"], &[]);
         let mut con = server.connection();
-        let n = kind.name;
+        let n = kind.name.clone();
         // Small aggregates stay compact (listpack / intset), big ones become hash tables.
         for (name, value) in [
             ("hash-max-listpack-entries", "16"),
@@ -193,7 +193,7 @@ fn errors_and_panics_stop_a_scan() {
     for kind in servers() {
         let mut server = Server::start(&kind, &["rmtest"], &[]);
         let mut con = server.connection();
-        let n = kind.name;
+        let n = kind.name.clone();
         pipeline(
             &mut con,
             (0..300).map(|i| command(&["set", &format!("k{i}"), "v"])),
@@ -238,7 +238,7 @@ fn the_keyspace_may_change_while_scanning() {
     for kind in servers() {
         let server = Server::start(&kind, &["rmtest"], &[]);
         let mut con = server.connection();
-        let n = kind.name;
+        let n = kind.name.clone();
         // 150 keys and their twins to delete, 10 to keep.
         pipeline(
             &mut con,
@@ -275,7 +275,7 @@ fn scanning_in_steps_across_commands() {
     for kind in servers() {
         let server = Server::start(&kind, &["rmtest"], &[]);
         let mut con = server.connection();
-        let n = kind.name;
+        let n = kind.name.clone();
         let expected: BTreeSet<String> = (0..500).map(|i| format!("s:{i}")).collect();
         pipeline(&mut con, expected.iter().map(|k| command(&["set", k, "v"])));
         let mut seen = BTreeSet::new();

@@ -1,53 +1,129 @@
 #!/usr/bin/env bash
-# Everything CI runs: build the modules and fixtures, run the cargo tests (unit, compile-fail
-# doc tests, integration tests on real servers) and the redis-cli scripts on every server, then
-# print one closing line `N passed, N failed` over all of them.
+# Everything CI runs: build the modules and fixtures, run the tests that need no server once
+# (unit, property and doc tests of every crate), then the whole server suite — the cargo
+# integration tests in tests/ and the redis-cli scripts in tests/scripts/ — once per server of
+# the matrix; a table per server, then one closing line `N passed, N failed` over all of them.
 #
-# REDIS_SERVER / VALKEY_SERVER pick the server binaries (see README); SKIP_VALKEY=1 leaves
-# Valkey out.
+# The matrix is RS_RM_SERVERS, whitespace-separated entries, each a server binary (a path, or a
+# name on PATH) or a Redis source tarball or tree, built once into a cache outside the work tree
+# by tools/servers.sh. Unset, it is what `tools/servers.sh default` prints: REDIS_SERVER
+# (default Debian's redis-server), VALKEY_SERVER unless SKIP_VALKEY=1, and every tarball in
+# ../shared/servers/ when that folder exists.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 LOG_DIR="$ROOT/target/test-logs"
+rm -rf "$LOG_DIR"
 mkdir -p "$LOG_DIR"
 
 passed=0
 failed=0
+rows=()
+
+# Adds the `test result:` lines of a cargo log to the totals of the caller's row (p, f); a
+# cargo run that failed without a failed test (a build error, a crashed test binary) counts one.
+count_cargo() {
+    local log=$1 status=$2 tp tf any=0
+    while read -r tp tf; do
+        p=$((p + tp))
+        f=$((f + tf))
+        any=1
+    done < <(sed -n 's/^test result: [A-Za-z]*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\1 \2/p' "$log")
+    if [ "$status" -ne 0 ] && { [ "$any" -eq 0 ] || ! grep -qE '^test result: FAILED' "$log"; }; then
+        f=$((f + 1))
+    fi
+}
+
+# Adds the closing line of a scripts run to (p, f); a run that failed without one counts one.
+count_scripts() {
+    local log=$1 status=$2 line rest
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
+    if [ -n "$line" ]; then
+        p=$((p + ${line%% passed*}))
+        rest=${line#*, }
+        f=$((f + ${rest%% failed*}))
+    fi
+    if [ "$status" -ne 0 ] && { [ -z "$line" ] || [ "${rest%% failed*}" -eq 0 ]; }; then
+        f=$((f + 1))
+    fi
+}
+
+add_row() { # name passed failed what
+    rows+=("$(printf '%-22s %7s %7s   %s' "$1" "$2" "$3" "$4")")
+    passed=$((passed + $2))
+    failed=$((failed + $3))
+}
+
+finish() {
+    echo
+    printf '%-22s %7s %7s   %s\n' server passed failed binary
+    printf '%s\n' "${rows[@]}"
+    echo
+    echo "$passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+    exit
+}
 
 echo "== building modules and fixtures"
 if ! bash tools/build-modules.sh --fixtures; then
     echo "build failed"
-    echo "0 passed, 1 failed"
-    exit 1
+    add_row "(build)" 0 1 "tools/build-modules.sh"
+    finish
 fi
 
-echo "== cargo test --workspace"
-cargo test --workspace --no-fail-fast 2>&1 | tee "$LOG_DIR/cargo-test.log"
-cargo_status=${PIPESTATUS[0]}
-while read -r p f; do
-    passed=$((passed + p))
-    failed=$((failed + f))
-done < <(sed -n 's/^test result: [A-Za-z]*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\1 \2/p' \
-    "$LOG_DIR/cargo-test.log")
-if [ "$cargo_status" -ne 0 ] && [ "$failed" -eq 0 ]; then
-    # A build error or crash counts no test as failed: count it here so it cannot pass.
-    failed=$((failed + 1))
+# The matrix: each entry resolved to a server binary (sources are built, or reused, first).
+if [ -n "${RS_RM_SERVERS:-}" ]; then
+    read -r -a entries <<<"$RS_RM_SERVERS"
+else
+    mapfile -t entries < <(bash tools/servers.sh default)
 fi
+binaries=()
+for entry in "${entries[@]}"; do
+    if [ -f "$entry" ] && [[ $entry == *.tar* || $entry == *.tgz ]] || [ -f "$entry/src/server.c" ]; then
+        echo "== server from source: $entry"
+        if bin=$(bash tools/servers.sh build "$entry"); then
+            binaries+=("$bin")
+        else
+            add_row "$(basename "$entry")" 0 1 "build failed: $entry"
+        fi
+    elif bin=$(command -v "$entry"); then
+        binaries+=("$bin")
+    else
+        add_row "$(basename "$entry")" 0 1 "not found: $entry (see README: Testing against your own server)"
+    fi
+done
 
-echo "== redis-cli scripts"
-bash tests/scripts/run-all.sh 2>&1 | tee "$LOG_DIR/scripts.log"
-scripts_status=${PIPESTATUS[0]}
-summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$LOG_DIR/scripts.log" | tail -n 1)
-if [ -n "$summary" ]; then
-    passed=$((passed + ${summary%% passed*}))
-    rest=${summary#*, }
-    failed=$((failed + ${rest%% failed*}))
-fi
-if [ "$scripts_status" -ne 0 ] && { [ -z "$summary" ] || [ "${rest%% failed*}" -eq 0 ]; }; then
-    failed=$((failed + 1))
-fi
+echo "== tests without a server (unit, property, doc tests)"
+p=0 f=0
+for args in "--workspace --exclude rs-rm" "-p rs-rm --lib" "-p rs-rm --doc"; do
+    log="$LOG_DIR/no-server-${args//[^a-z]/}.log"
+    # shellcheck disable=SC2086 # the arguments are words
+    cargo test $args --no-fail-fast 2>&1 | tee "$log"
+    count_cargo "$log" "${PIPESTATUS[0]}"
+done
+add_row "(no server)" "$p" "$f" "unit, property and doc tests"
 
-echo
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+i=0
+for bin in "${binaries[@]}"; do
+    i=$((i + 1))
+    name=$("$bin" --version 2>/dev/null |
+        sed -n 's/^\([A-Za-z]*\) server v=\([^ ]*\).*/\1-\2/p' | tr 'A-Z' 'a-z')
+    if [ -z "$name" ]; then
+        add_row "$(basename "$bin")" 0 1 "does not run: $bin --version"
+        continue
+    fi
+    echo "== $name ($bin): cargo integration tests"
+    p=0 f=0
+    log="$LOG_DIR/$i-$name-cargo.log"
+    RS_RM_SERVER=$bin cargo test -p rs-rm --test '*' --no-fail-fast 2>&1 | tee "$log"
+    count_cargo "$log" "${PIPESTATUS[0]}"
+    echo "== $name ($bin): redis-cli scripts"
+    log="$LOG_DIR/$i-$name-scripts.log"
+    RS_RM_SERVER=$bin bash tests/scripts/run-all.sh 2>&1 | tee "$log"
+    count_scripts "$log" "${PIPESTATUS[0]}"
+    add_row "$name" "$p" "$f" "$bin"
+done
+
+[ ${#binaries[@]} -gt 0 ] || add_row "(no server)" 0 1 "the matrix is empty"
+finish

@@ -9,27 +9,73 @@ use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-/// A server binary under test: `REDIS_SERVER` (default `redis-server`) and `VALKEY_SERVER`
-/// (default `target/servers/valkey-server`, from `cargo make setup`).
+/// A server binary under test, known by what it says of itself (`--version`): tests decide
+/// by the server's flavor and version, never by the variable that named it.
 #[derive(Clone, Debug)]
 pub struct ServerKind {
-    pub name: &'static str,
+    /// `redis-7.2.6`, `valkey-9.1.2`, `redis-255.255.255`: for messages.
+    pub name: String,
     pub binary: PathBuf,
+    pub valkey: bool,
+    pub version: (u32, u32, u32),
+}
+
+impl ServerKind {
+    /// Reads flavor and version from `binary --version` ("Redis server v=7.2.6 sha=…",
+    /// "Valkey server v=9.1.2 …").
+    pub fn probe(binary: PathBuf) -> ServerKind {
+        let out = Command::new(&binary)
+            .arg("--version")
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {} --version: {e}", binary.display()));
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let valkey = text.starts_with("Valkey");
+        let version = text
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("v="))
+            .and_then(|v| {
+                let mut parts = v.split('.').map(|p| p.parse::<u32>().ok());
+                Some((parts.next()??, parts.next()??, parts.next()??))
+            })
+            .unwrap_or_else(|| panic!("{}: no version in {text:?}", binary.display()));
+        let flavor = if valkey { "valkey" } else { "redis" };
+        ServerKind {
+            name: format!("{flavor}-{}.{}.{}", version.0, version.1, version.2),
+            binary,
+            valkey,
+            version,
+        }
+    }
+
+    /// Whether this is Redis (not Valkey) at `major.minor` or later. Valkey forked from Redis
+    /// 7.2.4 and reports its own versions: compare it with [`ServerKind::valkey`] first.
+    pub fn redis_at_least(&self, major: u32, minor: u32) -> bool {
+        !self.valkey && (self.version.0, self.version.1) >= (major, minor)
+    }
+
+    /// Whether the server has what Redis 7.2 added (Valkey forked from 7.2.4, so it has it).
+    pub fn since_7_2(&self) -> bool {
+        self.valkey || self.redis_at_least(7, 2)
+    }
 }
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Every server the suite runs against. `SKIP_VALKEY=1` leaves Valkey out; otherwise a missing
-/// Valkey binary fails the test rather than passing it silently.
+/// Every server the suite runs against. `RS_RM_SERVER` names exactly one (how
+/// `tools/test-all.sh` runs the suite once per server of its matrix); otherwise `REDIS_SERVER`
+/// and, unless `SKIP_VALKEY=1`, `VALKEY_SERVER` — a missing Valkey binary fails the test rather
+/// than passing it silently.
 pub fn servers() -> Vec<ServerKind> {
-    let mut kinds = vec![ServerKind {
-        name: "redis",
-        binary: std::env::var_os("REDIS_SERVER")
+    if let Some(one) = std::env::var_os("RS_RM_SERVER") {
+        return vec![ServerKind::probe(one.into())];
+    }
+    let mut kinds = vec![ServerKind::probe(
+        std::env::var_os("REDIS_SERVER")
             .map(PathBuf::from)
             .unwrap_or_else(|| "redis-server".into()),
-    }];
+    )];
     if std::env::var("SKIP_VALKEY").as_deref() != Ok("1") {
         let binary = std::env::var_os("VALKEY_SERVER")
             .map(PathBuf::from)
@@ -39,10 +85,7 @@ pub fn servers() -> Vec<ServerKind> {
             "no Valkey at {} (run `cargo make setup`, set VALKEY_SERVER, or SKIP_VALKEY=1)",
             binary.display()
         );
-        kinds.push(ServerKind {
-            name: "valkey",
-            binary,
-        });
+        kinds.push(ServerKind::probe(binary));
     }
     kinds
 }

@@ -123,13 +123,17 @@ assert_reply '"1"' JSON.GET $'\xff'
 
 test_case "persistence: DEBUG RELOAD, DUMP/RESTORE, COPY"
 assert_reply 'OK' json.set d '{"a":[1,2.5,"x",null,true]}'
-# Byte for byte what RedisJSON 2.8 dumps (FACTS.md §1.2); only the RDB version and the
-# checksum differ between Redis 7.0 and Valkey 9.
+# Byte for byte what RedisJSON 2.8 dumps (FACTS.md §1.2); the trailer after it is the
+# server's: its RDB version (Redis 7.0: 10, 7.2: 11, 7.4+: 12, Valkey 9: 80) and checksum,
+# compared whole where recorded.
 payload='"\a\x81E\xe2R8\xdf\x91,\x03\x05\x1b{\"a\":[1,2.5,\"x\",null,true]}\x00'
-if [[ $SERVER_NAME == *valkey* ]]; then
+if [[ $SERVER_FLAVOR == valkey && $SERVER_VERSION == 9.* ]]; then
     assert_reply "${payload}P\\x00l\\xbc\\xe3\\x0f\\xdc\\x1a\\x84\\x01\"" dump d
-else
+elif [[ $SERVER_FLAVOR == redis && $SERVER_VERSION == 7.0.* ]]; then
     assert_reply "${payload}\\n\\x00\\xa3\\x96*\\x9eBH\\xe3\\xf5\"" dump d
+else
+    capture r dump d
+    assert_equal "$payload" "${OUT:0:${#payload}}" "the module's part of DUMP"
 fi
 assert_reply 'OK' debug reload
 assert_reply '"{\"a\":[1,2.5,\"x\",null,true]}"' json.get d

@@ -21,6 +21,8 @@
 # Environment (all optional):
 #   SERVER_BIN    server binary (default: $REDIS_SERVER or redis-server)
 #   SERVER_NAME   label printed after each case (default: basename of binary)
+#   (set here from `$SERVER_BIN --version`, for tests that depend on the server:
+#   SERVER_FLAVOR redis|valkey, SERVER_VERSION e.g. 7.2.6)
 #   REDIS_CLI     client (default: redis-cli)
 #   MODULES_DIR   default $ROOT/target/modules
 #   FIXTURES_DIR  default $ROOT/target/fixtures
@@ -32,6 +34,10 @@ set -u
 ROOT=${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 SERVER_BIN=${SERVER_BIN:-${REDIS_SERVER:-redis-server}}
 SERVER_NAME=${SERVER_NAME:-$(basename "$SERVER_BIN")}
+_version_line=$("$SERVER_BIN" --version 2>/dev/null | head -n 1)
+SERVER_FLAVOR=redis
+[[ $_version_line == Valkey* ]] && SERVER_FLAVOR=valkey
+SERVER_VERSION=$(sed -n 's/.* v=\([0-9.]*\).*/\1/p' <<<"$_version_line")
 REDIS_CLI=${REDIS_CLI:-redis-cli}
 MODULES_DIR=${MODULES_DIR:-$ROOT/target/modules}
 FIXTURES_DIR=${FIXTURES_DIR:-$ROOT/target/fixtures}

@@ -3,6 +3,8 @@
 # print the total as the last line: "N passed, N failed". Exit 1 on any
 # failure, including a server binary or module that is missing.
 #
+#   RS_RM_SERVER   one server binary: run on it alone (how tools/test-all.sh runs its
+#                  matrix); SERVERS, REDIS_SERVER and VALKEY_SERVER are then not read
 #   SERVERS        which servers to run, default "redis valkey"
 #   REDIS_SERVER   default redis-server (from PATH)
 #   VALKEY_SERVER  default $ROOT/target/servers/valkey-server
@@ -49,8 +51,17 @@ for f in "$SCRIPTS"/*.sh; do
     esac
 done
 
+[[ -n ${RS_RM_SERVER:-} ]] && SERVERS=one
+
 for server in $SERVERS; do
     case $server in
+    one)
+        bin=$RS_RM_SERVER
+        # The label tests read (e.g. "valkey-9.1.2", "redis-7.2.6"), from the binary itself.
+        server=$("$bin" --version 2>/dev/null |
+            sed -n 's/^\([A-Za-z]*\) server v=\([^ ]*\).*/\1-\2/p' | tr 'A-Z' 'a-z')
+        server=${server:-$(basename "$bin")}
+        ;;
     redis) bin=$REDIS_SERVER ;;
     valkey)
         if [[ $SKIP_VALKEY == 1 ]]; then
