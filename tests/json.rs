@@ -1863,3 +1863,75 @@ fn documents_count_in_used_memory() {
         );
     }
 }
+
+/// Paths that overflowed the server's stack (thousands of nested filters or parentheses) or
+/// took seconds to parse (twenty `[?($`) are refused by a one-pass check before any parser
+/// runs, naming the limit, through every command that takes a path; the server keeps serving.
+#[test]
+fn hostile_paths_are_refused_before_parsing() {
+    let nested = |open: &str, n: usize, close: &str| format!("{}{}", open.repeat(n), close);
+    let hostile = [
+        format!("${}", "[?($".repeat(2000)),
+        format!("${}", "[?($".repeat(20)),
+        format!("${}", "[?($".repeat(100)),
+        nested("$[?", 1, &nested("(", 5000, "@")),
+        nested("$[?", 1, &nested("!(", 3000, "@")),
+        nested("$[?", 1, &nested("length(", 2000, "@")),
+        nested("$", 1, &nested("[?@", 9, "")),
+        format!("$[?{}@.a{}]", "(".repeat(8), ")".repeat(8)),
+        // Legacy paths go through the same check.
+        format!("a{}", "[?(".repeat(500)),
+    ];
+    for kind in servers() {
+        let n = &kind.name;
+        let server = Server::start(&kind, &["json"], &[]);
+        let mut con = server.connection();
+        reply(&mut con, &["JSON.SET", "k", "$", r#"{"a":[1,{"b":2}]}"#]);
+        for path in &hostile {
+            for command in [
+                &["JSON.GET", "k", path][..],
+                &["JSON.GET", "missing", path],
+                &["JSON.SET", "k", path, "1"],
+                &["JSON.DEL", "k", path],
+                &["JSON.NUMINCRBY", "k", path, "1"],
+                &["JSON.OBJLEN", "k", path],
+                &["JSON.ARRAPPEND", "k", path, "1"],
+            ] {
+                let answer = reply(&mut con, command);
+                assert!(
+                    answer.starts_with("ERR Error occurred on position ")
+                        && answer.contains(
+                            "the path nests brackets and parentheses deeper than 8 levels"
+                        ),
+                    "{n}: {} {}…: {}",
+                    command[0],
+                    &path[..path.len().min(40)],
+                    &answer[..answer.len().min(200)]
+                );
+            }
+        }
+        let long = format!("$.{}", "a".repeat(32 * 1024));
+        let answer = reply(&mut con, &["JSON.GET", "k", &long]);
+        assert!(
+            answer.contains("the path is longer than 32768 bytes"),
+            "{n}"
+        );
+        // Real nesting still works: a filter in a filter is 4 deep.
+        assert_eq!(
+            reply(&mut con, &["JSON.GET", "k", "$.a[?(@.b[?(@ == 2)])]"]),
+            "\"[]\"",
+            "{n}"
+        );
+        assert_eq!(
+            reply(&mut con, &["JSON.GET", "k", "$.a[?((((@.b == 2))))].b"]),
+            "\"[2]\"",
+            "{n}"
+        );
+        assert_eq!(
+            reply(&mut con, &["JSON.GET", "k"]),
+            r#""{\"a\":[1,{\"b\":2}]}""#,
+            "{n}: nothing written"
+        );
+        assert_eq!(reply(&mut con, &["ping"]), "+PONG", "{n}");
+    }
+}

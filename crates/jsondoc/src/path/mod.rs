@@ -65,6 +65,7 @@
 //! compliance suite only uses uppercase.
 
 mod error;
+pub mod guard;
 mod legacy;
 mod mapped_text;
 mod regex_operator;
@@ -125,7 +126,11 @@ impl Path {
     /// Plain simple chains (`$.a[1].b`, `.a.b`, `a[0]`: no blanks, no quotes, canonical
     /// indices) are recognised directly without running the RFC 9535 parser; the result is the
     /// same (tested against the general parse).
+    ///
+    /// Texts nested deeper than [`guard::MAX_NESTING`] or longer than [`guard::MAX_LENGTH`]
+    /// are refused before any parser runs (bounded recursion and time).
     pub fn parse(text: &str) -> Result<Path, PathError> {
+        guard::check(text)?;
         if let Some(fast) = simple::recognise_text(text) {
             return Ok(Path {
                 text: text.to_owned(),
