@@ -722,6 +722,26 @@ fn install_obeys_enable_module_command_and_acl() {
             "{who}"
         );
         assert_eq!(files_left(&home), Vec::<String>::new(), "{who}");
+        // Downloading and deleting need the same permission: each changes what this server
+        // has to load (MOD.GET is also up to mod.max-size of disk and bandwidth).
+        for command in [&["mod.get", "t/hashex"][..], &["mod.remove", "t/hashex"]] {
+            assert_eq!(
+                reply(&mut con, command),
+                "NOPERM User operator has no permissions to run the 'MODULE' command with these arguments",
+                "{who}: {command:?}"
+            );
+        }
+        assert_eq!(files_left(&home), Vec::<String>::new(), "{who}");
+        // Read-only MOD commands stay open to the operator.
+        assert!(reply(&mut con, &["mod.search"]).contains("hashex"), "{who}");
+        // A user who may load modules gets them.
+        assert_eq!(reply(&mut con, &["auth", "default", "x"]), "+OK");
+        let got = reply(&mut con, &["mod.get", "t/hashex"]);
+        assert!(
+            got.contains("/t/hashex/") && got.ends_with(".so\""),
+            "{who}: {got}"
+        );
+        assert_eq!(reply(&mut con, &["mod.remove", "t/hashex"]), "1", "{who}");
         // MOD commands are flagged admin.
         let info = reply(
             &mut server.connection(),

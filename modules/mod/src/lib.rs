@@ -224,6 +224,7 @@ fn get(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
         return Err(Error::WrongArity);
     };
     let module = module_ref(module)?;
+    may_load_modules(ctx, &module.name)?;
     let settings = settings();
     let tsc = ctx.thread_safe_context();
     let blocked = ctx.block_client(BlockOptions::new(reply_path))?;
@@ -256,9 +257,8 @@ fn install(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
             "MOD.INSTALL cannot install or replace the mod module itself",
         ));
     }
-    module_command_allowed(ctx)?;
-    ctx.current_user()?
-        .check_command("MODULE", ("LOAD", module.name.as_str()))?;
+    module_command_allowed(ctx, "MOD.INSTALL loads a module")?;
+    may_load_modules(ctx, &module.name)?;
     refuse_if_loaded(ctx, &module.name)?;
     let args: Vec<Vec<u8>> = module_args.iter().map(|a| a.as_bytes().to_vec()).collect();
     let settings = settings();
@@ -275,7 +275,7 @@ fn install(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
 fn load(ctx: &Ctx, install: Result<Install>) -> Result<()> {
     let Install { got, args } = install?;
     let stored = &got.entry.stored;
-    module_command_allowed(ctx)?;
+    module_command_allowed(ctx, "MOD.INSTALL loads a module")?;
     refuse_if_loaded(ctx, &stored.name)?;
     if let Some(min) = &stored.min_server {
         let min = modreg::index::parse_server_version(min).map_err(refusal)?;
@@ -317,9 +317,18 @@ fn load(ctx: &Ctx, install: Result<Install>) -> Result<()> {
     Ok(())
 }
 
-/// MODULE LOAD through a module bypasses `enable-module-command`, so MOD.INSTALL applies it
-/// itself: `yes`, or `local` from a local connection.
-fn module_command_allowed(ctx: &Ctx) -> Result<()> {
+/// What MOD.GET, MOD.INSTALL and MOD.REMOVE require of their caller: the ACL permission to
+/// `MODULE LOAD` the module, since each changes which code this server has or loads (a
+/// download is also up to `mod.max-size` of disk and bandwidth). Loading also needs the
+/// server's `enable-module-command` ([`module_command_allowed`]); fetching and deleting files
+/// in the private store do not.
+fn may_load_modules(ctx: &Ctx, name: &str) -> Result<()> {
+    ctx.current_user()?.check_command("MODULE", ("LOAD", name))
+}
+
+/// MODULE LOAD through a module bypasses `enable-module-command`, so the MOD commands apply it
+/// themselves: `yes`, or `local` from a local connection.
+fn module_command_allowed(ctx: &Ctx, what: &str) -> Result<()> {
     let reply = ctx.call("CONFIG", ("GET", "enable-module-command"))?;
     let setting = match reply.value() {
         CallValue::Array(items) => items.get(1).and_then(Reply::as_bytes).map(<[u8]>::to_vec),
@@ -329,12 +338,12 @@ fn module_command_allowed(ctx: &Ctx) -> Result<()> {
     match &setting[..] {
         b"yes" => Ok(()),
         b"local" if ctx.client_info()?.is_local() => Ok(()),
-        b"local" => Err(Error::err(
-            "MOD.INSTALL loads a module, which enable-module-command 'local' allows from local connections only",
-        )),
-        _ => Err(Error::err(
-            "MOD.INSTALL loads a module, which enable-module-command does not allow (set it to 'yes' or 'local' in the config file)",
-        )),
+        b"local" => Err(Error::err(format!(
+            "{what}, which enable-module-command 'local' allows from local connections only"
+        ))),
+        _ => Err(Error::err(format!(
+            "{what}, which enable-module-command does not allow (set it to 'yes' or 'local' in the config file)"
+        ))),
     }
 }
 
@@ -473,6 +482,7 @@ fn remove(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
         return Err(Error::WrongArity);
     };
     let module = module_ref(module)?;
+    may_load_modules(ctx, &module.name)?;
     let store = Store::new(&HOME.get()).map_err(refusal)?;
     let matching: Vec<Entry> = store
         .list()
