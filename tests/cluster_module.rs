@@ -1291,6 +1291,75 @@ fn a_password_protected_cluster() {
             &["CLUSTER.BACKUP", &addrs[0], dir.to_str().unwrap()],
         );
         assert!(backup.contains("[OK] Backup of 3 masters"), "{n}: {backup}");
+
+        // Where the credentials go. A user allowed the read-only cluster commands, not CONFIG:
+        assert_eq!(
+            reply(
+                &mut m,
+                &[
+                    "ACL",
+                    "SETUSER",
+                    "watcher",
+                    "on",
+                    ">w",
+                    "+cluster.info",
+                    "+cluster.check",
+                    "+cluster.call",
+                    "+ping",
+                    "+auth"
+                ]
+            ),
+            "+OK"
+        );
+        let mut w = manager.connection();
+        assert_eq!(reply(&mut w, &["AUTH", "watcher", "w"]), "+OK");
+        assert!(
+            reply(&mut w, &["CONFIG", "GET", "cluster.password"]).starts_with("NOPERM"),
+            "{n}"
+        );
+        // A listener of the caller's own gets nothing: the address is refused before any
+        // connection (the module would otherwise have sent AUTH with the password).
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let trap = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
+        for command in ["CLUSTER.INFO", "CLUSTER.CHECK", "CLUSTER.CALL"] {
+            let mut args = vec![command, trap.as_str()];
+            if command == "CLUSTER.CALL" {
+                args.push("PING");
+            }
+            assert_eq!(
+                reply(&mut w, &args),
+                format!(
+                    "ERR {trap} is not a node of a cluster this module manages: its credentials \
+                     go only to known nodes, and only a user who may CONFIG GET \
+                     cluster.password can name a new address"
+                ),
+                "{n}: {command}"
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert!(
+            listener.accept().is_err(),
+            "{n}: the module connected to {trap}"
+        );
+        // The cluster's nodes are known (named by an admin, or listed by a known node): the
+        // watcher may check them, and CALL only what its own ACL allows.
+        let info = text(&mut w, &["CLUSTER.INFO", &addrs[1]]);
+        assert!(info.contains("3 masters"), "{n}: {info}");
+        let called = text(&mut w, &["CLUSTER.CALL", &addrs[2], "PING"]);
+        assert_eq!(called.matches(": PONG").count(), 3, "{n}: {called}");
+        assert_eq!(
+            reply(&mut w, &["CLUSTER.CALL", &addrs[0], "FLUSHALL"]),
+            "NOPERM User watcher has no permissions to run the 'FLUSHALL' command with these arguments",
+            "{n}"
+        );
+        // An admin (who may read the password anyway) may name any address.
+        let admin_named = reply(&mut m, &["CLUSTER.INFO", &trap]);
+        assert!(
+            admin_named.starts_with(&format!("ERR {trap}: ")),
+            "{n}: {admin_named}"
+        );
+
         // A wrong password is an error naming the node.
         assert_eq!(
             reply(&mut m, &["CONFIG", "SET", "cluster.password", "wrong"]),
@@ -1301,5 +1370,48 @@ fn a_password_protected_cluster() {
             refused.starts_with(&format!("ERR {}: ", addrs[0])),
             "{n}: {refused}"
         );
+    }
+}
+
+/// A seed that refuses connections is reported in about the connect timeout (1 s), not after
+/// the 20 s the slot-moving commands wait for nodes to agree.
+#[test]
+fn an_unreachable_seed_fails_fast() {
+    for kind in servers() {
+        let n = kind.name.clone();
+        let manager = Server::start(&kind, &["cluster"], &[]);
+        let mut m = manager.connection();
+        let closed = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let seed = format!("127.0.0.1:{closed}");
+        for command in [
+            &["CLUSTER.REBALANCE", &seed][..],
+            &[
+                "CLUSTER.RESHARD",
+                &seed,
+                "FROM",
+                "ALL",
+                "TO",
+                &seed,
+                "SLOTS",
+                "1",
+            ],
+            &["CLUSTER.CHECK", &seed],
+            &["CLUSTER.FIX", &seed],
+        ] {
+            let started = std::time::Instant::now();
+            let answer = reply(&mut m, command);
+            let took = started.elapsed();
+            assert!(
+                answer.starts_with(&format!("ERR {seed}: ")),
+                "{n}: {command:?}: {answer}"
+            );
+            assert!(
+                took < std::time::Duration::from_secs(5),
+                "{n}: {command:?} took {took:?}"
+            );
+        }
     }
 }

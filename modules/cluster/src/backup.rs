@@ -305,7 +305,7 @@ fn fetch_rdb(addr: &Addr, out: &mut impl Write) -> Result<u64> {
         .map_err(net)?;
     let mut writer = stream.try_clone().map_err(net)?;
     let mut reader = BufReader::new(stream);
-    if let Some(credentials) = crate::credentials() {
+    if let Some(credentials) = crate::credentials_for(addr) {
         let mut auth: Vec<&[u8]> = vec![b"AUTH"];
         if let Some(user) = &credentials.user {
             auth.push(user.as_bytes());

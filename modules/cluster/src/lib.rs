@@ -34,6 +34,7 @@ pub mod migrate;
 pub mod monitor;
 pub mod nodes;
 pub mod topology;
+pub mod trust;
 
 use jobs::{Format, Report};
 use rm::{CallValue, Command, Ctx, Error, Module, RStr, Result, StringConfig};
@@ -54,10 +55,17 @@ pub struct Credentials {
     pub password: String,
 }
 
-/// The credentials set by `cluster.user` / `cluster.password`; `None` without a password.
-pub fn credentials() -> Option<Credentials> {
+/// Whether `cluster.password` is set.
+pub fn credentials_configured() -> bool {
+    !PASSWORD.get().is_empty()
+}
+
+/// The credentials set by `cluster.user` / `cluster.password` for a connection to `addr`:
+/// `None` without a password, or when `addr` is not a node the credentials may go to
+/// ([`trust`]).
+pub fn credentials_for(addr: &Addr) -> Option<Credentials> {
     let password = PASSWORD.get();
-    if password.is_empty() {
+    if password.is_empty() || !trust::is_known(addr) {
         return None;
     }
     let user = USER.get();
@@ -167,6 +175,14 @@ fn start<F>(ctx: &Ctx, kind: &'static str, args: &[&RStr], format: Format, work:
 where
     F: FnOnce(&jobs::Job) -> Result<Report> + Send + 'static,
 {
+    // The addresses the caller names: every `host:port` word, but for CLUSTER.CALL only its
+    // target (what follows is the called command's own arguments).
+    let named = if kind == "call" {
+        &args[..args.len().min(2)]
+    } else {
+        args
+    };
+    trust::authorize(ctx, named, own_addr(ctx).ok().as_ref())?;
     let text: Vec<String> = args[1..]
         .iter()
         .map(|a| String::from_utf8_lossy(a.as_bytes()).into_owned())
@@ -372,6 +388,9 @@ fn cluster_call(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
             "usage: CLUSTER.CALL host:port command [args...]",
         ));
     }
+    // The command runs on the nodes with the module's credentials: the caller must be allowed
+    // to run it itself (by its ACL on this server).
+    ctx.current_user()?.check_command(&words[0], &words[1..])?;
     start(ctx, "call", args, format, move |job| {
         nodes::call(job, &seed, &words)
     })

@@ -335,6 +335,7 @@ fn update(
 }
 
 fn start(ctx: &Ctx, args: &[&RStr], mut words: Vec<String>, format: Format) -> Result<()> {
+    crate::trust::authorize(ctx, args, crate::own_addr(ctx).ok().as_ref())?;
     let seed = crate::optional_seed(ctx, &mut words)?;
     let mut interval_ms = None;
     let mut rest = words.iter();

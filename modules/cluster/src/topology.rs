@@ -102,7 +102,7 @@ impl Conn {
         let mut info = redis::ConnectionAddr::Tcp(addr.host.clone(), addr.port)
             .into_connection_info()
             .map_err(|e| net_error(addr, &e))?;
-        if let Some(credentials) = crate::credentials() {
+        if let Some(credentials) = crate::credentials_for(addr) {
             let mut settings = info
                 .redis_settings()
                 .clone()
@@ -482,6 +482,10 @@ impl NodeView {
     /// Reads one node's view.
     pub fn read(conn: &mut Conn) -> Result<NodeView> {
         let nodes = parse_nodes(&conn.text(&["CLUSTER", "NODES"])?)?;
+        // A known node's cluster is one the module manages: its nodes are known too.
+        if crate::trust::is_known(&conn.addr) {
+            crate::trust::learn(nodes.iter().filter_map(|node| node.addr.as_ref()));
+        }
         let info = ClusterInfo::parse(&conn.text(&["CLUSTER", "INFO"])?);
         Ok(NodeView {
             addr: conn.addr.clone(),
@@ -814,23 +818,29 @@ pub fn wait_for_agreement(seed: &Addr, timeout: Duration) -> Result<ClusterView>
 }
 
 /// Polls the cluster every [`POLL`] until `done` holds for the view; `Err(ERR <what> after
-/// <timeout>)` otherwise.
+/// <timeout>)` otherwise. A cluster that cannot be read at all (the seed refuses or does not
+/// answer) is reported after [`CONNECT_TIMEOUT`], not after `timeout`: waiting is for nodes
+/// that answer but do not agree yet.
 pub fn wait_for(
     seed: &Addr,
     timeout: Duration,
     what: &str,
     mut done: impl FnMut(&ClusterView) -> bool,
 ) -> Result<ClusterView> {
-    let deadline = Instant::now() + timeout;
+    let started = Instant::now();
+    let deadline = started + timeout;
     let mut pool = Pool::default();
+    let mut ever_read = false;
     loop {
         let view = ClusterView::gather_with(seed, &mut pool);
-        if let Ok(view) = &view
-            && done(view)
-        {
-            return Ok(view.clone());
+        if let Ok(view) = &view {
+            if done(view) {
+                return Ok(view.clone());
+            }
+            ever_read = true;
         }
-        if Instant::now() >= deadline {
+        let unreachable = !ever_read && started.elapsed() >= CONNECT_TIMEOUT;
+        if Instant::now() >= deadline || (unreachable && view.is_err()) {
             return Err(match view {
                 Err(e) => e,
                 Ok(_) => Error::err(format!("{what} after {} ms", timeout.as_millis())),
