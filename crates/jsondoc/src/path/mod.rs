@@ -127,10 +127,10 @@ impl Path {
     /// indices) are recognised directly without running the RFC 9535 parser; the result is the
     /// same (tested against the general parse).
     ///
-    /// Texts nested deeper than [`guard::MAX_NESTING`] or longer than [`guard::MAX_LENGTH`]
-    /// are refused before any parser runs (bounded recursion and time).
+    /// Any other text nested deeper than [`guard::MAX_NESTING`] or longer than
+    /// [`guard::MAX_LENGTH`] is refused before the RFC 9535 parser runs (bounded recursion and
+    /// time); plain chains never reach that parser (their recogniser is one linear pass).
     pub fn parse(text: &str) -> Result<Path, PathError> {
-        guard::check(text)?;
         if let Some(fast) = simple::recognise_text(text) {
             return Ok(Path {
                 text: text.to_owned(),
@@ -145,6 +145,7 @@ impl Path {
 
     /// [`Path::parse`] without the shortcut for plain simple chains.
     fn parse_general(text: &str) -> Result<Path, PathError> {
+        guard::check(text)?;
         let legacy = (!is_jsonpath_text(text)).then(|| legacy::translate(text));
         let (shown_text, rfc_text) = match &legacy {
             Some(legacy) => (legacy.rewritten.as_str(), legacy.translated.text.as_str()),
