@@ -84,7 +84,7 @@ pub(crate) unsafe fn check_size_classes() {
     for (slot, size) in blocks.iter_mut().zip(sizes) {
         // SAFETY: the API is loaded (the caller's contract); each block is freed below.
         *slot = unsafe { core_api!(Alloc)(size) };
-        aligned &= (*slot as usize).is_multiple_of(16);
+        aligned &= *slot as usize % 16 == 0;
     }
     for block in blocks {
         // SAFETY: allocated just above by RedisModule_Alloc, freed once.
@@ -130,7 +130,7 @@ unsafe impl GlobalAlloc for ServerAllocator {
         }
         // SAFETY: the API is loaded; RedisModule_Alloc may be called from any thread.
         let block = unsafe { core_api!(Alloc)(direct_size(layout.size(), align)) } as *mut u8;
-        if align == 16 && !(block as usize).is_multiple_of(16) {
+        if align == 16 && block as usize % 16 != 0 {
             misaligned_block();
         }
         block
@@ -180,7 +180,7 @@ unsafe impl GlobalAlloc for ServerAllocator {
         let block = unsafe {
             core_api!(Realloc)(ptr as *mut c_void, direct_size(new_size, align)) as *mut u8
         };
-        if align == 16 && !(block as usize).is_multiple_of(16) {
+        if align == 16 && block as usize % 16 != 0 {
             misaligned_block();
         }
         block

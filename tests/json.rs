@@ -1935,3 +1935,104 @@ fn hostile_paths_are_refused_before_parsing() {
         assert_eq!(reply(&mut con, &["ping"]), "+PONG", "{n}");
     }
 }
+
+/// Path evaluation is bounded by `json.path-budget` (JSON nodes visited and returned) and
+/// `json.path-max-bytes` (bytes the results hold): the shapes that froze servers for seconds
+/// to forever (`$..*..*..*` on a document 126 levels deep, twenty `..*`, unions of
+/// wildcards, filters reading the root from every candidate) end in a clear error, writes
+/// with them change nothing, and real queries stay within the default budget.
+#[test]
+fn path_evaluation_is_bounded_by_the_budget() {
+    // 126 levels of alternating arrays and objects, a few siblings at each: 380 values.
+    let mut deep = "1".to_owned();
+    for level in 0..126 {
+        deep = if level % 2 == 1 {
+            format!(r#"{{"a":{deep},"b":[1,2]}}"#)
+        } else {
+            format!(r#"[{deep},{{"c":3}}]"#)
+        };
+    }
+    let over_nodes =
+        "ERR the path would visit or return more than 1000000 JSON nodes (json.path-budget)";
+    let hostile = [
+        "$..*..*..*".to_owned(),
+        format!("${}", "..*".repeat(20)),
+        format!("${}", "[*,*,*,*]".repeat(12)),
+        "$..*..[?$..*]".to_owned(),
+        "$..a..b".to_owned(),
+    ];
+    for kind in servers() {
+        let n = &kind.name;
+        let server = Server::start(&kind, &["json"], &[]);
+        let mut con = server.connection();
+        assert_eq!(reply(&mut con, &["JSON.SET", "deep", "$", &deep]), "+OK");
+        let before = reply(&mut con, &["JSON.GET", "deep"]);
+        for path in &hostile {
+            for command in [
+                &["JSON.GET", "deep", path][..],
+                &["JSON.TYPE", "deep", path],
+                &["JSON.OBJLEN", "deep", path],
+                &["JSON.DEL", "deep", path],
+                &["JSON.SET", "deep", path, "0"],
+                &["JSON.NUMINCRBY", "deep", path, "1"],
+            ] {
+                assert_eq!(reply(&mut con, command), over_nodes, "{n}: {command:?}");
+            }
+        }
+        assert_eq!(
+            reply(&mut con, &["JSON.GET", "deep"]),
+            before,
+            "{n}: nothing written"
+        );
+        // The unit is the JSON node: `$..*` here visits and returns about 380 values, each
+        // counted with its whole subtree (the reply holds them all): about 30k nodes.
+        let all = ["JSON.TYPE", "deep", "$..*"];
+        assert!(reply(&mut con, &all).starts_with("[\"array\""), "{n}");
+        reply(&mut con, &["CONFIG", "SET", "json.path-budget", "20000"]);
+        assert_eq!(
+            reply(&mut con, &all),
+            "ERR the path would visit or return more than 20000 JSON nodes (json.path-budget)",
+            "{n}"
+        );
+        reply(&mut con, &["CONFIG", "SET", "json.path-budget", "100000"]);
+        assert!(reply(&mut con, &all).starts_with("[\"array\""), "{n}");
+        // Bytes: every result's value, as the reply would hold it.
+        reply(&mut con, &["CONFIG", "SET", "json.path-max-bytes", "10kb"]);
+        assert_eq!(
+            reply(&mut con, &["JSON.GET", "deep", "$..*"]),
+            "ERR the path's results would hold more than 10240 bytes (json.path-max-bytes)",
+            "{n}"
+        );
+        assert!(
+            reply(&mut con, &["JSON.GET", "deep", "$..c"]).starts_with("\"[3,3"),
+            "{n}"
+        );
+        reply(&mut con, &["CONFIG", "SET", "json.path-max-bytes", "512mb"]);
+        reply(&mut con, &["CONFIG", "SET", "json.path-budget", "1000000"]);
+        // Filters may hold one descendant segment: two would cost a subtree squared per
+        // candidate.
+        let refused = reply(&mut con, &["JSON.GET", "deep", "$[?@..a..b]"]);
+        assert!(
+            refused.contains("a filter may hold at most one descendant segment"),
+            "{n}: {refused}"
+        );
+        // Real queries, on a real document, within the default budget.
+        let doc = std::fs::read_to_string(common::root().join("bench/json-doc.json")).unwrap();
+        assert_eq!(
+            reply(&mut con, &["JSON.SET", "doc", "$", doc.trim()]),
+            "+OK"
+        );
+        for path in [
+            "$..name",
+            "$.friends[?@.age > 20].name",
+            "$..*",
+            "$..[?@.name]",
+            "$.friends[*]..*",
+            "$..friends[?(@.name == $.friends[0].name)]",
+        ] {
+            let answer = reply(&mut con, &["JSON.GET", "doc", path]);
+            assert!(answer.starts_with("\"["), "{n}: {path}: {answer}");
+        }
+        assert_eq!(reply(&mut con, &["ping"]), "+PONG", "{n}");
+    }
+}

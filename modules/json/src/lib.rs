@@ -9,8 +9,8 @@
 use jsondoc::path::{Path, Step};
 use jsondoc::{Document, JsonError, Location, Segment};
 use rm::{
-    AofWriter, Command, Ctx, DataType, Digest, Error, Module, NotifyFlags, RStr, RdbReader,
-    RdbWriter, Result,
+    AofWriter, Command, Ctx, DataType, Digest, Error, Module, NotifyFlags, NumericConfig, RStr,
+    RdbReader, RdbWriter, Result,
 };
 use serde_json::Value;
 
@@ -86,6 +86,11 @@ fn utf8(arg: &RStr) -> Result<&str> {
 }
 
 fn path_error(error: impl std::fmt::Display) -> Error {
+    Error::err(error.to_string())
+}
+
+/// A path evaluation over its budget (`json.path-budget`, `json.path-max-bytes`).
+fn budget_error(error: jsondoc::path::BudgetExceeded) -> Error {
     Error::err(error.to_string())
 }
 
@@ -235,7 +240,7 @@ fn json_set(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
 
 /// Sets `value` at every match of `path`; `Ok(false)` when NX/XX or a missing parent says no.
 fn set_at(doc: &mut Document, path: &Path, value: &Document, nx: bool, xx: bool) -> Result<bool> {
-    let locations = path.query_document(doc);
+    let locations = path.query_document(doc).map_err(budget_error)?;
     if !locations.is_empty() {
         if nx {
             return Ok(false);
@@ -293,6 +298,7 @@ fn select(doc: &Document, path: &Path, shown: &str) -> Result<Selected> {
     if path.is_legacy() {
         let location = path
             .query_first_document(doc)
+            .map_err(budget_error)?
             .ok_or_else(|| Error::err(format!("Path '{shown}' does not exist")))?;
         Ok(Selected::First(
             doc.value_at(&location)
@@ -302,6 +308,7 @@ fn select(doc: &Document, path: &Path, shown: &str) -> Result<Selected> {
     } else {
         Ok(Selected::All(
             path.query_document(doc)
+                .map_err(budget_error)?
                 .iter()
                 .filter_map(|location| doc.value_at(location).map(|v| v.to_value()))
                 .collect(),
@@ -404,6 +411,7 @@ fn json_get(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
                 let value = if any_dollar {
                     Value::Array(
                         path.query_document(doc)
+                            .map_err(budget_error)?
                             .iter()
                             .filter_map(|l| doc.value_at(l).map(|v| v.to_value()))
                             .collect(),
@@ -470,6 +478,7 @@ fn json_fmt(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
         let path = Path::parse(text).map_err(path_error)?;
         let value = path
             .query_first_document(&json.0)
+            .map_err(budget_error)?
             .and_then(|location| json.0.value_at(&location))
             .ok_or_else(|| Error::err(format!("Path '{text}' does not exist")))?;
         match value.as_string() {
@@ -499,7 +508,7 @@ fn json_del(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
         _ if !exists => 0,
         Some(path) if !path.is_root() => {
             let mut json = key.value_mut::<Json>()?.ok_or(Error::WrongType)?;
-            let mut locations = path.query_document(&json.0);
+            let mut locations = path.query_document(&json.0).map_err(budget_error)?;
             locations.sort_by(location_cmp);
             locations.dedup();
             // A value inside another deleted value is not counted (RedisJSON: `$..a` on
@@ -556,13 +565,19 @@ fn json_type(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
         Some(path) => {
             let type_of = |l: &Location| doc.value_at(l).map(|v| v.json_type().name());
             if path.is_legacy() {
-                match path.query_first_document(doc).as_ref().and_then(type_of) {
+                match path
+                    .query_first_document(doc)
+                    .map_err(budget_error)?
+                    .as_ref()
+                    .and_then(type_of)
+                {
                     Some(name) => ctx.reply_bulk(name.as_bytes()),
                     None => ctx.reply_null(),
                 }
             } else {
                 let names: Vec<_> = path
                     .query_document(doc)
+                    .map_err(budget_error)?
                     .iter()
                     .filter_map(type_of)
                     .collect();
@@ -612,7 +627,7 @@ fn length(ctx: &Ctx, args: &[&RStr], how: &Length) -> Result<()> {
     };
     let doc = &json.0;
     if !path.is_legacy() {
-        let locations = path.query_document(doc);
+        let locations = path.query_document(doc).map_err(budget_error)?;
         ctx.reply_array(locations.len());
         for location in &locations {
             match doc.value_at(location).as_ref().and_then(how.measure) {
@@ -625,6 +640,7 @@ fn length(ctx: &Ctx, args: &[&RStr], how: &Length) -> Result<()> {
     let array = how.expected == jsondoc::JsonType::Array;
     let Some(value) = path
         .query_first_document(doc)
+        .map_err(budget_error)?
         .and_then(|location| doc.value_at(&location))
     else {
         if how.expected == jsondoc::JsonType::Object {
@@ -709,7 +725,7 @@ fn edit_matches_if<R>(
     let Some(mut json) = key.value_mut::<Json>()? else {
         return Err(Error::err(NO_KEY));
     };
-    let locations = path.query_document(&json.0);
+    let locations = path.query_document(&json.0).map_err(budget_error)?;
     let results = if let [location] = locations.as_slice() {
         // One edit applies fully or not at all: no copy of the document needed.
         vec![edit(&mut json.0, location).map_err(json_error)?]
@@ -954,6 +970,7 @@ fn json_objkeys(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
     if path.is_legacy() {
         let Some(value) = path
             .query_first_document(doc)
+            .map_err(budget_error)?
             .and_then(|l| doc.value_at(&l))
         else {
             ctx.reply_null();
@@ -967,7 +984,7 @@ fn json_objkeys(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
         })?;
         reply_keys(&keys);
     } else {
-        let locations = path.query_document(doc);
+        let locations = path.query_document(doc).map_err(budget_error)?;
         ctx.reply_array(locations.len());
         for location in &locations {
             match doc.value_at(location).and_then(|v| v.object_keys()) {
@@ -1115,6 +1132,7 @@ fn json_arrindex(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
     if path.is_legacy() {
         let value = path
             .query_first_document(doc)
+            .map_err(budget_error)?
             .and_then(|l| doc.value_at(&l))
             .ok_or_else(|| {
                 Error::err(format!("Path '{}' does not exist", path.rewritten_text()))
@@ -1127,7 +1145,7 @@ fn json_arrindex(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
         })?;
         ctx.reply_integer(found);
     } else {
-        let locations = path.query_document(doc);
+        let locations = path.query_document(doc).map_err(budget_error)?;
         ctx.reply_array(locations.len());
         for location in &locations {
             match doc
@@ -1260,7 +1278,7 @@ fn json_merge(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
     } else {
         {
             let mut json = key.value_mut::<Json>()?.ok_or(Error::WrongType)?;
-            let locations = path.query_document(&json.0);
+            let locations = path.query_document(&json.0).map_err(budget_error)?;
             if locations.is_empty() {
                 let value = merged_into_nothing(&patch.to_value());
                 set_at(&mut json.0, &path, &value, false, false)?
@@ -1344,7 +1362,7 @@ fn reply_expanded(
     let whole = doc.to_value();
     ctx.reply_array(paths.len());
     for path in paths {
-        let locations = path.query(&whole);
+        let locations = path.query(&whole).map_err(budget_error)?;
         ctx.reply_array(locations.len());
         for location in &locations {
             let value = doc
@@ -1475,13 +1493,14 @@ fn json_debug(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
     if path.is_legacy() {
         let value = path
             .query_first_document(doc)
+            .map_err(budget_error)?
             .and_then(|l| doc.value_at(&l))
             .ok_or_else(|| {
                 Error::err(format!("Path '{}' does not exist", path.rewritten_text()))
             })?;
         ctx.reply_integer(value.memory_usage() as i64);
     } else {
-        let locations = path.query_document(doc);
+        let locations = path.query_document(doc).map_err(budget_error)?;
         ctx.reply_array(locations.len());
         for location in &locations {
             let bytes = doc.value_at(location).map_or(0, |v| v.memory_usage());
@@ -1685,6 +1704,41 @@ fn module() -> Module {
             .keys(2, 2, 1),
         )
         .on_load(|ctx, _args| ctx.create_data_type::<Json>())
+        .on_load(register_limits)
+}
+
+/// `json.path-budget`: the JSON nodes one path evaluation may visit and return (each result
+/// counts its whole value); `ERR the path would visit or return more than …` past it.
+static PATH_BUDGET: NumericConfig = NumericConfig::new(
+    "path-budget",
+    jsondoc::path::budget::DEFAULT_NODES as i64,
+    1_000,
+    i64::MAX,
+)
+.apply(apply_limits);
+
+/// `json.path-max-bytes`: the bytes the results of one path evaluation may hold.
+static PATH_MAX_BYTES: NumericConfig = NumericConfig::new(
+    "path-max-bytes",
+    jsondoc::path::budget::DEFAULT_BYTES as i64,
+    1_024,
+    i64::MAX,
+)
+.memory()
+.apply(apply_limits);
+
+fn apply_limits(_ctx: &Ctx) -> Result<()> {
+    jsondoc::path::budget::set_limits(
+        PATH_BUDGET.get().unsigned_abs(),
+        PATH_MAX_BYTES.get().unsigned_abs(),
+    );
+    Ok(())
+}
+
+fn register_limits(ctx: &Ctx, _args: &[&RStr]) -> Result<()> {
+    ctx.register_config(&PATH_BUDGET)?;
+    ctx.register_config(&PATH_MAX_BYTES)?;
+    apply_limits(ctx)
 }
 
 rm::module!(module);

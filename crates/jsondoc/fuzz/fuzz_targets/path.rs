@@ -25,8 +25,11 @@ fuzz_target!(|bytes: &[u8]| {
     let Ok(path) = Path::parse(text) else {
         return;
     };
-    let ours = path.query(&document);
-    assert_eq!(path.query_first(&document), ours.first().cloned());
+    // Over the budget is an answer too (the default budget; small inputs rarely reach it).
+    let Ok(ours) = path.query(&document) else {
+        return;
+    };
+    assert_eq!(path.query_first(&document).unwrap(), ours.first().cloned());
     let doc = Document::from_value(&document);
     for location in &ours {
         assert!(doc.value_at(location).is_some(), "{text} at {location:?}");

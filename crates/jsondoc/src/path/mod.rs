@@ -64,6 +64,7 @@
 //! which RFC 9535 allows (ABNF hex digits are case-insensitive); uppercase (`\uD83D\uDE00`) works. The
 //! compliance suite only uses uppercase.
 
+pub mod budget;
 mod error;
 pub mod guard;
 mod legacy;
@@ -76,12 +77,13 @@ mod tests;
 use std::fmt;
 
 use serde_json::Value;
-use serde_json_path::{JsonPath, PathElement};
+use serde_json_path::JsonPath;
 
+pub use budget::BudgetExceeded;
 pub use error::PathError;
 pub use simple::{Step, resolve};
 
-use crate::{Document, Location, Segment};
+use crate::{Document, Location};
 
 /// A parsed path, ready to be evaluated against any number of documents.
 ///
@@ -94,14 +96,14 @@ use crate::{Document, Location, Segment};
 /// let simple = Path::parse("$.friends[-1].name").unwrap();
 /// assert_eq!(simple.as_simple(), Some(&[Step::Key("friends".into()), Step::Index(-1), Step::Key("name".into())][..]));
 /// assert_eq!(
-///     simple.query(&document),
+///     simple.query(&document).unwrap(),
 ///     [vec![Segment::Key("friends".into()), Segment::Index(1), Segment::Key("name".into())]]
 /// );
 ///
 /// let legacy = Path::parse("..name").unwrap();
 /// assert!(legacy.is_legacy() && !legacy.is_static());
-/// assert_eq!(legacy.query(&document).len(), 2); // a legacy write changes both
-/// assert_eq!(legacy.query_first(&document).unwrap().last(), Some(&Segment::Key("name".into())));
+/// assert_eq!(legacy.query(&document).unwrap().len(), 2); // a legacy write changes both
+/// assert_eq!(legacy.query_first(&document).unwrap().unwrap().last(), Some(&Segment::Key("name".into())));
 ///
 /// let error = Path::parse("$.").unwrap_err();
 /// assert!(error.to_string().starts_with("Error occurred on position 2, \"$. <<<<----\", "));
@@ -114,9 +116,9 @@ pub struct Path {
     /// The RFC 9535 query that is evaluated.
     /// `None` for a chain [`simple::recognise_text`] accepted (derived on demand).
     query_text: Option<String>,
-    /// The compiled query; `None` for the simple chains [`simple::recognise_text`] accepts,
-    /// which never need the engine.
-    compiled: Option<JsonPath>,
+    /// The query's segments, each compiled to run on one node at a time within the budget
+    /// ([`budget`]); `None` for simple chains, which never need the engine.
+    plans: Option<Vec<budget::SegmentPlan>>,
     simple: Option<Vec<Step>>,
 }
 
@@ -136,7 +138,7 @@ impl Path {
                 text: text.to_owned(),
                 legacy_rewrite: fast.legacy.then(|| legacy::rewrite(text)),
                 query_text: None,
-                compiled: None,
+                plans: None,
                 simple: Some(fast.steps),
             });
         }
@@ -155,7 +157,7 @@ impl Path {
         let query_text = regex_rewrite
             .as_ref()
             .map_or(rfc_text, |rewrite| rewrite.text.as_str());
-        let compiled = JsonPath::parse(query_text).map_err(|error| {
+        JsonPath::parse(query_text).map_err(|error| {
             // Point into the text the user recognises, undoing our rewrites.
             let mut position = error.position();
             if let Some(rewrite) = &regex_rewrite {
@@ -166,12 +168,14 @@ impl Path {
             }
             PathError::new(shown_text, position, error.message())
         })?;
+        let simple = simple::recognise(query_text);
+        let plans = budget::plan(query_text).map_err(|why| PathError::new(shown_text, 0, &why))?;
         Ok(Path {
             text: text.to_owned(),
             query_text: Some(query_text.to_owned()),
-            simple: simple::recognise(query_text),
+            simple,
             legacy_rewrite: legacy.map(|legacy| legacy.rewritten),
-            compiled: Some(compiled),
+            plans: Some(plans),
         })
     }
 
@@ -220,69 +224,62 @@ impl Path {
 
     /// The locations of every match in `root`, in RFC 9535 order (duplicates kept: `$[0,0]` gives two).
     /// The root's location is empty. See the module docs for what legacy callers do with several matches.
-    pub fn query(&self, root: &Value) -> Vec<Location> {
+    /// A path other than a simple chain runs within the budget ([`budget::set_limits`]).
+    pub fn query(&self, root: &Value) -> Result<Vec<Location>, BudgetExceeded> {
         match &self.simple {
-            Some(steps) => resolve(root, steps).into_iter().collect(),
+            Some(steps) => Ok(resolve(root, steps).into_iter().collect()),
             None => self.query_with_engine(root),
         }
     }
 
     /// The first match, which is what a legacy read uses.
-    pub fn query_first(&self, root: &Value) -> Option<Location> {
+    pub fn query_first(&self, root: &Value) -> Result<Option<Location>, BudgetExceeded> {
         match &self.simple {
-            Some(steps) => resolve(root, steps),
-            None => self.query_with_engine(root).into_iter().next(),
+            Some(steps) => Ok(resolve(root, steps)),
+            None => Ok(self.query_with_engine(root)?.into_iter().next()),
         }
     }
 
     /// The locations of every match in `document`, as [`Path::query`] finds them in its value. A simple
     /// chain walks the document's own storage; any other path materialises the document.
-    pub fn query_document(&self, document: &Document) -> Vec<Location> {
+    pub fn query_document(&self, document: &Document) -> Result<Vec<Location>, BudgetExceeded> {
         match &self.simple {
-            Some(steps) => document
+            Some(steps) => Ok(document
                 .walk(steps)
                 .map(|(location, _)| location)
                 .into_iter()
-                .collect(),
+                .collect()),
             None => self.query_with_engine(&document.to_value()),
         }
     }
 
     /// The first match in `document` (see [`Path::query_document`]).
-    pub fn query_first_document(&self, document: &Document) -> Option<Location> {
+    pub fn query_first_document(
+        &self,
+        document: &Document,
+    ) -> Result<Option<Location>, BudgetExceeded> {
         match &self.simple {
-            Some(steps) => document.walk(steps).map(|(location, _)| location),
-            None => self
-                .query_with_engine(&document.to_value())
+            Some(steps) => Ok(document.walk(steps).map(|(location, _)| location)),
+            None => Ok(self
+                .query_with_engine(&document.to_value())?
                 .into_iter()
-                .next(),
+                .next()),
         }
     }
 
-    /// Evaluates with the general engine, bypassing the simple-chain shortcut.
-    fn query_with_engine(&self, root: &Value) -> Vec<Location> {
-        let Some(compiled) = &self.compiled else {
-            // Only simple chains are built without the engine, and they never get here.
-            return self
+    /// Evaluates with the general engine, segment by segment within the budget, bypassing the
+    /// simple-chain shortcut.
+    fn query_with_engine(&self, root: &Value) -> Result<Vec<Location>, BudgetExceeded> {
+        match &self.plans {
+            Some(plans) => budget::evaluate(plans, root),
+            // Only simple chains are built without plans, and they never get here.
+            None => Ok(self
                 .simple
                 .as_ref()
                 .and_then(|steps| resolve(root, steps))
                 .into_iter()
-                .collect();
-        };
-        compiled
-            .query_located(root)
-            .iter()
-            .map(|node| {
-                node.location()
-                    .iter()
-                    .map(|element| match element {
-                        PathElement::Name(name) => Segment::Key((*name).to_owned()),
-                        PathElement::Index(index) => Segment::Index(*index),
-                    })
-                    .collect()
-            })
-            .collect()
+                .collect()),
+        }
     }
 }
 
