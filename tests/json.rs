@@ -2007,7 +2007,23 @@ fn path_evaluation_is_bounded_by_the_budget() {
             reply(&mut con, &["JSON.GET", "deep", "$..c"]).starts_with("\"[3,3"),
             "{n}"
         );
+        // json.fmt's placeholders repeat: its output is bounded the same way.
+        let template = "{{$.b}}".repeat(2000);
+        reply(
+            &mut con,
+            &["JSON.SET", "small", "$", r#"{"b":"0123456789"}"#],
+        );
+        assert_eq!(
+            reply(&mut con, &["json.fmt", "small", &template]),
+            "ERR the filled template would be longer than 10240 bytes (json.path-max-bytes)",
+            "{n}"
+        );
         reply(&mut con, &["CONFIG", "SET", "json.path-max-bytes", "512mb"]);
+        assert_eq!(
+            reply(&mut con, &["json.fmt", "small", &template]).len(),
+            2 + 20000,
+            "{n}"
+        );
         reply(&mut con, &["CONFIG", "SET", "json.path-budget", "1000000"]);
         // Filters may hold one descendant segment: two would cost a subtree squared per
         // candidate.

@@ -359,3 +359,130 @@ proptest! {
         }
     }
 }
+
+/// Pieces of the path shapes that overflowed the stack, backtracked for seconds or evaluated
+/// without end: nesting, repetition, descendant chains, unions, slices, root-reading filters.
+const HOSTILE_PIECES: &[&str] = &[
+    "[?(",
+    "[?",
+    "($",
+    "(",
+    ")",
+    "]",
+    "!(",
+    "length(",
+    "@",
+    "$",
+    "..*",
+    "..",
+    ".*",
+    "*",
+    "[*,*,*]",
+    "[0:100000:1]",
+    "[::-1]",
+    "[?@..a]",
+    "[?@.a==$.b]",
+    ".a",
+    "['a']",
+    "[0,0,0]",
+    " && ",
+    " || ",
+    "==1",
+    "'[(\\''",
+    "\"]\"",
+];
+
+/// A document as deep as the limit on input allows, with siblings at each level.
+fn deep_document() -> Value {
+    let mut value = Value::from(1);
+    for level in 0..120 {
+        value = if level % 2 == 0 {
+            Value::Array(vec![value, Value::from("x")])
+        } else {
+            let mut map = Map::new();
+            map.insert("a".to_owned(), value);
+            map.insert("b".to_owned(), Value::Array(vec![1.into(), 2.into()]));
+            Value::Object(map)
+        };
+    }
+    value
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Any mix of hostile pieces parses or is refused, and evaluates within the budget or is
+    /// refused for it: never a panic, never an unbounded run (a hang fails the suite's time
+    /// limit; the budget's own units are asserted in tests/json.rs on real servers).
+    #[test]
+    fn hostile_path_shapes_stay_bounded(
+        pieces in prop::collection::vec(prop::sample::select(HOSTILE_PIECES), 1..60),
+        deep in any::<bool>(),
+        document in arbitrary_document(),
+    ) {
+        let text = format!("${}", pieces.concat());
+        let Ok(path) = Path::parse(&text) else {
+            return Ok(());
+        };
+        let root = if deep { deep_document() } else { document };
+        if let Ok(found) = path.query(&root) {
+            prop_assert!(found.len() as u64 <= jsondoc::path::budget::DEFAULT_NODES, "{}", text);
+            let stored = Document::from_value(&root);
+            prop_assert_eq!(path.query_document(&stored).map(|f| f.len()), Ok(found.len()));
+        }
+    }
+}
+
+/// Whole segments of the costly kinds, so that most generated paths parse and run.
+const HOSTILE_SEGMENTS: &[&str] = &[
+    "..*",
+    ".*",
+    "[*,*,*]",
+    "[0:100000:1]",
+    "[::-1]",
+    "[?@..a]",
+    "[?@.a==$.b]",
+    ".a",
+    "['a']",
+    "[0,0,0]",
+    "[?(@.a)]",
+    "[?!(@..*)]",
+    "[?count(@.*)>0]",
+    "..[?@.b]",
+    "[?@[?@[?@.a]]]",
+    "..a",
+    "[?count($..*)>1]",
+    "[-1:]",
+    "[?@ == $.b[0]]",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Chains of costly segments on deep and arbitrary documents: within the budget or
+    /// refused for it, and the same through the stored document.
+    #[test]
+    fn hostile_segment_chains_stay_bounded(
+        segments in prop::collection::vec(prop::sample::select(HOSTILE_SEGMENTS), 1..12),
+        deep in any::<bool>(),
+        document in arbitrary_document(),
+    ) {
+        let text = format!("${}", segments.concat());
+        let path = Path::parse(&text);
+        // Only the one-descendant-per-filter rule may refuse these.
+        let path = match path {
+            Ok(path) => path,
+            Err(error) => {
+                prop_assert!(error.to_string().contains("descendant"), "{}: {}", text, error);
+                return Ok(());
+            }
+        };
+        let root = if deep { deep_document() } else { document };
+        let found = path.query(&root);
+        let stored = Document::from_value(&root);
+        prop_assert_eq!(path.query_document(&stored), found.clone(), "{}", text);
+        if let Ok(found) = found {
+            prop_assert!(found.len() as u64 <= jsondoc::path::budget::DEFAULT_NODES, "{}", text);
+        }
+    }
+}

@@ -485,6 +485,13 @@ fn json_fmt(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
             Some(string) => out.push_str(&string),
             None => out.push_str(&value.to_compact_string()),
         }
+        // Placeholders repeat: the output is bounded as a path's results are.
+        let (_, max_bytes) = jsondoc::path::budget::limits();
+        if out.len() as u64 > max_bytes {
+            return Err(Error::err(format!(
+                "the filled template would be longer than {max_bytes} bytes (json.path-max-bytes)"
+            )));
+        }
         rest = &after[end + 2..];
     }
     out.push_str(rest);
