@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde_json::Value;
 use serde_json_path::{JsonPath, PathElement};
 
+use super::guard::outside_strings;
 use crate::{Location, Segment};
 
 /// Default of [`set_limits`]' `nodes`: about 50–100 ms of evaluation here.
@@ -150,25 +151,13 @@ fn split_segments(query: &str) -> Result<Vec<&str>, String> {
 /// The index just past the `]` closing the `[` at `open` (string literals skipped).
 fn bracket_end(bytes: &[u8], open: usize) -> Result<usize, String> {
     let mut depth = 0usize;
-    let mut quote = None;
-    let mut escaped = false;
-    for (at, &byte) in bytes.iter().enumerate().skip(open) {
-        if let Some(q) = quote {
-            match byte {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                _ if byte == q => quote = None,
-                _ => {}
-            }
-            continue;
-        }
+    for (at, byte) in outside_strings(&bytes[open..]) {
         match byte {
-            b'\'' | b'"' => quote = Some(byte),
             b'[' | b'(' => depth += 1,
             b']' | b')' => {
                 depth -= 1;
                 if depth == 0 {
-                    return Ok(at + 1);
+                    return Ok(open + at + 1);
                 }
             }
             _ => {}
@@ -189,22 +178,10 @@ fn plan_segment(text: &str) -> Result<SegmentPlan, String> {
     let mut fanout = 1u64;
     let (mut queries, mut filters, mut filter_depth, mut deepest_filter) = (0u64, 0, 0u32, 0u32);
     let (mut absolute, mut deep, mut descendants) = (false, false, 0);
-    let mut quote = None;
-    let mut escaped = false;
     let mut previous = 0u8;
-    for &byte in body.as_bytes() {
-        if let Some(q) = quote {
-            match byte {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                _ if byte == q => quote = None,
-                _ => {}
-            }
-            continue;
-        }
+    for (_, byte) in outside_strings(body.as_bytes()) {
         let in_filter = filter_depth > 0;
         match byte {
-            b'\'' | b'"' => quote = Some(byte),
             b'[' => {
                 open.push(b'[');
                 counts.push(1);

@@ -26,20 +26,8 @@ pub(crate) fn check(text: &str) -> Result<(), PathError> {
         ));
     }
     let mut depth = 0usize;
-    let mut quote: Option<u8> = None;
-    let mut escaped = false;
-    for (at, byte) in text.bytes().enumerate() {
-        if let Some(open) = quote {
-            match byte {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                _ if byte == open => quote = None,
-                _ => {}
-            }
-            continue;
-        }
+    for (at, byte) in outside_strings(text.as_bytes()) {
         match byte {
-            b'\'' | b'"' => quote = Some(byte),
             b'[' | b'(' => {
                 depth += 1;
                 if depth > MAX_NESTING {
@@ -58,6 +46,29 @@ pub(crate) fn check(text: &str) -> Result<(), PathError> {
         }
     }
     Ok(())
+}
+
+/// The bytes of a path text outside its string literals (`'…'`, `"…"`, with `\` escapes),
+/// with their offsets; the quotes themselves are left out too.
+pub(crate) fn outside_strings(text: &[u8]) -> impl Iterator<Item = (usize, u8)> + '_ {
+    let mut quote: Option<u8> = None;
+    let mut escaped = false;
+    text.iter().enumerate().filter_map(move |(at, &byte)| {
+        if let Some(open) = quote {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                _ if byte == open => quote = None,
+                _ => {}
+            }
+            return None;
+        }
+        if matches!(byte, b'\'' | b'"') {
+            quote = Some(byte);
+            return None;
+        }
+        Some((at, byte))
+    })
 }
 
 #[cfg(test)]
