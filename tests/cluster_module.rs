@@ -850,6 +850,21 @@ fn fix_repairs_a_reshard_interrupted_by_a_kill_with_no_key_lost() {
                     outcome.starts_with("ERR ") || outcome.starts_with("CLUSTERDOWN "),
                     "{n}: killing the {what}: {outcome}"
                 );
+                // The error counts what the job moved, as CLUSTER.JOBS does (it said 0 when
+                // the failing pair was the only one).
+                if let Some(said) = outcome.split("(moved ").nth(1) {
+                    let said: u64 = said.split(' ').next().unwrap().parse().unwrap();
+                    let jobs = json(&mut m, &["CLUSTER.JOBS", "JSON"]);
+                    let job = jobs
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .rev()
+                        .find(|j| j["kind"] == "reshard")
+                        .unwrap();
+                    let counted = job["counters"]["slots_moved"].as_u64().unwrap_or(0);
+                    assert_eq!(said, counted, "{n}: {outcome}\n{job}");
+                }
                 nodes[victim].restart();
                 wait_long("every node ok after the restart", || {
                     ports.iter().all(|p| state_ok(*p))

@@ -493,11 +493,15 @@ pub fn move_slots(job: &Job, view: &ClusterView, moves: &[SlotMove]) -> Result<M
         }
     }
     if let Some(e) = first_error {
+        // The job's counters, not `stats`: a pair that failed returned no stats, though it may
+        // have moved most of its slots (CLUSTER.JOBS shows the same counters).
+        let counters = job.info().counters;
+        let counted = |name| counters.get(name).copied().unwrap_or(0);
         return Err(Error::err(format!(
             "{} (moved {} slots, {} keys before it; CLUSTER.FIX closes the open slots)",
             e.to_string().trim_start_matches("ERR "),
-            stats.slots,
-            stats.keys
+            counted("slots_moved"),
+            counted("keys_moved")
         )));
     }
     job.progress("waiting for the nodes to agree");
