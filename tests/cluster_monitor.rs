@@ -46,7 +46,24 @@ fn wait_event(con: &mut redis::Connection, what: &str, matches: impl Fn(&Json) -
 }
 
 /// Node ids by port, and each replica's master id.
+/// The cluster as `con`'s node sees it — node ids by port, and replica id → master id — once
+/// it sees 3 masters each with one replica: right after creation a node may not have heard yet
+/// which master a replica follows (seen on Redis 7.2.6).
 fn topology(con: &mut redis::Connection) -> (BTreeMap<u16, String>, BTreeMap<String, String>) {
+    let mut seen = read_topology(con);
+    common::wait_for("3 masters with one replica each in the seed's view", || {
+        seen = read_topology(con);
+        let (ids, masters) = &seen;
+        let followed: std::collections::BTreeSet<&String> = masters.values().collect();
+        ids.len() == 6
+            && masters.len() == 3
+            && followed.len() == 3
+            && followed.iter().all(|m| !masters.contains_key(*m))
+    });
+    seen
+}
+
+fn read_topology(con: &mut redis::Connection) -> (BTreeMap<u16, String>, BTreeMap<String, String>) {
     let mut ids = BTreeMap::new();
     let mut masters = BTreeMap::new();
     for line in text(con, &["CLUSTER", "NODES"]).lines() {
