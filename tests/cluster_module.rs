@@ -1430,3 +1430,111 @@ fn an_unreachable_seed_fails_fast() {
         }
     }
 }
+
+/// Waits until `port`'s node has marked the node at `dead_port` as failed.
+fn wait_marked_fail(port: u16, dead_port: u16) {
+    wait_long("the dead node marked fail", || {
+        cluster_nodes_text(port).lines().any(|l| {
+            l.contains(&format!("127.0.0.1:{dead_port}@"))
+                && l.contains("fail")
+                && !l.contains("fail?")
+        })
+    });
+}
+
+/// A master that never comes back: FIX and DELNODE each refuse and name the way out, and
+/// `CLUSTER.FIX FORGET-DEAD` writes it off — without a replica its slots are covered again,
+/// empty (reported as lost), with one its replica takes them over (here a replica that may
+/// not fail over by itself) — leaving a cluster `redis-cli --cluster check` passes and every
+/// key a live node held.
+#[test]
+fn fix_forget_dead_writes_off_a_master_that_never_returns() {
+    for kind in servers() {
+        let n = kind.name.clone();
+        let manager = Server::start(&kind, &["cluster"], &[]);
+        let mut m = manager.connection();
+
+        // No replica: the dead master's keys are gone, its slots covered again.
+        let mut nodes = cluster_nodes(&kind, 3, &[], &[]);
+        let ports: Vec<u16> = nodes.iter().map(|node| node.port).collect();
+        let addrs: Vec<String> = nodes.iter().map(Server::addr).collect();
+        let created = text(&mut m, &["CLUSTER.CREATE", &addrs[0], &addrs[1], &addrs[2]]);
+        assert!(created.contains("[OK]"), "{n}: {created}");
+        populate(ports[0], 3000);
+        let lost_keys: i64 = redis::cmd("DBSIZE").query(&mut connect(ports[2])).unwrap();
+        let lost_slots = slot_count(ports[0], ports[2]);
+        nodes[2].kill();
+        wait_marked_fail(ports[0], ports[2]);
+        let refused = reply(&mut m, &["CLUSTER.FIX", &addrs[0]]);
+        assert!(
+            refused.starts_with(&format!("ERR cannot fix while {} is unreachable", addrs[2]))
+                && refused.ends_with("if it will not come back, CLUSTER.FIX FORGET-DEAD"),
+            "{n}: {refused}"
+        );
+        let refused = reply(&mut m, &["CLUSTER.DELNODE", &addrs[0], &addrs[2]]);
+        assert!(
+            refused.contains(&format!("holds {lost_slots} slots"))
+                && refused.contains("CLUSTER.FIX FORGET-DEAD"),
+            "{n}: {refused}"
+        );
+        let fixed = json(&mut m, &["CLUSTER.FIX", &addrs[0], "FORGET-DEAD", "JSON"]);
+        let actions = fixed["actions"].as_array().unwrap();
+        assert_eq!(actions[0]["action"], "lost", "{n}: {fixed}");
+        assert_eq!(actions[1]["action"], "forgot", "{n}: {fixed}");
+        assert_eq!(actions[1]["addr"], addrs[2].as_str(), "{n}: {fixed}");
+        assert_eq!(fixed["ok"], true, "{n}: {fixed}");
+        assert_check_ok(
+            ports[0],
+            &format!("{n}: after FORGET-DEAD without a replica"),
+        );
+        assert_eq!(total_keys(ports[0]), 3000 - lost_keys, "{n}");
+        drop(nodes);
+
+        // With a replica that does not fail over by itself: FORGET-DEAD promotes it.
+        let mut nodes = common::start_cluster(&kind, &[], &[]);
+        for node in &nodes[3..] {
+            reply(
+                &mut node.connection(),
+                &["CONFIG", "SET", "cluster-replica-no-failover", "yes"],
+            );
+        }
+        let ports: Vec<u16> = nodes.iter().map(|node| node.port).collect();
+        let addrs: Vec<String> = nodes.iter().map(Server::addr).collect();
+        populate(ports[0], 3000);
+        let victim_id = node_id(ports[1]);
+        let replica = (3..6)
+            .find(|&i| {
+                cluster_nodes_text(ports[i])
+                    .lines()
+                    .any(|l| l.contains("myself") && l.contains(&victim_id))
+            })
+            .expect("the victim's replica");
+        // Every write has reached the replica before the kill.
+        let acked: i64 = redis::cmd("WAIT")
+            .arg(1)
+            .arg(5000)
+            .query(&mut connect(ports[1]))
+            .unwrap();
+        assert_eq!(acked, 1, "{n}");
+        nodes[1].kill();
+        wait_marked_fail(ports[0], ports[1]);
+        let fixed = json(&mut m, &["CLUSTER.FIX", &addrs[0], "FORGET-DEAD", "JSON"]);
+        let actions = fixed["actions"].as_array().unwrap();
+        assert_eq!(actions[0]["action"], "takeover", "{n}: {fixed}");
+        assert_eq!(actions[0]["by"], addrs[replica].as_str(), "{n}: {fixed}");
+        assert_eq!(fixed["ok"], true, "{n}: {fixed}");
+        assert_check_ok(ports[0], &format!("{n}: after FORGET-DEAD with a replica"));
+        // Keys on the live masters, each asked itself (the promoted node's flags read
+        // `master,nofailover`).
+        let on_masters: i64 = ports
+            .iter()
+            .filter(|p| **p != ports[1])
+            .filter(|p| {
+                let role: Vec<redis::Value> = redis::cmd("ROLE").query(&mut connect(**p)).unwrap();
+                matches!(&role[0], redis::Value::BulkString(r) if r == b"master")
+            })
+            .map(|p| redis::cmd("DBSIZE").query::<i64>(&mut connect(*p)).unwrap())
+            .sum();
+        assert_eq!(on_masters, 3000, "{n}: no key lost");
+    }
+}

@@ -580,19 +580,24 @@ type FixPass = fn(
 /// migrated keys, so this comes first), leaves multiply-owned slots with one, then closes
 /// open slots, moving keys to the owner; re-reads the cluster between passes, then waits for
 /// agreement and checks again.
-pub fn fix(job: &Job, seed: &Addr) -> Result<Report> {
+pub fn fix(job: &Job, seed: &Addr, forget_dead: bool) -> Result<Report> {
     let started = Instant::now();
     job.progress("reading the nodes");
     let mut view = check_view(seed)?;
+    let mut log = String::new();
+    let mut actions = Vec::new();
+    if forget_dead && !view.unreachable.is_empty() {
+        crate::dead::forget_dead(job, &view, &mut log, &mut actions)?;
+        view = wait_for_agreement(seed, FIX_SETTLE).or_else(|_| ClusterView::gather(seed))?;
+    }
     // An unreachable master's slots look uncovered: giving them to another master would make
     // it drop their keys when it hears of the change (redis-cli refuses this too).
     if let Some((addr, error)) = view.unreachable.first() {
         return Err(Error::err(format!(
-            "cannot fix while {addr} is unreachable ({error}); bring it back or CLUSTER.DELNODE it"
+            "cannot fix while {addr} is unreachable ({error}); bring it back, or if it will not \
+             come back, CLUSTER.FIX FORGET-DEAD"
         )));
     }
-    let mut log = String::new();
-    let mut actions = Vec::new();
     let mut keys_moved = 0;
     let passes: [(&str, FixPass); 3] = [
         ("covering slots", fix_uncovered),

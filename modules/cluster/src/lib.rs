@@ -28,6 +28,7 @@
 pub mod backup;
 pub mod check;
 pub mod create;
+pub mod dead;
 pub mod import;
 pub mod jobs;
 pub mod migrate;
@@ -238,8 +239,13 @@ fn cluster_fix(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
     let mut words = words(args)?;
     let format = take_format(&mut words);
     let seed = optional_seed(ctx, &mut words)?;
+    let before = words.len();
+    words.retain(|w| !w.eq_ignore_ascii_case("forget-dead"));
+    let forget_dead = words.len() < before;
     no_more(&words)?;
-    start(ctx, "fix", args, format, move |job| check::fix(job, &seed))
+    start(ctx, "fix", args, format, move |job| {
+        check::fix(job, &seed, forget_dead)
+    })
 }
 
 fn cluster_reshard(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
@@ -506,7 +512,7 @@ fn module() -> Module {
         .command(
             Command::new("cluster.fix", cluster_fix)
                 .flags("admin")
-                .usage("CLUSTER.FIX [host:port] [JSON]")
+                .usage("CLUSTER.FIX [host:port] [FORGET-DEAD] [JSON]")
                 .summary("Closes open slots and assigns uncovered slots, losing no keys")
                 .since("0.1.0")
                 .arity(-1),

@@ -170,7 +170,8 @@ pub fn del_node(job: &Job, seed: &Addr, what: &str) -> Result<Report> {
         .clone();
     if me.slot_count() > 0 {
         return Err(Error::err(format!(
-            "node {} holds {} slots: reshard them away first",
+            "node {} holds {} slots: reshard them away first (if it is dead and will not come \
+             back: CLUSTER.FIX FORGET-DEAD)",
             node.addr_text(),
             me.slot_count()
         )));

@@ -1,0 +1,125 @@
+//! `CLUSTER.FIX … FORGET-DEAD`: repairing around nodes that will not come back.
+//!
+//! FIX refuses while a node is unreachable (its slots would look uncovered, and giving them
+//! away while it may return would make it drop its keys), and DELNODE refuses a node that
+//! still holds slots. For a node that is gone for good that left no way out. With FORGET-DEAD
+//! the caller says it is gone: each unreachable node the cluster has marked `fail` is written
+//! off — a reachable replica of a dead master takes its slots over (`CLUSTER FAILOVER
+//! TAKEOVER`: it holds the keys), every live node forgets the dead ones, and slots that no live
+//! node held are left uncovered for FIX's cover pass, reported as slots whose keys were only on
+//! the dead node. A node not yet marked `fail` is refused: the cluster has not agreed it is
+//! gone (wait `cluster-node-timeout`, or bring it back).
+
+use std::time::{Duration, Instant};
+
+use rm::{Error, Result};
+use serde_json::{Value as Json, json};
+
+use crate::check::ranges_text;
+use crate::jobs::Job;
+use crate::topology::{ClusterView, Conn, NodeView, value_error};
+
+/// How long a replica may take to become master after `FAILOVER TAKEOVER`.
+const TAKEOVER_WAIT: Duration = Duration::from_secs(10);
+
+/// Writes off every unreachable node of `view` (see the module docs); appends what it did to
+/// `log` and `actions`.
+pub fn forget_dead(
+    job: &Job,
+    view: &ClusterView,
+    log: &mut String,
+    actions: &mut Vec<Json>,
+) -> Result<()> {
+    let mut dead = Vec::new();
+    for (addr, error) in &view.unreachable {
+        let node = view
+            .nodes()
+            .iter()
+            .find(|n| n.addr.as_ref() == Some(addr))
+            .ok_or_else(|| Error::err(format!("{addr} is unreachable ({error})")))?;
+        if !node.flags.fail {
+            return Err(Error::err(format!(
+                "{addr} is unreachable ({error}) but the cluster has not marked it fail yet: \
+                 wait for cluster-node-timeout, or bring it back"
+            )));
+        }
+        dead.push(node);
+    }
+    for node in dead.iter().filter(|n| n.is_master() && n.slot_count() > 0) {
+        let addr = node.addr_text();
+        let slots = ranges_text(&node.slot_list());
+        let replica = view.nodes().iter().find(|r| {
+            r.master_id.as_deref() == Some(node.id.as_str())
+                && !r.flags.fail
+                && r.addr
+                    .as_ref()
+                    .is_some_and(|a| view.views.iter().any(|v| &v.addr == a))
+        });
+        match replica.and_then(|r| r.addr.clone()) {
+            Some(replica_addr) => {
+                job.progress(format!("{replica_addr} takes over from {addr}"));
+                let mut conn = Conn::open(&replica_addr)?;
+                conn.cmd(&["CLUSTER", "FAILOVER", "TAKEOVER"])?;
+                wait_master(&mut conn)?;
+                log.push_str(&format!(
+                    ">>> {replica_addr} took over slots {slots} of the dead master {addr} \
+                     (it holds their keys)\n"
+                ));
+                actions.push(json!({"action": "takeover", "dead": node.id, "by": replica_addr.to_string(), "slots": slots}));
+            }
+            None => {
+                log.push_str(&format!(
+                    ">>> slots {slots} had their keys only on the dead master {addr} (no live \
+                     replica): they are covered again, empty\n"
+                ));
+                actions.push(json!({"action": "lost", "dead": node.id, "slots": slots}));
+            }
+        }
+    }
+    for node in &dead {
+        job.progress(format!("forgetting {}", node.addr_text()));
+        for live in &view.views {
+            let Ok(mut conn) = Conn::open(&live.addr) else {
+                continue;
+            };
+            let reply = conn.cmd_raw(&["CLUSTER", "FORGET", node.id.as_str()])?;
+            if let Some(e) = value_error(&reply)
+                && !e.contains("Unknown node")
+            {
+                return Err(Error::err(format!(
+                    "{}: CLUSTER FORGET {}: {e}",
+                    live.addr, node.id
+                )));
+            }
+        }
+        log.push_str(&format!(
+            ">>> forgot the dead node {} ({}) on every live node\n",
+            node.addr_text(),
+            node.id
+        ));
+        actions.push(json!({"action": "forgot", "node": node.id, "addr": node.addr_text()}));
+    }
+    Ok(())
+}
+
+/// Waits until the node behind `conn` says it is a master.
+fn wait_master(conn: &mut Conn) -> Result<()> {
+    let deadline = Instant::now() + TAKEOVER_WAIT;
+    loop {
+        let view = NodeView::read(conn)?;
+        if view
+            .me()
+            .is_some_and(|me| me.is_master() && me.slot_count() > 0)
+        {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(Error::err(format!(
+                "{}: not master {} s after CLUSTER FAILOVER TAKEOVER",
+                conn.addr,
+                TAKEOVER_WAIT.as_secs()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
