@@ -1535,6 +1535,15 @@ fn fix_forget_dead_writes_off_a_master_that_never_returns() {
             })
             .map(|p| redis::cmd("DBSIZE").query::<i64>(&mut connect(*p)).unwrap())
             .sum();
-        assert_eq!(on_masters, 3000, "{n}: no key lost");
+        let roles: Vec<String> = ports
+            .iter()
+            .filter(|p| **p != ports[1])
+            .map(|p| {
+                let size: i64 = redis::cmd("DBSIZE").query(&mut connect(*p)).unwrap();
+                let role: Vec<redis::Value> = redis::cmd("ROLE").query(&mut connect(*p)).unwrap();
+                format!("{p} {size} {:?}", role[0])
+            })
+            .collect();
+        assert_eq!(on_masters, 3000, "{n}: no key lost: {roles:?}");
     }
 }

@@ -588,7 +588,15 @@ pub fn fix(job: &Job, seed: &Addr, forget_dead: bool) -> Result<Report> {
     let mut actions = Vec::new();
     if forget_dead && !view.unreachable.is_empty() {
         crate::dead::forget_dead(job, &view, &mut log, &mut actions)?;
-        view = wait_for_agreement(seed, FIX_SETTLE).or_else(|_| ClusterView::gather(seed))?;
+        // The passes below must not run on a view some node has not caught up with: a slot
+        // it still shows uncovered would be given away from its new owner.
+        view = wait_for_agreement(seed, migrate::AGREEMENT_TIMEOUT).map_err(|e| {
+            Error::err(format!(
+                "{} after writing off the dead nodes ({}); run CLUSTER.FIX again",
+                e.to_string().trim_start_matches("ERR "),
+                log.trim_end().replace('\n', "; ")
+            ))
+        })?;
     }
     // An unreachable master's slots look uncovered: giving them to another master would make
     // it drop their keys when it hears of the change (redis-cli refuses this too).

@@ -17,7 +17,8 @@ use serde_json::{Value as Json, json};
 
 use crate::check::ranges_text;
 use crate::jobs::Job;
-use crate::topology::{ClusterView, Conn, NodeView, value_error};
+use crate::migrate::AGREEMENT_TIMEOUT;
+use crate::topology::{ClusterView, Conn, NodeView, value_error, wait_for};
 
 /// How long a replica may take to become master after `FAILOVER TAKEOVER`.
 const TAKEOVER_WAIT: Duration = Duration::from_secs(10);
@@ -45,6 +46,7 @@ pub fn forget_dead(
         }
         dead.push(node);
     }
+    let mut taken_over: Vec<String> = Vec::new();
     for node in dead.iter().filter(|n| n.is_master() && n.slot_count() > 0) {
         let addr = node.addr_text();
         let slots = ranges_text(&node.slot_list());
@@ -61,6 +63,7 @@ pub fn forget_dead(
                 let mut conn = Conn::open(&replica_addr)?;
                 conn.cmd(&["CLUSTER", "FAILOVER", "TAKEOVER"])?;
                 wait_master(&mut conn)?;
+                taken_over.push(node.id.clone());
                 log.push_str(&format!(
                     ">>> {replica_addr} took over slots {slots} of the dead master {addr} \
                      (it holds their keys)\n"
@@ -75,6 +78,24 @@ pub fn forget_dead(
                 actions.push(json!({"action": "lost", "dead": node.id, "slots": slots}));
             }
         }
+    }
+    // Forget only once every live node has heard of each takeover: a node that forgot a dead
+    // master first would see its slots uncovered, and a cover given to another master would
+    // demote the new owner, which then drops the keys it took over.
+    if !taken_over.is_empty() {
+        job.progress("waiting for every node to hear of the takeovers");
+        wait_for(
+            &view.seed,
+            AGREEMENT_TIMEOUT,
+            "the takeover has not reached every node",
+            |v| {
+                v.views.iter().all(|seen| {
+                    seen.nodes
+                        .iter()
+                        .all(|n| !taken_over.contains(&n.id) || n.slot_count() == 0)
+                })
+            },
+        )?;
     }
     for node in &dead {
         job.progress(format!("forgetting {}", node.addr_text()));

@@ -169,9 +169,14 @@ pub fn del_node(job: &Job, seed: &Addr, what: &str) -> Result<Report> {
         .unwrap_or(&node)
         .clone();
     if me.slot_count() > 0 {
+        // A dead node's slots cannot be resharded away: say what can be done instead.
+        let hint = if dead {
+            " (or, if it is dead and will not come back, CLUSTER.FIX FORGET-DEAD)"
+        } else {
+            ""
+        };
         return Err(Error::err(format!(
-            "node {} holds {} slots: reshard them away first (if it is dead and will not come \
-             back: CLUSTER.FIX FORGET-DEAD)",
+            "node {} holds {} slots: reshard them away first{hint}",
             node.addr_text(),
             me.slot_count()
         )));
