@@ -430,26 +430,6 @@ fn assert_bounded(
     Ok(())
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(300))]
-
-    /// Any mix of hostile pieces parses or is refused, and evaluates within the budget or is
-    /// refused for it: never a panic, never an unbounded run (a hang fails the suite's time
-    /// limit; the budget's own units are asserted in tests/json.rs on real servers).
-    #[test]
-    fn hostile_path_shapes_stay_bounded(
-        pieces in prop::collection::vec(prop::sample::select(HOSTILE_PIECES), 1..60),
-        deep in any::<bool>(),
-        document in arbitrary_document(),
-    ) {
-        let text = format!("${}", pieces.concat());
-        let Ok(path) = Path::parse(&text) else {
-            return Ok(());
-        };
-        assert_bounded(&path, &text, deep, document)?;
-    }
-}
-
 /// Whole segments of the costly kinds, so that most generated paths parse and run.
 const HOSTILE_SEGMENTS: &[&str] = &[
     "..*",
@@ -475,6 +455,22 @@ const HOSTILE_SEGMENTS: &[&str] = &[
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Any mix of hostile pieces parses or is refused, and evaluates within the budget or is
+    /// refused for it: never a panic, never an unbounded run (a hang fails the suite's time
+    /// limit; the budget's own units are asserted in tests/json.rs on real servers).
+    #[test]
+    fn hostile_path_shapes_stay_bounded(
+        pieces in prop::collection::vec(prop::sample::select(HOSTILE_PIECES), 1..60),
+        deep in any::<bool>(),
+        document in arbitrary_document(),
+    ) {
+        let text = format!("${}", pieces.concat());
+        let Ok(path) = Path::parse(&text) else {
+            return Ok(());
+        };
+        assert_bounded(&path, &text, deep, document)?;
+    }
 
     /// Chains of costly segments on deep and arbitrary documents: within the budget or
     /// refused for it, and the same through the stored document.
