@@ -322,20 +322,27 @@ fn setslot(conn: &mut Conn, slot: u16, args: &[&str]) -> Result<()> {
 
 /// Makes `owner` the only holder of `slot`'s keys: every other master holding keys in it opens
 /// the slot (IMPORTING from the owner, which lets it run MIGRATE) and migrates them to the
-/// owner; then every node closes the slot and learns the owner.
+/// owner; then every node closes the slot and learns the owner. Where both hold a key, the
+/// copy of a node in `newer` replaces the owner's; otherwise the owner's is kept (and the
+/// fix fails, leaving both, if they differ).
 fn gather_slot(
     job: &Job,
     conns: &mut BTreeMap<String, Conn>,
-    owner: &str,
+    (owner, owner_addr): (&str, &Addr),
     slot: u16,
-    owner_addr: &Addr,
+    newer: &[&str],
 ) -> Result<u64> {
     let counts = keys_in_slot(conns, slot)?;
     let mut moved = 0;
     for (id, _) in counts.iter().filter(|(id, _)| id.as_str() != owner) {
         let conn = conns.get_mut(id).expect("listed master");
         setslot(conn, slot, &["IMPORTING", owner])?;
-        moved += migrate::move_keys(job, conn, owner_addr, &[slot], OnBusy::KeepTarget)?;
+        let on_busy = if newer.contains(&id.as_str()) {
+            OnBusy::Replace
+        } else {
+            OnBusy::KeepTarget
+        };
+        moved += migrate::move_keys(job, conn, owner_addr, &[slot], on_busy)?;
     }
     // Close the slot everywhere: the owner claims it (bumping its epoch if it was importing),
     // the others drop any open state and learn the owner.
@@ -413,7 +420,14 @@ fn fix_open_slots(
             );
         } else {
             let owner_addr = addr_of(&owner)?;
-            let n = gather_slot(job, conns, &owner, slot, &owner_addr)?;
+            // A node importing the slot received its keys by MIGRATE (the source deleted its
+            // copy) or by ASKING writes: its copies are the newer ones.
+            let importers: Vec<&str> = open
+                .iter()
+                .filter(|(node, s, _, migrating)| *s == slot && !*migrating && *node != owner)
+                .map(|(node, ..)| node.as_str())
+                .collect();
+            let n = gather_slot(job, conns, (&owner, &owner_addr), slot, &importers)?;
             *keys_moved += n;
             let line = format!(
                 "slot {slot}: closed, keys gathered on its owner {owner_addr} ({n} keys moved)"
@@ -448,7 +462,7 @@ fn fix_multi_owner(
         let owner = most_keys(&counts, &claimed, conns)?;
         claim(conns, &owner, slot, &claimed)?;
         let owner_addr = addr_of(&owner)?;
-        let n = gather_slot(job, conns, &owner, slot, &owner_addr)?;
+        let n = gather_slot(job, conns, (&owner, &owner_addr), slot, &[])?;
         *keys_moved += n;
         log.push_str(&format!(
             ">>> slot {slot}: kept by {owner_addr} ({n} keys moved to it)\n"
@@ -558,7 +572,7 @@ fn fix_uncovered(
                     .map(|(id, _)| id.clone())
                     .expect("assigned");
                 let owner_addr = addr_of(&owner)?;
-                *keys_moved += gather_slot(job, conns, &owner, *slot, &owner_addr)?;
+                *keys_moved += gather_slot(job, conns, (&owner, &owner_addr), *slot, &[])?;
             }
         }
     }
@@ -607,10 +621,11 @@ pub fn fix(job: &Job, seed: &Addr, forget_dead: bool) -> Result<Report> {
         )));
     }
     let mut keys_moved = 0;
-    let passes: [(&str, FixPass); 3] = [
+    let passes: [(&str, FixPass); 4] = [
         ("covering slots", fix_uncovered),
         ("fixing slots with several owners", fix_multi_owner),
         ("closing open slots", fix_open_slots),
+        ("moving keys outside their owner", crate::strays::fix_strays),
     ];
     for (name, pass) in passes {
         let done_before = actions.len();
@@ -626,10 +641,14 @@ pub fn fix(job: &Job, seed: &Addr, forget_dead: bool) -> Result<Report> {
             &mut keys_moved,
         )
         .map_err(|e| {
+            let done = if log.is_empty() {
+                String::new()
+            } else {
+                format!(" (done before: {})", log.trim_end().replace('\n', "; "))
+            };
             Error::err(format!(
-                "{name}: {} (done before: {})",
-                e.to_string().trim_start_matches("ERR "),
-                log.trim_end().replace('\n', "; ")
+                "{name}: {}{done}",
+                e.to_string().trim_start_matches("ERR ")
             ))
         })?;
         if actions.len() > done_before {

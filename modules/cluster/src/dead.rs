@@ -10,6 +10,7 @@
 //! the dead node. A node not yet marked `fail` is refused: the cluster has not agreed it is
 //! gone (wait `cluster-node-timeout`, or bring it back).
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use rm::{Error, Result};
@@ -18,7 +19,7 @@ use serde_json::{Value as Json, json};
 use crate::check::ranges_text;
 use crate::jobs::Job;
 use crate::migrate::AGREEMENT_TIMEOUT;
-use crate::topology::{ClusterView, Conn, NodeView, value_error, wait_for};
+use crate::topology::{Addr, ClusterView, Conn, NodeView, value_error, wait_for};
 
 /// How long a replica may take to become master after `FAILOVER TAKEOVER`.
 const TAKEOVER_WAIT: Duration = Duration::from_secs(10);
@@ -79,6 +80,8 @@ pub fn forget_dead(
             }
         }
     }
+    let dead_ids: Vec<&str> = dead.iter().map(|n| n.id.as_str()).collect();
+    repoint_imports(job, &view.seed, &dead_ids, log, actions)?;
     // Forget only once every live node has heard of each takeover: a node that forgot a dead
     // master first would see its slots uncovered, and a cover given to another master would
     // demote the new owner, which then drops the keys it took over.
@@ -119,6 +122,65 @@ pub fn forget_dead(
             node.id
         ));
         actions.push(json!({"action": "forgot", "node": node.id, "addr": node.addr_text()}));
+    }
+    Ok(())
+}
+
+/// A live node importing a slot from a dead master holds the newest copy of every key it
+/// received (by MIGRATE, or written there by ASKING clients); the dead master's replica, now
+/// the slot's owner, may still hold older copies (the source's deletes after MIGRATE had not
+/// all reached it). Forgetting the dead node would close the import (a node forgets a dead
+/// node's open slots with it) and strand those keys in a slot their holder does not own, where
+/// no client reads them. So each such import is pointed at the slot's live owner first, and
+/// FIX's open-slot pass moves the keys there, replacing the older copies. A slot with no live
+/// owner is left alone: it becomes uncovered, and the cover pass gives it to the master with
+/// most of its keys.
+fn repoint_imports(
+    job: &Job,
+    seed: &Addr,
+    dead: &[&str],
+    log: &mut String,
+    actions: &mut Vec<Json>,
+) -> Result<()> {
+    let view = ClusterView::gather(seed)?;
+    let owners = view.owners();
+    // (importer, dead source, live owner) → slots.
+    let mut moves: BTreeMap<(&str, &str, &str), Vec<u16>> = BTreeMap::new();
+    for (_, me) in view.selves() {
+        for (slot, from) in me
+            .importing
+            .iter()
+            .filter(|(_, f)| dead.contains(&f.as_str()))
+        {
+            if let Some([owner]) = owners.get(slot).map(Vec::as_slice)
+                && *owner != me.id
+                && !dead.contains(&owner.as_str())
+            {
+                moves
+                    .entry((me.id.as_str(), from.as_str(), owner.as_str()))
+                    .or_default()
+                    .push(*slot);
+            }
+        }
+    }
+    for ((importer, from, owner), slots) in moves {
+        let importer_addr = view.require_addr(importer)?;
+        let owner_addr = view.require_addr(owner)?;
+        job.progress(format!("{importer_addr} imports from {owner_addr}"));
+        let mut conn = Conn::open(&importer_addr)?;
+        for slot in &slots {
+            // An importing node ignores other nodes' claims on the slot: it still believes
+            // the dead node owns it (and, once that is forgotten, nobody), and would never
+            // agree with the others. Tell it the owner; the import stays open.
+            conn.cmd(&["CLUSTER", "SETSLOT", &slot.to_string(), "NODE", owner])?;
+            conn.cmd(&["CLUSTER", "SETSLOT", &slot.to_string(), "IMPORTING", owner])?;
+        }
+        let slots = ranges_text(&slots);
+        log.push_str(&format!(
+            ">>> slots {slots}: {importer_addr} imported them from the dead {from}, now from \
+             their owner {owner_addr}\n"
+        ));
+        actions.push(json!({"action": "import repointed", "slots": slots, "node": importer, "from": from, "to": owner}));
     }
     Ok(())
 }

@@ -8,7 +8,7 @@
 //!
 //! - `CLUSTER.CREATE host:port ... [REPLICAS n] [JSON]`
 //! - `CLUSTER.CHECK [host:port] [JSON]`, `CLUSTER.INFO [host:port] [JSON]`,
-//!   `CLUSTER.FIX [host:port] [JSON]`
+//!   `CLUSTER.FIX [host:port] [FORGET-DEAD] [JSON]` ([`check`], [`dead`], [`strays`])
 //! - `CLUSTER.RESHARD host:port FROM <id|host:port|ALL> TO <id|host:port> SLOTS n [JSON]`
 //! - `CLUSTER.REBALANCE host:port [WEIGHT <id>=<w> ...] [USE-EMPTY-MASTERS] [THRESHOLD pct]
 //!   [SIMULATE] [JSON]`
@@ -34,6 +34,7 @@ pub mod jobs;
 pub mod migrate;
 pub mod monitor;
 pub mod nodes;
+pub mod strays;
 pub mod topology;
 pub mod trust;
 
