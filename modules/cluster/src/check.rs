@@ -65,7 +65,7 @@ pub fn ranges_text(slots: &[u16]) -> String {
 /// Examines a view.
 pub fn examine(view: &ClusterView) -> Findings {
     let mut findings = Findings {
-        agree: view.agree(),
+        agree: view.reachable_agree(),
         ..Findings::default()
     };
     if !findings.agree {
@@ -232,7 +232,7 @@ fn node_lines(view: &ClusterView) -> String {
 
 /// Gathers the view for a check, giving a changing cluster a moment to agree.
 fn check_view(seed: &Addr) -> Result<ClusterView> {
-    match wait_for_agreement(seed, CHECK_AGREEMENT_WAIT) {
+    match topology::wait_for(seed, CHECK_AGREEMENT_WAIT, "", |v| v.reachable_agree()) {
         Ok(view) => Ok(view),
         Err(_) => ClusterView::gather(seed),
     }

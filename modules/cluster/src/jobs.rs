@@ -146,13 +146,31 @@ struct Registry {
     next_id: u64,
     running: Vec<Arc<Mutex<JobInfo>>>,
     finished: VecDeque<JobInfo>,
+    /// Lines for the server log about jobs that ended, written from the main thread.
+    unlogged: Vec<(bool, String)>,
 }
 
 static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
     next_id: 1,
     running: Vec::new(),
     finished: VecDeque::new(),
+    unlogged: Vec::new(),
 });
+
+/// Writes a line to the server log for each job that ended since the last call (a warning
+/// for a failed one). Called from the main thread (the cron tick): job threads do not hold
+/// the server lock. Watchers are left out: their start and stop are events, logged as such.
+pub fn log_finished(ctx: &Ctx) {
+    let lines = std::mem::take(&mut registry().unlogged);
+    for (failed, line) in lines {
+        let level = if failed {
+            rm::LogLevel::Warning
+        } else {
+            rm::LogLevel::Notice
+        };
+        ctx.log(level, &line);
+    }
+}
 
 fn registry() -> MutexGuard<'static, Registry> {
     REGISTRY.lock().unwrap_or_else(|e| e.into_inner())
@@ -220,6 +238,16 @@ impl Job {
             info.clone()
         };
         let mut registry = registry();
+        if record.kind != "monitor" {
+            let mut line = format!("cluster job {}", record.to_line());
+            // One line: a detached job's reply is in CLUSTER.JOBS.
+            line.truncate(line.find('\n').unwrap_or(line.len()));
+            let failed = matches!(record.state, State::Failed(_));
+            registry.unlogged.push((failed, line));
+            // Nobody may be ticking (a server shutting down): keep the last few only.
+            let excess = registry.unlogged.len().saturating_sub(KEEP_FINISHED);
+            registry.unlogged.drain(..excess);
+        }
         registry.running.retain(|r| !Arc::ptr_eq(r, &self.info));
         registry.finished.push_back(record);
         while registry.finished.len() > KEEP_FINISHED {

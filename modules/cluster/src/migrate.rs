@@ -460,7 +460,7 @@ fn move_pair(
 /// and some to every other master).
 const PAIRS_AT_ONCE: usize = 8;
 
-/// Moves every slot in `moves`, source/target pairs in parallel ([`PAIRS_AT_ONCE`] at a time),
+/// Moves every slot in `moves`, source/target pairs in parallel (`PAIRS_AT_ONCE` at a time),
 /// then waits for the cluster to agree. `view` must be a current, agreeing view.
 pub fn move_slots(job: &Job, view: &ClusterView, moves: &[SlotMove]) -> Result<MoveStats> {
     let mut pairs: BTreeMap<(&str, &str), Vec<u16>> = BTreeMap::new();

@@ -2,10 +2,12 @@
 //!
 //! - `CLUSTER.MONITOR [host:port] [INTERVAL ms] [JSON]` starts a watcher of the cluster the
 //!   seed belongs to (default: the hosting server), polling every node's `CLUSTER NODES` and
-//!   `CLUSTER INFO` every `INTERVAL` ms (default 1000, 10..=60000) on a thread of its own. The
+//!   `CLUSTER INFO` every `INTERVAL` ms (default 1000, 10..=60000) on a thread of its own,
+//!   each node on a reader thread of its own ([`readers`]: a frozen node delays nobody). The
 //!   client waits for the first poll: the reply sums the cluster up, or is the error that
 //!   kept the watcher from starting (seed unreachable, not in cluster mode). One watcher per
-//!   seed address.
+//!   seed address; asked again, it shows the running watcher (or, with `INTERVAL`, changes
+//!   its interval).
 //! - `CLUSTER.MONITOR STOP [host:port|ALL] [JSON]` stops one watcher (default: the hosting
 //!   server's) or all; `CLUSTER.MONITOR LIST [JSON]` lists them.
 //! - `CLUSTER.EVENTS [COUNT n] [SINCE seq] [JSON]` shows recorded events, oldest first (the
@@ -20,13 +22,15 @@
 //! `node_fail`, `node_recovered`, `node_unreachable`, `node_reachable`, `failover` (the
 //! replica that took over, with the old master in `details` / `data`), `role_changed`,
 //! `coverage_lost`, `coverage_restored`, `epoch_changed` (`currentEpoch`),
-//! `config_epoch_changed` (a master's), `node_added`, `node_removed`.
+//! `config_epoch_changed` (a master's), `node_added`, `node_removed`, `slots_moved`. Events
+//! and finished jobs are also written to the server log from the cron tick.
 //!
 //! Watcher threads never take the server lock (publishing happens on the main thread), so
 //! stopping them never waits for the server: `MODULE UNLOAD` stops and joins every watcher;
 //! server shutdown tells them to stop.
 
 pub mod log;
+pub mod readers;
 pub mod snapshot;
 
 use std::fmt::Write as _;
@@ -40,7 +44,8 @@ use rm::{BlockOptions, Command, Ctx, Error, InfoCtx, Module, RStr, Result};
 use serde_json::{Value as Json, json};
 
 use crate::jobs::{self, Format, Report};
-use crate::topology::{Addr, Pool, SLOTS};
+use crate::topology::{Addr, SLOTS};
+use readers::Readers;
 use snapshot::{Change, Health, Kind, Snapshot};
 
 /// The Pub/Sub channel events are published on.
@@ -205,21 +210,22 @@ fn reply(ctx: &Ctx, format: Format, report: &Report) -> Result<()> {
     }
 }
 
-/// One poll: every node `previous` knows, and the seed.
-fn poll(watcher: &Watcher, previous: &Snapshot, pool: &mut Pool) -> Snapshot {
+/// One poll: every node `previous` knows, and the seed, each on its own reader (a node that
+/// does not answer within the poll's deadline is unreachable for this poll and delays no
+/// other).
+fn poll(watcher: &Watcher, previous: &Snapshot, readers: &mut Readers) -> Snapshot {
     let mut addrs = previous.addrs();
     if !addrs.contains(&watcher.seed) {
         addrs.push(watcher.seed.clone());
     }
     let mut views = Vec::new();
     let mut unreachable = Vec::new();
-    for (addr, view) in pool.read_all(&addrs) {
+    for (addr, view) in readers.read(&addrs, watcher.timeout()) {
         match view {
             Ok(view) => views.push(view),
             Err(e) => unreachable.push((addr, e.to_string())),
         }
     }
-    pool.retain(|addr| addrs.contains(addr));
     if views.is_empty() {
         // Blind: keep what we knew, with nothing reachable (no node is "removed").
         let mut blind = previous.clone();
@@ -233,8 +239,10 @@ fn poll(watcher: &Watcher, previous: &Snapshot, pool: &mut Pool) -> Snapshot {
 }
 
 /// The first poll: the seed must answer in cluster mode; then every node it knows.
-fn first_poll(watcher: &Watcher, pool: &mut Pool) -> Result<Snapshot> {
-    let (_, seed) = pool.read_all(std::slice::from_ref(&watcher.seed)).remove(0);
+fn first_poll(watcher: &Watcher, readers: &mut Readers) -> Result<Snapshot> {
+    let (_, seed) = readers
+        .read(std::slice::from_ref(&watcher.seed), watcher.timeout())
+        .remove(0);
     let seed = seed.map_err(|e| {
         let error = e.to_string();
         if error.contains("cluster support disabled") {
@@ -244,7 +252,7 @@ fn first_poll(watcher: &Watcher, pool: &mut Pool) -> Result<Snapshot> {
         }
     })?;
     let seed_only = Snapshot::merge(&[seed], Vec::new());
-    Ok(poll(watcher, &seed_only, pool))
+    Ok(poll(watcher, &seed_only, readers))
 }
 
 fn started_report(watcher: &Watcher, snapshot: &Snapshot) -> Report {
@@ -262,11 +270,12 @@ fn started_report(watcher: &Watcher, snapshot: &Snapshot) -> Report {
 /// The watcher's thread: first poll (answering the client), then poll until stopped.
 fn run(watcher: Arc<Watcher>, job: jobs::Job, client: rm::BlockedClient<Started>, format: Format) {
     let cluster = watcher.seed.to_string();
-    let mut pool = Pool::with_timeout(watcher.timeout());
+    let mut readers = Readers::default();
     let started = Instant::now();
-    let mut previous = match first_poll(&watcher, &mut pool) {
+    let mut previous = match first_poll(&watcher, &mut readers) {
         Ok(snapshot) => snapshot,
         Err(e) => {
+            readers.close();
             job.finish(&Err(e.clone()));
             watcher.ended.store(true, Ordering::Release);
             client.unblock(Err(e));
@@ -290,13 +299,13 @@ fn run(watcher: Arc<Watcher>, job: jobs::Job, client: rm::BlockedClient<Started>
 
     while !watcher.sleep() {
         let began = Instant::now();
-        pool.set_timeout(watcher.timeout());
-        let current = poll(&watcher, &previous, &mut pool);
+        let current = poll(&watcher, &previous, &mut readers);
         let now = log::now_ms();
         let recorded = log::record(&cluster, now, snapshot::changes(&previous, &current));
         update(&watcher, &job, &current, now, began.elapsed(), recorded);
         previous = current;
     }
+    readers.close();
     log::record(
         &cluster,
         log::now_ms(),
@@ -367,12 +376,13 @@ fn start(ctx: &Ctx, args: &[&RStr], mut words: Vec<String>, format: Format) -> R
         .iter()
         .find(|r| r.watcher.seed == seed && !r.watcher.ended.load(Ordering::Acquire))
     {
-        // A running watcher only takes a new interval.
+        // A running watcher only takes a new interval; without one, it is shown.
         let Some(interval_ms) = interval_ms else {
-            return Err(Error::err(format!(
-                "already watching {seed} (CLUSTER.MONITOR STOP {seed} first, or give INTERVAL \
-                 to change its interval)"
-            )));
+            let report = Report::new(
+                format!("already watching {}\n", running.watcher.to_line()),
+                running.watcher.to_json(),
+            );
+            return reply(ctx, format, &report);
         };
         let was = running.watcher.interval_ms();
         running.watcher.set_interval(interval_ms);
@@ -561,11 +571,22 @@ fn info(info: &mut InfoCtx, for_crash_report: bool) {
     }
 }
 
-/// Publishes the events recorded since the last tick (main thread, server lock held).
+/// Publishes the events recorded since the last tick and writes them to the server log,
+/// where operators look (main thread, server lock held); epoch changes are left out of the
+/// log (they come with every failover and slot move, and the events say so).
 fn publish(ctx: &Ctx) {
     for event in log::take_unpublished() {
         ctx.publish(CHANNEL.as_bytes(), event.to_json().to_string().as_bytes());
+        let level = match event.change.kind {
+            Kind::EpochChanged | Kind::ConfigEpochChanged => continue,
+            Kind::NodeFail | Kind::NodeUnreachable | Kind::CoverageLost | Kind::Failover => {
+                rm::LogLevel::Warning
+            }
+            _ => rm::LogLevel::Notice,
+        };
+        ctx.log(level, &format!("cluster.events {}", event.to_line()));
     }
+    crate::jobs::log_finished(ctx);
 }
 
 /// Tells every watcher to stop and, with `join`, waits for their threads to end.

@@ -88,6 +88,8 @@ pub struct Conn {
     /// Where it goes.
     pub addr: Addr,
     con: redis::Connection,
+    /// How long a reply may take (for the error that says it did not come).
+    timeout: std::cell::Cell<Duration>,
 }
 
 /// Turns a client error into `ERR <addr>: <error>`.
@@ -119,6 +121,7 @@ impl Conn {
         let conn = Conn {
             addr: addr.clone(),
             con,
+            timeout: std::cell::Cell::new(READ_TIMEOUT),
         };
         conn.set_timeout(READ_TIMEOUT)?;
         Ok(conn)
@@ -126,10 +129,25 @@ impl Conn {
 
     /// Sets how long a reply may take.
     pub fn set_timeout(&self, timeout: Duration) -> Result<()> {
+        self.timeout.set(timeout);
         self.con
             .set_read_timeout(Some(timeout))
             .and_then(|()| self.con.set_write_timeout(Some(timeout)))
             .map_err(|e| net_error(&self.addr, &e))
+    }
+
+    /// A failed exchange as an error naming the node; a timeout says so (the OS words it
+    /// "Resource temporarily unavailable").
+    fn failed(&self, error: &redis::RedisError) -> Error {
+        if error.is_timeout() {
+            Error::err(format!(
+                "{}: no reply within {} ms",
+                self.addr,
+                self.timeout.get().as_millis()
+            ))
+        } else {
+            net_error(&self.addr, error)
+        }
     }
 
     /// Runs one command. An error reply is `Err(ERR <addr>: <error line>)`.
@@ -154,9 +172,7 @@ impl Conn {
             cmd.arg(arg.as_ref());
         }
         use redis::ConnectionLike as _;
-        self.con
-            .req_command(&cmd)
-            .map_err(|e| net_error(&self.addr, &e))
+        self.con.req_command(&cmd).map_err(|e| self.failed(&e))
     }
 
     /// Runs a command whose reply is text (bulk, simple or verbatim string).
@@ -182,7 +198,7 @@ impl Conn {
             pipe.add_command(cmd);
         }
         pipe.query::<Vec<Value>>(&mut self.con)
-            .map_err(|e| net_error(&self.addr, &e))
+            .map_err(|e| self.failed(&e))
     }
 }
 
@@ -761,9 +777,13 @@ impl ClusterView {
     /// Whether every reachable node holds the same slot configuration, and every node any of
     /// them lists is known to all (no handshake, nothing unreachable).
     pub fn agree(&self) -> bool {
-        if !self.unreachable.is_empty() {
-            return false;
-        }
+        self.unreachable.is_empty() && self.reachable_agree()
+    }
+
+    /// Whether the nodes that answered agree (same slot configuration, same node list, no
+    /// handshake in progress), whatever the unreachable ones think: what `CLUSTER.CHECK`
+    /// reports, beside naming the unreachable nodes.
+    pub fn reachable_agree(&self) -> bool {
         let signature = self.views[0].signature();
         let ids: BTreeSet<&str> = self.views[0].nodes.iter().map(|n| n.id.as_str()).collect();
         self.views.iter().all(|v| {

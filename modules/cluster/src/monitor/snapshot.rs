@@ -4,7 +4,7 @@
 //! Pure functions over parsed `CLUSTER NODES` / `CLUSTER INFO` views, so the event rules are
 //! unit-tested without servers.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value as Json, json};
 
@@ -86,8 +86,20 @@ impl Snapshot {
     ///
     /// A node's role, slots and epoch come from its own view when the watcher reached it,
     /// else from the first view (in address order) that lists it; its health from every view.
+    ///
+    /// A node no other node lists is not in the cluster (any more): `CLUSTER.DELNODE` resets
+    /// the node it removes, which then lists only itself. Its view is left out, and so is it.
     pub fn merge(views: &[NodeView], unreachable: Vec<(Addr, String)>) -> Snapshot {
-        let mut views: Vec<&NodeView> = views.iter().collect();
+        let listed: BTreeSet<&str> = views
+            .iter()
+            .flat_map(|v| v.nodes.iter())
+            .filter(|n| !n.flags.myself && !n.flags.handshake)
+            .map(|n| n.id.as_str())
+            .collect();
+        let mut views: Vec<&NodeView> = views
+            .iter()
+            .filter(|v| views.len() == 1 || listed.contains(v.id()))
+            .collect();
         views.sort_by(|a, b| a.addr.cmp(&b.addr));
         let mut nodes: BTreeMap<String, NodeState> = BTreeMap::new();
         let mut fail_by: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
@@ -136,16 +148,43 @@ impl Snapshot {
                 };
             }
         }
-        let mut covered = vec![false; usize::from(SLOTS)];
-        for node in nodes.values() {
-            if node.master && node.health != Health::Fail {
-                for &(a, b) in &node.slots {
-                    for slot in a..=b.min(SLOTS - 1) {
-                        covered[usize::from(slot)] = true;
-                    }
+        // Views are read at slightly different instants: a slot handed over between two
+        // reads is in neither owner's own line. Such a slot goes to the master another view
+        // gives it to (the handover is then seen as it happens, not as a lost slot).
+        // The same for config epochs (which only grow): the highest any view reports.
+        for line in views.iter().flat_map(|v| v.nodes.iter()) {
+            if let Some(node) = nodes.get_mut(&line.id) {
+                node.config_epoch = node.config_epoch.max(line.config_epoch);
+            }
+        }
+        let mut owner: Vec<Option<String>> = vec![None; usize::from(SLOTS)];
+        let lines = nodes.values().map(|n| (n.master, &n.id, &n.slots)).chain(
+            views
+                .iter()
+                .flat_map(|v| v.nodes.iter())
+                .map(|n| (n.is_master(), &n.id, &n.slots)),
+        );
+        for (master, id, slots) in lines {
+            if !master || !nodes.contains_key(id) {
+                continue;
+            }
+            for &(a, b) in slots {
+                for slot in a..=b.min(SLOTS - 1) {
+                    owner[usize::from(slot)].get_or_insert_with(|| id.clone());
                 }
             }
         }
+        for node in nodes.values_mut() {
+            let mine: Vec<bool> = owner.iter().map(|o| o.as_ref() == Some(&node.id)).collect();
+            node.slots = ranges(&mine.iter().map(|m| !m).collect::<Vec<_>>());
+        }
+        let covered: Vec<bool> = owner
+            .iter()
+            .map(|o| {
+                o.as_ref()
+                    .is_some_and(|id| nodes.get(id).is_some_and(|n| n.health != Health::Fail))
+            })
+            .collect();
         Snapshot {
             current_epoch: views
                 .iter()
@@ -285,11 +324,13 @@ pub enum Kind {
     NodeAdded,
     /// A node is no longer listed by any node.
     NodeRemoved,
+    /// Slots changed owner from one healthy master to another (a reshard or rebalance).
+    SlotsMoved,
 }
 
 impl Kind {
     /// Every kind, in the order of the INFO counters.
-    pub const ALL: [Kind; 15] = [
+    pub const ALL: [Kind; 16] = [
         Kind::WatchStarted,
         Kind::WatchStopped,
         Kind::NodePfail,
@@ -305,6 +346,7 @@ impl Kind {
         Kind::ConfigEpochChanged,
         Kind::NodeAdded,
         Kind::NodeRemoved,
+        Kind::SlotsMoved,
     ];
 
     /// The name, e.g. `node_pfail`.
@@ -325,6 +367,7 @@ impl Kind {
             Kind::ConfigEpochChanged => "config_epoch_changed",
             Kind::NodeAdded => "node_added",
             Kind::NodeRemoved => "node_removed",
+            Kind::SlotsMoved => "slots_moved",
         }
     }
 }
@@ -403,8 +446,38 @@ pub fn changes(before: &Snapshot, after: &Snapshot) -> Vec<Change> {
             ));
         }
     }
+    let moves = slot_moves(before, after);
+    // A slot handed over bumps its new owner's config epoch and the cluster's current
+    // epoch: those are told in the move, not as one epoch event per slot.
+    let movers: BTreeSet<&str> = moves.keys().flat_map(|(from, to)| [*from, *to]).collect();
+    phases[3].retain(|c| c.kind != Kind::ConfigEpochChanged || !movers.contains(c.node.as_str()));
+    let failover = phases[2].iter().any(|c| c.kind == Kind::Failover);
     out.extend(phases.into_iter().flatten());
-    if before.current_epoch != after.current_epoch {
+    for ((from, to), slots) in &moves {
+        let count: usize = slots.iter().map(|&(a, b)| usize::from(b - a) + 1).sum();
+        let to_node = after.nodes.get(*to).expect("an owner in the snapshot");
+        out.push(Change::node(
+            Kind::SlotsMoved,
+            to_node,
+            format!(
+                "{count} slots ({}) moved from {} to {}",
+                ranges_text(slots),
+                describe(after, from),
+                describe(after, to)
+            ),
+            json!({
+                "from": from,
+                "from_addr": after.nodes.get(*from).map(NodeState::addr_text),
+                "to": to,
+                "to_addr": to_node.addr_text(),
+                "count": count,
+                "slots": ranges_text(slots),
+                "current_epoch": { "from": before.current_epoch, "to": after.current_epoch },
+            }),
+        ));
+    }
+    let epoch_told = !moves.is_empty() && !failover;
+    if before.current_epoch != after.current_epoch && !epoch_told {
         out.push(Change::cluster(
             Kind::EpochChanged,
             format!(
@@ -421,17 +494,33 @@ pub fn changes(before: &Snapshot, after: &Snapshot) -> Vec<Change> {
         "reachable_nodes": after.reachable,
     });
     match (before.covered(), after.covered()) {
-        (true, false) => out.push(Change::cluster(
-            Kind::CoverageLost,
-            format!(
-                "{} slots uncovered ({}), cluster_state:ok on {}/{} reachable nodes",
-                after.uncovered_count(),
-                ranges_text(&after.uncovered),
-                after.state_ok,
-                after.reachable
-            ),
-            coverage,
-        )),
+        (true, false) => {
+            // Slots still assigned, to a master the cluster flags fail, are not "uncovered":
+            // say whose they are.
+            let failed: Vec<String> = after
+                .nodes
+                .values()
+                .filter(|n| n.master && n.health == Health::Fail && !n.slots.is_empty())
+                .map(|n| format!("{} is flagged fail", describe(after, &n.id)))
+                .collect();
+            let whose = if failed.is_empty() {
+                String::new()
+            } else {
+                format!("; {}", failed.join(", "))
+            };
+            out.push(Change::cluster(
+                Kind::CoverageLost,
+                format!(
+                    "{} slots without a healthy master ({}{whose}), cluster_state:ok on {}/{} \
+                     reachable nodes",
+                    after.uncovered_count(),
+                    ranges_text(&after.uncovered),
+                    after.state_ok,
+                    after.reachable
+                ),
+                coverage,
+            ));
+        }
         (false, true) => out.push(Change::cluster(
             Kind::CoverageRestored,
             format!(
@@ -443,6 +532,49 @@ pub fn changes(before: &Snapshot, after: &Snapshot) -> Vec<Change> {
         _ => {}
     }
     out
+}
+
+/// Slot → the master serving it, from each master's line.
+fn slot_owners(snapshot: &Snapshot) -> Vec<Option<&str>> {
+    let mut owners = vec![None; usize::from(SLOTS)];
+    for node in snapshot.nodes.values().filter(|n| n.master) {
+        for &(a, b) in &node.slots {
+            for slot in a..=b.min(SLOTS - 1) {
+                owners[usize::from(slot)] = Some(node.id.as_str());
+            }
+        }
+    }
+    owners
+}
+
+/// Slots that went from one master to another that was not its replica (a failover is told
+/// as such), grouped by (from, to) into ranges.
+fn slot_moves<'s>(
+    before: &'s Snapshot,
+    after: &'s Snapshot,
+) -> BTreeMap<(&'s str, &'s str), Vec<(u16, u16)>> {
+    let (old, new) = (slot_owners(before), slot_owners(after));
+    let took_over = |from: &str, to: &str| {
+        before
+            .nodes
+            .get(to)
+            .is_some_and(|n| !n.master && n.master_id.as_deref() == Some(from))
+    };
+    let mut moves: BTreeMap<(&str, &str), Vec<(u16, u16)>> = BTreeMap::new();
+    for slot in 0..SLOTS {
+        let (Some(from), Some(to)) = (old[usize::from(slot)], new[usize::from(slot)]) else {
+            continue;
+        };
+        if from == to || took_over(from, to) || !after.nodes.contains_key(from) {
+            continue;
+        }
+        let ranges = moves.entry((from, to)).or_default();
+        match ranges.last_mut() {
+            Some((_, end)) if *end + 1 == slot => *end = slot,
+            _ => ranges.push((slot, slot)),
+        }
+    }
+    moves
 }
 
 fn node_changes(
@@ -790,6 +922,97 @@ mod tests {
                 ("node_removed", "a"),
                 ("coverage_lost", "-")
             ]
+        );
+    }
+
+    #[test]
+    fn a_removed_node_listing_only_itself_is_not_a_member() {
+        let lines = healthy();
+        let all = [7000, 7001, 7002, 7003];
+        let before = Snapshot::merge(
+            &all.iter()
+                .map(|&p| view(p, &lines, "ok", 3))
+                .collect::<Vec<_>>(),
+            Vec::new(),
+        );
+        // R was removed: the others forgot it, it was reset and lists only itself.
+        let rest = &lines[..3];
+        let mut views: Vec<NodeView> = [7000, 7001, 7002]
+            .iter()
+            .map(|&p| view(p, rest, "ok", 3))
+            .collect();
+        views.push(view(7003, &[(R, 7003, "master", "-", 0, "")], "fail", 0));
+        let after = Snapshot::merge(&views, Vec::new());
+        assert_eq!(after.nodes.len(), 3);
+        assert_eq!((after.reachable, after.state_ok), (3, 3));
+        assert_eq!(kinds(&changes(&before, &after)), [("node_removed", "r")]);
+        assert!(!after.addrs().iter().any(|a| a.port == 7003));
+    }
+
+    #[test]
+    fn a_slot_between_owners_is_covered_and_its_move_is_one_event() {
+        let lines = healthy();
+        let nodes = [7000, 7001, 7002, 7003];
+        let before = Snapshot::merge(
+            &nodes
+                .iter()
+                .map(|&p| view(p, &lines, "ok", 3))
+                .collect::<Vec<_>>(),
+            Vec::new(),
+        );
+        // Slots 0-99 go from A to B. A's line has given them away already; B read before
+        // taking them; only C's view shows B as their owner.
+        let mut given = lines.clone();
+        given[0].5 = "100-5460";
+        let mut taken = given.clone();
+        taken[1] = (B, 7001, "master", "-", 5, "0-99 5461-10922");
+        let during = Snapshot::merge(
+            &[
+                view(7000, &given, "ok", 3),
+                view(7001, &given, "ok", 3),
+                view(7002, &taken, "ok", 5),
+                view(7003, &given, "ok", 3),
+            ],
+            Vec::new(),
+        );
+        assert!(during.covered(), "{:?}", during.uncovered);
+        // One slots_moved event, no epoch events.
+        let found = changes(&before, &during);
+        assert_eq!(kinds(&found), [("slots_moved", "b")]);
+        assert_eq!(found[0].data["from"], A);
+        assert_eq!(found[0].data["to"], B);
+        assert_eq!(found[0].data["count"], 100);
+        assert_eq!(found[0].data["slots"], "0-99");
+        assert_eq!(
+            found[0].data["current_epoch"],
+            json!({ "from": 3, "to": 5 })
+        );
+        // Every view has it now: nothing new.
+        let after = Snapshot::merge(
+            &nodes
+                .iter()
+                .map(|&p| view(p, &taken, "ok", 5))
+                .collect::<Vec<_>>(),
+            Vec::new(),
+        );
+        assert_eq!(kinds(&changes(&during, &after)), Vec::<(&str, &str)>::new());
+    }
+
+    #[test]
+    fn slots_of_a_failed_master_are_named_as_its() {
+        let lines = healthy();
+        let before = Snapshot::merge(&[view(7001, &lines, "ok", 3)], Vec::new());
+        let mut fail = lines.clone();
+        fail[0].2 = "master,fail";
+        let after = Snapshot::merge(&[view(7001, &fail, "fail", 3)], Vec::new());
+        let lost = changes(&before, &after).pop().unwrap();
+        assert_eq!(lost.kind, Kind::CoverageLost);
+        assert_eq!(
+            lost.details,
+            format!(
+                "5461 slots without a healthy master (0-5460; 127.0.0.1:7000 ({A}) is flagged \
+                 fail), cluster_state:ok on 0/1 reachable nodes"
+            )
         );
     }
 
