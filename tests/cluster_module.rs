@@ -215,12 +215,14 @@ fn assert_masters_epochs_distinct(masters: &[u16], n: &str) {
 }
 
 /// 7 nodes with REPLICAS 1: one master gets a second replica, which is not the partner that
-/// held the master's slots first and must be attached after the takeover.
+/// held the master's slots first and must be attached after the takeover. The nodes have the
+/// servers' default `repl-diskless-sync-delay` (5 s), which CREATE sets to 0 while it runs (each
+/// first sync would wait it out) and back after.
 #[test]
 fn create_gives_the_extra_replica_its_master() {
     for kind in servers() {
         let n = kind.name.clone();
-        let nodes: Vec<Server> = cluster_nodes(&kind, 7, &[], &[]);
+        let nodes: Vec<Server> = cluster_nodes(&kind, 7, &[], &["--repl-diskless-sync-delay", "5"]);
         let manager = Server::start(&kind, &["cluster"], &[]);
         let mut m = manager.connection();
         let addrs: Vec<String> = nodes.iter().map(|s| s.addr()).collect();
@@ -229,6 +231,9 @@ fn create_gives_the_extra_replica_its_master() {
         args.extend(["REPLICAS", "1", "JSON"]);
         let created = json(&mut m, &args);
         assert_eq!(created["ok"], true, "{n}: {created}");
+        // Not one sync delay waited out.
+        let elapsed = created["elapsed_ms"].as_u64().unwrap();
+        assert!(elapsed < 5000, "{n}: CREATE took {elapsed} ms");
         let port_of = |addr: &serde_json::Value| -> u16 {
             addr.as_str()
                 .unwrap()
@@ -278,6 +283,12 @@ fn create_gives_the_extra_replica_its_master() {
                 .query(&mut connect(node.port))
                 .unwrap();
             assert_eq!(load[1], "disabled", "{n}: {}", node.port);
+            let delay: Vec<String> = redis::cmd("CONFIG")
+                .arg("GET")
+                .arg("repl-diskless-sync-delay")
+                .query(&mut connect(node.port))
+                .unwrap();
+            assert_eq!(delay[1], "5", "{n}: {}", node.port);
         }
         assert_masters_epochs_distinct(&master_ports, &n);
         assert_check_ok(nodes[0].port, "after create with an extra replica");

@@ -165,45 +165,52 @@ fn poll<T>(
     }
 }
 
-/// The replicas' `repl-diskless-load`, set to `on-empty-db` while the cluster is created and
-/// set back when dropped. Their first sync is of an empty dataset, so where it is buffered
-/// changes nothing, but Valkey 9 saves it to disk on a thread and notices the end only at its
-/// next once-a-second replication cron: up to a second per replica, most of a CREATE.
-struct DisklessLoad {
-    /// Nodes that had `disabled` (the default) and now have `on-empty-db`.
-    changed: Vec<Addr>,
+/// Replication settings changed while the cluster is created and set back when dropped. Every
+/// first sync is of an empty dataset, so how it is done changes nothing but its speed:
+/// - `repl-diskless-sync-delay` (every node; default 5 s): a master waits that long for more
+///   replicas before a diskless full sync; each master's first sync (to its partner, then its
+///   replicas' to it) would wait it out: 5.7 s of a CREATE on default settings. Set to 0.
+/// - `repl-diskless-load` (replicas; default `disabled`): Valkey 9 saves a full sync to disk on
+///   a thread and notices the end only at its next once-a-second replication cron: up to a
+///   second per replica. Set to `on-empty-db`.
+struct TemporarySettings {
+    /// (node, setting, its value before).
+    changed: Vec<(Addr, &'static str, String)>,
 }
 
-impl DisklessLoad {
-    /// Changes the nodes that have `disabled`; a node that refuses `CONFIG` is left alone.
-    fn on_empty_db(conns: &mut [Conn]) -> DisklessLoad {
+impl TemporarySettings {
+    /// Sets `name` to `value` on each node of `conns` where `change(current)` holds; a node
+    /// that refuses `CONFIG` is left alone.
+    fn apply(
+        &mut self,
+        conns: &mut [Conn],
+        name: &'static str,
+        value: &str,
+        change: impl Fn(&str) -> bool + Sync,
+    ) {
         let changed = on_all(conns, |_, conn| {
-            let current = conn.cmd(&["CONFIG", "GET", "repl-diskless-load"]);
-            let disabled = match current {
-                Ok(Value::Array(pair)) if pair.len() == 2 => {
-                    topology::value_text(&pair[1]).as_deref() == Some("disabled")
-                }
-                _ => false,
+            let current = match conn.cmd(&["CONFIG", "GET", name]) {
+                Ok(Value::Array(pair)) if pair.len() == 2 => topology::value_text(&pair[1]),
+                _ => None,
             };
-            Ok((disabled
-                && conn
-                    .cmd(&["CONFIG", "SET", "repl-diskless-load", "on-empty-db"])
-                    .is_ok())
-            .then(|| conn.addr.clone()))
+            Ok(current.filter(|c| change(c)).and_then(|before| {
+                conn.cmd(&["CONFIG", "SET", name, value])
+                    .is_ok()
+                    .then(|| (conn.addr.clone(), name, before))
+            }))
         })
-        .map(|changed| changed.into_iter().flatten().collect())
+        .map(|changed| changed.into_iter().flatten().collect::<Vec<_>>())
         .unwrap_or_default();
-        DisklessLoad { changed }
+        self.changed.extend(changed);
     }
 }
 
-impl Drop for DisklessLoad {
+impl Drop for TemporarySettings {
     fn drop(&mut self) {
         let changed = std::mem::take(&mut self.changed);
-        topology::parallel(changed, |addr| {
+        topology::parallel(changed, |(addr, name, before)| {
             // Best effort: a node that went away keeps nothing of it after a restart.
-            let _ = Conn::open(&addr)
-                .and_then(|mut c| c.cmd(&["CONFIG", "SET", "repl-diskless-load", "disabled"]));
+            let _ = Conn::open(&addr).and_then(|mut c| c.cmd(&["CONFIG", "SET", name, &before]));
         });
     }
 }
@@ -373,7 +380,16 @@ pub fn run(job: &Job, addrs: &[Addr], replicas: usize) -> Result<Report> {
             .into_iter()
             .unzip();
     let master_count = layout.masters.len();
-    let _load_setting = DisklessLoad::on_empty_db(&mut conns[master_count..]);
+    let mut settings = TemporarySettings {
+        changed: Vec::new(),
+    };
+    settings.apply(&mut conns, "repl-diskless-sync-delay", "0", |c| c != "0");
+    settings.apply(
+        &mut conns[master_count..],
+        "repl-diskless-load",
+        "on-empty-db",
+        |c| c == "disabled",
+    );
     let ranges = slot_ranges(master_count);
     // Master i's slots go first to its first replica, its partner (see the module docs).
     let partners = partners(&layout);
