@@ -754,12 +754,15 @@ fn slot_moves_removed_nodes_and_a_node_down_are_told_as_such() {
             "{n}: CHECK took {took:?}"
         );
 
-        // The server log: events and jobs.
-        let log = manager.log();
-        assert!(log.contains("cluster.events #"), "{n}: {log}");
-        assert!(log.contains(" slots_moved "), "{n}: {log}");
-        assert!(log.contains("cluster job #"), "{n}: {log}");
-        assert!(log.contains(" reshard [done]"), "{n}: {log}");
+        // The server log (written on the next cron tick): events and jobs.
+        common::wait_for("the events and jobs in the server log", || {
+            let log = manager.log();
+            log.contains("cluster.events #")
+                && log.contains(" slots_moved ")
+                && log.contains(" node_removed ")
+                && log.contains("cluster job #")
+                && log.contains(" reshard [done]")
+        });
         assert!(
             nodes
                 .iter_mut()
@@ -767,5 +770,150 @@ fn slot_moves_removed_nodes_and_a_node_down_are_told_as_such() {
                 .all(Server::alive),
             "{n}"
         );
+    }
+}
+
+/// The state file's JSON (`cluster-manager.json` in the manager's dir), or null.
+fn state_file(server: &Server) -> Json {
+    std::fs::read_to_string(server.dir().join("cluster-manager.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(Json::Null)
+}
+
+fn jobs(con: &mut redis::Connection) -> Vec<Json> {
+    match serde_json::from_str(&text(con, &["CLUSTER.JOBS", "JSON"])).unwrap() {
+        Json::Array(jobs) => jobs,
+        other => panic!("not an array: {other}"),
+    }
+}
+
+/// A restart of the server running the module keeps what it was doing: after a `kill -9` the
+/// watcher resumes by itself, the events and finished jobs are back and numbering goes on;
+/// a job running at a shutdown is listed as interrupted, with what it had reached; a stopped
+/// watcher stays stopped.
+#[test]
+fn a_restart_keeps_the_watchers_the_events_and_the_jobs() {
+    for kind in servers() {
+        let n = kind.name.clone();
+        let mut nodes = start_cluster(&kind, &[], &[]);
+        let mut manager = Server::start(&kind, &["cluster"], &[]);
+        let seed = format!("127.0.0.1:{}", nodes[0].port);
+        let mut con = manager.connection();
+        text(&mut con, &["CLUSTER.MONITOR", &seed, "INTERVAL", "100"]);
+        text(&mut con, &["CLUSTER.CHECK", &seed]);
+        let before = events(&mut con);
+        let check_id = jobs(&mut con)
+            .iter()
+            .find(|j| j["kind"] == "check")
+            .map(|j| j["id"].as_u64().unwrap())
+            .expect("the check job");
+        // Written within a second of the change.
+        common::wait_for("the state file", || {
+            let state = state_file(&manager);
+            state["watchers"][0]["seed"] == seed.as_str()
+                && state["events"]
+                    .as_array()
+                    .is_some_and(|e| e.len() >= before.len())
+                && state["jobs"]
+                    .as_array()
+                    .is_some_and(|j| j.iter().any(|j| j["kind"] == "check"))
+        });
+
+        // kill -9, start again: resumed, with its events and jobs.
+        manager.restart();
+        let mut con = manager.connection();
+        wait_event(&mut con, "the resumed watcher", |e| {
+            e["kind"] == "watch_started" && e["data"]["resumed"] == true
+        });
+        let after = events(&mut con);
+        assert_eq!(after[..before.len()], before[..], "{n}");
+        assert_eq!(after[before.len()]["seq"], before.len() as u64 + 1, "{n}");
+        let list = text(&mut con, &["CLUSTER.MONITOR", "LIST"]);
+        assert!(
+            list.starts_with(&format!("{seed} every 100 ms: ")),
+            "{n}: {list}"
+        );
+        let listed = jobs(&mut con);
+        let check = listed.iter().find(|j| j["id"] == check_id).expect("kept");
+        assert_eq!(check["state"], "done", "{n}: {check}");
+        text(&mut con, &["CLUSTER.INFO", &seed]);
+        let newest = jobs(&mut con)
+            .iter()
+            .filter_map(|j| j["id"].as_u64())
+            .max()
+            .unwrap();
+        assert!(newest > check_id + 1, "{n}: ids go on ({newest})");
+        assert!(
+            manager
+                .log()
+                .contains("cluster: from cluster-manager.json: resumed 1 watchers"),
+            "{n}: {}",
+            manager.log()
+        );
+
+        // A job running at a shutdown: interrupted, with its progress. (CLUSTER.CALL waits
+        // for a frozen node up to its reply timeout.)
+        let frozen = 2;
+        signal(&nodes[frozen], "STOP");
+        let mut con = manager.connection();
+        let call_args = format!("{seed} PING");
+        let caller = std::thread::spawn({
+            let port = manager.port;
+            let call_args = call_args.clone();
+            move || {
+                let mut con = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+                    .unwrap()
+                    .get_connection()
+                    .unwrap();
+                let args: Vec<&str> = std::iter::once("CLUSTER.CALL")
+                    .chain(call_args.split(' '))
+                    .collect();
+                let _ = common::run(&mut con, &args);
+            }
+        });
+        common::wait_for("the call running", || {
+            jobs(&mut manager.connection())
+                .iter()
+                .any(|j| j["kind"] == "call" && j["state"] == "running")
+        });
+        let _ = common::run(&mut con, &["SHUTDOWN", "NOSAVE"]);
+        common::wait_for("the manager's exit", || !manager.alive());
+        let _ = caller.join();
+        signal(&nodes[frozen], "CONT");
+        manager.restart();
+        let mut con = manager.connection();
+        let listed = jobs(&mut con);
+        let call = listed
+            .iter()
+            .find(|j| j["kind"] == "call" && j["args"] == call_args.as_str())
+            .unwrap_or_else(|| panic!("{n}: no call in {listed:?}"));
+        assert_eq!(call["state"], "interrupted", "{n}: {call}");
+        let shown = text(&mut con, &["CLUSTER.JOBS"]);
+        assert!(shown.contains(" call [interrupted] "), "{n}: {shown}");
+
+        // STOP is kept too: no watcher after the next restart.
+        common::wait_for("the watcher resumed again", || {
+            events(&mut manager.connection())
+                .iter()
+                .filter(|e| e["kind"] == "watch_started" && e["data"]["resumed"] == true)
+                .count()
+                == 2
+        });
+        text(&mut con, &["CLUSTER.MONITOR", "STOP", &seed]);
+        common::wait_for("the stop written", || {
+            state_file(&manager)["watchers"]
+                .as_array()
+                .is_some_and(Vec::is_empty)
+        });
+        manager.restart();
+        let mut con = manager.connection();
+        sleep(Duration::from_millis(500));
+        assert_eq!(
+            text(&mut con, &["CLUSTER.MONITOR", "LIST"]),
+            "no watchers\n",
+            "{n}"
+        );
+        assert!(nodes.iter_mut().all(Server::alive), "{n}");
     }
 }

@@ -55,7 +55,38 @@ pub enum State {
     Done,
     /// Finished with this error line.
     Failed(String),
+    /// Was running when the server running the module stopped (read back from the state
+    /// file, [`crate::state`]): its progress and counters say how far it got.
+    Interrupted,
 }
+
+impl State {
+    fn name(&self) -> &'static str {
+        match self {
+            State::Running => "running",
+            State::Done => "done",
+            State::Failed(_) => "failed",
+            State::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// Every job kind (for [`JobInfo::from_json`], whose records outlive the process).
+const KINDS: &[&str] = &[
+    "create",
+    "fix",
+    "reshard",
+    "rebalance",
+    "addnode",
+    "delnode",
+    "import",
+    "check",
+    "info",
+    "call",
+    "settimeout",
+    "backup",
+    "monitor",
+];
 
 /// The record of one job, as `CLUSTER.JOBS` shows it.
 #[derive(Clone, Debug)]
@@ -93,10 +124,10 @@ impl JobInfo {
             .started
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
-        let (state, error) = match &self.state {
-            State::Running => ("running", None),
-            State::Done => ("done", None),
-            State::Failed(e) => ("failed", Some(e.clone())),
+        let state = self.state.name();
+        let error = match &self.state {
+            State::Failed(e) => Some(e.clone()),
+            _ => None,
         };
         json!({
             "id": self.id,
@@ -115,9 +146,8 @@ impl JobInfo {
     /// The record as one line of text.
     pub fn to_line(&self) -> String {
         let state = match &self.state {
-            State::Running => "running".to_owned(),
-            State::Done => "done".to_owned(),
             State::Failed(e) => format!("failed: {e}"),
+            other => other.name().to_owned(),
         };
         let mut line = format!(
             "#{} {} [{}] {} ms: {}",
@@ -139,6 +169,88 @@ impl JobInfo {
             }
         }
         line
+    }
+}
+
+impl JobInfo {
+    /// A record [`JobInfo::to_json`] wrote (in an earlier process): a job that was running
+    /// then is [`State::Interrupted`]. `None` for anything else.
+    pub fn from_json(json: &Json) -> Option<JobInfo> {
+        let kind = json["kind"].as_str()?;
+        let kind = KINDS.iter().copied().find(|k| *k == kind)?;
+        let runtime = Duration::from_millis(json["runtime_ms"].as_u64()?);
+        let state = match json["state"].as_str()? {
+            "done" => State::Done,
+            "failed" => State::Failed(json["error"].as_str().unwrap_or("").to_owned()),
+            "running" | "interrupted" => State::Interrupted,
+            _ => return None,
+        };
+        let counters = json["counters"]
+            .as_object()?
+            .iter()
+            .filter_map(|(name, value)| {
+                // Counter names are the module's own &'static strs: keep the known ones.
+                let name = COUNTERS.iter().copied().find(|c| c == name)?;
+                Some((name, value.as_u64()?))
+            })
+            .collect();
+        Some(JobInfo {
+            id: json["id"].as_u64()?,
+            kind,
+            args: json["args"].as_str()?.to_owned(),
+            started: UNIX_EPOCH + Duration::from_millis(json["started_ms"].as_u64()?),
+            started_at: Instant::now()
+                .checked_sub(runtime)
+                .unwrap_or_else(Instant::now),
+            elapsed: Some(runtime),
+            state,
+            progress: json["progress"].as_str().unwrap_or("").to_owned(),
+            counters,
+            result: json["result"].as_str().map(str::to_owned),
+        })
+    }
+}
+
+/// Every counter name jobs use (see [`JobInfo::from_json`]).
+const COUNTERS: &[&str] = &[
+    "files_written",
+    "keys_skipped",
+    "keys_moved",
+    "slots_moved",
+    "slots_total",
+    "polls",
+    "events",
+    "us_importing",
+    "us_keys",
+    "us_migrating",
+    "us_node_others",
+    "us_node_target",
+];
+
+/// Every job's record as JSON (running ones first, as [`list`]), and the next id.
+pub fn snapshot() -> (Vec<Json>, u64) {
+    let all = list();
+    (
+        all.iter().map(JobInfo::to_json).collect(),
+        registry().next_id,
+    )
+}
+
+/// Puts records of an earlier process back (before any job of this one starts): they are
+/// listed as finished (or interrupted), and ids continue after theirs.
+pub fn restore(records: Vec<JobInfo>, next_id: u64) {
+    let mut registry = registry();
+    registry.next_id = registry
+        .next_id
+        .max(next_id)
+        .max(records.iter().map(|r| r.id + 1).max().unwrap_or(1));
+    let mut records = records;
+    records.sort_by_key(|r| r.id);
+    for record in records.into_iter().rev() {
+        if registry.finished.len() >= KEEP_FINISHED {
+            break;
+        }
+        registry.finished.push_front(record);
     }
 }
 
@@ -250,6 +362,7 @@ impl Job {
         }
         registry.running.retain(|r| !Arc::ptr_eq(r, &self.info));
         registry.finished.push_back(record);
+        crate::state::changed();
         while registry.finished.len() > KEEP_FINISHED {
             registry.finished.pop_front();
         }
@@ -281,6 +394,7 @@ pub fn register(kind: &'static str, args: impl Into<String>) -> Job {
         result: None,
     }));
     registry.running.push(Arc::clone(&info));
+    crate::state::changed();
     Job {
         info,
         finished: false,

@@ -34,6 +34,7 @@ pub mod jobs;
 pub mod migrate;
 pub mod monitor;
 pub mod nodes;
+pub mod state;
 pub mod strays;
 pub mod topology;
 pub mod trust;
@@ -486,7 +487,8 @@ fn module() -> Module {
     let module = Module::new("cluster", 1)
         .on_load(|ctx, _args| {
             ctx.register_config(&USER)?;
-            ctx.register_config(&PASSWORD)
+            ctx.register_config(&PASSWORD)?;
+            ctx.register_config(&state::STATE_FILE)
         })
         .command(
             Command::new("cluster.create", cluster_create)

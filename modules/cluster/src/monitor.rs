@@ -33,6 +33,7 @@ pub mod log;
 pub mod readers;
 pub mod snapshot;
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -168,6 +169,28 @@ struct Running {
 /// Every watcher thread not yet joined (running, or ended and not yet reaped).
 static WATCHERS: Mutex<Vec<Running>> = Mutex::new(Vec::new());
 
+/// The watchers asked for (seed → interval), which the state file keeps across a restart:
+/// changed by `CLUSTER.MONITOR` (a watcher whose first poll worked), its `INTERVAL` and
+/// `STOP` only — not by a shutdown or an unload, which stop the threads, not the watching.
+static CONFIGURED: Mutex<BTreeMap<Addr, u64>> = Mutex::new(BTreeMap::new());
+
+fn configured() -> MutexGuard<'static, BTreeMap<Addr, u64>> {
+    CONFIGURED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The watchers to keep across a restart: (seed, interval ms).
+pub fn configured_watchers() -> Vec<(Addr, u64)> {
+    configured().iter().map(|(a, i)| (a.clone(), *i)).collect()
+}
+
+fn configure(seed: &Addr, interval_ms: Option<u64>) {
+    match interval_ms {
+        Some(ms) => configured().insert(seed.clone(), ms),
+        None => configured().remove(seed),
+    };
+    crate::state::changed();
+}
+
 fn watchers() -> MutexGuard<'static, Vec<Running>> {
     WATCHERS.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -267,22 +290,44 @@ fn started_report(watcher: &Watcher, snapshot: &Snapshot) -> Report {
     )
 }
 
+/// Who started a watcher: a client waiting for its first poll, or the state file of an
+/// earlier process (nobody waits; the first poll is tried every interval until it works,
+/// since the cluster may be restarting too).
+enum Origin {
+    Client(rm::BlockedClient<Started>, Format),
+    Resumed,
+}
+
 /// The watcher's thread: first poll (answering the client), then poll until stopped.
-fn run(watcher: Arc<Watcher>, job: jobs::Job, client: rm::BlockedClient<Started>, format: Format) {
+fn run(watcher: Arc<Watcher>, job: jobs::Job, origin: Origin) {
     let cluster = watcher.seed.to_string();
     let mut readers = Readers::default();
     let started = Instant::now();
-    let mut previous = match first_poll(&watcher, &mut readers) {
-        Ok(snapshot) => snapshot,
-        Err(e) => {
-            readers.close();
-            job.finish(&Err(e.clone()));
-            watcher.ended.store(true, Ordering::Release);
-            client.unblock(Err(e));
-            return;
+    let mut previous = loop {
+        match (first_poll(&watcher, &mut readers), &origin) {
+            (Ok(snapshot), _) => break snapshot,
+            (Err(e), Origin::Resumed) => {
+                job.progress(format!("resumed; waiting for the seed: {e}"));
+                if watcher.sleep() {
+                    readers.close();
+                    job.finish(&Ok(()));
+                    watcher.ended.store(true, Ordering::Release);
+                    return;
+                }
+            }
+            (Err(e), Origin::Client(..)) => {
+                readers.close();
+                job.finish(&Err(e.clone()));
+                watcher.ended.store(true, Ordering::Release);
+                if let Origin::Client(client, _) = origin {
+                    client.unblock(Err(e));
+                }
+                return;
+            }
         }
     };
     let now = log::now_ms();
+    let resumed = matches!(origin, Origin::Resumed);
     let recorded = log::record(
         &cluster,
         now,
@@ -290,12 +335,19 @@ fn run(watcher: Arc<Watcher>, job: jobs::Job, client: rm::BlockedClient<Started>
             kind: Kind::WatchStarted,
             node: "-".to_owned(),
             addr: cluster.clone(),
-            details: previous.summary(),
-            data: json!({ "interval_ms": watcher.interval_ms() }),
+            details: if resumed {
+                format!("resumed after a restart: {}", previous.summary())
+            } else {
+                previous.summary()
+            },
+            data: json!({ "interval_ms": watcher.interval_ms(), "resumed": resumed }),
         }],
     );
     update(&watcher, &job, &previous, now, started.elapsed(), recorded);
-    client.unblock(Ok((format, started_report(&watcher, &previous))));
+    if let Origin::Client(client, format) = origin {
+        configure(&watcher.seed, Some(watcher.interval_ms()));
+        client.unblock(Ok((format, started_report(&watcher, &previous))));
+    }
 
     while !watcher.sleep() {
         let began = Instant::now();
@@ -386,40 +438,65 @@ fn start(ctx: &Ctx, args: &[&RStr], mut words: Vec<String>, format: Format) -> R
         };
         let was = running.watcher.interval_ms();
         running.watcher.set_interval(interval_ms);
+        configure(&seed, Some(interval_ms));
         let report = Report::new(
             format!("watching {seed} every {interval_ms} ms now (was {was} ms)\n"),
             running.watcher.to_json(),
         );
         return reply(ctx, format, &report);
     }
+    let text: Vec<String> = args[1..]
+        .iter()
+        .map(|a| String::from_utf8_lossy(a.as_bytes()).into_owned())
+        .collect();
+    let client = ctx.block_client(BlockOptions::new(reply_started))?;
+    let interval_ms = interval_ms.unwrap_or(DEFAULT_INTERVAL_MS);
+    let origin = Origin::Client(client, format);
+    if let Err(e) = launch(&mut all, seed, interval_ms, text.join(" "), origin) {
+        // The closure was dropped: its blocked client answers with an error, its job fails.
+        ctx.log(rm::LogLevel::Warning, &e);
+    }
+    Ok(())
+}
+
+/// Starts a watcher's thread and lists it in `all`.
+fn launch(
+    all: &mut Vec<Running>,
+    seed: Addr,
+    interval_ms: u64,
+    args: String,
+    origin: Origin,
+) -> std::result::Result<(), String> {
     let watcher = Arc::new(Watcher {
         seed,
-        interval_ms: AtomicU64::new(interval_ms.unwrap_or(DEFAULT_INTERVAL_MS)),
+        interval_ms: AtomicU64::new(interval_ms),
         started_ms: log::now_ms(),
         stop: Mutex::new(false),
         wake: Condvar::new(),
         ended: AtomicBool::new(false),
         status: Mutex::new(Status::default()),
     });
-    let text: Vec<String> = args[1..]
-        .iter()
-        .map(|a| String::from_utf8_lossy(a.as_bytes()).into_owned())
-        .collect();
-    let client = ctx.block_client(BlockOptions::new(reply_started))?;
-    let job = jobs::register("monitor", text.join(" "));
+    let job = jobs::register("monitor", args);
     let thread_watcher = Arc::clone(&watcher);
-    let spawned = std::thread::Builder::new()
+    std::thread::Builder::new()
         .name(format!("cluster-monitor-{}", job.id()))
-        .spawn(move || run(thread_watcher, job, client, format));
-    match spawned {
-        Ok(thread) => all.push(Running { watcher, thread }),
-        // The closure is dropped: its blocked client answers with an error, its job fails.
-        Err(e) => ctx.log(
-            rm::LogLevel::Warning,
-            &format!("cluster: cannot start a watcher thread: {e}"),
-        ),
+        .spawn(move || run(thread_watcher, job, origin))
+        .map(|thread| all.push(Running { watcher, thread }))
+        .map_err(|e| format!("cluster: cannot start a watcher thread: {e}"))
+}
+
+/// Starts again the watchers an earlier process was running (from the state file).
+pub fn resume(wanted: &[(Addr, u64)]) -> Vec<String> {
+    let mut all = watchers();
+    let mut errors = Vec::new();
+    for (seed, interval_ms) in wanted {
+        configured().insert(seed.clone(), *interval_ms);
+        let args = format!("{seed} INTERVAL {interval_ms} (resumed)");
+        if let Err(e) = launch(&mut all, seed.clone(), *interval_ms, args, Origin::Resumed) {
+            errors.push(e);
+        }
     }
-    Ok(())
+    errors
 }
 
 fn stop(ctx: &Ctx, words: &[String], format: Format) -> Result<()> {
@@ -439,6 +516,7 @@ fn stop(ctx: &Ctx, words: &[String], format: Format) -> Result<()> {
     // Told, not joined: a poll in flight ends within its timeout, without the server lock.
     for watcher in &chosen {
         watcher.request_stop();
+        configure(&watcher.seed, None);
     }
     let seeds: Vec<String> = chosen.iter().map(|w| w.seed.to_string()).collect();
     let text = match seeds.as_slice() {
@@ -608,11 +686,14 @@ fn setup(ctx: &Ctx, _args: &[&RStr]) -> Result<()> {
     ctx.register_info(info)?;
     ctx.subscribe_to_server_event(CronLoop, |ctx, _tick| {
         publish(ctx);
+        crate::state::tick(ctx);
         Ok(())
     })?;
-    // The process is ending: no join (a poll in flight may take its timeout), just stop.
-    ctx.subscribe_to_server_event(Shutdown, |_ctx, ()| {
+    // The process is ending: no join (a poll in flight may take its timeout), just stop,
+    // and write the state file one last time (its running jobs are then interrupted).
+    ctx.subscribe_to_server_event(Shutdown, |ctx, ()| {
         stop_all(false);
+        crate::state::save_now(ctx);
         Ok(())
     })
 }
@@ -654,6 +735,7 @@ pub fn register(module: Module) -> Module {
                 )));
             }
             publish(ctx);
+            crate::state::save_now(ctx);
             stop_all(true);
             Ok(())
         })

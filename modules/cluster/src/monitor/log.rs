@@ -111,7 +111,48 @@ pub fn record(cluster: &str, time_ms: u64, changes: Vec<Change>) -> usize {
         log.ring.push_back(event);
     }
     PENDING.store(true, Ordering::Release);
+    drop(log);
+    crate::state::changed();
     count
+}
+
+/// The log's events (oldest first) and the next sequence number, for the state file.
+pub fn snapshot() -> (Vec<Json>, u64) {
+    let log = log();
+    (log.ring.iter().map(Event::to_json).collect(), log.next_seq)
+}
+
+/// Puts events of an earlier process back (already published then): they are shown and
+/// counted, and sequence numbers continue after theirs.
+pub fn restore(events: Vec<Event>, next_seq: u64) {
+    let mut log = log();
+    let newest = events.iter().map(|e| e.seq + 1).max().unwrap_or(1);
+    log.next_seq = log.next_seq.max(next_seq).max(newest);
+    for event in events.into_iter().rev() {
+        if log.ring.len() >= CAPACITY {
+            break;
+        }
+        *log.totals.entry(event.change.kind).or_insert(0) += 1;
+        log.ring.push_front(event);
+    }
+}
+
+impl Event {
+    /// An event [`Event::to_json`] wrote; `None` for anything else.
+    pub fn from_json(json: &Json) -> Option<Event> {
+        Some(Event {
+            seq: json["seq"].as_u64()?,
+            time_ms: json["time_ms"].as_u64()?,
+            cluster: json["cluster"].as_str()?.to_owned(),
+            change: Change {
+                kind: Kind::from_name(json["kind"].as_str()?)?,
+                node: json["node"].as_str()?.to_owned(),
+                addr: json["addr"].as_str()?.to_owned(),
+                details: json["details"].as_str()?.to_owned(),
+                data: json["data"].clone(),
+            },
+        })
+    }
 }
 
 /// The newest `count` events (all if `None`) with a sequence number above `since`, oldest

@@ -79,6 +79,8 @@ pub struct Snapshot {
     pub uncovered: Vec<(u16, u16)>,
     /// Addresses the watcher could not read, with the error.
     pub unreachable: Vec<(Addr, String)>,
+    /// Some reachable node has a slot open (migrating or importing): slots are moving.
+    pub moving: bool,
 }
 
 impl Snapshot {
@@ -157,7 +159,10 @@ impl Snapshot {
                 node.config_epoch = node.config_epoch.max(line.config_epoch);
             }
         }
+        // Where claims differ, the one with the higher config epoch wins, as in the cluster
+        // itself (a slot's new owner bumps its epoch as it takes the slot).
         let mut owner: Vec<Option<String>> = vec![None; usize::from(SLOTS)];
+        let epoch_of = |id: &str| nodes.get(id).map_or(0, |n| n.config_epoch);
         let lines = nodes.values().map(|n| (n.master, &n.id, &n.slots)).chain(
             views
                 .iter()
@@ -170,7 +175,13 @@ impl Snapshot {
             }
             for &(a, b) in slots {
                 for slot in a..=b.min(SLOTS - 1) {
-                    owner[usize::from(slot)].get_or_insert_with(|| id.clone());
+                    let current = &mut owner[usize::from(slot)];
+                    if current
+                        .as_deref()
+                        .is_none_or(|o| epoch_of(id) > epoch_of(o))
+                    {
+                        *current = Some(id.clone());
+                    }
                 }
             }
         }
@@ -194,6 +205,10 @@ impl Snapshot {
             reachable: views.len(),
             state_ok: views.iter().filter(|v| v.info.state_ok()).count(),
             uncovered: ranges(&covered),
+            moving: views.iter().any(|v| {
+                v.me()
+                    .is_some_and(|me| !me.migrating.is_empty() || !me.importing.is_empty())
+            }),
             nodes,
             unreachable,
         }
@@ -349,6 +364,11 @@ impl Kind {
         Kind::SlotsMoved,
     ];
 
+    /// The kind named `name` (as [`Kind::name`] gives it).
+    pub fn from_name(name: &str) -> Option<Kind> {
+        Kind::ALL.iter().copied().find(|k| k.name() == name)
+    }
+
     /// The name, e.g. `node_pfail`.
     pub fn name(self) -> &'static str {
         match self {
@@ -449,9 +469,13 @@ pub fn changes(before: &Snapshot, after: &Snapshot) -> Vec<Change> {
     let moves = slot_moves(before, after);
     // A slot handed over bumps its new owner's config epoch and the cluster's current
     // epoch: those are told in the move, not as one epoch event per slot.
-    let movers: BTreeSet<&str> = moves.keys().flat_map(|(from, to)| [*from, *to]).collect();
-    phases[3].retain(|c| c.kind != Kind::ConfigEpochChanged || !movers.contains(c.node.as_str()));
+    // While slots are moving (some node has one open), every epoch change is a slot move's.
     let failover = phases[2].iter().any(|c| c.kind == Kind::Failover);
+    let moving = !failover && (!moves.is_empty() || before.moving || after.moving);
+    let movers: BTreeSet<&str> = moves.keys().flat_map(|(from, to)| [*from, *to]).collect();
+    phases[3].retain(|c| {
+        c.kind != Kind::ConfigEpochChanged || !(moving || movers.contains(c.node.as_str()))
+    });
     out.extend(phases.into_iter().flatten());
     for ((from, to), slots) in &moves {
         let count: usize = slots.iter().map(|&(a, b)| usize::from(b - a) + 1).sum();
@@ -476,8 +500,7 @@ pub fn changes(before: &Snapshot, after: &Snapshot) -> Vec<Change> {
             }),
         ));
     }
-    let epoch_told = !moves.is_empty() && !failover;
-    if before.current_epoch != after.current_epoch && !epoch_told {
+    if before.current_epoch != after.current_epoch && !moving {
         out.push(Change::cluster(
             Kind::EpochChanged,
             format!(
