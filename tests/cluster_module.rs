@@ -1443,6 +1443,16 @@ fn an_unreachable_seed_fails_fast() {
     }
 }
 
+/// The index in `ports` of a replica of the master `master_id` (as the replica says).
+fn replica_of(ports: &[u16], master_id: &str) -> Option<usize> {
+    (0..ports.len()).find(|&i| {
+        cluster_nodes_text(ports[i]).lines().any(|l| {
+            let fields: Vec<&str> = l.split_whitespace().collect();
+            fields[2].contains("myself") && fields[3] == master_id
+        })
+    })
+}
+
 /// Waits until `port`'s node has marked the node at `dead_port` as failed.
 fn wait_marked_fail(port: u16, dead_port: u16) {
     wait_long("the dead node marked fail", || {
@@ -1514,13 +1524,7 @@ fn fix_forget_dead_writes_off_a_master_that_never_returns() {
         let addrs: Vec<String> = nodes.iter().map(Server::addr).collect();
         populate(ports[0], 3000);
         let victim_id = node_id(ports[1]);
-        let replica = (3..6)
-            .find(|&i| {
-                cluster_nodes_text(ports[i])
-                    .lines()
-                    .any(|l| l.contains("myself") && l.contains(&victim_id))
-            })
-            .expect("the victim's replica");
+        let replica = replica_of(&ports, &victim_id).expect("the victim's replica");
         // Every write has reached the replica before the kill (asked of the replica itself).
         let on_victim: i64 = redis::cmd("DBSIZE").query(&mut connect(ports[1])).unwrap();
         assert!(on_victim > 0, "{n}");
@@ -1656,13 +1660,7 @@ fn fix_repairs_a_master_killed_mid_reshard_with_replicas() {
             for &i in &masters {
                 let id = node_id(ports[i]);
                 let size: i64 = redis::cmd("DBSIZE").query(&mut connect(ports[i])).unwrap();
-                let replica = (0..6)
-                    .find(|&r| {
-                        cluster_nodes_text(ports[r])
-                            .lines()
-                            .any(|l| l.contains("myself") && l.contains(&id))
-                    })
-                    .expect("a replica for every master");
+                let replica = replica_of(&ports, &id).expect("a replica for every master");
                 wait_long("a replica holding its master's keys", || {
                     redis::cmd("DBSIZE")
                         .query::<i64>(&mut connect(ports[replica]))

@@ -71,23 +71,9 @@ impl State {
     }
 }
 
-/// Every job kind (for [`JobInfo::from_json`], whose records outlive the process).
-const KINDS: &[&str] = &[
-    "create",
-    "fix",
-    "reshard",
-    "rebalance",
-    "addnode",
-    "delnode",
-    "import",
-    "check",
-    "info",
-    "call",
-    "settimeout",
-    "backup",
-    "monitor",
-];
-
+/// The job kinds not in [`CHANGES_TOPOLOGY`] (for [`JobInfo::from_json`], whose records
+/// outlive the process).
+const OTHER_KINDS: &[&str] = &["check", "info", "call", "settimeout", "backup", "monitor"];
 /// The record of one job, as `CLUSTER.JOBS` shows it.
 #[derive(Clone, Debug)]
 pub struct JobInfo {
@@ -177,7 +163,11 @@ impl JobInfo {
     /// then is [`State::Interrupted`]. `None` for anything else.
     pub fn from_json(json: &Json) -> Option<JobInfo> {
         let kind = json["kind"].as_str()?;
-        let kind = KINDS.iter().copied().find(|k| *k == kind)?;
+        let kind = CHANGES_TOPOLOGY
+            .iter()
+            .chain(OTHER_KINDS)
+            .copied()
+            .find(|k| *k == kind)?;
         let runtime = Duration::from_millis(json["runtime_ms"].as_u64()?);
         let state = match json["state"].as_str()? {
             "done" => State::Done,

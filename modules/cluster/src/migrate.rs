@@ -208,7 +208,7 @@ pub fn move_keys(
 const MAX_RECOUNTS: usize = 10;
 
 /// The slots of `slots` that still hold keys on the node (`CLUSTER COUNTKEYSINSLOT`).
-fn nonempty_slots(conn: &mut Conn, slots: &[u16]) -> Result<Vec<u16>> {
+pub fn nonempty_slots(conn: &mut Conn, slots: &[u16]) -> Result<Vec<u16>> {
     let counts = conn.pipeline(
         &slots
             .iter()

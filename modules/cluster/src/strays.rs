@@ -16,7 +16,7 @@ use serde_json::{Value as Json, json};
 use crate::check::{Findings, ranges_text};
 use crate::jobs::Job;
 use crate::migrate::{self, OnBusy};
-use crate::topology::{ClusterView, Conn, SLOTS, command};
+use crate::topology::{ClusterView, Conn, SLOTS};
 
 /// Moves every stray key to its slot's owner (see the module docs).
 pub fn fix_strays(
@@ -33,26 +33,15 @@ pub fn fix_strays(
     // (holder, owner) → slots.
     let mut found: BTreeMap<(String, String), Vec<u16>> = BTreeMap::new();
     for (id, conn) in conns.iter_mut() {
-        let foreign: Vec<(u16, &String)> = (0..SLOTS)
+        let foreign: Vec<u16> = (0..SLOTS)
             .filter(|slot| !findings.open_slots.contains(slot))
-            .filter_map(|slot| match owners.get(&slot).map(Vec::as_slice) {
-                Some([owner]) if owner != id => Some((slot, owner)),
-                _ => None,
-            })
+            .filter(
+                |slot| matches!(owners.get(slot).map(Vec::as_slice), Some([owner]) if owner != id),
+            )
             .collect();
-        let counts = conn.pipeline(
-            &foreign
-                .iter()
-                .map(|(slot, _)| command(&["CLUSTER", "COUNTKEYSINSLOT", &slot.to_string()]))
-                .collect::<Vec<_>>(),
-        )?;
-        for ((slot, owner), count) in foreign.iter().zip(counts) {
-            if matches!(count, redis::Value::Int(n) if n > 0) {
-                found
-                    .entry((id.clone(), (*owner).clone()))
-                    .or_default()
-                    .push(*slot);
-            }
+        for slot in migrate::nonempty_slots(conn, &foreign)? {
+            let owner = owners[&slot][0].clone();
+            found.entry((id.clone(), owner)).or_default().push(slot);
         }
     }
     for ((holder, owner), slots) in found {
