@@ -19,7 +19,7 @@
 //!   size-class allocator carves a class's blocks out of page-aligned runs at multiples of the
 //!   class size, and the class serving a multiple of 16 is itself a multiple of 16, so its
 //!   blocks are 16-aligned (jemalloc with any quantum, tcmalloc, glibc). At load,
-//!   [`check_size_classes`] allocates every multiple of 16 from 16 to 4096 bytes and a few
+//!   `check_size_classes` allocates every multiple of 16 from 16 to 4096 bytes and a few
 //!   large ones, and only if every block is 16-aligned does this path run; otherwise (the
 //!   header-keeping libc build) 16 is served like larger alignments. Each block is checked
 //!   again as it is handed out: a server that breaks the rule later aborts with a clear cause
@@ -29,7 +29,7 @@
 //!   (jemalloc aligns its large blocks only to a cache line). An allocation failure would abort
 //!   the server, so this must never fail where `System` would not.
 //!
-//! Which path a layout takes depends only on the layout and on what [`check_size_classes`]
+//! Which path a layout takes depends only on the layout and on what `check_size_classes`
 //! found before the first allocation, so `dealloc` and `realloc` always take the path `alloc`
 //! took.
 //!
@@ -42,7 +42,7 @@ use std::ffi::c_void;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Whether blocks whose size is a multiple of 16 are 16-aligned on this server: set by
-/// [`check_size_classes`] before the allocator starts using the server, never changed after.
+/// `check_size_classes` before the allocator starts using the server, never changed after.
 static SIXTEEN_BY_SIZE: AtomicBool = AtomicBool::new(false);
 
 /// The largest alignment served by the server's blocks themselves (8, or 16 where

@@ -126,3 +126,19 @@ macro_rules! core_api {
         $crate::api::core().$name
     };
 }
+
+/// A C array the server hands over as pointer and length, as a slice. The server passes NULL
+/// for an empty array (module arguments at load without any, for one): `from_raw_parts`
+/// requires a non-null pointer even for length 0 (a debug build aborts the server on it).
+///
+/// # Safety
+/// Unless `len` is 0 or `ptr` is NULL, `ptr` points to `len` initialised `T`s that stay valid
+/// and unchanged for `'a`.
+pub(crate) unsafe fn c_array<'a, T>(ptr: *const T, len: usize) -> &'a [T] {
+    if ptr.is_null() || len == 0 {
+        &[]
+    } else {
+        // SAFETY: non-null, and the caller vouches for `len` live elements for `'a`.
+        unsafe { std::slice::from_raw_parts(ptr, len) }
+    }
+}

@@ -974,7 +974,7 @@ unsafe fn bytes<'r>(data: *const c_char, len: usize) -> &'r [u8] {
         &[]
     } else {
         // SAFETY: as the caller guarantees.
-        unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len) }
+        unsafe { crate::api::c_array(data.cast::<u8>(), len) }
     }
 }
 

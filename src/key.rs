@@ -73,7 +73,7 @@ pub enum ZAdd {
 /// handles are open: each handle always sees the key as it is now. (A server handle caches
 /// the value it was opened on, so in C a handle whose key another handle deleted, replaced or
 /// created, or a called command changed, points at freed memory or crashes the server on its
-/// next write. Here every handle lives in its context's table of open keys ([`OpenKeys`]):
+/// next write. Here every handle lives in its context's table of open keys (`OpenKeys`):
 /// a write closes the other handles on its key first and reopens them once it is done;
 /// running a command closes and reopens them all.)
 pub struct Key<'a> {

@@ -35,7 +35,97 @@
 //! rm::module!(module); // exports RedisModule_OnLoad
 //! ```
 //!
-//! Build it as a `cdylib` and `redis-server --loadmodule target/release/libhashex.so`.
+//! Build it as a `cdylib` and `redis-server --loadmodule target/release/libhashex.so`. The
+//! crate's `examples/` are complete modules to start from (`hello`, `counter`, `background`),
+//! and `cargo make new-module NAME [DIR]` in the repository writes a new one with its test.
+//!
+//! # A data type
+//! A Rust type becomes a Redis type by implementing [`DataType`]: its name in `TYPE` replies
+//! and RDB files, and how it is saved and loaded. Register it when the module loads; keys
+//! then hold it like any other value ([`Key::value`], [`Key::value_mut`], [`Key::set_value`]),
+//! and a key of another type is `WRONGTYPE`.
+//!
+//! ```no_run
+//! use rm::{Command, Ctx, Error, Module, RStr, RdbReader, RdbWriter, Result};
+//!
+//! struct Counter(i64);
+//!
+//! impl rm::DataType for Counter {
+//!     const NAME: &'static str = "counter-t"; // 9 characters
+//!     const ENCODING_VERSION: i32 = 1;
+//!     fn rdb_save(&self, io: &mut RdbWriter<'_>) {
+//!         io.save_signed(self.0);
+//!     }
+//!     fn rdb_load(io: &mut RdbReader<'_>, _encver: i32) -> Result<Self> {
+//!         Ok(Counter(io.load_signed()?)) // a truncated RDB is an Err, never a crash
+//!     }
+//! }
+//!
+//! /// COUNTER.GET key
+//! fn get(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+//!     let [_, name] = args else { return Err(Error::WrongArity) };
+//!     match ctx.open_key(name).value::<Counter>()? {
+//!         Some(counter) => ctx.reply_integer(counter.0),
+//!         None => ctx.reply_null(),
+//!     }
+//!     Ok(())
+//! }
+//!
+//! fn module() -> Module {
+//!     Module::new("counter", 1)
+//!         .command(Command::new("counter.get", get).flags("readonly").keys(1, 1, 1).arity(2))
+//!         .on_load(|ctx, _args| ctx.create_data_type::<Counter>())
+//! }
+//! rm::module!(module);
+//! ```
+//!
+//! # Background work
+//! A slow command blocks only its client: [`Ctx::block_client`] gives a `Send` handle, a
+//! thread does the work and [`BlockedClient::unblock`]s it with the result, and the reply
+//! callback answers on the main thread. A thread never holds a [`Ctx`] unless it takes the
+//! server lock ([`Ctx::thread_safe_context`]).
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use rm::{BlockOptions, Ctx, Error, RStr, Result};
+//!
+//! /// SLOW.LEN text: the text's length, after slow work on a thread.
+//! fn slow_len(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+//!     let [_, text] = args else { return Err(Error::WrongArity) };
+//!     let text = text.as_bytes().to_vec(); // arguments do not outlive the callback: copy
+//!     let blocked = ctx.block_client(BlockOptions::new(|ctx: &Ctx, len: usize| {
+//!         ctx.reply_integer(len as i64);
+//!         Ok(())
+//!     }))?;
+//!     std::thread::spawn(move || {
+//!         std::thread::sleep(Duration::from_millis(100)); // a network call, a disk read, …
+//!         blocked.unblock(text.len());
+//!     });
+//!     Ok(()) // no reply here
+//! }
+//! ```
+//!
+//! # Configs
+//! A module's settings are server settings: `CONFIG GET/SET mymod.name`, the config file,
+//! `--loadmodule mymod.so name value` ([`config`]).
+//!
+//! ```no_run
+//! use rm::{Ctx, Module, NumericConfig, RStr, Result};
+//!
+//! static LIMIT: NumericConfig = NumericConfig::new("limit", 100, 1, 10_000);
+//!
+//! fn limit(ctx: &Ctx, _args: &[&RStr]) -> Result<()> {
+//!     ctx.reply_integer(LIMIT.get()); // CONFIG SET mymod.limit 5 changes it
+//!     Ok(())
+//! }
+//!
+//! fn module() -> Module {
+//!     Module::new("mymod", 1)
+//!         .command(rm::Command::new("mymod.limit", limit).flags("readonly").arity(1))
+//!         .on_load(|ctx, _args| ctx.register_config(&LIMIT))
+//! }
+//! rm::module!(module);
+//! ```
 //!
 //! # What the SDK guarantees
 //! - **No panic reaches the server.** Every callback runs under `catch_unwind`; an `Err(e)`

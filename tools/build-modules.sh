@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds every module crate under modules/ (release) and puts each as target/modules/<name>.so,
 # the file `redis-server --loadmodule` takes. With --fixtures, also the test-fixture modules
-# under tests/fixture* into target/fixtures/.
+# under tests/fixture* into target/fixtures/ and the SDK's examples into target/examples/.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -30,4 +30,13 @@ build() { # out-dir crate-dir...
 build "$ROOT/target/modules" modules/*/
 if [ "${1:-}" = "--fixtures" ]; then
     build "$ROOT/target/fixtures" tests/fixture*/
+    # The SDK's examples (cdylib examples of the root crate), for tests/examples.rs.
+    cargo build --release --quiet -p rs-rm --examples
+    mkdir -p "$ROOT/target/examples"
+    for src in examples/*.rs; do
+        name=$(basename "$src" .rs)
+        cp -f "target/release/examples/lib$name.so" "$ROOT/target/examples/$name.so.tmp"
+        mv -f "$ROOT/target/examples/$name.so.tmp" "$ROOT/target/examples/$name.so"
+        echo "built target/examples/$name.so"
+    done
 fi

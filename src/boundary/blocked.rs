@@ -88,7 +88,7 @@ unsafe fn args<'a>(argv: *mut *mut RedisModuleString, argc: c_int) -> &'a [&'a R
         return &[];
     }
     // SAFETY: as the caller guarantees; `&RStr` has the layout of a non-NULL string pointer.
-    unsafe { std::slice::from_raw_parts(argv.cast::<&RStr>(), argc as usize) }
+    unsafe { crate::api::c_array(argv.cast::<&RStr>(), argc.max(0) as usize) }
 }
 
 /// Replies an action's outcome as a command's would be: `Err` as its error line, a panic as

@@ -47,7 +47,7 @@ pub(crate) unsafe extern "C" fn cluster_message<F: ClusterMessageFn>(
         &[]
     } else {
         // SAFETY: `len` readable bytes for the call.
-        unsafe { std::slice::from_raw_parts(payload, len as usize) }
+        unsafe { crate::api::c_array(payload, len as usize) }
     };
     let action = conjure::<F>();
     run_logged(&ctx, "cluster message receiver", || {

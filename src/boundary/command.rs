@@ -38,8 +38,7 @@ pub(crate) unsafe extern "C" fn command<F: CommandFn>(
     let ctx = unsafe { Ctx::from_raw(NonNull::new_unchecked(ctx)) };
     // SAFETY: `argv` holds `argc` live, non-NULL strings for this call; `&RStr` has the layout
     // of a non-NULL `RedisModuleString *`, so the vector is borrowed as it is.
-    let args: &[&RStr] =
-        unsafe { std::slice::from_raw_parts(argv.cast::<&RStr>(), argc.max(0) as usize) };
+    let args: &[&RStr] = unsafe { crate::api::c_array(argv.cast::<&RStr>(), argc.max(0) as usize) };
     let action = conjure::<F>();
     match catch_unwind(AssertUnwindSafe(|| action(&ctx, args))) {
         Ok(Ok(())) => {}

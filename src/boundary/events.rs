@@ -497,7 +497,7 @@ pub(crate) unsafe fn decode_config<'a>(
         Vec::new()
     } else {
         // SAFETY: `num_changes` NUL-terminated names, valid for the call.
-        unsafe { std::slice::from_raw_parts(info.config_names, info.num_changes as usize) }
+        unsafe { crate::api::c_array(info.config_names, info.num_changes as usize) }
             .iter()
             // SAFETY: each is a NUL-terminated name valid for the call.
             .map(|&name| unsafe { c_str(name) })

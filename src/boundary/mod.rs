@@ -195,8 +195,7 @@ pub unsafe fn on_load(
     // SAFETY: the live load context, for the duration of this call.
     let ctx = unsafe { Ctx::from_raw(ctx) };
     // SAFETY: `argv` holds `argc` live module arguments for this call.
-    let args: &[&RStr] =
-        unsafe { std::slice::from_raw_parts(argv.cast::<&RStr>(), argc.max(0) as usize) };
+    let args: &[&RStr] = unsafe { crate::api::c_array(argv.cast::<&RStr>(), argc.max(0) as usize) };
     let outcome = catch_unwind(AssertUnwindSafe(|| define().register(&ctx, args)));
     let error = match outcome {
         Ok(Ok(())) => return sys::REDISMODULE_OK,

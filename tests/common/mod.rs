@@ -93,7 +93,7 @@ pub fn servers() -> Vec<ServerKind> {
 /// A module file from `cargo make modules` (`target/modules`) or the fixtures
 /// (`target/fixtures`).
 pub fn module(name: &str) -> PathBuf {
-    for dir in ["target/modules", "target/fixtures"] {
+    for dir in ["target/modules", "target/fixtures", "target/examples"] {
         let path = root().join(dir).join(format!("{name}.so"));
         if path.exists() {
             return path;

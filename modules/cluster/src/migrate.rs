@@ -113,6 +113,7 @@ pub fn move_keys(
     let mut pending: Vec<u16> = slots.to_vec();
     let mut moved = 0u64;
     let mut recounts = 0;
+    let down_until = Instant::now() + CLUSTERDOWN_WAIT;
     loop {
         if pending.is_empty() {
             // Every slot's last round came back short, so it should be empty: new keys of an
@@ -171,6 +172,13 @@ pub fn move_keys(
         for ((slot, keys), reply) in batch.iter().zip(replies) {
             match value_error(&reply) {
                 None => {}
+                // The target turned cluster_state:fail for a moment (a node it counts failed
+                // after a takeover, a busy machine): try the slot again shortly, for a while.
+                Some(e) if e.contains("CLUSTERDOWN") && Instant::now() < down_until => {
+                    std::thread::sleep(CLUSTERDOWN_PAUSE);
+                    next.push(*slot);
+                    continue;
+                }
                 Some(e) if e.contains("BUSYKEY") => match on_busy {
                     OnBusy::Replace => {
                         let reply = source.cmd_raw(&migrate(keys, true))?;
@@ -203,6 +211,10 @@ pub fn move_keys(
     source.set_timeout(topology::READ_TIMEOUT)?;
     Ok(moved)
 }
+
+/// How long [`move_keys`] keeps trying a target that answers `CLUSTERDOWN`, and how often.
+const CLUSTERDOWN_WAIT: Duration = Duration::from_secs(10);
+const CLUSTERDOWN_PAUSE: Duration = Duration::from_millis(100);
 
 /// How often [`move_keys`] goes back for keys that arrived in a slot it had emptied.
 const MAX_RECOUNTS: usize = 10;

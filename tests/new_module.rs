@@ -1,0 +1,72 @@
+//! `cargo make new-module NAME DIR` (`tools/new-module.sh`): the crate it writes outside this
+//! repository builds against the SDK and passes its own test at once, on the server under test;
+//! bad names and non-empty directories are refused.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{root, servers};
+
+fn new_module(args: &[&str]) -> std::process::Output {
+    Command::new("bash")
+        .arg(root().join("tools/new-module.sh"))
+        .args(args)
+        .output()
+        .expect("bash")
+}
+
+/// `cargo test` in `dir`, sharing one target directory between runs (the SDK is built once),
+/// with this checkout's lock file (the versions tested here; nothing to resolve).
+pub fn cargo_in(dir: &Path, args: &[&str], server: &Path) -> std::process::Output {
+    let _ = std::fs::copy(root().join("Cargo.lock"), dir.join("Cargo.lock"));
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
+        .args(args)
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", root().join("target/outside"))
+        .env("RS_RM_SERVER", server)
+        .output()
+        .expect("cargo")
+}
+
+#[test]
+fn a_new_module_outside_the_repository_builds_and_passes_its_test() {
+    for kind in servers() {
+        let n = &kind.name;
+        let temp = tempfile::tempdir().unwrap();
+        let dir = temp.path().join("greeter");
+        let made = new_module(&["greeter", dir.to_str().unwrap()]);
+        assert!(made.status.success(), "{n}: {made:?}");
+        for file in ["Cargo.toml", "src/lib.rs", "README.md", "tests/module.rs"] {
+            assert!(dir.join(file).exists(), "{n}: no {file}");
+        }
+        let lib = std::fs::read_to_string(dir.join("src/lib.rs")).unwrap();
+        assert!(lib.contains("#![forbid(unsafe_code)]"), "{n}");
+        let tested = cargo_in(&dir, &["test"], &kind.binary);
+        let out = String::from_utf8_lossy(&tested.stdout);
+        assert!(
+            tested.status.success() && out.contains("test transcript ... ok"),
+            "{n}: {out}\n{}",
+            String::from_utf8_lossy(&tested.stderr)
+        );
+
+        // Refused: a bad name, a directory that is not empty, one inside this repository.
+        let bad = new_module(&["Bad-Name", temp.path().join("x").to_str().unwrap()]);
+        assert_eq!(bad.status.code(), Some(2), "{n}");
+        assert!(
+            String::from_utf8_lossy(&bad.stderr).contains("is not a module name"),
+            "{n}"
+        );
+        let again = new_module(&["greeter", dir.to_str().unwrap()]);
+        assert!(
+            String::from_utf8_lossy(&again.stderr).contains("exists and is not empty"),
+            "{n}"
+        );
+        let inside = new_module(&["greeter", root().join("target/x").to_str().unwrap()]);
+        assert!(
+            String::from_utf8_lossy(&inside.stderr).contains("inside this repository"),
+            "{n}"
+        );
+    }
+}
