@@ -58,3 +58,12 @@ if ! command -v cargo-make >/dev/null; then
     echo "setup: installing cargo-make"
     cargo install --locked --quiet cargo-make
 fi
+
+# The oldest toolchain the SDK promises (rust-version in Cargo.toml): the tests build the SDK
+# and its examples with it.
+MSRV=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' "$ROOT/Cargo.toml" | head -n 1)
+if [ -n "$MSRV" ] && command -v rustup >/dev/null &&
+    ! rustup toolchain list | grep -q "^$MSRV"; then
+    echo "setup: installing Rust $MSRV (the SDK's rust-version)"
+    rustup toolchain install "$MSRV" --profile minimal >/dev/null
+fi

@@ -96,13 +96,26 @@ done
 
 echo "== tests without a server (unit, property, doc tests)"
 p=0 f=0
-for args in "--workspace --exclude rs-rm" "-p rs-rm --lib" "-p rs-rm --doc"; do
+for args in "--workspace --exclude rs-rm --exclude rs-rm-tests" "-p rs-rm --lib" "-p rs-rm --doc"; do
     log="$LOG_DIR/no-server-${args//[^a-z]/}.log"
     # shellcheck disable=SC2086 # the arguments are words
     cargo test $args --no-fail-fast 2>&1 | tee "$log"
     count_cargo "$log" "${PIPESTATUS[0]}"
 done
-add_row "(no server)" "$p" "$f" "unit, property and doc tests"
+# The SDK and its examples build with the oldest toolchain it promises (rust-version).
+msrv=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+if command -v rustup >/dev/null && rustup toolchain list | grep -q "^$msrv"; then
+    echo "== the SDK with Rust $msrv (rust-version)"
+    if cargo "+$msrv" build --quiet -p rs-rm --lib --examples --target-dir target/msrv; then
+        p=$((p + 1))
+    else
+        f=$((f + 1))
+    fi
+else
+    echo "== Rust $msrv (rust-version) is not installed (tools/setup.sh installs it)"
+    f=$((f + 1))
+fi
+add_row "(no server)" "$p" "$f" "unit, property and doc tests; the SDK with Rust $msrv"
 
 i=0
 for bin in "${binaries[@]}"; do
@@ -116,7 +129,7 @@ for bin in "${binaries[@]}"; do
     echo "== $name ($bin): cargo integration tests"
     p=0 f=0
     log="$LOG_DIR/$i-$name-cargo.log"
-    RS_RM_SERVER=$bin cargo test -p rs-rm --test '*' --no-fail-fast 2>&1 | tee "$log"
+    RS_RM_SERVER=$bin cargo test -p rs-rm-tests --test '*' --no-fail-fast 2>&1 | tee "$log"
     count_cargo "$log" "${PIPESTATUS[0]}"
     echo "== $name ($bin): redis-cli scripts"
     log="$LOG_DIR/$i-$name-scripts.log"

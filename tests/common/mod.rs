@@ -60,7 +60,11 @@ impl ServerKind {
 }
 
 pub fn root() -> PathBuf {
+    // This package is tests/ of the repository.
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the repository")
+        .to_path_buf()
 }
 
 /// Every server the suite runs against. `RS_RM_SERVER` names exactly one (how
@@ -180,12 +184,11 @@ impl Server {
             if !self.alive() {
                 return false;
             }
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                if let Ok(mut con) = self.try_connection() {
-                    if redis::cmd("PING").query::<String>(&mut con).is_ok() {
-                        return true;
-                    }
-                }
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+                && let Ok(mut con) = self.try_connection()
+                && redis::cmd("PING").query::<String>(&mut con).is_ok()
+            {
+                return true;
             }
             sleep(Duration::from_millis(20));
         }

@@ -611,6 +611,15 @@ pub fn fix(job: &Job, seed: &Addr, forget_dead: bool) -> Result<Report> {
                 log.trim_end().replace('\n', "; ")
             ))
         })?;
+        // With every slot owned again, give the nodes a moment to turn cluster_state:ok (a
+        // node whose cluster is down refuses MIGRATE); best effort: the passes retry anyway.
+        if examine(&view).uncovered.is_empty()
+            && let Ok(settled) = topology::wait_for(seed, FIX_SETTLE, "", |v| {
+                v.agree() && v.views.iter().all(|nv| nv.info.state_ok())
+            })
+        {
+            view = settled;
+        }
     }
     // An unreachable master's slots look uncovered: giving them to another master would make
     // it drop their keys when it hears of the change (redis-cli refuses this too).

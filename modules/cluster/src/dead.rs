@@ -19,7 +19,7 @@ use serde_json::{Value as Json, json};
 use crate::check::ranges_text;
 use crate::jobs::Job;
 use crate::migrate::AGREEMENT_TIMEOUT;
-use crate::topology::{Addr, ClusterView, Conn, NodeView, value_error, wait_for};
+use crate::topology::{Addr, ClusterView, Conn, Node, NodeView, value_error, wait_for};
 
 /// How long a replica may take to become master after `FAILOVER TAKEOVER`.
 const TAKEOVER_WAIT: Duration = Duration::from_secs(10);
@@ -62,7 +62,16 @@ pub fn forget_dead(
             Some(replica_addr) => {
                 job.progress(format!("{replica_addr} takes over from {addr}"));
                 let mut conn = Conn::open(&replica_addr)?;
-                conn.cmd(&["CLUSTER", "FAILOVER", "TAKEOVER"])?;
+                // The replica may be winning an election of its own right now (the dead master
+                // was just marked fail): a master already, it refuses a failover; fine.
+                let reply = conn.cmd_raw(&["CLUSTER", "FAILOVER", "TAKEOVER"])?;
+                if let Some(e) = value_error(&reply)
+                    && !NodeView::read(&mut conn)?.me().is_some_and(Node::is_master)
+                {
+                    return Err(Error::err(format!(
+                        "{replica_addr}: CLUSTER FAILOVER TAKEOVER: {e}"
+                    )));
+                }
                 wait_master(&mut conn)?;
                 taken_over.push(node.id.clone());
                 log.push_str(&format!(
@@ -146,7 +155,9 @@ fn repoint_imports(
     let owners = view.owners();
     // (importer, dead source, live owner) → slots.
     let mut moves: BTreeMap<(&str, &str, &str), Vec<u16>> = BTreeMap::new();
-    for (_, me) in view.selves() {
+    // Masters only: Valkey's replicas show their master's open slots too (SETSLOT is for
+    // masters; a replica follows its master).
+    for (_, me) in view.selves().into_iter().filter(|(_, me)| me.is_master()) {
         for (slot, from) in me
             .importing
             .iter()
@@ -168,6 +179,22 @@ fn repoint_imports(
         let owner_addr = view.require_addr(owner)?;
         job.progress(format!("{importer_addr} imports from {owner_addr}"));
         let mut conn = Conn::open(&importer_addr)?;
+        // SETSLOT refuses a node the importer does not know as a master yet (the takeover
+        // may not have reached it).
+        let deadline = Instant::now() + AGREEMENT_TIMEOUT;
+        while !NodeView::read(&mut conn)?
+            .nodes
+            .iter()
+            .any(|n| n.id == owner && n.is_master())
+        {
+            if Instant::now() >= deadline {
+                return Err(Error::err(format!(
+                    "{importer_addr} does not see {owner_addr} as a master after {} ms",
+                    AGREEMENT_TIMEOUT.as_millis()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         for slot in &slots {
             // An importing node ignores other nodes' claims on the slot: it still believes
             // the dead node owns it (and, once that is forgotten, nobody), and would never
