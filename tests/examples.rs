@@ -27,7 +27,11 @@ fn hello_greets() {
 fn counter_survives_reload_and_aof_rewrite() {
     for kind in servers() {
         let n = &kind.name;
-        let server = Server::start(&kind, &["counter"], &["--appendonly", "yes"]);
+        let server = Server::start(
+            &kind,
+            &["counter"],
+            &["--appendonly", "yes", "--enable-debug-command", "yes"],
+        );
         let mut con = server.connection();
         assert_eq!(
             reply(&mut con, &["COUNTER.INCRBY", "visits", "5"]),
@@ -39,14 +43,14 @@ fn counter_survives_reload_and_aof_rewrite() {
             "7",
             "{n}"
         );
-        assert_eq!(reply(&mut con, &["TYPE", "visits"]), "counter-t", "{n}");
-        assert_eq!(reply(&mut con, &["DEBUG", "RELOAD"]), "OK", "{n}");
+        assert_eq!(reply(&mut con, &["TYPE", "visits"]), "+counter-t", "{n}");
+        assert_eq!(reply(&mut con, &["DEBUG", "RELOAD"]), "+OK", "{n}");
         assert_eq!(reply(&mut con, &["COUNTER.GET", "visits"]), "7", "{n}");
         // AOF without the RDB preamble: the counter is rewritten as a command.
         reply(&mut con, &["CONFIG", "SET", "aof-use-rdb-preamble", "no"]);
         assert_eq!(
             reply(&mut con, &["BGREWRITEAOF"]),
-            "Background append only file rewriting started",
+            "+Background append only file rewriting started",
             "{n}"
         );
         common::wait_for("the AOF rewrite", || {
@@ -54,7 +58,7 @@ fn counter_survives_reload_and_aof_rewrite() {
             info.contains("aof_rewrite_in_progress:0")
                 && info.contains("aof_last_bgrewrite_status:ok")
         });
-        assert_eq!(reply(&mut con, &["DEBUG", "LOADAOF"]), "OK", "{n}");
+        assert_eq!(reply(&mut con, &["DEBUG", "LOADAOF"]), "+OK", "{n}");
         assert_eq!(reply(&mut con, &["COUNTER.GET", "visits"]), "7", "{n}");
         assert_eq!(reply(&mut con, &["COUNTER.GET", "nothing"]), "(nil)", "{n}");
         assert!(
@@ -90,7 +94,7 @@ fn background_sums_off_the_main_thread() {
         });
         std::thread::sleep(std::time::Duration::from_millis(200));
         let started = std::time::Instant::now();
-        assert_eq!(reply(&mut con, &["PING"]), "PONG", "{n}");
+        assert_eq!(reply(&mut con, &["PING"]), "+PONG", "{n}");
         assert!(
             started.elapsed() < std::time::Duration::from_millis(500),
             "{n}"
