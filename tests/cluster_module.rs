@@ -1487,7 +1487,7 @@ fn fix_forget_dead_writes_off_a_master_that_never_returns() {
         let lost_slots = slot_count(ports[0], ports[2]);
         nodes[2].kill();
         wait_marked_fail(ports[0], ports[2]);
-        let refused = reply(&mut m, &["CLUSTER.FIX", &addrs[0]]);
+        let refused = reply(&mut m, &["CLUSTER.FIX", &addrs[0], "MOVE-STRAYS"]);
         assert!(
             refused.starts_with(&format!("ERR cannot fix while {} is unreachable", addrs[2]))
                 && refused.ends_with("if it will not come back, CLUSTER.FIX FORGET-DEAD"),
@@ -1733,9 +1733,9 @@ fn fix_repairs_a_master_killed_mid_reshard_with_replicas() {
 
 /// Keys a master holds in a slot it does not own (left by a master that died mid-reshard,
 /// made here on purpose with an import opened and closed around `ASKING` writes): no client
-/// reads them and `redis-cli --cluster check` passes, but FIX finds them and moves them to the
-/// owner — a key the owner lacks is moved, an equal copy dropped, and a differing copy makes
-/// FIX fail naming the key, keeping both.
+/// reads them and `redis-cli --cluster check` passes, but FIX reports them, and with
+/// MOVE-STRAYS moves them to the owner — a key the owner lacks is moved, an equal copy dropped,
+/// and a differing copy makes FIX fail naming the key, keeping both.
 #[test]
 fn fix_moves_keys_outside_their_owner() {
     for kind in servers() {
@@ -1786,7 +1786,18 @@ fn fix_moves_keys_outside_their_owner() {
         stray(&mine[0], &equal_value);
         assert_check_ok(ports[0], &format!("{n}: strays are invisible to redis-cli"));
 
-        let fixed = json(&mut m, &["CLUSTER.FIX", &addrs[0], "JSON"]);
+        // Found and reported, not moved, by default.
+        let found = json(&mut m, &["CLUSTER.FIX", &addrs[0], "JSON"]);
+        let action = &found["actions"][0];
+        assert_eq!(action["action"], "strays found", "{n}: {found}");
+        assert_eq!(action["on"], node_id(ports[1]), "{n}: {found}");
+        assert_eq!(action["keys"], 2, "{n}: {found}");
+        let text_found = text(&mut m, &["CLUSTER.FIX", &addrs[0]]);
+        assert!(
+            text_found.contains("CLUSTER.FIX MOVE-STRAYS moves them to the owner"),
+            "{n}: {text_found}"
+        );
+        let fixed = json(&mut m, &["CLUSTER.FIX", &addrs[0], "MOVE-STRAYS", "JSON"]);
         let action = &fixed["actions"][0];
         assert_eq!(action["action"], "strays moved", "{n}: {fixed}");
         assert_eq!(action["from"], node_id(ports[1]), "{n}: {fixed}");
@@ -1802,7 +1813,7 @@ fn fix_moves_keys_outside_their_owner() {
 
         // A differing copy: FIX stops, names the key, and keeps both.
         stray(&mine[1], "differs");
-        let refused = reply(&mut m, &["CLUSTER.FIX", &addrs[0]]);
+        let refused = reply(&mut m, &["CLUSTER.FIX", &addrs[0], "MOVE-STRAYS"]);
         assert!(
             refused.starts_with("ERR moving keys outside their owner: ")
                 && refused.contains(&mine[1]),

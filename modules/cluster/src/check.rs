@@ -322,27 +322,23 @@ fn setslot(conn: &mut Conn, slot: u16, args: &[&str]) -> Result<()> {
 
 /// Makes `owner` the only holder of `slot`'s keys: every other master holding keys in it opens
 /// the slot (IMPORTING from the owner, which lets it run MIGRATE) and migrates them to the
-/// owner; then every node closes the slot and learns the owner. Where both hold a key, the
-/// copy of a node in `newer` replaces the owner's; otherwise the owner's is kept (and the
-/// fix fails, leaving both, if they differ).
+/// owner; then every node closes the slot and learns the owner. Where both hold a key the
+/// owner's copy is kept — it is the one clients have been reading and writing — and the other
+/// dropped if equal; if they differ, the fix fails leaving both (which is newer cannot be told:
+/// an importer's copy came after the source's, but an owner promoted since may have taken
+/// writes of its own).
 fn gather_slot(
     job: &Job,
     conns: &mut BTreeMap<String, Conn>,
     (owner, owner_addr): (&str, &Addr),
     slot: u16,
-    newer: &[&str],
 ) -> Result<u64> {
     let counts = keys_in_slot(conns, slot)?;
     let mut moved = 0;
     for (id, _) in counts.iter().filter(|(id, _)| id.as_str() != owner) {
         let conn = conns.get_mut(id).expect("listed master");
         setslot(conn, slot, &["IMPORTING", owner])?;
-        let on_busy = if newer.contains(&id.as_str()) {
-            OnBusy::Replace
-        } else {
-            OnBusy::KeepTarget
-        };
-        moved += migrate::move_keys(job, conn, owner_addr, &[slot], on_busy)?;
+        moved += migrate::move_keys(job, conn, owner_addr, &[slot], OnBusy::KeepTarget)?;
     }
     // Close the slot everywhere: the owner claims it (bumping its epoch if it was importing),
     // the others drop any open state and learn the owner.
@@ -420,14 +416,7 @@ fn fix_open_slots(
             );
         } else {
             let owner_addr = addr_of(&owner)?;
-            // A node importing the slot received its keys by MIGRATE (the source deleted its
-            // copy) or by ASKING writes: its copies are the newer ones.
-            let importers: Vec<&str> = open
-                .iter()
-                .filter(|(node, s, _, migrating)| *s == slot && !*migrating && *node != owner)
-                .map(|(node, ..)| node.as_str())
-                .collect();
-            let n = gather_slot(job, conns, (&owner, &owner_addr), slot, &importers)?;
+            let n = gather_slot(job, conns, (&owner, &owner_addr), slot)?;
             *keys_moved += n;
             let line = format!(
                 "slot {slot}: closed, keys gathered on its owner {owner_addr} ({n} keys moved)"
@@ -462,7 +451,7 @@ fn fix_multi_owner(
         let owner = most_keys(&counts, &claimed, conns)?;
         claim(conns, &owner, slot, &claimed)?;
         let owner_addr = addr_of(&owner)?;
-        let n = gather_slot(job, conns, (&owner, &owner_addr), slot, &[])?;
+        let n = gather_slot(job, conns, (&owner, &owner_addr), slot)?;
         *keys_moved += n;
         log.push_str(&format!(
             ">>> slot {slot}: kept by {owner_addr} ({n} keys moved to it)\n"
@@ -572,7 +561,7 @@ fn fix_uncovered(
                     .map(|(id, _)| id.clone())
                     .expect("assigned");
                 let owner_addr = addr_of(&owner)?;
-                *keys_moved += gather_slot(job, conns, (&owner, &owner_addr), *slot, &[])?;
+                *keys_moved += gather_slot(job, conns, (&owner, &owner_addr), *slot)?;
             }
         }
     }
@@ -590,11 +579,26 @@ type FixPass = fn(
     &mut u64,
 ) -> Result<()>;
 
+/// What `CLUSTER.FIX` may do beyond its passes.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FixOptions {
+    /// `FORGET-DEAD`: write off the nodes the cluster marked fail ([`crate::dead`]).
+    pub forget_dead: bool,
+    /// `MOVE-STRAYS`: move keys found outside their slot's owner to it ([`crate::strays`]);
+    /// without it they are only reported.
+    pub move_strays: bool,
+}
+
 /// `CLUSTER.FIX`: gives uncovered slots an owner (a node whose cluster is down refuses
 /// migrated keys, so this comes first), leaves multiply-owned slots with one, then closes
-/// open slots, moving keys to the owner; re-reads the cluster between passes, then waits for
-/// agreement and checks again.
-pub fn fix(job: &Job, seed: &Addr, forget_dead: bool) -> Result<Report> {
+/// open slots, moving keys to the owner; re-reads the cluster between passes; last reports
+/// (or, with `MOVE-STRAYS`, moves) keys outside their slot's owner; then waits for agreement
+/// and checks again.
+pub fn fix(job: &Job, seed: &Addr, options: FixOptions) -> Result<Report> {
+    let FixOptions {
+        forget_dead,
+        move_strays,
+    } = options;
     let started = Instant::now();
     job.progress("reading the nodes");
     let mut view = check_view(seed)?;
@@ -630,11 +634,10 @@ pub fn fix(job: &Job, seed: &Addr, forget_dead: bool) -> Result<Report> {
         )));
     }
     let mut keys_moved = 0;
-    let passes: [(&str, FixPass); 4] = [
+    let passes: [(&str, FixPass); 3] = [
         ("covering slots", fix_uncovered),
         ("fixing slots with several owners", fix_multi_owner),
         ("closing open slots", fix_open_slots),
-        ("moving keys outside their owner", crate::strays::fix_strays),
     ];
     for (name, pass) in passes {
         let done_before = actions.len();
@@ -664,6 +667,27 @@ pub fn fix(job: &Job, seed: &Addr, forget_dead: bool) -> Result<Report> {
             view = wait_for_agreement(seed, FIX_SETTLE).or_else(|_| ClusterView::gather(seed))?;
         }
     }
+    // Last, on the view the passes left: keys outside their slot's owner.
+    let mut conns = master_conns(&view)?;
+    crate::strays::fix_strays(
+        job,
+        &view,
+        &examine(&view),
+        &mut conns,
+        move_strays,
+        (&mut log, &mut actions, &mut keys_moved),
+    )
+    .map_err(|e| {
+        let done = if log.is_empty() {
+            String::new()
+        } else {
+            format!(" (done before: {})", log.trim_end().replace('\n', "; "))
+        };
+        Error::err(format!(
+            "moving keys outside their owner: {}{done}",
+            e.to_string().trim_start_matches("ERR ")
+        ))
+    })?;
     if log.is_empty() {
         log.push_str("Nothing to fix.\n");
     }

@@ -58,6 +58,29 @@ pub fn forget_dead(
                     .as_ref()
                     .is_some_and(|a| view.views.iter().any(|v| &v.addr == a))
         });
+        // The cluster may have elected a replica meanwhile (the master was just marked fail):
+        // a takeover by another replica would demote the winner and lose what it took since.
+        let fresh = ClusterView::gather(&view.seed)?;
+        let owners = fresh.owners();
+        let winner = node.slot_list().iter().find_map(|slot| {
+            owners
+                .get(slot)
+                .and_then(|ids| ids.iter().find(|id| **id != node.id))
+                .cloned()
+        });
+        if let Some(winner) = winner {
+            let winner_addr = fresh
+                .addr_of(&winner)
+                .map_or(winner.clone(), |a| a.to_string());
+            taken_over.push(node.id.clone());
+            log.push_str(&format!(
+                ">>> {winner_addr} had already taken over from the dead master {addr}\n"
+            ));
+            actions.push(
+                json!({"action": "taken over", "dead": node.id, "by": winner_addr, "slots": slots}),
+            );
+            continue;
+        }
         match replica.and_then(|r| r.addr.clone()) {
             Some(replica_addr) => {
                 job.progress(format!("{replica_addr} takes over from {addr}"));

@@ -8,7 +8,8 @@
 //!
 //! - `CLUSTER.CREATE host:port ... [REPLICAS n] [JSON]`
 //! - `CLUSTER.CHECK [host:port] [JSON]`, `CLUSTER.INFO [host:port] [JSON]`,
-//!   `CLUSTER.FIX [host:port] [FORGET-DEAD] [JSON]` ([`check`], [`dead`], [`strays`])
+//!   `CLUSTER.FIX [host:port] [FORGET-DEAD] [MOVE-STRAYS] [JSON]` ([`check`], [`dead`],
+//!   [`strays`])
 //! - `CLUSTER.RESHARD host:port FROM <id|host:port|ALL> TO <id|host:port> SLOTS n [JSON]`
 //! - `CLUSTER.REBALANCE host:port [WEIGHT <id>=<w> ...] [USE-EMPTY-MASTERS] [THRESHOLD pct]
 //!   [SIMULATE] [JSON]`
@@ -241,12 +242,18 @@ fn cluster_fix(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
     let mut words = words(args)?;
     let format = take_format(&mut words);
     let seed = optional_seed(ctx, &mut words)?;
-    let before = words.len();
-    words.retain(|w| !w.eq_ignore_ascii_case("forget-dead"));
-    let forget_dead = words.len() < before;
+    let mut take = |option: &str| {
+        let before = words.len();
+        words.retain(|w| !w.eq_ignore_ascii_case(option));
+        words.len() < before
+    };
+    let options = check::FixOptions {
+        forget_dead: take("forget-dead"),
+        move_strays: take("move-strays"),
+    };
     no_more(&words)?;
     start(ctx, "fix", args, format, move |job| {
-        check::fix(job, &seed, forget_dead)
+        check::fix(job, &seed, options)
     })
 }
 
@@ -515,7 +522,7 @@ fn module() -> Module {
         .command(
             Command::new("cluster.fix", cluster_fix)
                 .flags("admin")
-                .usage("CLUSTER.FIX [host:port] [FORGET-DEAD] [JSON]")
+                .usage("CLUSTER.FIX [host:port] [FORGET-DEAD] [MOVE-STRAYS] [JSON]")
                 .summary("Closes open slots and assigns uncovered slots, losing no keys")
                 .since("0.1.0")
                 .arity(-1),

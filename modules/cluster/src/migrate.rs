@@ -113,7 +113,7 @@ pub fn move_keys(
     let mut pending: Vec<u16> = slots.to_vec();
     let mut moved = 0u64;
     let mut recounts = 0;
-    let down_until = Instant::now() + CLUSTERDOWN_WAIT;
+    let mut down_since: Option<Instant> = None;
     loop {
         if pending.is_empty() {
             // Every slot's last round came back short, so it should be empty: new keys of an
@@ -169,13 +169,19 @@ pub fn move_keys(
                 .collect::<Vec<_>>(),
         )?;
         let mut next = Vec::new();
+        let mut down = false;
         for ((slot, keys), reply) in batch.iter().zip(replies) {
             match value_error(&reply) {
-                None => {}
-                // The target turned cluster_state:fail for a moment (a node it counts failed
-                // after a takeover, a busy machine): try the slot again shortly, for a while.
-                Some(e) if e.contains("CLUSTERDOWN") && Instant::now() < down_until => {
-                    std::thread::sleep(CLUSTERDOWN_PAUSE);
+                None => down_since = None,
+                // A node turned cluster_state:fail for a moment (one it counts failed after a
+                // takeover, a busy machine): the slot is tried again next round, for as long
+                // as the cluster has been down less than CLUSTERDOWN_WAIT.
+                Some(e)
+                    if e.contains("CLUSTERDOWN")
+                        && down_since.get_or_insert_with(Instant::now).elapsed()
+                            < CLUSTERDOWN_WAIT =>
+                {
+                    down = true;
                     next.push(*slot);
                     continue;
                 }
@@ -205,6 +211,9 @@ pub fn move_keys(
             if keys.len() >= KEYS_PER_ROUND {
                 next.push(*slot);
             }
+        }
+        if down {
+            std::thread::sleep(CLUSTERDOWN_PAUSE);
         }
         pending = next;
     }

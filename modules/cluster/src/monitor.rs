@@ -345,7 +345,12 @@ fn run(watcher: Arc<Watcher>, job: jobs::Job, origin: Origin) {
     );
     update(&watcher, &job, &previous, now, started.elapsed(), recorded);
     if let Origin::Client(client, format) = origin {
-        configure(&watcher.seed, Some(watcher.interval_ms()));
+        // Not if a STOP came during the first poll (it unconfigured the seed already).
+        let stopping = watcher.stopping();
+        if !*stopping {
+            configure(&watcher.seed, Some(watcher.interval_ms()));
+        }
+        drop(stopping);
         client.unblock(Ok((format, started_report(&watcher, &previous))));
     }
 
@@ -490,6 +495,13 @@ pub fn resume(wanted: &[(Addr, u64)]) -> Vec<String> {
     let mut all = watchers();
     let mut errors = Vec::new();
     for (seed, interval_ms) in wanted {
+        // A CLUSTER.MONITOR that came before this (first) tick already watches it.
+        if all
+            .iter()
+            .any(|r| r.watcher.seed == *seed && !r.watcher.ended.load(Ordering::Acquire))
+        {
+            continue;
+        }
         configured().insert(seed.clone(), *interval_ms);
         let args = format!("{seed} INTERVAL {interval_ms} (resumed)");
         if let Err(e) = launch(&mut all, seed.clone(), *interval_ms, args, Origin::Resumed) {

@@ -1,11 +1,12 @@
 //! What survives a restart of the server running the module, in a JSON file in the server's
-//! `dir` (`cluster.state-file`, default `cluster-manager.json`; empty: nothing is kept):
+//! `dir` (`cluster.state-file`, default `cluster-manager-<port>.json`; empty: nothing is kept):
 //!
 //! - the watchers asked for (seed, interval): they are configuration, resumed on load;
 //! - the last events ([`crate::monitor::log::CAPACITY`]), so `CLUSTER.EVENTS` goes on where it
 //!   was (sequence numbers continue);
 //! - the jobs `CLUSTER.JOBS` lists: one that was running is listed as `interrupted`, with the
-//!   progress and counters it had reached.
+//!   progress and counters it had reached (a `CLUSTER.CALL`'s command is kept by name only, and
+//!   texts are cut at 1 KiB).
 //!
 //! Written after a change, at most once a second, by a thread of its own (never the server's
 //! main thread), to a temporary file renamed over the old one; and once more, synchronously, at
@@ -30,8 +31,29 @@ use crate::jobs::{self, JobInfo};
 use crate::monitor::{self, log};
 use crate::topology::Addr;
 
-/// `cluster.state-file`: where the state is kept, relative to the server's `dir`; empty: nowhere.
-pub static STATE_FILE: StringConfig = StringConfig::new("state-file", "cluster-manager.json");
+/// `cluster.state-file`: the file's name in the server's `dir` (no directories); `auto` (the
+/// default): `cluster-manager-<port>.json`, so that servers sharing a `dir` keep apart; empty:
+/// nothing is kept. Set at startup only (config file or module arguments): it names a file the
+/// server writes.
+pub static STATE_FILE: StringConfig = StringConfig::new("state-file", "auto")
+    .validate(plain_name)
+    .immutable();
+
+fn plain_name(name: &str) -> rm::Result<()> {
+    if name.contains('/') || name.starts_with('.') {
+        return Err(rm::Error::err(
+            "cluster.state-file is a file name in the server's dir: no '/', no leading '.'",
+        ));
+    }
+    Ok(())
+}
+
+/// The file, resolved once (the port is read on the first tick).
+static PATH: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+
+/// Each job's arguments and reply are kept up to this many bytes (a `CLUSTER.CALL` may carry
+/// a long command; the file stays small).
+const MAX_JOB_TEXT: usize = 1024;
 
 /// The file's format; a file of another version is set aside, not read.
 const VERSION: u64 = 1;
@@ -65,14 +87,25 @@ pub fn changed() {
 }
 
 fn path() -> Option<PathBuf> {
-    let name = STATE_FILE.get();
-    (!name.is_empty()).then(|| PathBuf::from(name))
+    PATH.get().cloned().flatten()
+}
+
+fn resolve(ctx: &Ctx) -> Option<PathBuf> {
+    match STATE_FILE.get().as_str() {
+        "" => None,
+        "auto" => {
+            let port = crate::own_addr(ctx).map_or(0, |a| a.port);
+            Some(PathBuf::from(format!("cluster-manager-{port}.json")))
+        }
+        name => Some(PathBuf::from(name)),
+    }
 }
 
 /// The cron tick (main thread): reads the file the first time, then hands a write to the
 /// writer thread when something changed and the last write is a second old.
 pub fn tick(ctx: &Ctx) {
     if !LOADED.load(Ordering::Acquire) {
+        let _ = PATH.set(resolve(ctx));
         load(ctx);
         LOADED.store(true, Ordering::Release);
         return;
@@ -123,7 +156,26 @@ fn report(ctx: &Ctx, thread: Option<JoinHandle<Result<(), String>>>) {
 /// The state as JSON.
 fn snapshot() -> Json {
     let (events, next_seq) = log::snapshot();
-    let (jobs, next_job_id) = jobs::snapshot();
+    let (mut jobs, next_job_id) = jobs::snapshot();
+    for job in &mut jobs {
+        // A CALL's command may carry secrets (CONFIG SET requirepass …): its name only.
+        if job["kind"] == "call" {
+            let args = job["args"].as_str().unwrap_or("");
+            let shown: Vec<&str> = args.split(' ').take(2).collect();
+            job["args"] = json!(format!("{} …", shown.join(" ")));
+        }
+        for field in ["args", "result", "progress"] {
+            if let Some(text) = job[field].as_str()
+                && text.len() > MAX_JOB_TEXT
+            {
+                let mut cut = MAX_JOB_TEXT;
+                while !text.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                job[field] = json!(format!("{}…", &text[..cut]));
+            }
+        }
+    }
     let watchers: Vec<Json> = monitor::configured_watchers()
         .into_iter()
         .map(|(seed, interval_ms)| json!({"seed": seed.to_string(), "interval_ms": interval_ms}))
@@ -143,7 +195,7 @@ fn snapshot() -> Json {
 /// renames it over `path`.
 fn write(path: &PathBuf) -> Result<(), String> {
     let text = snapshot().to_string();
-    let temp = path.with_extension("json.tmp");
+    let temp = path.with_extension(format!("json.tmp-{}", std::process::id()));
     let written = (|| {
         let mut options = fs::OpenOptions::new();
         options.write(true).create(true).truncate(true);

@@ -54,10 +54,16 @@ impl Default for Readers {
 }
 
 impl Readers {
-    /// Reads every address of `addrs` within `deadline`; in `addrs` order, each with its view
-    /// or the reason it has none (no reply in time, refused, ...). Readers of other addresses
-    /// are let go.
+    /// Reads every address of `addrs` within `deadline`; each once (sorted), with its view or
+    /// the reason it has none (no reply in time, refused, ...). Readers of other addresses are
+    /// let go. A late answer from a reader let go is dropped (it names an address no longer
+    /// read, or is taken for its successor's: a view of that address either way).
     pub fn read(&mut self, addrs: &[Addr], deadline: Duration) -> Vec<(Addr, Result<NodeView>)> {
+        // One reader, one request and one answer per address, however often it is listed.
+        let mut unique: Vec<Addr> = addrs.to_vec();
+        unique.sort();
+        unique.dedup();
+        let addrs = &unique[..];
         self.let_go(|addr| addrs.contains(addr));
         let socket_timeout = deadline.max(READ_TIMEOUT_FLOOR);
         let mut waiting = 0;
@@ -148,8 +154,13 @@ impl Readers {
         }
     }
 
-    /// Ends every reader and waits for its thread.
-    pub fn close(mut self) {
+    /// Ends every reader and waits for its thread (also on drop: a watcher that panicked
+    /// must not leave threads running this library's code behind).
+    pub fn close(self) {}
+}
+
+impl Drop for Readers {
+    fn drop(&mut self) {
         self.let_go(|_| false);
         for thread in self.retired.drain(..) {
             let _ = thread.join();

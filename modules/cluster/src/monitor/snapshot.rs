@@ -98,10 +98,17 @@ impl Snapshot {
             .filter(|n| !n.flags.myself && !n.flags.handshake)
             .map(|n| n.id.as_str())
             .collect();
-        let mut views: Vec<&NodeView> = views
-            .iter()
-            .filter(|v| views.len() == 1 || listed.contains(v.id()))
-            .collect();
+        let mut views: Vec<&NodeView> = {
+            let members: Vec<&NodeView> =
+                views.iter().filter(|v| listed.contains(v.id())).collect();
+            // Nobody listed by another (one reachable member and a reset node, say): keep
+            // every view rather than none.
+            if members.is_empty() {
+                views.iter().collect()
+            } else {
+                members
+            }
+        };
         views.sort_by(|a, b| a.addr.cmp(&b.addr));
         let mut nodes: BTreeMap<String, NodeState> = BTreeMap::new();
         let mut fail_by: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
