@@ -704,6 +704,23 @@ fn strappend_toggle_clear_objkeys() {
             ),
             (&["json.clear", "c"], "1"),
             (&["json.get", "c"], r#""{}""#),
+            // Numbers that are zero already are left (0.0 stays 0.0) and not counted; what is
+            // empty already is not counted (RedisJSON).
+            (
+                &[
+                    "json.set",
+                    "z",
+                    "$",
+                    r#"{"i":0,"f":0.0,"x":7,"y":-2.5,"e":[],"o":{}}"#,
+                ],
+                "+OK",
+            ),
+            (&["json.clear", "z", "$.*"], "2"),
+            (
+                &["json.get", "z"],
+                r#""{\"i\":0,\"f\":0.0,\"x\":0,\"y\":0,\"e\":[],\"o\":{}}""#,
+            ),
+            (&["json.clear", "z", "$.*"], "0"),
             (&["json.clear", "nokey"], no_key),
             (
                 &[
@@ -1453,6 +1470,51 @@ fn resp3_reply_shapes() {
                 r#"ERR Error occurred on position 1, "$ ---->>>> [", unexpected input."#,
             ),
             (&["json.get", "nokey", "FORMAT", "EXPAND"], "(nil)"),
+            // JSON.ARRPOP FORMAT STRINGS|EXPAND1|EXPAND (RedisJSON 2.8): right after the key.
+            (
+                &[
+                    "json.set",
+                    "p",
+                    "$",
+                    r#"{"a":[{"b":2},{"g":[1,2]},3,"s"],"x":1}"#,
+                ],
+                "+OK",
+            ),
+            (
+                &["json.arrpop", "p", "FORMAT", "EXPAND1", "$.a", "1"],
+                r#"["{\"g\":[1,2]}"]"#,
+            ),
+            (&["json.arrpop", "p", "FORMAT", "EXPAND", "$.a", "1"], "[3]"),
+            (
+                &["json.arrpop", "p", "FORMAT", "EXPAND1", "$.a"],
+                r#"["\"s\""]"#,
+            ),
+            (
+                &["json.arrpop", "p", "FORMAT", "EXPAND", "$.a", "0"],
+                r#"[{"b": 2}]"#,
+            ),
+            (&["json.arrpop", "p", "FORMAT", "STRINGS", "$.a"], "[(nil)]"),
+            (&["json.arrpop", "p", "FORMAT", "EXPAND", "$.x"], "[(nil)]"),
+            (&["json.arrinsert", "p", "$.a", "0", "1", "[2]"], "[2]"),
+            (&["json.arrpop", "p", "FORMAT", "STRINGS"], "[(nil)]"),
+            (
+                &["json.arrpop", "p", "FORMAT", "STRINGS", "$.a"],
+                r#"["[2]"]"#,
+            ),
+            (
+                &["json.arrpop", "p", "FORMAT", "EXPAND", ".a"],
+                "ERR FORMAT needs a JSONPath ($...), not a legacy path",
+            ),
+            (
+                &["json.arrpop", "p", "FORMAT", "STRING", "$.a"],
+                "ERR wrong reply format",
+            ),
+            (
+                &["json.arrpop", "p", "FORMAT", "JSON", ".a"],
+                "ERR wrong reply format",
+            ),
+            // Refused before anything was popped.
+            (&["json.get", "p", "$.a"], "\"[[1]]\""),
             // JSON.TYPE: the RESP2 reply inside one more array.
             (&["json.type", "k"], r#"["object"]"#),
             (&["json.type", "k", "."], r#"["object"]"#),

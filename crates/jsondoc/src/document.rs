@@ -605,6 +605,15 @@ impl Document {
     fn clear_in_place(&mut self, location: &[Segment]) -> Result<bool, JsonError> {
         match self.target(location)? {
             Target::Node(node) => {
+                // As RedisJSON: what is empty already is not counted.
+                let empty = match node {
+                    Node::Array(items) => items.is_empty(),
+                    Node::Object(members) => members.is_empty(),
+                    Node::Blob(_) => false,
+                };
+                if empty {
+                    return Ok(false);
+                }
                 *node = Node::Blob(
                     if matches!(node, Node::Array(_)) {
                         "[]"
@@ -620,6 +629,13 @@ impl Document {
                 let replacement = match text_type(text) {
                     JsonType::Array if text.len() > 2 => "[]",
                     JsonType::Object if text.len() > 2 => "{}",
+                    // A number that is zero already (0, 0.0, -0, 0e5) is left as it is and not
+                    // counted, as RedisJSON does; any other becomes the integer 0.
+                    JsonType::Integer | JsonType::Number
+                        if text.parse::<f64>().is_ok_and(|n| n == 0.0) =>
+                    {
+                        return Ok(false);
+                    }
                     JsonType::Integer | JsonType::Number => "0",
                     _ => return Ok(false),
                 };

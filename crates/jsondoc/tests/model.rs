@@ -334,7 +334,8 @@ fn apply_model(model: &mut Value, op: &Op, locations: &[Location]) -> Result<Str
                     members.clear();
                     true
                 }
-                Value::Number(_) => {
+                // A number that is zero already stays as it is (RedisJSON).
+                Value::Number(n) if n.as_f64() != Some(0.0) => {
                     *target = Value::from(0);
                     true
                 }

@@ -1019,9 +1019,36 @@ fn not_an_array(path: &Path) -> Error {
     ))
 }
 
-/// `JSON.ARRPOP key [path [index]]`: the popped values as JSON (an unparsable index is -1).
+/// `JSON.ARRPOP key [FORMAT STRINGS|EXPAND1|EXPAND] [path [index]]`: the popped values as JSON
+/// (an unparsable index is -1); with `FORMAT` (RESP3, JSONPath only; the path defaults to `$`)
+/// as JSON text (`STRINGS`), as RESP3 values (`EXPAND`), or scalars as values and the rest as
+/// text (`EXPAND1`), as JSON.GET's `FORMAT`.
 fn json_arrpop(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    if let [_, name, option, format, rest @ ..] = args
+        && is(option, "FORMAT")
+    {
+        if !ctx.is_resp3() {
+            return Err(Error::err("FORMAT argument is not supported on RESP2"));
+        }
+        let format = if is(format, "STRINGS") {
+            ReplyFormat::String
+        } else if is(format, "EXPAND1") {
+            ReplyFormat::Expand1
+        } else if is(format, "EXPAND") {
+            ReplyFormat::Expand
+        } else {
+            return Err(Error::err("wrong reply format"));
+        };
+        let mut plain: Vec<&RStr> = vec![args[0], name];
+        plain.extend_from_slice(rest);
+        return arrpop(ctx, &plain, Some(format));
+    }
+    arrpop(ctx, args, None)
+}
+
+fn arrpop(ctx: &Ctx, args: &[&RStr], format: Option<ReplyFormat>) -> Result<()> {
     let (name, path, index) = match args {
+        [_, name] if format.is_some() => (*name, Path::parse("$").map_err(path_error)?, -1),
         [_, name] => (*name, legacy_root()?, -1),
         [_, name, path] => (*name, parse_path(path)?, -1),
         [_, name, path, index, ..] => (
@@ -1031,6 +1058,12 @@ fn json_arrpop(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
         ),
         _ => return Err(Error::WrongArity),
     };
+    // Refused before anything is popped.
+    if format.is_some() && path.is_legacy() {
+        return Err(Error::err(
+            "FORMAT needs a JSONPath ($...), not a legacy path",
+        ));
+    }
     let results = edit_matches_if(
         ctx,
         name,
@@ -1039,6 +1072,24 @@ fn json_arrpop(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
         |doc, location| skip_wrong_type(doc.arr_pop(location, index)),
         |popped: &Option<String>| popped.is_some(),
     )?;
+    if let Some(format) = format {
+        ctx.reply_array(results.len());
+        for result in &results {
+            let Some(Some(popped)) = result else {
+                ctx.reply_null();
+                continue;
+            };
+            let value = serde_json::from_str::<Value>(popped).unwrap_or(Value::Null);
+            match (format, &value) {
+                (ReplyFormat::Expand, _) => reply_expand(ctx, &value),
+                (ReplyFormat::Expand1, Value::Bool(_) | Value::Number(_) | Value::Null) => {
+                    reply_expand(ctx, &value)
+                }
+                _ => ctx.reply_bulk(popped.as_bytes()),
+            }
+        }
+        return Ok(());
+    }
     if path.is_legacy() {
         match results.iter().rev().flatten().next() {
             Some(Some(popped)) => ctx.reply_bulk(popped.as_bytes()),
@@ -1642,7 +1693,7 @@ fn module() -> Module {
         .command(describe(
             Command::new("json.arrpop", json_arrpop),
             "write",
-            "JSON.ARRPOP key [path [index]]",
+            "JSON.ARRPOP key [FORMAT STRINGS|EXPAND1|EXPAND] [path [index]]",
             "Removes and returns an element of the array(s) at a path",
         ))
         .command(describe(
