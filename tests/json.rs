@@ -721,6 +721,35 @@ fn strappend_toggle_clear_objkeys() {
                 r#""{\"i\":0,\"f\":0.0,\"x\":0,\"y\":0,\"e\":[],\"o\":{}}""#,
             ),
             (&["json.clear", "z", "$.*"], "0"),
+            // An edit at overlapping matches ($..*, $..q) applies deepest first: no edit moves
+            // what a later one addresses (RedisJSON 2.8.19); replies stay in match order.
+            (&["json.set", "d", "$", r#"{"x":[[5,6],[7]]}"#], "+OK"),
+            (
+                &["json.arrpop", "d", "$..*"],
+                r#"["[]", "6", "7", (nil), (nil), (nil)]"#,
+            ),
+            (&["json.get", "d"], r#""{\"x\":[[5]]}""#),
+            (&["json.set", "d", "$", r#"{"x":[[1],[2]]}"#], "+OK"),
+            (
+                &["json.arrinsert", "d", "$..*", "0", "0"],
+                "[3, 2, 2, (nil), (nil)]",
+            ),
+            (&["json.get", "d"], r#""{\"x\":[0,[0,1],[0,2]]}""#),
+            (&["json.set", "d", "$", r#"{"x":[[1,2],[3,4]]}"#], "+OK"),
+            (
+                &["json.arrtrim", "d", "$..*", "0", "0"],
+                "[1, 1, 1, (nil), (nil), (nil), (nil)]",
+            ),
+            (&["json.get", "d"], r#""{\"x\":[[1]]}""#),
+            (&["json.set", "d", "$", r#"[{"q":1}]"#], "+OK"),
+            (&["json.set", "d", "$..*", r#"[{"q":1}]"#], "+OK"),
+            (&["json.get", "d"], r#""[[{\"q\":1}]]""#),
+            (&["json.set", "d", "$", r#"{"p":{"q":{"q":2}}}"#], "+OK"),
+            (&["json.merge", "d", "$..q", r#"{"z":1}"#], "+OK"),
+            (
+                &["json.get", "d"],
+                r#""{\"p\":{\"q\":{\"q\":{\"z\":1},\"z\":1}}}""#,
+            ),
             (&["json.clear", "nokey"], no_key),
             (
                 &[
@@ -1597,6 +1626,22 @@ fn resp3_reply_shapes() {
                 kind.name
             );
         }
+        // ARRPOP: the format's value is checked before the protocol; a lone FORMAT is a path.
+        assert_eq!(
+            reply(
+                &mut con2,
+                &["json.arrpop", "k", "FORMAT", "STRINGS", "$", "0"]
+            ),
+            "ERR FORMAT argument is not supported on RESP2",
+            "{}",
+            kind.name
+        );
+        assert_eq!(
+            reply(&mut con2, &["json.arrpop", "k", "FORMAT", "$", "0"]),
+            "ERR wrong reply format",
+            "{}",
+            kind.name
+        );
         assert_eq!(
             reply(&mut con2, &["json.type", "k", "$.a"]),
             r#"["integer"]"#

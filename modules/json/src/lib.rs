@@ -250,9 +250,9 @@ fn set_at(doc: &mut Document, path: &Path, value: &Document, nx: bool, xx: bool)
             doc.set(location, value).map_err(json_error)?;
         } else {
             doc.transaction(|doc| {
-                locations
-                    .iter()
-                    .try_for_each(|location| doc.set(location, value))
+                deepest_first(&locations)
+                    .into_iter()
+                    .try_for_each(|i| doc.set(&locations[i], value))
             })
             .map_err(json_error)?;
         }
@@ -739,10 +739,12 @@ fn edit_matches_if<R>(
     } else {
         json.0
             .transaction(|doc| {
-                locations
-                    .iter()
-                    .map(|location| edit(doc, location))
-                    .collect::<std::result::Result<Vec<_>, _>>()
+                // Applied deepest first, answered in match order.
+                let mut results: Vec<Option<R>> = locations.iter().map(|_| None).collect();
+                for i in deepest_first(&locations) {
+                    results[i] = edit(doc, &locations[i])?;
+                }
+                Ok(results)
             })
             .map_err(json_error)?
     };
@@ -752,6 +754,15 @@ fn edit_matches_if<R>(
         ctx.replicate_verbatim();
     }
     Ok(results)
+}
+
+/// The order to apply an edit at several matches in: deepest first (stable), so that no edit
+/// moves or replaces what a later one addresses — a match inside another (`$..*`) is edited
+/// before its container, as RedisJSON 2.8.19 does.
+fn deepest_first(locations: &[Location]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..locations.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(locations[i].len()));
+    order
 }
 
 /// Skips a match of the wrong type; other errors abort the command.
@@ -1027,9 +1038,7 @@ fn json_arrpop(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
     if let [_, name, option, format, rest @ ..] = args
         && is(option, "FORMAT")
     {
-        if !ctx.is_resp3() {
-            return Err(Error::err("FORMAT argument is not supported on RESP2"));
-        }
+        // The value is checked first, then the protocol (RedisJSON's order).
         let format = if is(format, "STRINGS") {
             ReplyFormat::String
         } else if is(format, "EXPAND1") {
@@ -1039,6 +1048,9 @@ fn json_arrpop(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
         } else {
             return Err(Error::err("wrong reply format"));
         };
+        if !ctx.is_resp3() {
+            return Err(Error::err("FORMAT argument is not supported on RESP2"));
+        }
         let mut plain: Vec<&RStr> = vec![args[0], name];
         plain.extend_from_slice(rest);
         return arrpop(ctx, &plain, Some(format));
@@ -1343,9 +1355,9 @@ fn json_merge(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
             } else {
                 json.0
                     .transaction(|doc| {
-                        locations
-                            .iter()
-                            .try_for_each(|location| doc.merge(location, &patch))
+                        deepest_first(&locations)
+                            .into_iter()
+                            .try_for_each(|i| doc.merge(&locations[i], &patch))
                     })
                     .map_err(json_error)?;
                 true
