@@ -347,6 +347,9 @@ fn json_get(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
                     *slot = value.as_bytes().to_vec();
                     i += 2;
                 }
+                // Under RESP2 a FORMAT after the first path is ignored, as RedisJSON does
+                // (before it, it is refused: RESP2 has no other format).
+                None if is(arg, "FORMAT") && !ctx.is_resp3() && !paths.is_empty() => i += 2,
                 None if is(arg, "FORMAT") => {
                     reply_format = ReplyFormat::parse(ctx, rest.get(i + 1))?;
                     i += 2;
