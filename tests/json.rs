@@ -721,6 +721,26 @@ fn strappend_toggle_clear_objkeys() {
                 r#""{\"i\":0,\"f\":0.0,\"x\":0,\"y\":0,\"e\":[],\"o\":{}}""#,
             ),
             (&["json.clear", "z", "$.*"], "0"),
+            // RedisJSON's spellings of $ paths (json.path-dialect redisjson, the default).
+            (
+                &[
+                    "json.set",
+                    "r",
+                    "$",
+                    r#"{"a":[1,2],"2":{"3":"x"},"$a":5,"b-c":[{"k":1},{"k":2}]}"#,
+                ],
+                "+OK",
+            ),
+            (&["json.get", "r", "$.a.[1]"], r#""[2]""#),
+            (&["json.get", "r", "$.[\"a\"][0]"], r#""[1]""#),
+            (&["json.get", "r", "$.2.3"], r#""[\"x\"]""#),
+            (&["json.get", "r", "$.$a"], r#""[5]""#),
+            (
+                &["json.get", "r", "$.b-c[?(@.[\"k\"]==2)]"],
+                r#""[{\"k\":2}]""#,
+            ),
+            (&["json.set", "r", "$.2.3", "\"y\""], "+OK"),
+            (&["json.get", "r", "$['2']['3']"], r#""[\"y\"]""#),
             // An edit at overlapping matches ($..*, $..q) applies deepest first: no edit moves
             // what a later one addresses (RedisJSON 2.8.19); replies stay in match order.
             (&["json.set", "d", "$", r#"{"x":[[5,6],[7]]}"#], "+OK"),
@@ -2158,5 +2178,69 @@ fn path_evaluation_is_bounded_by_the_budget() {
             assert!(answer.starts_with("\"["), "{n}: {path}: {answer}");
         }
         assert_eq!(reply(&mut con, &["ping"]), "+PONG", "{n}");
+    }
+}
+
+/// `json.path-dialect`: RedisJSON's spellings of `$` paths by default, the RFC 9535 grammar
+/// alone with `rfc9535` (the spellings are then path errors); legacy paths keep theirs.
+#[test]
+fn path_dialect_config() {
+    for kind in servers() {
+        let n = &kind.name;
+        let server = Server::start(&kind, &["json"], &[]);
+        let mut con = server.connection();
+        assert_eq!(
+            reply(
+                &mut con,
+                &["json.set", "d", "$", r#"{"a":[1,2],"1":"one"}"#]
+            ),
+            "+OK"
+        );
+        assert_eq!(
+            reply(&mut con, &["config", "get", "json.path-dialect"]),
+            r#"["json.path-dialect", "redisjson"]"#,
+            "{n}"
+        );
+        assert_eq!(
+            reply(&mut con, &["json.get", "d", "$.[0]"]),
+            r#""[]""#,
+            "{n}"
+        );
+        assert_eq!(
+            reply(&mut con, &["json.get", "d", "$.1"]),
+            r#""[\"one\"]""#,
+            "{n}"
+        );
+        assert_eq!(
+            reply(&mut con, &["config", "set", "json.path-dialect", "rfc9535"]),
+            "+OK",
+            "{n}"
+        );
+        for path in ["$.1", "$.a.[0]"] {
+            let refused = reply(&mut con, &["json.get", "d", path]);
+            assert!(
+                refused.starts_with("ERR Error occurred on position "),
+                "{n}: {path}: {refused}"
+            );
+        }
+        assert_eq!(
+            reply(&mut con, &["json.get", "d", "$.a[0]"]),
+            r#""[1]""#,
+            "{n}"
+        );
+        // Legacy paths keep RedisJSON's spellings in both dialects.
+        assert_eq!(
+            reply(&mut con, &["json.get", "d", ".a.[1]"]),
+            r#""2""#,
+            "{n}"
+        );
+        assert!(
+            reply(
+                &mut con,
+                &["config", "set", "json.path-dialect", "jsonpath"]
+            )
+            .starts_with("ERR"),
+            "{n}"
+        );
     }
 }

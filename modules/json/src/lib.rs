@@ -6,11 +6,11 @@
 //! crate for the commands, their replies and where they differ from RedisJSON.
 #![forbid(unsafe_code)]
 
-use jsondoc::path::{Path, Step};
+use jsondoc::path::{Dialect, Path, Step};
 use jsondoc::{Document, JsonError, Location, Segment};
 use rm::{
-    AofWriter, Command, Ctx, DataType, Digest, Error, Module, NotifyFlags, NumericConfig, RStr,
-    RdbReader, RdbWriter, Result,
+    AofWriter, Command, Ctx, DataType, Digest, EnumConfig, Error, Module, NotifyFlags,
+    NumericConfig, RStr, RdbReader, RdbWriter, Result,
 };
 use serde_json::Value;
 
@@ -95,7 +95,7 @@ fn budget_error(error: jsondoc::path::BudgetExceeded) -> Error {
 }
 
 fn parse_path(arg: &RStr) -> Result<Path> {
-    Path::parse(utf8(arg)?).map_err(path_error)
+    Path::parse_in(utf8(arg)?, dialect()).map_err(path_error)
 }
 
 /// The default path of the commands whose path is optional (legacy `.`, also under RESP3).
@@ -478,7 +478,7 @@ fn json_fmt(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
             .find("}}")
             .ok_or_else(|| Error::err("unterminated {{ in template"))?;
         let text = &after[..end];
-        let path = Path::parse(text).map_err(path_error)?;
+        let path = Path::parse_in(text, dialect()).map_err(path_error)?;
         let value = path
             .query_first_document(&json.0)
             .map_err(budget_error)?
@@ -1808,9 +1808,25 @@ fn apply_limits(_ctx: &Ctx) -> Result<()> {
     Ok(())
 }
 
+/// `json.path-dialect redisjson|rfc9535`: how `$` paths are read. `redisjson` (the default: a
+/// user replacing RedisJSON keeps every path their application sends) also accepts RedisJSON's
+/// spellings (`$.[1]`, `$.2.3`, `$.a-b`, `$.$a`, `@.["k"]`); `rfc9535` is the standard alone.
+static PATH_DIALECT: EnumConfig =
+    EnumConfig::new("path-dialect", 0, &[("redisjson", 0), ("rfc9535", 1)]);
+
+/// The dialect `json.path-dialect` selects.
+fn dialect() -> Dialect {
+    if PATH_DIALECT.get() == 1 {
+        Dialect::Rfc9535
+    } else {
+        Dialect::RedisJson
+    }
+}
+
 fn register_limits(ctx: &Ctx, _args: &[&RStr]) -> Result<()> {
     ctx.register_config(&PATH_BUDGET)?;
     ctx.register_config(&PATH_MAX_BYTES)?;
+    ctx.register_config(&PATH_DIALECT)?;
     apply_limits(ctx)
 }
 

@@ -41,7 +41,16 @@ pub(crate) fn is_legacy_name_char(c: char) -> bool {
 
 /// Rewrites `text` and translates the result to RFC 9535 syntax.
 pub(crate) fn translate(text: &str) -> LegacyText {
-    let rewritten = rewrite(text);
+    translate_rewritten(rewrite(text))
+}
+
+/// Translates a `$` path written in RedisJSON's dialect (shorthand names outside RFC 9535's
+/// alphabet, a dot before a bracket) to RFC 9535 syntax, mapped onto `text`.
+pub(crate) fn translate_jsonpath(text: &str) -> MappedText {
+    translate_rewritten(text.to_owned()).translated
+}
+
+fn translate_rewritten(rewritten: String) -> LegacyText {
     let mut out = MappedText::default();
     let chars: Vec<(usize, char)> = rewritten.char_indices().collect();
     // The rewrite always starts with `$`.
@@ -107,7 +116,8 @@ fn shorthand_name(out: &mut MappedText, chars: &[(usize, char)], start: usize) -
 }
 
 /// Copies a bracketed selection verbatim up to its closing `]` (skipping quoted strings and nested
-/// brackets of filters) and returns the index after it.
+/// brackets of filters) and returns the index after it. The one change: a dot before a bracket
+/// inside a filter (`@.["k"]`, never valid RFC 9535) is dropped, as RedisJSON reads it.
 pub(crate) fn copy_bracket(out: &mut MappedText, chars: &[(usize, char)], start: usize) -> usize {
     let mut depth = 0usize;
     let mut quote: Option<char> = None;
@@ -115,6 +125,15 @@ pub(crate) fn copy_bracket(out: &mut MappedText, chars: &[(usize, char)], start:
     let mut i = start;
     while i < chars.len() {
         let (offset, c) = chars[i];
+        // `@.[` and `$.[`, not the descendant `..[`.
+        if quote.is_none()
+            && c == '.'
+            && chars.get(i + 1).is_some_and(|&(_, n)| n == '[')
+            && (i == 0 || chars[i - 1].1 != '.')
+        {
+            i += 1;
+            continue;
+        }
         out.push_char(c, offset);
         i += 1;
         if let Some(q) = quote {

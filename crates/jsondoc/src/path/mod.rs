@@ -41,9 +41,9 @@
 //!   meaning (unanchored match of a string; false for a non-string or an invalid regex). Regexes use the
 //!   `regex` crate's syntax, as in RedisJSON, so `(?i)` works.
 //! * RedisJSON accepts shorthand names outside RFC 9535's alphabet (`$.a-b`, `$.1a`, `$.o.$`, `$.o.0` as the
-//!   name "0") and a dot before brackets (`$.arr.[0]`) in `$` paths; we accept them only in legacy paths and
-//!   reject them in `$` paths (RFC 9535 §2.5.1.1): write `$['a-b']`. Inside filters the RFC grammar applies to
-//!   both dialects.
+//!   name "0") and a dot before brackets (`$.arr.[0]`, `@.["k"]` in filters) in `$` paths; we accept them
+//!   in legacy paths, and in `$` paths read in [`Dialect::RedisJson`] ([`Path::parse_in`]); [`Path::parse`]
+//!   rejects them in `$` paths (RFC 9535 §2.5.1.1): write `$['a-b']`.
 //! * RedisJSON accepts trailing blanks after a `$` path (`'$.o '`); we reject them (RFC 9535 §2.1.1) but
 //!   accept them after a legacy path.
 //! * RedisJSON rejects non-ASCII shorthand names (`$.o.ü`); we accept them (RFC 9535 §2.5.1.1).
@@ -122,8 +122,22 @@ pub struct Path {
     simple: Option<Vec<Step>>,
 }
 
+/// How `$` paths are read (legacy paths always accept RedisJSON's spellings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dialect {
+    /// RFC 9535 exactly: all 703 cases of the compliance suite.
+    #[default]
+    Rfc9535,
+    /// RedisJSON's: also shorthand names outside RFC 9535's alphabet (`$.2.3`, `$.a-b`,
+    /// `$.$a`, `$.b/c`) and a dot before a bracket (`$.[1]`, `$.a.[*]`, `@.["k"]` in filters),
+    /// which applications written for RedisJSON send. The compliance cases it reads otherwise
+    /// are listed in the tests (`redisjson_dialect_differs_from_rfc9535_only_where_it_must`).
+    RedisJson,
+}
+
 impl Path {
-    /// Parses `text` in the dialect its first characters select (see the module docs).
+    /// Parses `text` in the dialect its first characters select (see the module docs), `$`
+    /// paths as RFC 9535 says ([`Path::parse_in`] for RedisJSON's dialect).
     ///
     /// Plain simple chains (`$.a[1].b`, `.a.b`, `a[0]`: no blanks, no quotes, canonical
     /// indices) are recognised directly without running the RFC 9535 parser; the result is the
@@ -133,6 +147,11 @@ impl Path {
     /// [`guard::MAX_LENGTH`] is refused before the RFC 9535 parser runs (bounded recursion and
     /// time); plain chains never reach that parser (their recogniser is one linear pass).
     pub fn parse(text: &str) -> Result<Path, PathError> {
+        Self::parse_in(text, Dialect::Rfc9535)
+    }
+
+    /// [`Path::parse`] with `$` paths read in `dialect`.
+    pub fn parse_in(text: &str, dialect: Dialect) -> Result<Path, PathError> {
         if let Some(fast) = simple::recognise_text(text) {
             return Ok(Path {
                 text: text.to_owned(),
@@ -142,16 +161,20 @@ impl Path {
                 simple: Some(fast.steps),
             });
         }
-        Self::parse_general(text)
+        Self::parse_general(text, dialect)
     }
 
-    /// [`Path::parse`] without the shortcut for plain simple chains.
-    fn parse_general(text: &str) -> Result<Path, PathError> {
+    /// [`Path::parse_in`] without the shortcut for plain simple chains.
+    fn parse_general(text: &str, dialect: Dialect) -> Result<Path, PathError> {
         guard::check(text)?;
-        let legacy = (!is_jsonpath_text(text)).then(|| legacy::translate(text));
-        let (shown_text, rfc_text) = match &legacy {
-            Some(legacy) => (legacy.rewritten.as_str(), legacy.translated.text.as_str()),
-            None => (text, text),
+        let jsonpath = is_jsonpath_text(text);
+        let legacy = (!jsonpath).then(|| legacy::translate(text));
+        let dialect_text =
+            (jsonpath && dialect == Dialect::RedisJson).then(|| legacy::translate_jsonpath(text));
+        let (shown_text, rfc_text) = match (&legacy, &dialect_text) {
+            (Some(legacy), _) => (legacy.rewritten.as_str(), legacy.translated.text.as_str()),
+            (None, Some(translated)) => (text, translated.text.as_str()),
+            (None, None) => (text, text),
         };
         let regex_rewrite = regex_operator::rewrite(rfc_text);
         let query_text = regex_rewrite
@@ -165,6 +188,9 @@ impl Path {
             }
             if let Some(legacy) = &legacy {
                 position = legacy.translated.source_offset(position);
+            }
+            if let Some(translated) = &dialect_text {
+                position = translated.source_offset(position);
             }
             PathError::new(shown_text, position, error.message())
         })?;
