@@ -2202,8 +2202,8 @@ fn path_dialect_config() {
             "{n}"
         );
         assert_eq!(
-            reply(&mut con, &["json.get", "d", "$.[0]"]),
-            r#""[]""#,
+            reply(&mut con, &["json.get", "d", "$.a.[1]"]),
+            r#""[2]""#,
             "{n}"
         );
         assert_eq!(

@@ -579,6 +579,20 @@ type FixPass = fn(
     &mut u64,
 ) -> Result<()>;
 
+/// A FIX step's error, saying what the fix had done before it (`ERR <step>: <error> (done
+/// before: …)`), so that a failure never hides a change already made.
+fn step_failed(step: &str, error: &Error, log: &str) -> Error {
+    let done = if log.is_empty() {
+        String::new()
+    } else {
+        format!(" (done before: {})", log.trim_end().replace('\n', "; "))
+    };
+    Error::err(format!(
+        "{step}: {}{done}",
+        error.to_string().trim_start_matches("ERR ")
+    ))
+}
+
 /// What `CLUSTER.FIX` may do beyond its passes.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct FixOptions {
@@ -605,7 +619,8 @@ pub fn fix(job: &Job, seed: &Addr, options: FixOptions) -> Result<Report> {
     let mut log = String::new();
     let mut actions = Vec::new();
     if forget_dead && !view.unreachable.is_empty() {
-        crate::dead::forget_dead(job, &view, &mut log, &mut actions)?;
+        crate::dead::forget_dead(job, &view, &mut log, &mut actions)
+            .map_err(|e| step_failed("writing off the dead nodes", &e, &log))?;
         // The passes below must not run on a view some node has not caught up with: a slot
         // it still shows uncovered would be given away from its new owner.
         view = wait_for_agreement(seed, migrate::AGREEMENT_TIMEOUT).map_err(|e| {
@@ -652,17 +667,7 @@ pub fn fix(job: &Job, seed: &Addr, options: FixOptions) -> Result<Report> {
             &mut actions,
             &mut keys_moved,
         )
-        .map_err(|e| {
-            let done = if log.is_empty() {
-                String::new()
-            } else {
-                format!(" (done before: {})", log.trim_end().replace('\n', "; "))
-            };
-            Error::err(format!(
-                "{name}: {}{done}",
-                e.to_string().trim_start_matches("ERR ")
-            ))
-        })?;
+        .map_err(|e| step_failed(name, &e, &log))?;
         if actions.len() > done_before {
             view = wait_for_agreement(seed, FIX_SETTLE).or_else(|_| ClusterView::gather(seed))?;
         }
@@ -677,17 +682,7 @@ pub fn fix(job: &Job, seed: &Addr, options: FixOptions) -> Result<Report> {
         move_strays,
         (&mut log, &mut actions, &mut keys_moved),
     )
-    .map_err(|e| {
-        let done = if log.is_empty() {
-            String::new()
-        } else {
-            format!(" (done before: {})", log.trim_end().replace('\n', "; "))
-        };
-        Error::err(format!(
-            "moving keys outside their owner: {}{done}",
-            e.to_string().trim_start_matches("ERR ")
-        ))
-    })?;
+    .map_err(|e| step_failed("moving keys outside their owner", &e, &log))?;
     if log.is_empty() {
         log.push_str("Nothing to fix.\n");
     }
