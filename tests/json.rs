@@ -1362,46 +1362,160 @@ fn new_commands_notify_only_on_change() {
     }
 }
 
+/// The raw reply to `request` (RESP bytes), read until the server has sent nothing for 300 ms.
+fn raw_reply(server: &Server, request: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    stream.write_all(request).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_millis(300)))
+        .unwrap();
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 65536];
+    while let Ok(n @ 1..) = stream.read(&mut chunk) {
+        bytes.extend_from_slice(&chunk[..n]);
+    }
+    String::from_utf8(bytes).unwrap()
+}
+
+/// `levels` nested objects `{"x":{"x":…{leaf_key:leaf}}}` (`levels` deep plus the leaf's depth).
+fn object_chain(levels: usize, leaf_key: &str, leaf: &str) -> String {
+    format!(
+        "{}{{\"{leaf_key}\":{leaf}}}{}",
+        r#"{"x":"#.repeat(levels - 1),
+        "}".repeat(levels - 1)
+    )
+}
+
+/// Item 6 of issue 17: like RedisJSON, path SETs nest a document deeper than one input value
+/// may be (its test `testNesting` stacks three 127-level values); unlike it, no deeper than
+/// 512 levels, the most an RDB load accepts, so every document reloads. Each edit kind that
+/// would pass 512 is refused and changes nothing; the deepest document reads, prints and
+/// survives DEBUG RELOAD and DUMP/RESTORE.
 #[test]
-fn path_sets_cannot_nest_a_document_too_deep_to_reload() {
-    let deep = format!("{}{}", "[".repeat(127), "]".repeat(127));
+fn path_sets_nest_up_to_512_levels_and_every_document_reloads() {
+    const TOO_DEEP: &str = "ERR the document would be nested deeper than 512 levels";
+    let deep_127 = format!("{}{}", "[".repeat(127), "]".repeat(127));
+    // 127 levels with its object.
+    let deep_patch = format!(r#"{{"q":{}{}}}"#, "[".repeat(126), "]".repeat(126));
     for kind in servers() {
         let n = kind.name.clone();
         let server = Server::start(&kind, &["json"], &["--enable-debug-command", "yes"]);
         let mut con = server.connection();
+        // 127 + 3 × 126 = 505 levels of objects, then an array: 506.
         assert_eq!(
-            reply(&mut con, &["JSON.SET", "k", "$", r#"{"a":{}}"#]),
+            reply(
+                &mut con,
+                &["JSON.SET", "k", "$", &object_chain(127, "l0", "0")]
+            ),
             "+OK",
             "{n}"
         );
-        // 127 levels one level down: 128, the limit.
+        for stage in 1..=3 {
+            let chain = object_chain(126, &format!("l{stage}"), "0");
+            let at = format!("$..l{}", stage - 1);
+            assert_eq!(
+                reply(&mut con, &["JSON.SET", "k", &at, &chain]),
+                "+OK",
+                "{n}"
+            );
+        }
         assert_eq!(
-            reply(&mut con, &["JSON.SET", "k", "$.a", &deep]),
+            reply(&mut con, &["JSON.SET", "k", "$..l3", "[]"]),
             "+OK",
             "{n}"
         );
-        // Two levels down would be 129: refused, the document unchanged.
         assert_eq!(
-            reply(&mut con, &["JSON.SET", "k", "$", r#"{"a":{}}"#]),
+            reply(&mut con, &["JSON.ARRAPPEND", "k", "$..l3", "[[[[[]]]]]"]),
+            "[1]",
+            "{n}"
+        );
+        // 511 levels now; a 127-level value anywhere deep, a patch, an insert: refused.
+        let before = reply(&mut con, &["JSON.GET", "k"]);
+        // MSET takes static paths only.
+        let static_l3 = format!(
+            "${}.l0{}.l1{}.l2{}.l3",
+            ".x".repeat(126),
+            ".x".repeat(125),
+            ".x".repeat(125),
+            ".x".repeat(125)
+        );
+        assert_eq!(
+            reply(&mut con, &["JSON.TYPE", "k", &static_l3]),
+            "[\"array\"]",
+            "{n}"
+        );
+        // $..l3 is the array at level 506, $..l3[0][0][0][0][0] the empty one at 511.
+        let refused: [&[&str]; 6] = [
+            &["JSON.SET", "k", "$..l3", &deep_127],
+            &["JSON.ARRAPPEND", "k", "$..l3", "[[[[[[[]]]]]]]"],
+            &["JSON.ARRINSERT", "k", "$..l3", "0", "[[[[[[[]]]]]]]"],
+            &["JSON.MERGE", "k", "$..l3", &deep_patch],
+            &["JSON.MSET", "j", "$", "1", "k", &static_l3, &deep_127],
+            &["JSON.SET", "k", "$..l3[0][0][0][0][0]", "[[[]]]"],
+        ];
+        for args in refused {
+            assert_eq!(reply(&mut con, args), TOO_DEEP, "{args:?} on {n}");
+            assert_eq!(
+                reply(&mut con, &["EXISTS", "j"]),
+                "0",
+                "{n}: MSET is all or nothing"
+            );
+            assert_eq!(
+                reply(&mut con, &["JSON.GET", "k"]),
+                before,
+                "{args:?} on {n}"
+            );
+        }
+        // One more level fits exactly: 512.
+        assert_eq!(
+            reply(
+                &mut con,
+                &["JSON.SET", "k", "$..l3[0][0][0][0][0]", "[[1]]"]
+            ),
             "+OK",
             "{n}"
         );
+        let deepest = reply(&mut con, &["JSON.GET", "k"]);
         assert_eq!(
-            reply(&mut con, &["JSON.SET", "k", "$.a.b", &deep]),
-            "ERR the document would be nested deeper than 128 levels",
+            deepest.matches('{').count() + deepest.matches('[').count(),
+            512,
             "{n}"
         );
         assert_eq!(
-            reply(&mut con, &["JSON.GET", "k"]),
-            r#""{\"a\":{}}""#,
+            reply(&mut con, &["JSON.GET", "k", "$..l3[0][0][0][0][0]"]),
+            r#""[[[1]]]""#,
             "{n}"
+        );
+        let pretty = reply(&mut con, &["JSON.GET", "k", "INDENT", " ", "NEWLINE", "\n"]);
+        assert!(
+            pretty.len() > 512 * 512 / 2,
+            "{n}: pretty output of 512 levels"
+        );
+        // JSON.RESP nests 512 arrays, deeper than the client crate parses: read it raw.
+        let resp = raw_reply(&server, b"*2\r\n$9\r\nJSON.RESP\r\n$1\r\nk\r\n");
+        assert_eq!(
+            resp.matches("$1\r\nx\r\n").count(),
+            126 + 3 * 125,
+            "{n}: {}",
+            &resp[..80]
         );
         assert_eq!(reply(&mut con, &["debug", "reload"]), "+OK", "{n}");
-        assert_eq!(
-            reply(&mut con, &["JSON.GET", "k"]),
-            r#""{\"a\":{}}""#,
-            "{n}"
-        );
+        assert_eq!(reply(&mut con, &["JSON.GET", "k"]), deepest, "{n}");
+        let dump: Vec<u8> = redis::cmd("dump").arg("k").query(&mut con).unwrap();
+        let restored: redis::Value = redis::cmd("restore")
+            .arg("k2")
+            .arg(0)
+            .arg(dump)
+            .query(&mut con)
+            .unwrap();
+        assert_eq!(common::show(&restored), "+OK", "{n}");
+        assert_eq!(reply(&mut con, &["JSON.GET", "k2"]), deepest, "{n}");
+        assert_eq!(reply(&mut con, &["JSON.DEL", "k", "$..l1"]), "1", "{n}");
+        let emptied = format!("{}{{}}{}", r#"{"x":"#.repeat(125), "}".repeat(125));
+        let expected = object_chain(127, "l0", &emptied);
+        let got: String = redis::cmd("JSON.GET").arg("k").query(&mut con).unwrap();
+        assert_eq!(got, expected, "{n}");
     }
 }
 
@@ -1680,11 +1794,7 @@ fn resp3_reply_shapes() {
 #[test]
 fn bad_input_is_a_clear_error_and_changes_nothing() {
     const DOC: &str = r#"{"a":1,"f":1.5e300,"i":9223372036854775807,"m":-9223372036854775808,"s":"x","arr":[1,2],"o":{"p":{}}}"#;
-    let deep_127 = format!("{}{}", "[".repeat(127), "]".repeat(127));
     let deep_128 = format!("{}{}", "[".repeat(128), "]".repeat(128));
-    // 127 levels with its object: valid input, but 129 deep merged at `$.o.p`.
-    let deep_patch = format!(r#"{{"q":{}{}}}"#, "[".repeat(126), "]".repeat(126));
-    const TOO_DEEP: &str = "ERR the document would be nested deeper than 128 levels";
     const RECURSION: &str = "ERR recursion limit exceeded at line 1 column 128";
     const UTF8: &str = "ERR Couldn't parse as UTF-8 string";
     const NAN: &str = "ERR result is not a number";
@@ -1698,35 +1808,10 @@ fn bad_input_is_a_clear_error_and_changes_nothing() {
         assert_eq!(reply(&mut con, &["set", "str", "v"]), "+OK");
         let unchanged = reply(&mut con, &["json.get", "k"]);
         let cases: Vec<(Vec<&[u8]>, &str)> = vec![
-            // Deep nesting: input over 127 levels, or an edit nesting the document past 128.
+            // Deep nesting: input over 127 levels (edits past 512 levels: the test
+            // `path_sets_nest_up_to_512_levels_and_every_document_reloads`).
             (vec![b"json.set", b"k", b"$", b(&deep_128)], RECURSION),
             (vec![b"json.set", b"k", b(&deep_128)], RECURSION),
-            (vec![b"json.set", b"k", b"$.o.p", b(&deep_127)], TOO_DEEP),
-            (vec![b"json.set", b"k", b"$.o.x", b(&deep_127)], TOO_DEEP),
-            (
-                vec![b"json.arrappend", b"k", b"$.arr", b(&deep_127)],
-                TOO_DEEP,
-            ),
-            (
-                vec![b"json.arrinsert", b"k", b".arr", b"0", b(&deep_127)],
-                TOO_DEEP,
-            ),
-            (
-                vec![b"json.merge", b"k", b"$.o.p", b(&deep_patch)],
-                TOO_DEEP,
-            ),
-            (
-                vec![
-                    b"json.mset",
-                    b"k",
-                    b"$.a",
-                    b"2",
-                    b"k",
-                    b"$.o.p",
-                    b(&deep_127),
-                ],
-                TOO_DEEP,
-            ),
             (
                 vec![b"json.arrappend", b"k", b"$.arr", b(&deep_128)],
                 RECURSION,

@@ -114,7 +114,16 @@ assert_reply '(error) ERR number out of range at line 1 column 5' JSON.NUMINCRBY
 assert_reply "(error) ERR Couldn't parse as UTF-8 string" JSON.GET b $'$.\xff'
 assert_reply "(error) ERR Couldn't parse as UTF-8 string" JSON.SET b '$.s' $'"\xc3\x28"'
 assert_reply '(error) ERR Error occurred on position 1, "$ ---->>>> [", unexpected input.' JSON.GET b '$['
-assert_reply '(error) ERR the document would be nested deeper than 128 levels' JSON.SET b '$.o.x' "$(printf '[%.0s' {1..127})$(printf ']%.0s' {1..127})"
+# Path edits nest deeper than one value may be (three 127-level values stacked: 508), up to 512.
+levels127="$(printf '[%.0s' {1..127})$(printf ']%.0s' {1..127})"
+at_depth() { printf '$'; printf '[0]%.0s' $(seq 1 "$1"); }
+assert_reply 'OK' JSON.SET deep '$' "$levels127"
+assert_reply '1) (integer) 1' JSON.ARRAPPEND deep "$(at_depth 126)" "$levels127"
+assert_reply '1) (integer) 1' JSON.ARRAPPEND deep "$(at_depth 253)" "$levels127"
+assert_reply '1) (integer) 1' JSON.ARRAPPEND deep "$(at_depth 380)" "$levels127"
+assert_reply '(error) ERR the document would be nested deeper than 512 levels' JSON.ARRAPPEND deep "$(at_depth 507)" '[[[[[]]]]]'
+assert_reply '1) (integer) 1' JSON.ARRAPPEND deep "$(at_depth 507)" '[[[[]]]]'
+assert_reply '(error) ERR recursion limit exceeded at line 1 column 128' JSON.SET b '$.o.x' "$(printf '[%.0s' {1..128})$(printf ']%.0s' {1..128})"
 assert_reply '(error) ERR wrong number of arguments for '"'"'json.arrinsert'"'"' command' JSON.ARRINSERT b '$.o' 0
 assert_reply "(error) ERR Couldn't parse as integer" JSON.ARRTRIM b '$.o' 0 x
 assert_reply '"{\"i\":9223372036854775807,\"f\":1.5e300,\"s\":\"x\",\"o\":{}}"' JSON.GET b

@@ -62,9 +62,10 @@
 //!   text scanner.
 //! * **Nesting limit**: serde_json's. **127 nested containers are accepted, the 128th is
 //!   refused** with `recursion limit exceeded at line 1 column N` — exactly RedisJSON's
-//!   behaviour (FACTS.md §3.1, tested). [`Document::from_saved_json`] (RDB loads) lifts it to
-//!   [`MAX_TRUSTED_DEPTH`] (512), since path SETs can build documents deeper than the input
-//!   limit and RedisJSON loads those. 512 keeps the recursive parse within a 2 MiB stack even
+//!   behaviour (FACTS.md §3.1, tested). Edits may nest a document deeper, up to
+//!   [`MAX_DEPTH`] (512) containers (RedisJSON has no such cap; its own tests stack three
+//!   127-level values), and [`Document::from_saved_json`] (RDB loads) accepts the same 512, so
+//!   whatever an edit builds reloads. 512 keeps the recursive parse within a 2 MiB stack even
 //!   in a debug build (1024 overflowed it; release frames are far smaller).
 //! * **Output** is what RedisJSON prints (serde_json style): no spaces, `/` not escaped,
 //!   non-ASCII raw, control characters as `\n`, `\t`, `\u0001`. Numbers: i64 and u64 exactly,
@@ -129,8 +130,8 @@
 //! * Expanded arrays hold one `Node` (32 B) + one blob allocation per element: 100k small objects
 //!   cost ≈84 B/element. Chunking runs of small elements into shared blobs would cut that.
 //! * JSON.MERGE materialises the target subtree as a `serde_json::Value`.
-//! * Documents nested deeper than [`MAX_TRUSTED_DEPTH`] by repeated path SETs would not reload;
-//!   the module should refuse SETs that exceed it.
+//! * Documents RedisJSON built deeper than [`MAX_TRUSTED_DEPTH`] (512) by repeated path SETs
+//!   do not load (the key fails with a log line); an iterative parser would lift that.
 
 mod document;
 mod error;

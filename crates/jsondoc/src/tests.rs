@@ -155,19 +155,24 @@ fn nesting_limit_is_127_containers() {
         2 * crate::MAX_TRUSTED_DEPTH
     );
     let inner = vec![Segment::Index(0); crate::MAX_TRUSTED_DEPTH - 1];
-    // Edits never make a document deeper than MAX_DEPTH; shallow ones still work.
+    // Edits never make a document deeper than MAX_DEPTH; others still work at any depth.
     assert_eq!(
-        deepest.arr_append(&inner, &[doc("1")]),
+        deepest.arr_append(&inner, &[doc("[]")]),
         Err(JsonError::TooDeep)
     );
+    assert_eq!(deepest.arr_append(&inner, &[doc("1")]), Ok(1));
     assert_eq!(deepest.arr_append(&[], &[doc("1")]), Ok(2));
 }
 
 #[test]
 fn edits_keep_documents_within_max_depth() {
     let max = crate::MAX_DEPTH;
-    // 127 levels parse; placed one level down they reach 128 = MAX_DEPTH: allowed.
-    let deep = doc(&format!("{}{}", "[".repeat(max - 1), "]".repeat(max - 1)));
+    // A value MAX_DEPTH - 1 deep (deeper than input parses: built by edits, or loaded from an
+    // RDB) placed one level down reaches MAX_DEPTH: allowed.
+    let deep = Document::from_saved_json(
+        format!("{}{}", "[".repeat(max - 1), "]".repeat(max - 1)).as_bytes(),
+    )
+    .unwrap();
     let mut target = doc("{}");
     assert_eq!(target.set(&[Segment::Key("a".into())], &deep), Ok(()));
     // One more level (the value's depth counts, including inside text blobs) is refused and
@@ -194,7 +199,7 @@ fn edits_keep_documents_within_max_depth() {
     );
     assert_eq!(
         JsonError::TooDeep.to_string(),
-        "ERR the document would be nested deeper than 128 levels"
+        "ERR the document would be nested deeper than 512 levels"
     );
 }
 

@@ -6,6 +6,8 @@
 //! crate for the commands, their replies and where they differ from RedisJSON.
 #![forbid(unsafe_code)]
 
+mod legacy_rdb;
+
 use jsondoc::path::{Dialect, Path, Step};
 use jsondoc::{Document, JsonError, Location, Segment};
 use rm::{
@@ -40,9 +42,13 @@ impl DataType for Json {
                 }
                 text
             }
+            0 => legacy_rdb::load(io, jsondoc::MAX_TRUSTED_DEPTH)?,
+            // 1 is the only other version the server hands us (newer ones it refuses before
+            // calling): no RedisJSON or valkey-json release wrote it.
             other => {
                 return Err(Error::err(format!(
-                    "ReJSON-RL encoding version {other} (RedisJSON 1.x) is not supported"
+                    "ReJSON-RL encoding version {other} was never written by RedisJSON or \
+                     valkey-json; this module loads versions 0, 2 and 3"
                 )));
             }
         };
