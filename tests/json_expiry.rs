@@ -531,6 +531,18 @@ fn replicated_and_logged_as_absolute_times() {
         master.restart();
         let mut c = master.connection();
         assert_eq!(state(&mut c), on_master, "reloaded AOF on {name}");
+        // And after a rewrite (JSON.SET key $ doc, then the server's PEXPIREAT).
+        reply(&mut c, &["bgrewriteaof"]);
+        wait_for("the rewrite", || {
+            let info = reply(&mut c, &["info", "persistence"]);
+            info.contains("aof_rewrite_in_progress:0")
+                && info.contains("aof_rewrite_scheduled:0")
+                && info.contains("aof_last_bgrewrite_status:ok")
+        });
+        drop(c);
+        master.restart();
+        let mut c = master.connection();
+        assert_eq!(state(&mut c), on_master, "rewritten AOF on {name}");
     }
 }
 
