@@ -209,9 +209,8 @@ enum ExpiryChange {
 
 /// Takes an expiry option at the head of `args` into `option`: how many arguments it used, 0
 /// if the head is none. Besides the times, `word` (`KEEPTTL` for JSON.SET, `PERSIST` for
-/// JSON.GETEX) is one. As SET's parser: the same option again
-/// replaces the first (`EX 10 EX 20` is 20 seconds), another one is a syntax error, and so is a
-/// time option without its argument.
+/// JSON.GETEX) is one. As SET's parser: the same option again replaces the first (`EX 10 EX
+/// 20` is 20 seconds), another one is a syntax error, and so is a time without its argument.
 fn take_expiry<'a>(
     args: &[&'a RStr],
     option: &mut Option<Expiry<'a>>,
@@ -291,7 +290,7 @@ impl Expiry<'_> {
 /// so explicitly). With one, the write sets the key's expiry, whatever the path; a write that
 /// NX/XX or a missing parent refuses changes nothing, the expiry included.
 fn json_set(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
-    let (name, path_arg, value, rest) = match args {
+    let (name, path_arg, value_arg, rest) = match args {
         [_, name, value] => (*name, None, *value, &[][..]),
         [_, name, path, value, rest @ ..] => (*name, Some(*path), *value, rest),
         _ => return Err(Error::WrongArity),
@@ -324,7 +323,7 @@ fn json_set(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
         Some(expiry) => expiry.change(ctx, "json.set")?,
         None => ExpiryChange::Keep,
     };
-    let value = parse_value(value)?;
+    let value = parse_value(value_arg)?;
     let mut key = ctx.open_key_writable(name);
     let root = path.as_ref().is_none_or(Path::is_root);
     let exists = key.value::<Json>()?.is_some();
@@ -360,7 +359,6 @@ fn json_set(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
     if let ExpiryChange::At(at) = change {
         key.set_abs_expire(Some(at))?;
     }
-    ctx.reply_ok();
     notify(ctx, "json.set", name)?;
     match (change, path_arg) {
         (ExpiryChange::At(at), Some(path_arg)) => {
@@ -370,10 +368,12 @@ fn json_set(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
             ctx.notify_keyspace_event(NotifyFlags::GENERIC, "expire", name)?;
             let pxat = RString::from_bytes(b"PXAT");
             let at = RString::from_bytes(at.to_string().as_bytes());
-            ctx.replicate("JSON.SET", &[name, path_arg, args[3], &pxat, &at])?;
+            ctx.replicate("JSON.SET", &[name, path_arg, value_arg, &pxat, &at])?;
         }
         _ => ctx.replicate_verbatim(),
     }
+    // Last: an error above is then the only reply.
+    ctx.reply_ok();
     Ok(())
 }
 
