@@ -408,6 +408,14 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// The server's clock: the Unix time in milliseconds (`RedisModule_Milliseconds`), the
+    /// base of absolute expiry times ([`Key::set_abs_expire`]).
+    #[inline]
+    pub fn milliseconds(&self) -> i64 {
+        // SAFETY: no arguments; the table is loaded while a context lives.
+        unsafe { core_api!(Milliseconds)() }
+    }
+
     /// Writes a line to the server log (at or above its `loglevel`).
     pub fn log(&self, level: LogLevel, message: &str) {
         log_raw(self.as_ptr(), level, message);

@@ -562,6 +562,42 @@ impl<'a> Key<'a> {
         Self::check(status, "cannot set expire on an empty key")
     }
 
+    /// The Unix time in milliseconds at which the key expires, or `None` with no expiry (or
+    /// no key).
+    pub fn abs_expire(&self) -> Option<i64> {
+        if self.absent() {
+            return None;
+        }
+        // SAFETY: an open key.
+        let at = unsafe { core_api!(GetAbsExpire)(self.ptr()) };
+        (at != sys::REDISMODULE_NO_EXPIRE as i64).then_some(at)
+    }
+
+    /// Sets the key to expire at the Unix time `unix_ms` (milliseconds), or removes its expiry
+    /// with `None`. A time in the past is kept as given: the server deletes the key the next
+    /// time it is accessed (or by its expiry cycle), with the `expired` event, as it does for
+    /// `SET key value PXAT <past>`.
+    ///
+    /// This is what a command replicates instead of a relative expiry (as `SET … EX` is
+    /// replicated as `SET … PXAT`): the replica and the AOF then agree on the instant.
+    //
+    // Allowed while views are alive, as `set_expire` (the expiry is beside the value).
+    pub fn set_abs_expire(&self, unix_ms: Option<i64>) -> Result<()> {
+        self.require_writable()?;
+        // The server refuses a negative time other than "no expiry"; say so instead of
+        // removing the expiry by accident.
+        let at = match unix_ms {
+            Some(at) if at < 0 => return Err(Error::err("invalid expire time")),
+            Some(at) => at,
+            None => sys::REDISMODULE_NO_EXPIRE as i64,
+        };
+        // Valkey 8.1+ may reallocate the value's object to hold the expiry.
+        let _reopen = self.before_write();
+        // SAFETY: an open, writable key.
+        let status = unsafe { core_api!(SetAbsExpire)(self.ptr(), at) };
+        Self::check(status, "cannot set expire on an empty key")
+    }
+
     // ---- strings ----
 
     /// The string value's bytes, read in place: a [`StrView`] that derefs to `[u8]`. Empty for

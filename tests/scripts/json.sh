@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Tests for the json module: json.set/json.get/json.path/json.fmt (the seed commands), the
-# RedisJSON forms of JSON.SET/GET/DEL/TYPE, strict parsing, persistence, replication.
+# RedisJSON forms of JSON.SET/GET/DEL/TYPE, strict parsing, expiry options (JSON.SET EX…,
+# JSON.GETEX), persistence, replication.
 # Run alone with defaults (redis-server from PATH) or via run-all.sh.
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -129,6 +130,29 @@ assert_reply "(error) ERR Couldn't parse as integer" JSON.ARRTRIM b '$.o' 0 x
 assert_reply '"{\"i\":9223372036854775807,\"f\":1.5e300,\"s\":\"x\",\"o\":{}}"' JSON.GET b
 assert_reply 'OK' JSON.SET $'\xff' '$' 1
 assert_reply '"1"' JSON.GET $'\xff'
+
+test_case "expiry on write: JSON.SET EX|PX|EXAT|PXAT|KEEPTTL, JSON.GETEX (byte-exact replies)"
+assert_reply 'OK' JSON.SET e '$' '{"a":1}' EX 100
+assert_regex '^\(integer\) (99|100)[0-9]{3}$' pttl e
+assert_reply 'OK' JSON.SET e '$' '{"a":2}'
+assert_regex '^\(integer\) (99|100)[0-9]{3}$' pttl e
+assert_reply 'OK' JSON.SET e '$.a' 3 PXAT 4000000000000
+assert_reply '(integer) 4000000000000' pexpiretime e
+assert_reply '(nil)' JSON.SET e '$' 1 NX EX 5
+assert_reply 'OK' JSON.SET e '$' '{"a":4}' KEEPTTL
+assert_reply '(integer) 4000000000000' pexpiretime e
+assert_reply "(error) ERR invalid expire time in 'json.set' command" JSON.SET e '$' 1 EX 0
+assert_reply '(error) ERR value is not an integer or out of range' JSON.SET e '$' 1 EX x
+assert_reply '(error) ERR syntax error' JSON.SET e '$' 1 EX 1 KEEPTTL
+assert_reply '"[4]"' JSON.GETEX e EXAT 4100000000 '$.a'
+assert_reply '(integer) 4100000000000' pexpiretime e
+assert_reply '"{\n\t\"a\": 4\n}"' JSON.GETEX e PERSIST INDENT $'\t' NEWLINE $'\n' SPACE ' '
+assert_reply '(integer) -1' pttl e
+assert_reply "(error) ERR invalid expire time in 'json.getex' command" JSON.GETEX e PX -1
+assert_reply '(error) ERR syntax error' JSON.GETEX e PERSIST EX 1
+assert_reply '(nil)' JSON.GETEX nokey EX 1
+assert_reply '"4"' JSON.GETEX e PXAT 1 .a
+assert_reply '(integer) 0' exists e
 
 test_case "persistence: DEBUG RELOAD, DUMP/RESTORE, COPY"
 assert_reply 'OK' json.set d '{"a":[1,2.5,"x",null,true]}'

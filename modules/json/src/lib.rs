@@ -12,7 +12,7 @@ use jsondoc::path::{Dialect, Path, Step};
 use jsondoc::{Document, JsonError, Location, Segment};
 use rm::{
     AofWriter, Command, Ctx, DataType, Digest, EnumConfig, Error, Module, NotifyFlags,
-    NumericConfig, RStr, RdbReader, RdbWriter, Result,
+    NumericConfig, RStr, RString, RdbReader, RdbWriter, Result,
 };
 use serde_json::Value;
 
@@ -183,29 +183,153 @@ fn location_cmp(a: &Location, b: &Location) -> std::cmp::Ordering {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Expiry options (JSON.SET, JSON.GETEX), read and checked as SET and GETEX read them
+
+/// `EX`, `PX`, `EXAT`, `PXAT`: how a time argument counts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TimeKind {
+    Ex,
+    Px,
+    ExAt,
+    PxAt,
+}
+
+/// One expiry option: a time with its argument, `KEEPTTL` (JSON.SET) or `PERSIST` (JSON.GETEX).
+#[derive(Clone, Copy)]
+enum Expiry<'a> {
+    Time(TimeKind, &'a RStr),
+    KeepTtl,
+    Persist,
+}
+
+/// What a command does to the key's expiry once it has done its work.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ExpiryChange {
+    /// Leave it as it is (no option, or `KEEPTTL`).
+    Keep,
+    /// Expire at this Unix time in milliseconds.
+    At(i64),
+    /// Remove it (`PERSIST`).
+    Persist,
+}
+
+/// Takes an expiry option at the head of `args` into `option`: how many arguments it used, 0
+/// if the head is none. Besides the times, `word` (`KEEPTTL` for JSON.SET, `PERSIST` for
+/// JSON.GETEX) is one. As SET's parser: the same option again replaces the first (`EX 10 EX
+/// 20` is 20 seconds), another one is a syntax error, and so is a time without its argument.
+fn take_expiry<'a>(
+    args: &[&'a RStr],
+    option: &mut Option<Expiry<'a>>,
+    word: &str,
+) -> Result<usize> {
+    let Some(head) = args.first() else {
+        return Ok(0);
+    };
+    let kind = [
+        ("EX", TimeKind::Ex),
+        ("PX", TimeKind::Px),
+        ("EXAT", TimeKind::ExAt),
+        ("PXAT", TimeKind::PxAt),
+    ]
+    .into_iter()
+    .find(|(name, _)| is(head, name))
+    .map(|(_, kind)| kind);
+    let (found, used) = match kind {
+        Some(kind) => {
+            let time = args.get(1).ok_or_else(|| Error::err("syntax error"))?;
+            (Expiry::Time(kind, time), 2)
+        }
+        None if !is(head, word) => return Ok(0),
+        None if word == "KEEPTTL" => (Expiry::KeepTtl, 1),
+        None => (Expiry::Persist, 1),
+    };
+    let same = match (*option, found) {
+        (None, _) => true,
+        (Some(Expiry::Time(a, _)), Expiry::Time(b, _)) => a == b,
+        (Some(Expiry::KeepTtl), Expiry::KeepTtl) | (Some(Expiry::Persist), Expiry::Persist) => true,
+        _ => false,
+    };
+    if !same {
+        return Err(Error::err("syntax error"));
+    }
+    *option = Some(found);
+    Ok(used)
+}
+
+impl Expiry<'_> {
+    /// The change this option asks for, with a time made absolute from the server's clock.
+    /// Errors are the server's own, naming `command` as it does: `ERR value is not an integer
+    /// or out of range`, `ERR invalid expire time in 'json.set' command` (zero, negative, or
+    /// past the 64-bit range once in milliseconds from the epoch).
+    fn change(&self, ctx: &Ctx, command: &str) -> Result<ExpiryChange> {
+        let (kind, arg) = match *self {
+            Expiry::KeepTtl => return Ok(ExpiryChange::Keep),
+            Expiry::Persist => return Ok(ExpiryChange::Persist),
+            Expiry::Time(kind, arg) => (kind, arg),
+        };
+        let invalid = || Error::err(format!("invalid expire time in '{command}' command"));
+        let value = arg.parse_i64()?;
+        if value <= 0 {
+            return Err(invalid());
+        }
+        let ms = match kind {
+            TimeKind::Ex | TimeKind::ExAt => value.checked_mul(1000).ok_or_else(invalid)?,
+            TimeKind::Px | TimeKind::PxAt => value,
+        };
+        let at = match kind {
+            TimeKind::Ex | TimeKind::Px => {
+                ms.checked_add(ctx.milliseconds()).ok_or_else(invalid)?
+            }
+            TimeKind::ExAt | TimeKind::PxAt => ms,
+        };
+        Ok(ExpiryChange::At(at))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // JSON.SET
 
-/// `JSON.SET key VALUE` (whole document) or `JSON.SET key path value [NX|XX]`.
+/// `JSON.SET key VALUE` (whole document) or
+/// `JSON.SET key path value [NX|XX] [EX s|PX ms|EXAT unix-s|PXAT unix-ms|KEEPTTL]`.
+///
+/// Without an expiry option the key keeps its expiry, as RedisJSON always did (`KEEPTTL` says
+/// so explicitly). With one, the write sets the key's expiry, whatever the path; a write that
+/// NX/XX or a missing parent refuses changes nothing, the expiry included.
 fn json_set(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
-    let (name, path, value, rest) = match args {
+    let (name, path_arg, value_arg, rest) = match args {
         [_, name, value] => (*name, None, *value, &[][..]),
-        [_, name, path, value, rest @ ..] => (*name, Some(parse_path(path)?), *value, rest),
+        [_, name, path, value, rest @ ..] => (*name, Some(*path), *value, rest),
         _ => return Err(Error::WrongArity),
     };
+    let path = path_arg.map(parse_path).transpose()?;
     let (mut nx, mut xx) = (false, false);
-    let mut options = rest.iter();
-    while let Some(option) = options.next() {
+    let mut expiry = None;
+    let mut i = 0;
+    while i < rest.len() {
+        let taken = take_expiry(&rest[i..], &mut expiry, "KEEPTTL")?;
+        if taken > 0 {
+            i += taken;
+            continue;
+        }
+        let option = rest[i];
         if is(option, "NX") && !nx && !xx {
             nx = true;
         } else if is(option, "XX") && !nx && !xx {
             xx = true;
-        } else if is(option, "FORMAT") && options.next().is_some_and(|f| is(f, "JSON")) {
+        } else if is(option, "FORMAT") && rest.get(i + 1).is_some_and(|f| is(f, "JSON")) {
             // RedisJSON's default input format; BSON is not supported.
+            i += 1;
         } else {
             return Err(Error::err("syntax error"));
         }
+        i += 1;
     }
-    let value = parse_value(value)?;
+    // As SET: a bad time is an error before the key is looked at.
+    let change = match expiry {
+        Some(expiry) => expiry.change(ctx, "json.set")?,
+        None => ExpiryChange::Keep,
+    };
+    let value = parse_value(value_arg)?;
     let mut key = ctx.open_key_writable(name);
     let root = path.as_ref().is_none_or(Path::is_root);
     let exists = key.value::<Json>()?.is_some();
@@ -234,13 +358,28 @@ fn json_set(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
             Some(path) => set_at(&mut json.0, path, &value, nx, xx)?,
         }
     };
-    if changed {
-        ctx.reply_ok();
-        notify(ctx, "json.set", name)?;
-        ctx.replicate_verbatim();
-    } else {
+    if !changed {
         ctx.reply_null();
+        return Ok(());
     }
+    if let ExpiryChange::At(at) = change {
+        key.set_abs_expire(Some(at))?;
+    }
+    notify(ctx, "json.set", name)?;
+    match (change, path_arg) {
+        (ExpiryChange::At(at), Some(path_arg)) => {
+            // As SET: "expire" after the write's event, and a relative time replicated as the
+            // absolute one, so replicas and the AOF expire the key at the same instant. NX/XX
+            // are left out (this write happened; the replica's copy is the same) as SET does.
+            ctx.notify_keyspace_event(NotifyFlags::GENERIC, "expire", name)?;
+            let pxat = RString::from_bytes(b"PXAT");
+            let at = RString::from_bytes(at.to_string().as_bytes());
+            ctx.replicate("JSON.SET", &[name, path_arg, value_arg, &pxat, &at])?;
+        }
+        _ => ctx.replicate_verbatim(),
+    }
+    // Last: an error above is then the only reply.
+    ctx.reply_ok();
     Ok(())
 }
 
@@ -322,21 +461,34 @@ fn select(doc: &Document, path: &Path, shown: &str) -> Result<Selected> {
     }
 }
 
-/// `JSON.GET key [PRETTY]` or `JSON.GET key [INDENT s] [NEWLINE s] [SPACE s] [path ...]`.
-fn json_get(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
-    let [_, name, rest @ ..] = args else {
-        return Err(Error::WrongArity);
-    };
-    let mut format = Format::COMPACT;
-    let mut reply_format = ReplyFormat::String;
-    let mut paths: Vec<&RStr> = Vec::new();
-    if let [only] = rest
-        && is(only, "PRETTY")
-    {
-        format = Format::pretty();
-    } else {
+/// The options and paths of JSON.GET (and JSON.GETEX, which adds its expiry options).
+struct GetRequest<'a> {
+    format: Format,
+    reply_format: ReplyFormat,
+    /// The paths as given (the member names of a several-path reply).
+    texts: Vec<&'a RStr>,
+    paths: Vec<Path>,
+}
+
+impl<'a> GetRequest<'a> {
+    /// Reads `[INDENT s] [NEWLINE s] [SPACE s] [FORMAT f] [NOESCAPE] [path ...]`, options in
+    /// any order and any case, the last of each winning. `extra` sees each argument first
+    /// (with those after it) and answers how many it took as its own option, 0 if none.
+    fn parse(
+        ctx: &Ctx,
+        rest: &[&'a RStr],
+        mut extra: impl FnMut(&[&'a RStr]) -> Result<usize>,
+    ) -> Result<GetRequest<'a>> {
+        let mut format = Format::COMPACT;
+        let mut reply_format = ReplyFormat::String;
+        let mut texts: Vec<&RStr> = Vec::new();
         let mut i = 0;
         while i < rest.len() {
+            let taken = extra(&rest[i..])?;
+            if taken > 0 {
+                i += taken;
+                continue;
+            }
             let arg = rest[i];
             let slot = if is(arg, "INDENT") {
                 Some(&mut format.indent)
@@ -355,88 +507,194 @@ fn json_get(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
                 }
                 // Under RESP2 a FORMAT after the first path is ignored, as RedisJSON does
                 // (before it, it is refused: RESP2 has no other format).
-                None if is(arg, "FORMAT") && !ctx.is_resp3() && !paths.is_empty() => i += 2,
+                None if is(arg, "FORMAT") && !ctx.is_resp3() && !texts.is_empty() => i += 2,
                 None if is(arg, "FORMAT") => {
                     reply_format = ReplyFormat::parse(ctx, rest.get(i + 1))?;
                     i += 2;
                 }
                 None if is(arg, "NOESCAPE") => i += 1,
                 None => {
-                    paths.push(arg);
+                    texts.push(arg);
                     i += 1;
                 }
             }
         }
+        Ok(GetRequest {
+            format,
+            reply_format,
+            texts,
+            paths: Vec::new(),
+        })
     }
-    let parsed = paths
-        .iter()
-        .map(|p| parse_path(p))
-        .collect::<Result<Vec<_>>>()?;
+
+    /// Parses the paths (before the key is opened: a bad path is an error for any key).
+    fn parse_paths(&mut self) -> Result<()> {
+        self.paths = self
+            .texts
+            .iter()
+            .map(|p| parse_path(p))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(())
+    }
+
+    /// The reply for `doc`, whole: every error comes before the first byte is sent, so
+    /// JSON.GETEX changes the expiry only of a key it answers.
+    fn answer(&self, doc: &Document) -> Result<GetReply> {
+        if self.reply_format != ReplyFormat::String {
+            return expanded_matches(doc, &self.paths).map(GetReply::Expanded);
+        }
+        let format = &self.format;
+        let mut out = Vec::new();
+        match self.paths.as_slice() {
+            [] => format.write(doc, &mut out),
+            [path] if path.is_root() && path.is_legacy() => format.write(doc, &mut out),
+            // A simple chain, compact: the stored text of the match is the reply (no Value).
+            [path] if format.is_compact() && path.as_simple().is_some() => {
+                let found = path.as_simple().and_then(|steps| doc.find(steps));
+                out.reserve(found.map_or(0, |value| value.compact_len_hint()) + 2);
+                match (found, path.is_legacy()) {
+                    (Some(value), true) => value.write_compact(&mut out),
+                    (None, true) => {
+                        let shown = path.rewritten_text();
+                        return Err(Error::err(format!("Path '{shown}' does not exist")));
+                    }
+                    (found, false) => {
+                        out.push(b'[');
+                        if let Some(value) = found {
+                            value.write_compact(&mut out);
+                        }
+                        out.push(b']');
+                    }
+                }
+            }
+            [path] => {
+                let value = match select(doc, path, path.rewritten_text())? {
+                    Selected::All(values) => Value::Array(values),
+                    Selected::First(value) => value,
+                };
+                format.write(&Document::from_value(&value), &mut out);
+            }
+            several => {
+                let any_dollar = several.iter().any(|p| !p.is_legacy());
+                let mut object = serde_json::Map::new();
+                for (path, text) in several.iter().zip(&self.texts) {
+                    let text = utf8(text)?;
+                    let value = if any_dollar {
+                        Value::Array(
+                            path.query_document(doc)
+                                .map_err(budget_error)?
+                                .iter()
+                                .filter_map(|l| doc.value_at(l).map(|v| v.to_value()))
+                                .collect(),
+                        )
+                    } else {
+                        match select(doc, path, text)? {
+                            Selected::First(value) => value,
+                            Selected::All(values) => Value::Array(values),
+                        }
+                    };
+                    object.insert(text.to_owned(), value);
+                }
+                format.write(&Document::from_value(&Value::Object(object)), &mut out);
+            }
+        }
+        Ok(GetReply::Text(out))
+    }
+}
+
+/// A JSON.GET reply, computed before any of it is sent.
+enum GetReply {
+    /// The JSON text (`FORMAT STRING`, RESP2).
+    Text(Vec<u8>),
+    /// `FORMAT EXPAND`/`EXPAND1`: every match of each path.
+    Expanded(Vec<Vec<Value>>),
+}
+
+impl GetReply {
+    fn send(&self, ctx: &Ctx, request: &GetRequest) {
+        match self {
+            GetReply::Text(out) => ctx.reply_bulk(out),
+            GetReply::Expanded(matches) => {
+                reply_expanded(ctx, matches, &request.format, request.reply_format);
+            }
+        }
+    }
+}
+
+/// `JSON.GET key [PRETTY]` or `JSON.GET key [INDENT s] [NEWLINE s] [SPACE s] [path ...]`.
+fn json_get(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    let [_, name, rest @ ..] = args else {
+        return Err(Error::WrongArity);
+    };
+    let mut request = match rest {
+        [only] if is(only, "PRETTY") => GetRequest {
+            format: Format::pretty(),
+            reply_format: ReplyFormat::String,
+            texts: Vec::new(),
+            paths: Vec::new(),
+        },
+        _ => GetRequest::parse(ctx, rest, |_| Ok(0))?,
+    };
+    request.parse_paths()?;
     let key = ctx.open_key(name);
     let Some(json) = key.value::<Json>()? else {
         ctx.reply_null();
         return Ok(());
     };
-    let doc = &json.0;
-    if reply_format != ReplyFormat::String {
-        reply_expanded(ctx, doc, &parsed, &format, reply_format)?;
-        return Ok(());
-    }
-    let mut out = Vec::new();
-    match parsed.as_slice() {
-        [] => format.write(doc, &mut out),
-        [path] if path.is_root() && path.is_legacy() => format.write(doc, &mut out),
-        // A simple chain, compact: the stored text of the match is the reply (no Value).
-        [path] if format.is_compact() && path.as_simple().is_some() => {
-            let found = path.as_simple().and_then(|steps| doc.find(steps));
-            out.reserve(found.map_or(0, |value| value.compact_len_hint()) + 2);
-            match (found, path.is_legacy()) {
-                (Some(value), true) => value.write_compact(&mut out),
-                (None, true) => {
-                    let shown = path.rewritten_text();
-                    return Err(Error::err(format!("Path '{shown}' does not exist")));
-                }
-                (found, false) => {
-                    out.push(b'[');
-                    if let Some(value) = found {
-                        value.write_compact(&mut out);
-                    }
-                    out.push(b']');
-                }
+    request.answer(&json.0)?.send(ctx, &request);
+    Ok(())
+}
+
+/// `JSON.GETEX key [EX s|PX ms|EXAT unix-s|PXAT unix-ms|PERSIST] [INDENT s] [NEWLINE s]
+/// [SPACE s] [FORMAT f] [path ...]`: JSON.GET's reply, then the key's expiry changed as
+/// GETEX changes it. Replicated as its effect, as GETEX is: `PEXPIREAT key unix-ms`,
+/// `PERSIST key` (only if an expiry was removed), `DEL key` (a time already past deletes the
+/// key); nothing without an option.
+fn json_getex(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    let [_, name, rest @ ..] = args else {
+        return Err(Error::WrongArity);
+    };
+    let mut expiry = None;
+    let mut request =
+        GetRequest::parse(ctx, rest, |args| take_expiry(args, &mut expiry, "PERSIST"))?;
+    // A bad time is an error for any key, missing ones included (Valkey's GETEX; Redis's
+    // answers nil for a missing key before it reads the time).
+    let change = match expiry {
+        Some(expiry) => expiry.change(ctx, "json.getex")?,
+        None => ExpiryChange::Keep,
+    };
+    request.parse_paths()?;
+    let mut key = ctx.open_key_writable(name);
+    let answer = match key.value::<Json>()? {
+        Some(json) => request.answer(&json.0)?,
+        None => {
+            ctx.reply_null();
+            return Ok(());
+        }
+    };
+    match change {
+        ExpiryChange::Keep => {}
+        // As GETEX: a time already past deletes the key now, with the "del" event.
+        ExpiryChange::At(at) if at <= ctx.milliseconds() => {
+            key.delete()?;
+            ctx.notify_keyspace_event(NotifyFlags::GENERIC, "del", name)?;
+            ctx.replicate("DEL", &[name])?;
+        }
+        ExpiryChange::At(at) => {
+            key.set_abs_expire(Some(at))?;
+            ctx.notify_keyspace_event(NotifyFlags::GENERIC, "expire", name)?;
+            let at = RString::from_bytes(at.to_string().as_bytes());
+            ctx.replicate("PEXPIREAT", &[name, &at])?;
+        }
+        ExpiryChange::Persist => {
+            if key.expire().is_some() {
+                key.set_expire(None)?;
+                ctx.notify_keyspace_event(NotifyFlags::GENERIC, "persist", name)?;
+                ctx.replicate("PERSIST", &[name])?;
             }
         }
-        [path] => {
-            let value = match select(doc, path, path.rewritten_text())? {
-                Selected::All(values) => Value::Array(values),
-                Selected::First(value) => value,
-            };
-            format.write(&Document::from_value(&value), &mut out);
-        }
-        several => {
-            let any_dollar = several.iter().any(|p| !p.is_legacy());
-            let mut object = serde_json::Map::new();
-            for (path, text) in several.iter().zip(&paths) {
-                let text = utf8(text)?;
-                let value = if any_dollar {
-                    Value::Array(
-                        path.query_document(doc)
-                            .map_err(budget_error)?
-                            .iter()
-                            .filter_map(|l| doc.value_at(l).map(|v| v.to_value()))
-                            .collect(),
-                    )
-                } else {
-                    match select(doc, path, text)? {
-                        Selected::First(value) => value,
-                        Selected::All(values) => Value::Array(values),
-                    }
-                };
-                object.insert(text.to_owned(), value);
-            }
-            format.write(&Document::from_value(&Value::Object(object)), &mut out);
-        }
     }
-    ctx.reply_bulk(&out);
+    answer.send(ctx, &request);
     Ok(())
 }
 
@@ -1427,39 +1685,45 @@ impl ReplyFormat {
     }
 }
 
-/// JSON.GET with `FORMAT EXPAND`/`EXPAND1`: one array per path (the root if none), each
-/// holding every match — legacy paths included, as RedisJSON does.
-fn reply_expanded(
-    ctx: &Ctx,
-    doc: &Document,
-    paths: &[Path],
-    format: &Format,
-    reply_format: ReplyFormat,
-) -> Result<()> {
+/// JSON.GET with `FORMAT EXPAND`/`EXPAND1`: every match of each path (the root if none),
+/// legacy paths included, as RedisJSON does.
+fn expanded_matches(doc: &Document, paths: &[Path]) -> Result<Vec<Vec<Value>>> {
     let root = [legacy_root()?];
     let paths = if paths.is_empty() { &root[..] } else { paths };
     let whole = doc.to_value();
-    ctx.reply_array(paths.len());
-    for path in paths {
-        let locations = path.query(&whole).map_err(budget_error)?;
-        ctx.reply_array(locations.len());
-        for location in &locations {
-            let value = doc
-                .value_at(location)
-                .map(|v| v.to_value())
-                .unwrap_or(Value::Null);
-            match (reply_format, &value) {
-                (ReplyFormat::Expand, _) => reply_expand(ctx, &value),
+    paths
+        .iter()
+        .map(|path| {
+            let locations = path.query(&whole).map_err(budget_error)?;
+            Ok(locations
+                .iter()
+                .map(|location| {
+                    doc.value_at(location)
+                        .map(|v| v.to_value())
+                        .unwrap_or(Value::Null)
+                })
+                .collect())
+        })
+        .collect()
+}
+
+/// Sends [`expanded_matches`]: one array per path.
+fn reply_expanded(ctx: &Ctx, matches: &[Vec<Value>], format: &Format, reply_format: ReplyFormat) {
+    ctx.reply_array(matches.len());
+    for values in matches {
+        ctx.reply_array(values.len());
+        for value in values {
+            match (reply_format, value) {
+                (ReplyFormat::Expand, _) => reply_expand(ctx, value),
                 (_, Value::String(_) | Value::Array(_) | Value::Object(_)) => {
                     let mut out = Vec::new();
-                    format.write(&Document::from_value(&value), &mut out);
+                    format.write(&Document::from_value(value), &mut out);
                     ctx.reply_bulk(&out);
                 }
-                _ => reply_expand(ctx, &value),
+                _ => reply_expand(ctx, value),
             }
         }
     }
-    Ok(())
 }
 
 /// One JSON value as RESP3 data: objects as maps, booleans as booleans, null as null.
@@ -1612,7 +1876,7 @@ fn module() -> Module {
         .command(describe(
             Command::new("json.set", json_set),
             WRITE,
-            "JSON.SET key value | JSON.SET key path value [NX|XX]",
+            "JSON.SET key value | JSON.SET key path value [NX|XX] [EX s] [PX ms] [EXAT unix-s] [PXAT unix-ms] [KEEPTTL]",
             "Sets a whole JSON document, or the value(s) at a path",
         ))
         .command(describe(
@@ -1620,6 +1884,13 @@ fn module() -> Module {
             READ,
             "JSON.GET key [PRETTY] | JSON.GET key [INDENT s] [NEWLINE s] [SPACE s] [path ...]",
             "Returns a JSON document or the values at paths",
+        ))
+        .command(describe(
+            Command::new("json.getex", json_getex),
+            // A write: it changes the key's expiry (GETEX's flags).
+            "write",
+            "JSON.GETEX key [EX s] [PX ms] [EXAT unix-s] [PXAT unix-ms] [PERSIST] [INDENT s] [NEWLINE s] [SPACE s] [path ...]",
+            "Returns the values at paths, like JSON.GET, and sets or removes the key's expiry",
         ))
         .command(describe(
             Command::new("json.path", json_path),
