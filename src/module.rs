@@ -28,6 +28,7 @@ pub struct Command {
     complexity: &'static str,
     flags: &'static str,
     keys: (c_int, c_int, c_int),
+    key_flags: &'static str,
     arity: c_int,
 }
 
@@ -126,6 +127,7 @@ impl Command {
             complexity: "",
             flags: "",
             keys: (0, 0, 0),
+            key_flags: "",
             arity: 0,
         }
     }
@@ -168,6 +170,19 @@ impl Command {
         self
     }
 
+    /// How the command uses the keys of [`Command::keys`], in the words of the server's key-spec
+    /// flags: one of `RO`, `RW`, `OW` (overwrites), `RM` (removes), then any of `ACCESS` (reads
+    /// or returns user data), `UPDATE`, `INSERT`, `DELETE`, `NOT_KEY`, `INCOMPLETE`,
+    /// `VARIABLE_FLAGS` — e.g. `"RO ACCESS"` for a read, `"RW UPDATE"` for an edit.
+    ///
+    /// `COMMAND INFO` and `COMMAND GETKEYSANDFLAGS` show them, ACL key permissions (`%R~`,
+    /// `%W~`) check them, and cluster clients read them. Without this call the server describes
+    /// every key as `RW ACCESS UPDATE`. A word it does not know fails the module's load.
+    pub fn key_flags(mut self, flags: &'static str) -> Command {
+        self.key_flags = flags;
+        self
+    }
+
     /// Arity as the server counts it (the name included): `n` exactly, `-n` at least `n`.
     /// The server checks it before the action runs.
     pub fn arity(mut self, arity: i32) -> Command {
@@ -178,6 +193,7 @@ impl Command {
     fn register(&self, ctx: &Ctx<'_>) -> Result<()> {
         let name = c_string(self.name)?;
         let flags = c_string(self.flags)?;
+        let key_flags = self.parse_key_flags()?;
         let (first, last, step) = self.keys;
         // SAFETY: live load context; the server copies the strings.
         let status = unsafe {
@@ -197,7 +213,7 @@ impl Command {
                 self.name, self.flags
             )));
         }
-        if let Err(error) = self.set_info(ctx, &name) {
+        if let Err(error) = self.set_info(ctx, &name, key_flags) {
             // Docs are a courtesy: a server without command info still runs the command.
             ctx.log(
                 LogLevel::Notice,
@@ -207,8 +223,78 @@ impl Command {
         Ok(())
     }
 
-    /// Hands arity and docs to `RedisModule_SetCommandInfo` (Redis 7.0+).
-    fn set_info(&self, ctx: &Ctx<'_>, name: &CString) -> Result<()> {
+    /// The key-spec flags of [`Command::key_flags`] as the server's bits; `None` when not set.
+    fn parse_key_flags(&self) -> Result<Option<u64>> {
+        if self.key_flags.is_empty() {
+            return Ok(None);
+        }
+        if self.keys.0 <= 0 {
+            return Err(Error::err(format!(
+                "command '{}': key flags without keys",
+                self.name
+            )));
+        }
+        let mut bits = 0u64;
+        let mut access_kinds = 0;
+        for word in self.key_flags.split_whitespace() {
+            let bit = match word.to_ascii_uppercase().as_str() {
+                "RO" => sys::REDISMODULE_CMD_KEY_RO,
+                "RW" => sys::REDISMODULE_CMD_KEY_RW,
+                "OW" => sys::REDISMODULE_CMD_KEY_OW,
+                "RM" => sys::REDISMODULE_CMD_KEY_RM,
+                "ACCESS" => sys::REDISMODULE_CMD_KEY_ACCESS,
+                "UPDATE" => sys::REDISMODULE_CMD_KEY_UPDATE,
+                "INSERT" => sys::REDISMODULE_CMD_KEY_INSERT,
+                "DELETE" => sys::REDISMODULE_CMD_KEY_DELETE,
+                "NOT_KEY" => sys::REDISMODULE_CMD_KEY_NOT_KEY,
+                "INCOMPLETE" => sys::REDISMODULE_CMD_KEY_INCOMPLETE,
+                "VARIABLE_FLAGS" => sys::REDISMODULE_CMD_KEY_VARIABLE_FLAGS,
+                _ => {
+                    return Err(Error::err(format!(
+                        "command '{}': unknown key flag '{word}' in '{}'",
+                        self.name, self.key_flags
+                    )));
+                }
+            } as u64;
+            if matches!(
+                word.to_ascii_uppercase().as_str(),
+                "RO" | "RW" | "OW" | "RM"
+            ) {
+                access_kinds += 1;
+            }
+            bits |= bit;
+        }
+        if access_kinds != 1 {
+            return Err(Error::err(format!(
+                "command '{}': key flags '{}' need exactly one of RO, RW, OW, RM",
+                self.name, self.key_flags
+            )));
+        }
+        Ok(Some(bits))
+    }
+
+    /// The one key spec of [`Command::keys`] with `flags`, then the zeroed entry that ends the
+    /// server's table. `lastkey` counts from the first key (or from the end when negative), as
+    /// the server converts a command's legacy key range.
+    fn key_specs(&self, flags: u64) -> [sys::RedisModuleCommandKeySpec; 2] {
+        let (first, last, step) = self.keys;
+        let mut spec = sys::RedisModuleCommandKeySpec {
+            flags,
+            begin_search_type: sys::REDISMODULE_KSPEC_BS_INDEX,
+            find_keys_type: sys::REDISMODULE_KSPEC_FK_RANGE,
+            ..Default::default()
+        };
+        spec.bs.index.pos = first;
+        spec.fk.range = sys::RedisModuleCommandKeySpec__bindgen_ty_2__bindgen_ty_1 {
+            lastkey: if last < 0 { last } else { last - first },
+            keystep: step,
+            limit: 0,
+        };
+        [spec, Default::default()]
+    }
+
+    /// Hands arity, docs and key specs to `RedisModule_SetCommandInfo` (Redis 7.0+).
+    fn set_info(&self, ctx: &Ctx<'_>, name: &CString, key_flags: Option<u64>) -> Result<()> {
         let set_command_info = api!(SetCommandInfo);
         let get_command = api!(GetCommand);
         // SAFETY: live load context, a command registered just now.
@@ -227,6 +313,7 @@ impl Command {
             sizeof_keyspec: size_of::<sys::RedisModuleCommandKeySpec>(),
             sizeof_arg: size_of::<RedisModuleCommandArg>(),
         };
+        let mut key_specs = key_flags.map(|flags| self.key_specs(flags));
         let info = RedisModuleCommandInfo {
             version: &version,
             summary: as_ptr_or_null(&summary),
@@ -234,6 +321,9 @@ impl Command {
             since: as_ptr_or_null(&since),
             arity: self.arity,
             args: args.as_ptr(),
+            key_specs: key_specs
+                .as_mut()
+                .map_or(ptr::null_mut(), |specs| specs.as_mut_ptr()),
             ..Default::default()
         };
         // SAFETY: every pointer in `info` is NULL or points into values alive until the call
@@ -462,5 +552,32 @@ mod tests {
             parse_usage("del", "key..."),
             vec![word("key", false, true, WordKind::Key)]
         );
+    }
+
+    #[test]
+    fn key_flags_are_checked_before_registration() {
+        fn action(_: &Ctx<'_>, _: &[&RStr]) -> Result<()> {
+            Ok(())
+        }
+        let read = Command::new("r", action).keys(1, 1, 1).key_flags("RO access");
+        let bits = (sys::REDISMODULE_CMD_KEY_RO | sys::REDISMODULE_CMD_KEY_ACCESS) as u64;
+        assert_eq!(read.parse_key_flags().ok(), Some(Some(bits)));
+        let spec = read.key_specs(bits)[0];
+        assert_eq!(spec.flags, bits);
+        let none = Command::new("n", action).keys(1, 1, 1);
+        assert_eq!(none.parse_key_flags().ok(), Some(None));
+        for (flags, keys, error) in [
+            ("RO RW", (1, 1, 1), "need exactly one of RO, RW, OW, RM"),
+            ("ACCESS", (1, 1, 1), "need exactly one of RO, RW, OW, RM"),
+            ("RO READ", (1, 1, 1), "unknown key flag 'READ'"),
+            ("RO", (0, 0, 0), "key flags without keys"),
+        ] {
+            let (first, last, step) = keys;
+            let command = Command::new("c", action)
+                .keys(first, last, step)
+                .key_flags(flags);
+            let message = command.parse_key_flags().unwrap_err().to_string();
+            assert!(message.contains(error), "{flags}: {message}");
+        }
     }
 }

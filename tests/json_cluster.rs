@@ -1,7 +1,8 @@
 //! The json module in Redis Cluster: a three-master cluster with json.so on every node. Keys on
 //! different slots are written and read through their owners (`MOVED` elsewhere), JSON.MGET /
 //! JSON.MSET across slots are refused by the server (`CROSSSLOT`) while hash-tagged keys work,
-//! and `COMMAND GETKEYS` finds the keys of every json command.
+//! and `COMMAND GETKEYS` finds the keys of every json command, `COMMAND GETKEYSANDFLAGS` their
+//! key-spec flags.
 
 mod common;
 
@@ -190,45 +191,109 @@ fn json_in_a_three_master_cluster() {
             "{n}"
         );
 
-        // COMMAND GETKEYS: the keys of every json command.
+        // COMMAND GETKEYSANDFLAGS: the keys of every json command, and how each is used (the
+        // key-spec flags cluster clients and ACL key permissions read).
         let con = &mut cons[0];
-        for (args, keys) in [
-            (&["json.set", "k", "$", "1"][..], "[\"k\"]"),
-            (&["json.set", "k", "1"], "[\"k\"]"),
-            (&["json.get", "k", "$.a", "$.b"], "[\"k\"]"),
-            (&["json.path", "k", "$"], "[\"k\"]"),
-            (&["json.fmt", "k", "x"], "[\"k\"]"),
-            (&["json.del", "k", "$"], "[\"k\"]"),
-            (&["json.forget", "k"], "[\"k\"]"),
-            (&["json.type", "k"], "[\"k\"]"),
-            (&["json.strlen", "k", "$"], "[\"k\"]"),
-            (&["json.arrlen", "k"], "[\"k\"]"),
-            (&["json.objlen", "k"], "[\"k\"]"),
-            (&["json.objkeys", "k"], "[\"k\"]"),
-            (&["json.numincrby", "k", "$", "1"], "[\"k\"]"),
-            (&["json.nummultby", "k", "$", "1"], "[\"k\"]"),
-            (&["json.numpowby", "k", "$", "1"], "[\"k\"]"),
-            (&["json.arrappend", "k", "$", "1", "2"], "[\"k\"]"),
-            (&["json.strappend", "k", "\"x\""], "[\"k\"]"),
-            (&["json.toggle", "k", "$"], "[\"k\"]"),
-            (&["json.clear", "k"], "[\"k\"]"),
-            (&["json.arrpop", "k", "$", "0"], "[\"k\"]"),
-            (&["json.arrinsert", "k", "$", "0", "1"], "[\"k\"]"),
-            (&["json.arrtrim", "k", "$", "0", "1"], "[\"k\"]"),
-            (&["json.arrindex", "k", "$", "1"], "[\"k\"]"),
-            (&["json.merge", "k", "$", "{}"], "[\"k\"]"),
-            (&["json.resp", "k"], "[\"k\"]"),
-            (&["json.debug", "memory", "k", "$"], "[\"k\"]"),
-            (&["json.mget", "a", "b", "c", "$"], "[\"a\", \"b\", \"c\"]"),
-            (&["json.mget", "a", "$"], "[\"a\"]"),
+        for (args, keys, flags) in [
+            (&["json.set", "k", "$", "1"][..], "[\"k\"]", "RW update"),
+            (&["json.set", "k", "1"][..], "[\"k\"]", "RW update"),
+            (&["json.get", "k", "$.a", "$.b"][..], "[\"k\"]", "RO access"),
             (
-                &["json.mset", "a", "$", "1", "b", "$.x", "2", "c", "$", "3"],
+                &["json.getex", "k", "PERSIST", "$"][..],
+                "[\"k\"]",
+                "RW access update",
+            ),
+            (&["json.path", "k", "$"][..], "[\"k\"]", "RO access"),
+            (&["json.fmt", "k", "x"][..], "[\"k\"]", "RO access"),
+            (&["json.del", "k", "$"][..], "[\"k\"]", "RW delete"),
+            (&["json.forget", "k"][..], "[\"k\"]", "RW delete"),
+            (&["json.type", "k"][..], "[\"k\"]", "RO"),
+            (&["json.strlen", "k", "$"][..], "[\"k\"]", "RO"),
+            (&["json.arrlen", "k"][..], "[\"k\"]", "RO"),
+            (&["json.objlen", "k"][..], "[\"k\"]", "RO"),
+            (&["json.objkeys", "k"][..], "[\"k\"]", "RO access"),
+            (
+                &["json.numincrby", "k", "$", "1"][..],
+                "[\"k\"]",
+                "RW access update",
+            ),
+            (
+                &["json.nummultby", "k", "$", "1"][..],
+                "[\"k\"]",
+                "RW access update",
+            ),
+            (
+                &["json.numpowby", "k", "$", "1"][..],
+                "[\"k\"]",
+                "RW access update",
+            ),
+            (
+                &["json.arrappend", "k", "$", "1", "2"][..],
+                "[\"k\"]",
+                "RW insert",
+            ),
+            (
+                &["json.strappend", "k", "\"x\""][..],
+                "[\"k\"]",
+                "RW insert",
+            ),
+            (
+                &["json.toggle", "k", "$"][..],
+                "[\"k\"]",
+                "RW access update",
+            ),
+            (&["json.clear", "k"][..], "[\"k\"]", "RW update"),
+            (
+                &["json.arrpop", "k", "$", "0"][..],
+                "[\"k\"]",
+                "RW access delete",
+            ),
+            (
+                &["json.arrinsert", "k", "$", "0", "1"][..],
+                "[\"k\"]",
+                "RW insert",
+            ),
+            (
+                &["json.arrtrim", "k", "$", "0", "1"][..],
+                "[\"k\"]",
+                "RW delete",
+            ),
+            (&["json.arrindex", "k", "$", "1"][..], "[\"k\"]", "RO"),
+            (&["json.merge", "k", "$", "{}"][..], "[\"k\"]", "RW update"),
+            (&["json.resp", "k"][..], "[\"k\"]", "RO access"),
+            (&["json.debug", "memory", "k", "$"][..], "[\"k\"]", "RO"),
+            (
+                &["json.mget", "a", "b", "c", "$"][..],
                 "[\"a\", \"b\", \"c\"]",
+                "RO access",
+            ),
+            (&["json.mget", "a", "$"][..], "[\"a\"]", "RO access"),
+            (
+                &["json.mset", "a", "$", "1", "b", "$.x", "2", "c", "$", "3"][..],
+                "[\"a\", \"b\", \"c\"]",
+                "RW update",
             ),
         ] {
             let mut command = vec!["command", "getkeys"];
             command.extend_from_slice(args);
             assert_eq!(reply(con, &command), keys, "{args:?} on {n}");
+            command[1] = "getkeysandflags";
+            let flags: Vec<String> = flags.split(' ').map(|flag| format!("+{flag}")).collect();
+            let key_count = keys.matches(", ").count() + 1;
+            let expected = format!(
+                "[{}]",
+                vec![format!("[{{}}, [{}]]", flags.join(", ")); key_count].join(", ")
+            );
+            let got = reply(con, &command);
+            let shape: String = {
+                // The key names are checked above; here each key's flags.
+                let mut shape = got.clone();
+                for key in ["\"k\"", "\"a\"", "\"b\"", "\"c\""] {
+                    shape = shape.replace(key, "{}");
+                }
+                shape
+            };
+            assert_eq!(shape, expected, "{args:?} on {n}: {got}");
         }
         for node in &mut nodes {
             assert!(node.alive(), "{n}");

@@ -1853,10 +1853,13 @@ fn json_debug(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
     Ok(())
 }
 
-/// The metadata every command shares: flags, key position (1,1,1), docs.
+/// The metadata every command shares: flags, key position (1,1,1) and how the key is used
+/// (key-spec flags as core commands of the same kind have them: a read that returns data is
+/// `RO ACCESS`, a length `RO`, an append `RW INSERT`, a pop `RW ACCESS DELETE`), docs.
 fn describe(
     command: Command,
     flags: &'static str,
+    key_flags: &'static str,
     usage: &'static str,
     summary: &'static str,
 ) -> Command {
@@ -1866,6 +1869,7 @@ fn describe(
         .since("0.1.0")
         .flags(flags)
         .keys(1, 1, 1)
+        .key_flags(key_flags)
         .arity(-2)
 }
 
@@ -1876,12 +1880,14 @@ fn module() -> Module {
         .command(describe(
             Command::new("json.set", json_set),
             WRITE,
+            "RW UPDATE",
             "JSON.SET key value | JSON.SET key path value [NX|XX] [EX s] [PX ms] [EXAT unix-s] [PXAT unix-ms] [KEEPTTL]",
             "Sets a whole JSON document, or the value(s) at a path",
         ))
         .command(describe(
             Command::new("json.get", json_get),
             READ,
+            "RO ACCESS",
             "JSON.GET key [PRETTY] | JSON.GET key [INDENT s] [NEWLINE s] [SPACE s] [path ...]",
             "Returns a JSON document or the values at paths",
         ))
@@ -1889,120 +1895,140 @@ fn module() -> Module {
             Command::new("json.getex", json_getex),
             // A write: it changes the key's expiry (GETEX's flags).
             "write",
+            "RW ACCESS UPDATE",
             "JSON.GETEX key [EX s] [PX ms] [EXAT unix-s] [PXAT unix-ms] [PERSIST] [INDENT s] [NEWLINE s] [SPACE s] [path ...]",
             "Returns the values at paths, like JSON.GET, and sets or removes the key's expiry",
         ))
         .command(describe(
             Command::new("json.path", json_path),
             READ,
+            "RO ACCESS",
             "JSON.PATH key path [PRETTY]",
             "Returns the value(s) at a path",
         ))
         .command(describe(
             Command::new("json.fmt", json_fmt),
             READ,
+            "RO ACCESS",
             "JSON.FMT key template",
             "Fills a template's {{path}} placeholders from a JSON document",
         ))
         .command(describe(
             Command::new("json.del", json_del),
             "write",
+            "RW DELETE",
             "JSON.DEL key [path]",
             "Deletes the values at a path (the key for the root)",
         ))
         .command(describe(
             Command::new("json.forget", json_del),
             "write",
+            "RW DELETE",
             "JSON.FORGET key [path]",
             "Deletes the values at a path (alias of JSON.DEL)",
         ))
         .command(describe(
             Command::new("json.type", json_type),
             READ,
+            "RO",
             "JSON.TYPE key [path]",
             "Returns the JSON type of the value(s) at a path",
         ))
         .command(describe(
             Command::new("json.strlen", json_strlen),
             READ,
+            "RO",
             "JSON.STRLEN key [path]",
             "Returns the byte length of the string(s) at a path",
         ))
         .command(describe(
             Command::new("json.arrlen", json_arrlen),
             READ,
+            "RO",
             "JSON.ARRLEN key [path]",
             "Returns the length of the array(s) at a path",
         ))
         .command(describe(
             Command::new("json.objlen", json_objlen),
             READ,
+            "RO",
             "JSON.OBJLEN key [path]",
             "Returns the number of members of the object(s) at a path",
         ))
         .command(describe(
             Command::new("json.numincrby", json_numincrby),
             "write",
+            "RW ACCESS UPDATE",
             "JSON.NUMINCRBY key path number",
             "Adds a number to the number(s) at a path",
         ))
         .command(describe(
             Command::new("json.nummultby", json_nummultby),
             "write",
+            "RW ACCESS UPDATE",
             "JSON.NUMMULTBY key path number",
             "Multiplies the number(s) at a path",
         ))
         .command(describe(
             Command::new("json.arrappend", json_arrappend),
             WRITE,
+            "RW INSERT",
             "JSON.ARRAPPEND key path value [value ...]",
             "Appends values to the array(s) at a path",
         ))
         .command(describe(
             Command::new("json.strappend", json_strappend),
             WRITE,
+            "RW INSERT",
             "JSON.STRAPPEND key [path] json-string",
             "Appends a string to the string(s) at a path",
         ))
         .command(describe(
             Command::new("json.toggle", json_toggle),
             WRITE,
+            "RW ACCESS UPDATE",
             "JSON.TOGGLE key path",
             "Flips the boolean(s) at a path",
         ))
         .command(describe(
             Command::new("json.clear", json_clear),
             "write",
+            "RW UPDATE",
             "JSON.CLEAR key [path]",
             "Empties the containers and zeroes the numbers at a path",
         ))
         .command(describe(
             Command::new("json.objkeys", json_objkeys),
             READ,
+            "RO ACCESS",
             "JSON.OBJKEYS key [path]",
             "Returns the member names of the object(s) at a path",
         ))
         .command(describe(
             Command::new("json.arrpop", json_arrpop),
             "write",
+            "RW ACCESS DELETE",
             "JSON.ARRPOP key [FORMAT STRINGS|EXPAND1|EXPAND] [path [index]]",
             "Removes and returns an element of the array(s) at a path",
         ))
         .command(describe(
             Command::new("json.arrinsert", json_arrinsert),
             WRITE,
+            "RW INSERT",
             "JSON.ARRINSERT key path index value [value ...]",
             "Inserts values before an index of the array(s) at a path",
         ))
         .command(describe(
             Command::new("json.arrtrim", json_arrtrim),
             "write",
+            "RW DELETE",
             "JSON.ARRTRIM key path start stop",
             "Keeps only the elements start..=stop of the array(s) at a path",
         ))
         .command(describe(
             Command::new("json.arrindex", json_arrindex),
             READ,
+            "RO",
             "JSON.ARRINDEX key path value [start [stop]]",
             "Returns the first index of a value in the array(s) at a path",
         ))
@@ -2010,6 +2036,7 @@ fn module() -> Module {
             describe(
                 Command::new("json.mget", json_mget),
                 READ,
+                "RO ACCESS",
                 "JSON.MGET key [key ...] path",
                 "Returns the value(s) at a path in several keys",
             )
@@ -2020,6 +2047,7 @@ fn module() -> Module {
             describe(
                 Command::new("json.mset", json_mset),
                 WRITE,
+                "RW UPDATE",
                 "JSON.MSET key path value [key path value ...]",
                 "Sets values at paths in several keys, all or nothing",
             )
@@ -2029,18 +2057,21 @@ fn module() -> Module {
         .command(describe(
             Command::new("json.merge", json_merge),
             WRITE,
+            "RW UPDATE",
             "JSON.MERGE key path value",
             "Merges a JSON value into the value(s) at a path (RFC 7386)",
         ))
         .command(describe(
             Command::new("json.numpowby", json_numpowby),
             "write",
+            "RW ACCESS UPDATE",
             "JSON.NUMPOWBY key path number",
             "Raises the number(s) at a path to a power",
         ))
         .command(describe(
             Command::new("json.resp", json_resp),
             READ,
+            "RO ACCESS",
             "JSON.RESP key [path]",
             "Returns the value(s) at a path as RESP structures",
         ))
@@ -2048,6 +2079,7 @@ fn module() -> Module {
             describe(
                 Command::new("json.debug", json_debug),
                 READ,
+                "RO",
                 "JSON.DEBUG MEMORY key [path] | JSON.DEBUG HELP",
                 "Reports the memory used by JSON values",
             )
