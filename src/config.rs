@@ -108,11 +108,13 @@ impl<'a> Ctx<'a> {
 }
 
 /// Calls `RedisModule_LoadConfigs` if configs were registered during this load; called by the
-/// load path after the load hooks. Then applies module arguments that name configs: with
-/// `--loadmodule m.so size 42 mode fast` (or `m.size 42 …`), when the arguments are pairs and
-/// every first word names a config of this module, each pair is a `CONFIG SET` — checked by the
-/// server like any other (ranges, enum names, memory units; immutable configs refuse it and take
-/// their startup value from `--m.size 42` instead). Other arguments are the module's own.
+/// load path after the load hooks. Then applies the module arguments: a module with configs
+/// takes `name value` pairs (`--loadmodule m.so size 42 mode fast`, or `m.size 42 …`), each a
+/// `CONFIG SET` checked by the server like any other (ranges, enum names, memory units;
+/// immutable configs refuse it and take their startup value from `--m.size 42` instead). A name
+/// that is not one of its configs (a typo such as `max-name`) or a name without a value refuses
+/// the load, naming it and the configs there are: a silently ignored setting is worse than a
+/// server that does not start. A module without configs gets its arguments untouched.
 pub(crate) fn load_registered(ctx: &Ctx<'_>, module: &str, args: &[&RStr]) -> Result<()> {
     let names = std::mem::take(&mut *registered_names());
     if names.is_empty() {
@@ -125,10 +127,7 @@ pub(crate) fn load_registered(ctx: &Ctx<'_>, module: &str, args: &[&RStr]) -> Re
             "a module config value given at load time was refused (see the server log above)",
         ));
     }
-    let Some(pairs) = config_pairs(module, &names, args) else {
-        return Ok(());
-    };
-    for (name, value) in pairs {
+    for (name, value) in config_pairs(module, &names, args)? {
         let full = format!("{module}.{name}");
         ctx.call("CONFIG", ("SET", full.as_str(), value))
             .and_then(|reply| reply.into_result())
@@ -142,24 +141,38 @@ pub(crate) fn load_registered(ctx: &Ctx<'_>, module: &str, args: &[&RStr]) -> Re
     Ok(())
 }
 
-/// The module arguments as `(config name, value)` pairs, if they are all such pairs.
+/// The module arguments as `(config name, value)` pairs; `Err` naming the first argument that
+/// is not a config of this module, or a name left without its value.
 fn config_pairs<'a>(
     module: &str,
     names: &[&'static str],
     args: &[&'a RStr],
-) -> Option<Vec<(&'static str, &'a RStr)>> {
-    if args.is_empty() || args.len() % 2 != 0 {
-        return None;
-    }
+) -> Result<Vec<(&'static str, &'a RStr)>> {
+    let known = || {
+        let mut list = names.to_vec();
+        list.sort_unstable();
+        list.join(", ")
+    };
     args.chunks(2)
         .map(|pair| {
-            let given = std::str::from_utf8(pair[0].as_bytes()).ok()?;
+            let given = String::from_utf8_lossy(pair[0].as_bytes());
             let short = given
                 .strip_prefix(module)
                 .and_then(|rest| rest.strip_prefix('.'))
-                .unwrap_or(given);
-            let name = names.iter().find(|name| name.eq_ignore_ascii_case(short))?;
-            Some((*name, pair[1]))
+                .unwrap_or(&given);
+            let Some(name) = names.iter().find(|name| name.eq_ignore_ascii_case(short)) else {
+                return Err(Error::err(format!(
+                    "module argument '{given}' is not a config of module '{module}' (its \
+                     configs: {}); arguments are `name value` pairs",
+                    known()
+                )));
+            };
+            match pair {
+                [_, value] => Ok((*name, *value)),
+                _ => Err(Error::err(format!(
+                    "module argument '{given}' has no value; arguments are `name value` pairs"
+                ))),
+            }
         })
         .collect()
 }

@@ -559,7 +559,9 @@ mod tests {
         fn action(_: &Ctx<'_>, _: &[&RStr]) -> Result<()> {
             Ok(())
         }
-        let read = Command::new("r", action).keys(1, 1, 1).key_flags("RO access");
+        let read = Command::new("r", action)
+            .keys(1, 1, 1)
+            .key_flags("RO access");
         let bits = (sys::REDISMODULE_CMD_KEY_RO | sys::REDISMODULE_CMD_KEY_ACCESS) as u64;
         assert_eq!(read.parse_key_flags().ok(), Some(Some(bits)));
         let spec = read.key_specs(bits)[0];

@@ -314,15 +314,62 @@ fn module_arguments_set_configs() {
             "{n}: {}",
             server.log()
         );
-        // Arguments that are not all `config value` pairs are the module's own.
+        // A module with configs takes only `config value` pairs: a typo, an unknown name or a
+        // name without its value refuses the load (nothing is left silently at its default).
+        for (args, logged) in [
+            (
+                &["sizes", "20"][..],
+                "module argument 'sizes' is not a config of module 'rmtest'",
+            ),
+            (
+                &["size", "20", "bogus", "1"],
+                "module argument 'bogus' is not a config",
+            ),
+            (
+                &["size", "20", "mode"],
+                "module argument 'mode' has no value",
+            ),
+            (&["hello"], "module argument 'hello' is not a config"),
+        ] {
+            let mut command = vec!["module", "load", rmtest];
+            command.extend_from_slice(args);
+            let answer = reply(&mut con, &command);
+            assert!(
+                answer.starts_with("ERR Error loading the extension"),
+                "{args:?} on {n}: {answer}"
+            );
+            assert!(
+                server.log().contains(logged),
+                "{args:?} on {n}: {}",
+                server.log()
+            );
+        }
+        assert!(
+            server.log().contains(
+                "(its configs: features, flag, frozen, memory, mode, name, secret, size)"
+            ),
+            "{n}: the configs are named"
+        );
+        // Pairs of its configs load, with or without the module's prefix.
         assert_eq!(
-            reply(&mut con, &["module", "load", rmtest, "hello"]),
+            reply(
+                &mut con,
+                &[
+                    "module",
+                    "load",
+                    rmtest,
+                    "rmtest.size",
+                    "20",
+                    "MODE",
+                    "fast"
+                ]
+            ),
             "+OK",
             "{n}"
         );
         assert_eq!(
             config_get(&mut con, "rmtest.size"),
-            ["rmtest.size=10"],
+            ["rmtest.size=20"],
             "{n}"
         );
     }
