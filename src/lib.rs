@@ -208,6 +208,16 @@ pub mod __private {
 #[macro_export]
 macro_rules! module {
     ($define:path) => {
+        // Every callback catches panics and turns them into error replies or log lines; with
+        // panic = "abort" there is nothing to catch, and the first panic would take the whole
+        // server down without a word.
+        #[cfg(panic = "abort")]
+        compile_error!(
+            "rs-rm modules must be built with panic = \"unwind\": under panic = \"abort\" the \
+             first panic in module code aborts the whole Redis server instead of becoming an \
+             error reply. Remove `panic = \"abort\"` from this crate's [profile] settings."
+        );
+
         /// Called by the server to load the module.
         #[unsafe(no_mangle)]
         pub unsafe extern "C" fn RedisModule_OnLoad(

@@ -51,6 +51,25 @@ fn a_new_module_outside_the_repository_builds_and_passes_its_test() {
             String::from_utf8_lossy(&tested.stderr)
         );
 
+        // Built with panic = "abort" (a common release setting), the first panic would abort
+        // the server: `rm::module!` refuses to compile, saying why.
+        if kind.name == servers()[0].name {
+            let _ = std::fs::copy(root().join("Cargo.lock"), dir.join("Cargo.lock"));
+            let aborting = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+                .args(["check", "--lib"])
+                .current_dir(&dir)
+                .env("CARGO_TARGET_DIR", root().join("target/outside"))
+                .env("CARGO_PROFILE_DEV_PANIC", "abort")
+                .output()
+                .expect("cargo");
+            let errors = String::from_utf8_lossy(&aborting.stderr);
+            assert!(
+                !aborting.status.success()
+                    && errors.contains("rs-rm modules must be built with panic = \"unwind\""),
+                "{n}: {errors}"
+            );
+        }
+
         // Refused: a bad name, a directory that is not empty, one inside this repository.
         let bad = new_module(&["Bad-Name", temp.path().join("x").to_str().unwrap()]);
         assert_eq!(bad.status.code(), Some(2), "{n}");
