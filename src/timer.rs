@@ -69,6 +69,29 @@ pub struct TimerId<T> {
     _data: PhantomData<fn() -> T>,
 }
 
+impl<T> TimerId<T> {
+    /// The id without its data type, for a table of timers of several types.
+    pub(crate) fn erase(self) -> TimerId<()> {
+        TimerId {
+            raw: self.raw,
+            serial: self.serial,
+            _data: PhantomData,
+        }
+    }
+}
+
+impl TimerId<()> {
+    /// The id of [`TimerId::erase`] with its data type again. Only the serial matters for
+    /// safety: [`Ctx::stop_timer`] checks it before it trusts the type.
+    pub(crate) fn restore<T>(self) -> TimerId<T> {
+        TimerId {
+            raw: self.raw,
+            serial: self.serial,
+            _data: PhantomData,
+        }
+    }
+}
+
 impl<T> Clone for TimerId<T> {
     fn clone(&self) -> Self {
         *self

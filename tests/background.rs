@@ -420,6 +420,63 @@ fn a_stopped_timer_gives_its_data_back_and_never_fires() {
     }
 }
 
+/// `ctx.every`: a repeating timer ticks until stopped from outside (its state comes back) or
+/// from inside its callback (the state is dropped once it returns); an `Err` is logged and it
+/// goes on; a panic is logged and stops it. No state is leaked either way.
+#[test]
+fn a_repeating_timer_runs_until_stopped() {
+    for kind in servers() {
+        let n = kind.name.clone();
+        let server = Server::start(&kind, &["rmtest"], &[]);
+        let mut con = server.connection();
+        let ticks = |con: &mut redis::Connection, name: &str| -> i64 {
+            reply(con, &["get", &format!("every:{name}")])
+                .trim_matches('"')
+                .parse()
+                .unwrap_or(0)
+        };
+        for (name, mode) in [
+            ("a", "count"),
+            ("b", "stop-at-3"),
+            ("c", "fail"),
+            ("d", "panic"),
+        ] {
+            assert_eq!(reply(&mut con, &["rmtest.every", name, "10", mode]), "+OK");
+        }
+        wait_for("ticks", || {
+            ticks(&mut con, "a") >= 5 && ticks(&mut con, "c") >= 5
+        });
+        // Stopped from outside: its state back, with every tick counted; no more ticks.
+        let stopped: i64 = reply(&mut con, &["rmtest.every-stop", "a"])
+            .parse()
+            .unwrap();
+        assert!(stopped >= 5, "{n}: {stopped}");
+        assert_eq!(reply(&mut con, &["rmtest.every-stop", "a"]), "(nil)", "{n}");
+        // Stopped from inside at 3; the failing one went on; the panicking one stopped at 1.
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert_eq!(ticks(&mut con, "a"), stopped, "{n}: ticks after the stop");
+        assert_eq!(ticks(&mut con, "b"), 3, "{n}");
+        assert_eq!(reply(&mut con, &["rmtest.every-stop", "b"]), "(nil)", "{n}");
+        assert_eq!(ticks(&mut con, "d"), 1, "{n}");
+        assert_eq!(reply(&mut con, &["rmtest.every-stop", "d"]), "(nil)", "{n}");
+        let failing: i64 = reply(&mut con, &["rmtest.every-stop", "c"])
+            .parse()
+            .unwrap();
+        assert!(failing >= 5, "{n}: {failing}");
+        let log = server.log();
+        assert!(
+            log.contains("repeating timer callback failed (it goes on): ERR tick failure"),
+            "{n}: {log}"
+        );
+        assert!(
+            log.contains("timer callback panicked: tick boom"),
+            "{n}: {log}"
+        );
+        // All four states dropped: none live.
+        assert_eq!(stats(&mut con), "[0, 4, 4]", "{n}");
+    }
+}
+
 #[test]
 fn a_failing_timer_callback_is_logged_and_the_server_goes_on() {
     for kind in servers() {
