@@ -33,7 +33,9 @@
 //!             .parse()
 //!             .map_err(|_| Error::err("not an integer"))?,
 //!     };
-//!     key.string_set(&RString::from_bytes((old + 1).to_string().as_bytes()))?;
+//!     let value = RString::from_bytes((old + 1).to_string().as_bytes());
+//!     key.string_set(&value)?;
+//!     ctx.replicate("SET", &[&name, &value])?; // no command to replicate: say what changed
 //!     Ok(old + 1)
 //! }
 //!
@@ -42,6 +44,14 @@
 //!     Ok(())
 //! }
 //! ```
+//!
+//! **Replication.** A command's writes reach replicas and the AOF through the command
+//! (`ctx.replicate_verbatim()`, or `ctx.replicate(…)` for its effect). A thread's writes under
+//! the lock belong to no command: nothing is replicated unless the thread calls
+//! [`Ctx::replicate`] on the locked context for each write, as the example does — otherwise
+//! the replica silently misses them (test `background::writes_from_a_thread_reach_replicas`).
+//! A thread hands data over as [`SendString`](crate::SendString) or plain bytes: server
+//! strings ([`RString`](crate::RString)) stay on the thread that made them.
 //!
 //! Misuse does not compile. A thread-safe context offers no keyspace or reply method until
 //! locked:

@@ -420,6 +420,30 @@ fn a_stopped_timer_gives_its_data_back_and_never_fires() {
     }
 }
 
+/// A thread's write under the lock reaches the replica when the thread replicates it (the
+/// `SET` the fixture's RMTEST.BG-INCR replicates after each increment).
+#[test]
+fn writes_from_a_thread_reach_replicas() {
+    for kind in servers() {
+        let n = kind.name.clone();
+        let master = Server::start(&kind, &["rmtest"], &[]);
+        let port = master.port.to_string();
+        let replica = Server::start(&kind, &["rmtest"], &["--replicaof", "127.0.0.1", &port]);
+        let mut on_replica = replica.connection();
+        wait_for("replica link", || {
+            reply(&mut on_replica, &["info", "replication"]).contains("master_link_status:up")
+        });
+        let mut con = master.connection();
+        assert_eq!(reply(&mut con, &["rmtest.bg-incr", "n"]), "1", "{n}");
+        assert_eq!(reply(&mut con, &["rmtest.bg-incr", "n", "try"]), "2", "{n}");
+        assert_eq!(reply(&mut con, &["set", "marker", "1"]), "+OK");
+        wait_for("marker on the replica", || {
+            reply(&mut on_replica, &["exists", "marker"]) == "1"
+        });
+        assert_eq!(reply(&mut on_replica, &["get", "n"]), "\"2\"", "{n}");
+    }
+}
+
 /// `ctx.every`: a repeating timer ticks until stopped from outside (its state comes back) or
 /// from inside its callback (the state is dropped once it returns); an `Err` is logged and it
 /// goes on; a panic is logged and stops it. No state is leaked either way.
