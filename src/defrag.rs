@@ -118,6 +118,7 @@ impl<'a> Defrag<'a> {
         let mut cursor: c_ulong = 0;
         // SAFETY: the live defrag context and a local to write to; ERR in one-shot mode.
         let status = unsafe { get(self.raw.as_ptr(), &mut cursor) };
+        #[allow(clippy::useless_conversion)] // `unsigned long` is 32 bits on some targets
         (status == sys::REDISMODULE_OK).then_some(u64::from(cursor))
     }
 

@@ -388,13 +388,17 @@ unsafe extern "C" fn defrag<T: DataType>(
             // SAFETY: the live defrag context; `defrag_supported` held at registration, so
             // the global allocator is the server's.
             let mut defrag = unsafe { Defrag::from_raw(ctx) };
-            // SAFETY: the slot holds our `Box<T>`'s pointer (never NULL: the SDK stores only
-            // boxes). Rebuilt as a box without dropping it, offered to the server, and the
-            // slot updated before any other code runs, so the server never keeps a freed
-            // address even if `T::defrag` panics later.
+            // SAFETY: the slot holds the server's pointer to the value, ours to move now.
+            let old = unsafe { slot.as_ptr().read() }.cast::<T>();
+            if old.is_null() {
+                return 0; // never stored by the SDK (it stores only boxes), but cheap to refuse
+            }
+            // SAFETY: `old` is our `Box<T>`, rebuilt without dropping it, offered to the
+            // server, and the slot updated before any other code runs, so the server never
+            // keeps a freed address even if `T::defrag` panics later. Nothing else refers to
+            // the value during the callback (main thread, no command running, no view).
             let value = unsafe {
-                let mut boxed =
-                    std::mem::ManuallyDrop::new(Box::from_raw(slot.as_ptr().read().cast::<T>()));
+                let mut boxed = std::mem::ManuallyDrop::new(Box::from_raw(old));
                 defrag.boxed(&mut boxed);
                 let raw = Box::into_raw(std::mem::ManuallyDrop::into_inner(boxed));
                 slot.as_ptr().write(raw.cast());

@@ -386,10 +386,11 @@ impl Document {
     }
 
     /// How many heap blocks the document owns besides itself: 1 for a blob document, one
-    /// per blob, key and container buffer for an expanded one. O(expanded nodes); a measure
-    /// of the work to free or defragment it (the data type's `free_effort`).
-    pub fn heap_blocks(&self) -> usize {
-        crate::relocate::blocks(&self.root)
+    /// per blob, key and container buffer for an expanded one; counting stops just past
+    /// `at_most` (it walks the expanded nodes: O(min(nodes, at_most))). A measure of the work
+    /// to free or defragment it (the data type's `free_effort`).
+    pub fn heap_blocks(&self, at_most: usize) -> usize {
+        crate::relocate::blocks(&self.root, at_most)
     }
 
     /// Offers every heap block of the document to `relocator` (depth first: a container's

@@ -95,13 +95,13 @@ fn visit<R: Relocate>(
         }
         Node::Array(items) => {
             let start = start_of(items, resume, relocator, budget);
-            for index in start..items.len() {
+            for (index, item) in items.iter_mut().enumerate().skip(start) {
                 let inner = inner_resume(resume, index, start);
                 if inner.is_empty() && budget.pause(relocator) {
                     paused_at.push(index);
                     return true;
                 }
-                if visit(&mut items[index], inner, relocator, budget, paused_at) {
+                if visit(item, inner, relocator, budget, paused_at) {
                     paused_at.push(index);
                     return true;
                 }
@@ -110,13 +110,12 @@ fn visit<R: Relocate>(
         }
         Node::Object(members) => {
             let start = start_of(members, resume, relocator, budget);
-            for index in start..members.len() {
+            for (index, (key, value)) in members.iter_mut().enumerate().skip(start) {
                 let inner = inner_resume(resume, index, start);
                 if inner.is_empty() && budget.pause(relocator) {
                     paused_at.push(index);
                     return true;
                 }
-                let (key, value) = &mut members[index];
                 if inner.is_empty() {
                     relocator.relocate_str(key);
                     budget.visited();
@@ -159,17 +158,27 @@ fn inner_resume(resume: &[usize], index: usize, start: usize) -> &[usize] {
     }
 }
 
-/// How many heap blocks the tree owns (blobs, keys, container buffers).
-pub(crate) fn blocks(node: &Node) -> usize {
+/// How many heap blocks the tree owns (blobs, keys, container buffers), counting stops once
+/// past `at_most` (so the walk costs O(at_most) on a huge tree).
+pub(crate) fn blocks(node: &Node, at_most: usize) -> usize {
+    let mut count = 0;
+    count_blocks(node, at_most, &mut count);
+    count
+}
+
+/// Adds `node`'s blocks to `count`; `false` once `count` is past `at_most`.
+fn count_blocks(node: &Node, at_most: usize, count: &mut usize) -> bool {
+    *count += 1; // the blob, or the container's buffer
+    if *count > at_most {
+        return false;
+    }
     match node {
-        Node::Blob(_) => 1,
-        Node::Array(items) => 1 + items.iter().map(blocks).sum::<usize>(),
-        Node::Object(members) => {
-            1 + members
-                .iter()
-                .map(|(_, value)| 1 + blocks(value))
-                .sum::<usize>()
-        }
+        Node::Blob(_) => true,
+        Node::Array(items) => items.iter().all(|item| count_blocks(item, at_most, count)),
+        Node::Object(members) => members.iter().all(|(_, value)| {
+            *count += 1; // the key
+            *count <= at_most && count_blocks(value, at_most, count)
+        }),
     }
 }
 
@@ -213,7 +222,7 @@ mod tests {
 
         fn should_pause(&mut self) -> bool {
             self.questions += 1;
-            self.pause_every != 0 && self.questions % self.pause_every == 0
+            self.pause_every != 0 && self.questions.is_multiple_of(self.pause_every)
         }
     }
 
@@ -244,7 +253,7 @@ mod tests {
             document.relocate(&RelocatePosition::start(), &mut mover),
             None
         );
-        assert_eq!(mover.seen.len(), document.heap_blocks());
+        assert_eq!(mover.seen.len(), document.heap_blocks(usize::MAX));
         assert_eq!(document.to_compact_string(), before);
         // The old addresses were all live at once before the pass, so distinct: no block
         // was offered twice.
@@ -256,7 +265,10 @@ mod tests {
     fn paused_passes_resume_where_they_stopped() {
         let mut document = big_document();
         let before = document.to_compact_string();
-        let total = document.heap_blocks();
+        let total = document.heap_blocks(usize::MAX);
+        // The count stops just past its cap.
+        assert_eq!(document.heap_blocks(100), 101);
+        assert_eq!(document.heap_blocks(total), total);
         for pause_every in [1, 2, 5] {
             let mut mover = Mover::new(pause_every);
             let mut position = RelocatePosition::start();
@@ -286,7 +298,8 @@ mod tests {
     #[test]
     fn a_blob_document_is_one_block_and_never_pauses() {
         let mut document = Document::from_json(br#"{"a":[1,2,3]}"#).unwrap();
-        assert_eq!(document.heap_blocks(), 1);
+        assert_eq!(document.heap_blocks(usize::MAX), 1);
+        assert_eq!(document.heap_blocks(0), 1);
         let mut mover = Mover::new(1);
         assert_eq!(
             document.relocate(&RelocatePosition::start(), &mut mover),
