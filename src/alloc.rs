@@ -33,6 +33,12 @@
 //! found before the first allocation, so `dealloc` and `realloc` always take the path `alloc`
 //! took.
 //!
+//! Active defragmentation ([`crate::Defrag`]) moves a block with `RedisModule_DefragAlloc`,
+//! which copies it into a fresh block of the same size class: the same alignment argument
+//! holds for the copy, so only blocks served directly (align ≤ 8, or 16 where the size
+//! classes align it) are offered; over-allocated ones are not the server's block start and
+//! are never offered.
+//!
 //! Before the server has handed the module its API (during the first instants of
 //! `RedisModule_OnLoad`), allocations go to the system allocator; the SDK keeps nothing
 //! allocated then alive past that point, so no pointer is freed by the other allocator.

@@ -373,7 +373,6 @@ unsafe extern "C" fn defrag<T: DataType>(
     let Some(ctx) = NonNull::new(ctx) else {
         return 0;
     };
-    // SAFETY: the server's pointer to the value, alive during the callback.
     let Some(slot) = NonNull::new(value) else {
         return 0;
     };
