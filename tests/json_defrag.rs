@@ -320,9 +320,13 @@ fn sdk_defrag_on(kind: &ServerKind) {
     ];
     long.extend(many.iter().cloned());
     pipeline(&mut con, [long]);
+    // A panicking defrag, and empty buffers (capacity 0: a dangling pointer, never offered).
     pipeline(
         &mut con,
-        [cmd(&["RMTEST.TSET", "boom", "panic:defrag", "3", "7"])],
+        [
+            cmd(&["RMTEST.TSET", "boom", "panic:defrag", "3", "7"]),
+            cmd(&["RMTEST.TSET", "empty", "", "0"]),
+        ],
     );
     pipeline(
         &mut con,
@@ -382,6 +386,10 @@ fn sdk_defrag_on(kind: &ServerKind) {
     assert_eq!(
         reply(&mut con, &["RMTEST.TGET", "boom"]),
         r#"["panic:defrag", "3", "3", "tag:panic:defrag", [7]]"#
+    );
+    assert_eq!(
+        reply(&mut con, &["RMTEST.TGET", "empty"]),
+        r#"["", "0", "0", "tag:", []]"#
     );
     assert!(server.alive(), "{}: the server died", kind.name);
     println!(
