@@ -33,6 +33,12 @@
 //! found before the first allocation, so `dealloc` and `realloc` always take the path `alloc`
 //! took.
 //!
+//! Active defragmentation ([`crate::Defrag`]) moves a block with `RedisModule_DefragAlloc`,
+//! which copies it into a fresh block of the same size class: the same alignment argument
+//! holds for the copy, so only blocks served directly (align ≤ 8, or 16 where the size
+//! classes align it) are offered; over-allocated ones are not the server's block start and
+//! are never offered.
+//!
 //! Before the server has handed the module its API (during the first instants of
 //! `RedisModule_OnLoad`), allocations go to the system allocator; the SDK keeps nothing
 //! allocated then alive past that point, so no pointer is freed by the other allocator.
@@ -91,6 +97,56 @@ pub(crate) unsafe fn check_size_classes() {
         unsafe { core_api!(Free)(block) };
     }
     SIXTEEN_BY_SIZE.store(aligned, Ordering::Relaxed);
+}
+
+/// Set the first time the over-aligned path runs. Only a `ServerAllocator` that is the
+/// module's global allocator runs it, so [`is_global`] can learn with one probe allocation
+/// whether Rust's heap blocks are server blocks (a cold path: no cost to ordinary allocations).
+static OVERALIGNED_SERVED: AtomicBool = AtomicBool::new(false);
+
+/// Whether the module's global allocator is [`ServerAllocator`] (the module wrote
+/// [`crate::server_allocator!`]) and serves from the server now: only then is every `Box` and
+/// `Vec` buffer a server block that `RedisModule_DefragAlloc` may move. Probed once, after
+/// the API is loaded.
+pub(crate) fn is_global() -> bool {
+    static ANSWER: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if !crate::api::is_loaded() {
+        return false;
+    }
+    *ANSWER.get_or_init(|| {
+        if OVERALIGNED_SERVED.load(Ordering::Relaxed) {
+            return true;
+        }
+        // An alignment no server block has: ServerAllocator takes the over-aligned path.
+        let layout = Layout::from_size_align(1, 4096).expect("a valid layout");
+        // SAFETY: a non-zero-sized layout; the block (if any) is freed at once with it.
+        // black_box keeps the pair from being optimised away.
+        unsafe {
+            let block = std::hint::black_box(std::alloc::alloc(layout));
+            if !block.is_null() {
+                std::alloc::dealloc(block, layout);
+            }
+        }
+        OVERALIGNED_SERVED.load(Ordering::Relaxed)
+    })
+}
+
+/// Whether a heap block of a type with alignment `align` is a server block itself (so
+/// `RedisModule_DefragAlloc` may move it), rather than an over-allocated one whose address is
+/// an offset into the server's block.
+#[inline]
+pub(crate) fn serves_directly(align: usize) -> bool {
+    align <= direct_align()
+}
+
+/// Checks a block the server moved for a type aligned to `align` (served directly): the new
+/// block is of the old one's size class, so aligned as a fresh one (see the module docs); a
+/// server that breaks that rule stops the process, as in `alloc`.
+#[inline]
+pub(crate) fn check_moved(block: *mut u8, align: usize) {
+    if align == 16 && block as usize % 16 != 0 {
+        misaligned_block();
+    }
 }
 
 /// Stops the process when the server handed out a block its size class should have aligned:
@@ -194,6 +250,9 @@ unsafe impl GlobalAlloc for ServerAllocator {
 /// # Safety
 /// The API is loaded; `layout.align() > direct_align()` (so at least 16).
 unsafe fn alloc_overaligned(layout: Layout) -> *mut u8 {
+    if !OVERALIGNED_SERVED.load(Ordering::Relaxed) {
+        OVERALIGNED_SERVED.store(true, Ordering::Relaxed);
+    }
     let Some(total) = layout.size().checked_add(layout.align()) else {
         return std::ptr::null_mut();
     };

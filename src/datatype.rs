@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 
 use crate::boundary::datatype as callbacks;
 use crate::ctx::Ctx;
+use crate::defrag::{Defrag, DefragStatus};
 use crate::key::{Key, KeyType};
 use crate::rdb::{RdbReader, RdbWriter};
 use crate::string::{RStr, RString};
@@ -39,6 +40,7 @@ use crate::{Error, Result};
 /// | `copy` | `COPY` | `None`: `ERR module key failed to copy` | same as `None` |
 /// | `free_effort` | `UNLINK`, lazy free | `1`: freed at once | `1` |
 /// | `unlink` | key removed from the keyspace | nothing | nothing |
+/// | `defrag` | active defragmentation (`activedefrag yes`) | moves nothing inside (the SDK still moves the value's own box) | `Done`: the pass goes on with the next key |
 /// | `aux_save`/`aux_load` | module-global data in the RDB, if [`DataType::AUX`] says so | nothing / `Err` | as `rdb_save` / load error |
 /// | `Drop` | free | — | logged; the rest of the value leaks |
 ///
@@ -222,6 +224,26 @@ pub trait DataType: Sized + Send + 'static {
     /// Called on the main thread when the key is removed from the keyspace (before the value
     /// is freed, possibly on another thread).
     fn unlink(&self) {}
+
+    /// Moves the value's heap blocks to where the allocator wants them, during active
+    /// defragmentation: offer each `Box`, `Vec` and `String` the value owns to the
+    /// [`Defrag`] handle (which rewrites the owner in place when the server moves the block),
+    /// depth first, checking [`Defrag::should_stop`] every few dozen blocks in incremental
+    /// mode. The SDK has already moved the value's own box (the `T` itself) when this runs.
+    ///
+    /// The server picks the mode by [`DataType::free_effort`]: up to its
+    /// `active-defrag-max-scan-fields` (1000) the whole value in one call; above it, calls with
+    /// a time budget and a cursor ([`Defrag`] explains both). So a type with big values
+    /// should return an effort that grows with its block count, and pause when told to.
+    ///
+    /// Nothing moves unless the module uses the server's allocator
+    /// ([`crate::server_allocator!`]); without it the SDK does not register the callback.
+    /// The default visits nothing: only the box moves. Runs on the main thread, between
+    /// commands (no [`ValueRef`] or [`ValueMut`] of the value is alive).
+    fn defrag(&mut self, defrag: &mut Defrag<'_>) -> DefragStatus {
+        let _ = defrag;
+        DefragStatus::Done
+    }
 
     /// Writes module-global data into the RDB, before or after the keys ([`DataType::AUX`]).
     /// Such an RDB needs the module to load.

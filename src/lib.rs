@@ -160,6 +160,7 @@ pub mod cluster;
 pub mod config;
 mod ctx;
 mod datatype;
+mod defrag;
 mod error;
 pub mod events;
 mod every;
@@ -186,6 +187,7 @@ pub use call::{
 pub use config::{BoolConfig, EnumConfig, NumericConfig, StringConfig};
 pub use ctx::{ClientInfo, Ctx, LogLevel, Postponed};
 pub use datatype::{AofWriter, AuxTriggers, AuxWhen, DataType, Digest};
+pub use defrag::{Defrag, DefragStatus};
 pub use error::{Error, Result, WRONGTYPE_MESSAGE};
 pub use events::NotifyFlags;
 pub use every::{Every, EveryFn};

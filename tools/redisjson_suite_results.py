@@ -63,6 +63,8 @@ def main():
             print("        " + (message if len(message) < 200 else message[:200] + "..."))
     for name in sorted(set(listed) - set(failing)):
         state = status.get(name, "not run")
+        if state == "SKIP":
+            continue  # e.g. a defrag test on a server without active defrag
         print(f"note: {name} is listed as a difference but {state}: update the list")
     print(
         f"redisjson suite: {len(status)} tests, {passed} passed, {len(failing)} failed "

@@ -11,12 +11,19 @@ use std::ptr::{self, NonNull};
 use super::panic_message;
 use crate::ctx::{LogLevel, log_raw};
 use crate::datatype::{AofWriter, AuxWhen, DataType, Digest};
+use crate::defrag::{Defrag, DefragStatus};
 use crate::rdb::{RdbReader, RdbWriter};
 use crate::string::RStr;
-use crate::sys::{self, RedisModuleDigest, RedisModuleIO, RedisModuleString};
+use crate::sys::{self, RedisModuleDefragCtx, RedisModuleDigest, RedisModuleIO, RedisModuleString};
 
 /// The method table for `T`, every callback set except the aux pair, which is set only when
-/// `T::AUX` asks for it (aux data in an RDB needs the module to load it).
+/// `T::AUX` asks for it (aux data in an RDB needs the module to load it), and `defrag`, set
+/// only where blocks can move ([`defrag_supported`]).
+///
+/// `defrag` is registered for every type, not only those that implement
+/// [`DataType::defrag`]: a trait cannot tell whether a default method was overridden, an opt-in
+/// flag next to the method would be one more thing to forget, and the SDK moves each value's
+/// own box even with the default method (the server moves only its wrapper around it).
 pub(crate) fn methods<T: DataType>() -> sys::RedisModuleTypeMethods {
     let aux = !T::AUX.is_empty();
     sys::RedisModuleTypeMethods {
@@ -33,6 +40,11 @@ pub(crate) fn methods<T: DataType>() -> sys::RedisModuleTypeMethods {
         free_effort: Some(free_effort::<T>),
         unlink: Some(unlink::<T>),
         copy: Some(copy::<T>),
+        defrag: if defrag_supported() {
+            Some(defrag::<T>)
+        } else {
+            None
+        },
         ..Default::default()
     }
 }
@@ -337,5 +349,66 @@ unsafe extern "C" fn aux_load<T: DataType>(
             }
         },
         || sys::REDISMODULE_ERR,
+    )
+}
+
+/// Whether values can be defragmented: the server has `RedisModule_DefragAlloc` and the
+/// module's heap blocks are the server's (its global allocator is [`crate::alloc`]'s); a
+/// module on the system allocator has no block the server could move.
+fn defrag_supported() -> bool {
+    crate::api::available("DefragAlloc") && crate::alloc::is_global()
+}
+
+/// # Safety
+/// Called by the server only, on the main thread between commands, with a live defrag context
+/// and the address of the server's pointer to a value this SDK created for `T`.
+///
+/// `_key` is not used: the servers pass their internal key string there, not a
+/// `RedisModuleString` (Redis 7.x hands over the `sds`), so reading it would be wrong.
+unsafe extern "C" fn defrag<T: DataType>(
+    ctx: *mut RedisModuleDefragCtx,
+    _key: *mut RedisModuleString,
+    value: *mut *mut c_void,
+) -> c_int {
+    let Some(ctx) = NonNull::new(ctx) else {
+        return 0;
+    };
+    let Some(slot) = NonNull::new(value) else {
+        return 0;
+    };
+    // A live view holds the value's address; moving it would leave the view dangling. None
+    // can be alive here (views end with their command), so this only guards the impossible.
+    if crate::view::live() != 0 {
+        return 0;
+    }
+    run::<T, _>(
+        "defrag",
+        || {
+            // SAFETY: the live defrag context; `defrag_supported` held at registration, so
+            // the global allocator is the server's.
+            let mut defrag = unsafe { Defrag::from_raw(ctx) };
+            // SAFETY: the slot holds the server's pointer to the value, ours to move now.
+            let old = unsafe { slot.as_ptr().read() }.cast::<T>();
+            if old.is_null() {
+                return 0; // never stored by the SDK (it stores only boxes), but cheap to refuse
+            }
+            // SAFETY: `old` is our `Box<T>`, rebuilt without dropping it, offered to the
+            // server, and the slot updated before any other code runs, so the server never
+            // keeps a freed address even if `T::defrag` panics later. Nothing else refers to
+            // the value during the callback (main thread, no command running, no view).
+            let value = unsafe {
+                let mut boxed = std::mem::ManuallyDrop::new(Box::from_raw(old));
+                defrag.boxed(&mut boxed);
+                let raw = Box::into_raw(std::mem::ManuallyDrop::into_inner(boxed));
+                slot.as_ptr().write(raw.cast());
+                &mut *raw
+            };
+            match value.defrag(&mut defrag) {
+                DefragStatus::Done => 0,
+                // A cursor the server refuses (one-shot mode) ends the pass for this value.
+                DefragStatus::Paused(cursor) => c_int::from(defrag.set_cursor(cursor)),
+            }
+        },
+        || 0,
     )
 }

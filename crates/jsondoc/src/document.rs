@@ -385,6 +385,29 @@ impl Document {
         allocation_size(std::mem::size_of::<Document>()) + self.root.heap_bytes()
     }
 
+    /// How many heap blocks the document owns besides itself: 1 for a blob document, one
+    /// per blob, key and container buffer for an expanded one; counting stops just past
+    /// `at_most` (it walks the expanded nodes: O(min(nodes, at_most))). A measure of the work
+    /// to free or defragment it (the data type's `free_effort`).
+    pub fn heap_blocks(&self, at_most: usize) -> usize {
+        crate::relocate::blocks(&self.root, at_most)
+    }
+
+    /// Offers every heap block of the document to `relocator` (depth first: a container's
+    /// buffer, then each child; an object member's key before its value), starting at
+    /// `from`. Returns `None` when it reached the end, or where to go on when
+    /// [`Relocate::should_pause`](crate::Relocate::should_pause) said pause (asked every
+    /// [`RELOCATE_BATCH`](crate::RELOCATE_BATCH) blocks, never before the first batch is
+    /// done, so each call makes progress). Only addresses change: the document is equal
+    /// before and after.
+    pub fn relocate<R: crate::Relocate>(
+        &mut self,
+        from: &crate::RelocatePosition,
+        relocator: &mut R,
+    ) -> Option<crate::RelocatePosition> {
+        crate::relocate::relocate(&mut self.root, from, relocator)
+    }
+
     /// Is the root an expanded node (rather than one text blob)?
     pub fn is_expanded(&self) -> bool {
         !matches!(self.root, Node::Blob(_))

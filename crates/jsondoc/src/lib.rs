@@ -138,6 +138,7 @@ mod error;
 mod location;
 mod node;
 pub mod path;
+mod relocate;
 mod text;
 mod value;
 
@@ -145,6 +146,7 @@ pub use document::{Document, MAX_DEPTH, MAX_TRUSTED_DEPTH, NumOp, apply_num_op, 
 pub use error::JsonError;
 pub use location::{Location, Segment};
 pub use node::{COLLAPSE_BYTES, COLLAPSE_MAX_CHILDREN, EXPAND_BYTES};
+pub use relocate::{RELOCATE_BATCH, Relocate, RelocatePosition};
 pub use text::{PrettyFormat, format_number};
 pub use value::{JsonType, ValueRef};
 
