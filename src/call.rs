@@ -506,6 +506,7 @@ impl<'a> Ctx<'a> {
         // SAFETY: live context and a live reply; the server copies its protocol text.
         let status = unsafe { core_api!(ReplyWithCallReply)(self.as_ptr(), reply.as_ptr()) };
         if status == sys::REDISMODULE_OK {
+            self.mark_replied();
             Ok(())
         } else {
             Err(Error::err("the server could not forward the reply"))

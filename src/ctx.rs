@@ -1,8 +1,10 @@
 //! The context of one command call: replies, replication, logging and opening keys.
 
+use std::cell::Cell;
 use std::ffi::{CStr, CString, c_char, c_int, c_long};
 use std::marker::PhantomData;
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 use crate::key::{Key, OpenKeys, OpenMode};
 use crate::string::RStr;
@@ -48,6 +50,9 @@ pub struct Ctx<'a> {
     views_at_entry: usize,
     /// The key handles open in this callback (see [`Key`]).
     open_keys: OpenKeys,
+    /// Whether anything was replied: the boundary then never sends a second reply for an `Err`
+    /// or a panic (one byte store per reply call).
+    replied: Cell<bool>,
     // Tied to the callback ('a may only shrink) and neither Send nor Sync.
     _callback: PhantomData<(&'a RedisModuleCtx, *mut u8)>,
 }
@@ -102,6 +107,7 @@ impl<'a> Ctx<'a> {
             raw,
             views_at_entry: view::live(),
             open_keys: OpenKeys::new(),
+            replied: Cell::new(false),
             _callback: PhantomData,
         }
     }
@@ -109,6 +115,18 @@ impl<'a> Ctx<'a> {
     #[inline(always)]
     pub(crate) fn open_keys(&self) -> &OpenKeys {
         &self.open_keys
+    }
+
+    /// Records a reply sent by a method outside this file.
+    #[inline(always)]
+    pub(crate) fn mark_replied(&self) {
+        self.replied.set(true);
+    }
+
+    /// Whether this callback has replied anything yet.
+    #[inline(always)]
+    pub(crate) fn has_replied(&self) -> bool {
+        self.replied.get()
     }
 
     /// The C context, for calls into [`crate::sys`] the SDK does not wrap.
@@ -143,6 +161,7 @@ impl<'a> Ctx<'a> {
     /// spaces, so the protocol stays intact.
     #[inline]
     pub fn reply_simple(&self, text: &CStr) {
+        self.replied.set(true);
         if text.to_bytes().contains(&b'\r') || text.to_bytes().contains(&b'\n') {
             let fixed: Vec<u8> = text
                 .to_bytes()
@@ -161,6 +180,7 @@ impl<'a> Ctx<'a> {
     /// An error reply from an [`Error`] (`ERR ...`, `WRONGTYPE ...`). Commands usually return
     /// `Err(..)` instead and let the boundary reply; this is for errors inside an aggregate.
     pub fn reply_error(&self, error: &Error) {
+        self.replied.set(true);
         if *error == Error::WrongArity {
             // SAFETY: live context; the server writes its own arity message for this command.
             unsafe { core_api!(WrongArity)(self.as_ptr()) };
@@ -182,6 +202,7 @@ impl<'a> Ctx<'a> {
     /// An integer (`:n`).
     #[inline(always)]
     pub fn reply_integer(&self, value: i64) {
+        self.replied.set(true);
         // SAFETY: live context.
         unsafe { core_api!(ReplyWithLongLong)(self.as_ptr(), value) };
     }
@@ -189,6 +210,7 @@ impl<'a> Ctx<'a> {
     /// A double: RESP3 double, or a bulk string on RESP2.
     #[inline(always)]
     pub fn reply_double(&self, value: f64) {
+        self.replied.set(true);
         // SAFETY: live context.
         unsafe { core_api!(ReplyWithDouble)(self.as_ptr(), value) };
     }
@@ -196,6 +218,7 @@ impl<'a> Ctx<'a> {
     /// A boolean: RESP3 boolean, or the integer 1/0 on RESP2.
     #[inline(always)]
     pub fn reply_bool(&self, value: bool) {
+        self.replied.set(true);
         // SAFETY: live context.
         unsafe { core_api!(ReplyWithBool)(self.as_ptr(), c_int::from(value)) };
     }
@@ -203,6 +226,7 @@ impl<'a> Ctx<'a> {
     /// A bulk string with these bytes (binary-safe).
     #[inline(always)]
     pub fn reply_bulk(&self, bytes: &[u8]) {
+        self.replied.set(true);
         // SAFETY: live context; the buffer is valid for its length and copied.
         unsafe {
             core_api!(ReplyWithStringBuffer)(
@@ -216,6 +240,7 @@ impl<'a> Ctx<'a> {
     /// A bulk string holding a Redis string, without copying it first.
     #[inline(always)]
     pub fn reply_string(&self, string: &RStr) {
+        self.replied.set(true);
         // SAFETY: live context and live string.
         unsafe { core_api!(ReplyWithString)(self.as_ptr(), string.as_ptr()) };
     }
@@ -227,6 +252,7 @@ impl<'a> Ctx<'a> {
             .ok()
             .filter(|f| f.as_bytes().len() == 3)
             .ok_or_else(|| Error::err("verbatim format must be three characters"))?;
+        self.replied.set(true);
         // SAFETY: live context; buffers valid for their lengths and copied.
         unsafe {
             core_api!(ReplyWithVerbatimStringType)(
@@ -248,6 +274,7 @@ impl<'a> Ctx<'a> {
         if !valid {
             return Err(Error::err("big number must be a decimal integer"));
         }
+        self.replied.set(true);
         // SAFETY: live context; the buffer is valid for its length and copied.
         unsafe {
             core_api!(ReplyWithBigNumber)(
@@ -262,6 +289,7 @@ impl<'a> Ctx<'a> {
     /// The null reply (`$-1` on RESP2, `_` on RESP3).
     #[inline(always)]
     pub fn reply_null(&self) {
+        self.replied.set(true);
         // SAFETY: live context.
         unsafe { core_api!(ReplyWithNull)(self.as_ptr()) };
     }
@@ -269,6 +297,7 @@ impl<'a> Ctx<'a> {
     /// An array of `len` elements; the next `len` replies are its elements.
     #[inline(always)]
     pub fn reply_array(&self, len: usize) {
+        self.replied.set(true);
         // SAFETY: live context.
         unsafe { core_api!(ReplyWithArray)(self.as_ptr(), to_len(len)) };
     }
@@ -276,6 +305,7 @@ impl<'a> Ctx<'a> {
     /// A map of `len` key/value pairs (`2 * len` replies follow); a flat array on RESP2.
     #[inline(always)]
     pub fn reply_map(&self, len: usize) {
+        self.replied.set(true);
         // SAFETY: live context.
         unsafe { core_api!(ReplyWithMap)(self.as_ptr(), to_len(len)) };
     }
@@ -283,6 +313,7 @@ impl<'a> Ctx<'a> {
     /// A set of `len` elements; an array on RESP2.
     #[inline(always)]
     pub fn reply_set(&self, len: usize) {
+        self.replied.set(true);
         // SAFETY: live context.
         unsafe { core_api!(ReplyWithSet)(self.as_ptr(), to_len(len)) };
     }
@@ -290,6 +321,7 @@ impl<'a> Ctx<'a> {
     /// An array whose length is set later with [`Ctx::set_postponed_len`].
     #[inline]
     pub fn reply_postponed_array(&self) -> Postponed {
+        self.replied.set(true);
         // SAFETY: live context.
         unsafe { core_api!(ReplyWithArray)(self.as_ptr(), POSTPONED) };
         Postponed {
@@ -300,6 +332,7 @@ impl<'a> Ctx<'a> {
     /// A map whose pair count is set later with [`Ctx::set_postponed_len`].
     #[inline]
     pub fn reply_postponed_map(&self) -> Postponed {
+        self.replied.set(true);
         // SAFETY: live context.
         unsafe { core_api!(ReplyWithMap)(self.as_ptr(), POSTPONED) };
         Postponed {
@@ -310,6 +343,7 @@ impl<'a> Ctx<'a> {
     /// A set whose length is set later with [`Ctx::set_postponed_len`].
     #[inline]
     pub fn reply_postponed_set(&self) -> Postponed {
+        self.replied.set(true);
         // SAFETY: live context.
         unsafe { core_api!(ReplyWithSet)(self.as_ptr(), POSTPONED) };
         Postponed {
@@ -493,9 +527,32 @@ impl ClientInfo {
     }
 }
 
-/// Logs through the server with or without a context (a NULL context logs as the module
-/// "module").
+/// A detached context of the loaded module, for log lines of callbacks the server gives no
+/// context (timers, data-type callbacks…): the server then names the module in them, where a
+/// NULL context shows `<module>`. Made once the module is registered.
+static LOG_CONTEXT: AtomicPtr<RedisModuleCtx> = AtomicPtr::new(std::ptr::null_mut());
+
+/// Records a context to log through when none is given (see [`LOG_CONTEXT`]).
+///
+/// # Safety
+/// `ctx` must be the live load context of the module, after `RedisModule_Init`.
+pub(crate) unsafe fn set_log_context(ctx: *mut RedisModuleCtx) {
+    if LOG_CONTEXT.load(Ordering::Acquire).is_null() {
+        // SAFETY: as the caller guarantees; a detached context lives until freed, which we
+        // never do (one per loaded module, logging only).
+        let detached = unsafe { core_api!(GetDetachedThreadSafeContext)(ctx) };
+        LOG_CONTEXT.store(detached, Ordering::Release);
+    }
+}
+
+/// Logs through the server with or without a context (without one, through the module's
+/// detached log context, or as `<module>` before the module is registered).
 pub(crate) fn log_raw(ctx: *mut RedisModuleCtx, level: LogLevel, message: &str) {
+    let ctx = if ctx.is_null() {
+        LOG_CONTEXT.load(Ordering::Acquire)
+    } else {
+        ctx
+    };
     let mut bytes = message.as_bytes().to_vec();
     bytes.retain(|&b| b != 0);
     let message = CString::new(bytes).expect("NUL bytes were removed");

@@ -517,7 +517,7 @@ fn a_failing_timer_callback_is_logged_and_the_server_goes_on() {
         wait_for("both timers", || stats(&mut con) == "[0, 2, 2]");
         let log = server.log();
         assert!(
-            log.contains("timer callback panicked: timer boom tracked"),
+            log.contains("<rmtest> timer callback panicked: timer boom tracked (at "),
             "{}",
             kind.name
         );

@@ -20,13 +20,38 @@ fn a_panic_becomes_an_error_reply_and_the_server_keeps_serving() {
         }
         assert_eq!(reply(&mut con, &["ping"]), "+PONG");
         assert!(server.alive(), "{} died", kind.name);
+        // The log line names the module and where the panic happened.
+        let log = server.log();
         assert!(
-            server
-                .log()
-                .contains("command 'rmtest.panic' panicked: boom"),
-            "{}",
+            log.contains(
+                "<rmtest> command 'rmtest.panic' panicked: boom (at tests/fixture/src/core.rs:"
+            ),
+            "{}: {log}",
             kind.name
         );
+    }
+}
+
+/// One reply per command: an `Err` or a panic after the command replied is logged, not sent
+/// (a second reply would answer the client's next command).
+#[test]
+fn an_error_after_the_reply_is_logged_not_sent() {
+    for kind in servers() {
+        let n = &kind.name;
+        let server = Server::start(&kind, &["rmtest"], &[]);
+        let mut con = server.connection();
+        for mode in ["fail", "panic"] {
+            assert_eq!(reply(&mut con, &["rmtest.reply-then", mode]), "+OK", "{n}");
+            assert_eq!(reply(&mut con, &["ping"]), "+PONG", "{mode} on {n}");
+            assert_eq!(reply(&mut con, &["echo", "x"]), "\"x\"", "{mode} on {n}");
+        }
+        let log = server.log();
+        for line in [
+            "command 'rmtest.reply-then' failed after replying (no error sent): ERR late failure",
+            "command 'rmtest.reply-then' panicked after replying (no error sent): late boom (at ",
+        ] {
+            assert!(log.contains(line), "{n}: {line} not in {log}");
+        }
     }
 }
 

@@ -4,7 +4,7 @@ use std::ffi::{c_int, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::NonNull;
 
-use super::{conjure, guard, reply_panic};
+use super::{answer, conjure, guard};
 use crate::blocked::{BlockedReplyFn, BlockedTimeoutFn, NO_RESULT};
 use crate::ctx::Ctx;
 use crate::string::RStr;
@@ -94,9 +94,5 @@ unsafe fn args<'a>(argv: *mut *mut RedisModuleString, argc: c_int) -> &'a [&'a R
 /// Replies an action's outcome as a command's would be: `Err` as its error line, a panic as
 /// `ERR panic: <message>` plus a warning naming the command and the callback.
 fn finish(ctx: &Ctx<'_>, args: &[&RStr], what: &str, outcome: std::thread::Result<Result<()>>) {
-    match outcome {
-        Ok(Ok(())) => {}
-        Ok(Err(error)) => ctx.reply_error(&error),
-        Err(payload) => reply_panic(ctx, args, &format!("{what} of"), payload),
-    }
+    answer(ctx, args, &format!("{what} of"), outcome);
 }

@@ -4,7 +4,7 @@ use std::ffi::c_int;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::NonNull;
 
-use super::{conjure, reply_panic};
+use super::{answer, conjure};
 use crate::Result;
 use crate::ctx::Ctx;
 use crate::string::RStr;
@@ -40,10 +40,9 @@ pub(crate) unsafe extern "C" fn command<F: CommandFn>(
     // of a non-NULL `RedisModuleString *`, so the vector is borrowed as it is.
     let args: &[&RStr] = unsafe { crate::api::c_array(argv.cast::<&RStr>(), argc.max(0) as usize) };
     let action = conjure::<F>();
-    match catch_unwind(AssertUnwindSafe(|| action(&ctx, args))) {
-        Ok(Ok(())) => {}
-        Ok(Err(error)) => ctx.reply_error(&error),
-        Err(payload) => reply_panic(&ctx, args, "command", payload),
+    let outcome = catch_unwind(AssertUnwindSafe(|| action(&ctx, args)));
+    if !matches!(outcome, Ok(Ok(()))) {
+        answer(&ctx, args, "command", outcome);
     }
     sys::REDISMODULE_OK
 }

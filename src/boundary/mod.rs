@@ -117,14 +117,42 @@ pub(crate) fn guard<R>(what: &str, fallback: R, body: impl FnOnce() -> R) -> R {
         Ok(value) => value,
         Err(payload) => {
             let message = panic_message(&*payload);
+            let at = panic_location();
             log_raw(
                 std::ptr::null_mut(),
                 LogLevel::Warning,
-                &format!("{what} panicked: {message}"),
+                &format!("{what} panicked: {message}{at}"),
             );
             let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
             fallback
         }
+    }
+}
+
+/// Answers a client for an action's outcome: an `Err` as its error reply, a panic as
+/// `ERR panic: <message>` and a warning naming the command and `what` ran — unless the action
+/// replied already: then the error is only logged, as a second reply would be read as the
+/// answer to the client's next command.
+pub(crate) fn answer(
+    ctx: &Ctx<'_>,
+    args: &[&RStr],
+    what: &str,
+    outcome: std::thread::Result<Result<()>>,
+) {
+    match outcome {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) if ctx.has_replied() => {
+            let command = args
+                .first()
+                .map(|name| name.to_string())
+                .unwrap_or_default();
+            ctx.log(
+                LogLevel::Warning,
+                &format!("{what} '{command}' failed after replying (no error sent): {error}"),
+            );
+        }
+        Ok(Err(error)) => ctx.reply_error(&error),
+        Err(payload) => reply_panic(ctx, args, what, payload),
     }
 }
 
@@ -138,13 +166,53 @@ pub(crate) fn reply_panic(ctx: &Ctx<'_>, args: &[&RStr], what: &str, payload: Bo
         .first()
         .map(|name| name.to_string())
         .unwrap_or_default();
-    ctx.log(
-        LogLevel::Warning,
-        &format!("{what} '{command}' panicked: {message}"),
-    );
-    ctx.reply_error(&Error::Panic(message));
+    let at = panic_location();
+    if ctx.has_replied() {
+        // A second reply would be read as the answer to the client's next command.
+        ctx.log(
+            LogLevel::Warning,
+            &format!("{what} '{command}' panicked after replying (no error sent): {message}{at}"),
+        );
+    } else {
+        ctx.log(
+            LogLevel::Warning,
+            &format!("{what} '{command}' panicked: {message}{at}"),
+        );
+        ctx.reply_error(&Error::Panic(message));
+    }
     // Dropping a payload can itself panic; keep that inside Rust, too.
     let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
+}
+
+thread_local! {
+    /// Where the last panic on this thread happened (`file:line`), recorded by the hook.
+    static PANIC_LOCATION: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Records each panic's location for the log line the boundary writes, then runs the hook that
+/// was there (Rust's prints to the server's stderr). Installed once per module library.
+fn install_panic_hook() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if let Some(location) = info.location() {
+                let at = format!("{}:{}", location.file(), location.line());
+                let _ = PANIC_LOCATION.try_with(|slot| slot.replace(Some(at)));
+            }
+            previous(info);
+        }));
+    });
+}
+
+/// The location of the panic just caught on this thread, as ` (at file:line)`, or nothing.
+pub(crate) fn panic_location() -> String {
+    PANIC_LOCATION
+        .try_with(|slot| slot.take())
+        .ok()
+        .flatten()
+        .map(|at| format!(" (at {at})"))
+        .unwrap_or_default()
 }
 
 /// The text of a panic payload (`panic!("...")` carries a `&str` or a `String`).
@@ -196,9 +264,14 @@ pub unsafe fn on_load(
     let ctx = unsafe { Ctx::from_raw(ctx) };
     // SAFETY: `argv` holds `argc` live module arguments for this call.
     let args: &[&RStr] = unsafe { crate::api::c_array(argv.cast::<&RStr>(), argc.max(0) as usize) };
+    install_panic_hook();
     let outcome = catch_unwind(AssertUnwindSafe(|| define().register(&ctx, args)));
     let error = match outcome {
-        Ok(Ok(())) => return sys::REDISMODULE_OK,
+        Ok(Ok(())) => {
+            // SAFETY: the live load context; the module is registered (RedisModule_Init ran).
+            unsafe { crate::ctx::set_log_context(ctx.as_ptr()) };
+            return sys::REDISMODULE_OK;
+        }
         Ok(Err(error)) => error,
         Err(payload) => Error::Panic(panic_message(&*payload)),
     };

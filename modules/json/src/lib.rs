@@ -427,18 +427,22 @@ fn json_set(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
     if let ExpiryChange::At(at) = change {
         key.set_abs_expire(Some(at))?;
     }
-    notify(ctx, "json.set", name)?;
+    // Replicated first, so nothing that fails after the write leaves it unreplicated.
     match (change, path_arg) {
         (ExpiryChange::At(at), Some(path_arg)) => {
-            // As SET: "expire" after the write's event, and a relative time replicated as the
-            // absolute one, so replicas and the AOF expire the key at the same instant. NX/XX
-            // are left out (this write happened; the replica's copy is the same) as SET does.
-            ctx.notify_keyspace_event(NotifyFlags::GENERIC, "expire", name)?;
+            // As SET: a relative time replicated as the absolute one, so replicas and the AOF
+            // expire the key at the same instant. NX/XX are left out (this write happened; the
+            // replica's copy is the same) as SET does.
             let pxat = RString::from_bytes(b"PXAT");
             let at = RString::from_bytes(at.to_string().as_bytes());
             ctx.replicate("JSON.SET", &[name, path_arg, value_arg, &pxat, &at])?;
         }
         _ => ctx.replicate_verbatim(),
+    }
+    notify(ctx, "json.set", name)?;
+    if let ExpiryChange::At(_) = change {
+        // As SET: "expire" after the write's event.
+        ctx.notify_keyspace_event(NotifyFlags::GENERIC, "expire", name)?;
     }
     // Last: an error above is then the only reply.
     ctx.reply_ok();
@@ -870,11 +874,11 @@ fn json_del(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
             1
         }
     };
-    ctx.reply_integer(deleted as i64);
     if deleted > 0 {
-        notify(ctx, "json.del", name)?;
         ctx.replicate_verbatim();
+        notify(ctx, "json.del", name)?;
     }
+    ctx.reply_integer(deleted as i64);
     Ok(())
 }
 
@@ -1079,8 +1083,8 @@ fn edit_matches_if<R>(
     };
     drop(json);
     if results.iter().flatten().any(changed) {
-        notify(ctx, event, name)?;
         ctx.replicate_verbatim();
+        notify(ctx, event, name)?;
     }
     Ok(results)
 }
@@ -1631,7 +1635,7 @@ fn json_mset(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
             Some(doc) => *changed |= set_at(doc, path, value, false, false)?,
         }
     }
-    let mut any = false;
+    let mut written = Vec::new();
     for (name, doc, changed) in work {
         let (Some(doc), true) = (doc, changed) else {
             continue;
@@ -1643,11 +1647,15 @@ fn json_mset(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
         } else {
             key.set_value(Json(doc))?;
         }
-        notify(ctx, "json.mset", name)?;
-        any = true;
+        written.push(name);
     }
-    if any {
+    // Replicated before anything that can fail, and the reply last: an error then is the
+    // only reply, and never leaves a write unreplicated.
+    if !written.is_empty() {
         ctx.replicate_verbatim();
+    }
+    for name in written {
+        notify(ctx, "json.mset", name)?;
     }
     ctx.reply_ok();
     Ok(())
@@ -1694,9 +1702,9 @@ fn json_merge(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
         }
     };
     if changed {
-        ctx.reply_ok();
-        notify(ctx, "json.merge", name)?;
         ctx.replicate_verbatim();
+        notify(ctx, "json.merge", name)?;
+        ctx.reply_ok();
     } else {
         ctx.reply_null();
     }
