@@ -1881,14 +1881,14 @@ fn module() -> Module {
             Command::new("json.set", json_set),
             WRITE,
             "RW UPDATE",
-            "JSON.SET key value | JSON.SET key path value [NX|XX] [EX s] [PX ms] [EXAT unix-s] [PXAT unix-ms] [KEEPTTL]",
+            "JSON.SET key value | JSON.SET key path value [NX | XX] [EX s | PX ms | EXAT unix-s | PXAT unix-ms | KEEPTTL]",
             "Sets a whole JSON document, or the value(s) at a path",
         ))
         .command(describe(
             Command::new("json.get", json_get),
             READ,
             "RO ACCESS",
-            "JSON.GET key [PRETTY] | JSON.GET key [INDENT s] [NEWLINE s] [SPACE s] [path ...]",
+            "JSON.GET key [PRETTY] | JSON.GET key [INDENT s] [NEWLINE s] [SPACE s] [path [path ...]]",
             "Returns a JSON document or the values at paths",
         ))
         .command(describe(
@@ -1896,7 +1896,7 @@ fn module() -> Module {
             // A write: it changes the key's expiry (GETEX's flags).
             "write",
             "RW ACCESS UPDATE",
-            "JSON.GETEX key [EX s] [PX ms] [EXAT unix-s] [PXAT unix-ms] [PERSIST] [INDENT s] [NEWLINE s] [SPACE s] [path ...]",
+            "JSON.GETEX key [EX s | PX ms | EXAT unix-s | PXAT unix-ms | PERSIST] [INDENT s] [NEWLINE s] [SPACE s] [path [path ...]]",
             "Returns the values at paths, like JSON.GET, and sets or removes the key's expiry",
         ))
         .command(describe(
@@ -2008,7 +2008,7 @@ fn module() -> Module {
             Command::new("json.arrpop", json_arrpop),
             "write",
             "RW ACCESS DELETE",
-            "JSON.ARRPOP key [FORMAT STRINGS|EXPAND1|EXPAND] [path [index]]",
+            "JSON.ARRPOP key [FORMAT <STRINGS | EXPAND1 | EXPAND>] [path [index]]",
             "Removes and returns an element of the array(s) at a path",
         ))
         .command(describe(
@@ -2142,3 +2142,12 @@ fn register_limits(ctx: &Ctx, _args: &[&RStr]) -> Result<()> {
 rm::module!(module);
 // Documents live on the heap: allocate through the server so they count in `used_memory`.
 rm::server_allocator!();
+
+#[cfg(test)]
+mod definition {
+    /// Usage lines and key flags as the load checks them (a bad one would refuse the load).
+    #[test]
+    fn is_valid() {
+        super::module().check().unwrap();
+    }
+}
