@@ -14,12 +14,14 @@
 //! | `[x ...]` | zero or more | `x` with `optional` and `multiple` |
 //! | `score member [score member ...]` | a repeated group | block `score_member`, `multiple` |
 //! | `GET pattern [GET pattern ...]` | token repeated too | `pattern`, `multiple_token` |
+//! | `<a \| b [a \| b ...]>`, `<a \| b> [a \| b ...]` | a repeated choice | `oneof`, `multiple` |
 //!
 //! A `...` that ends a bracket repeats the bracket's whole content; anywhere else it repeats
 //! the element just before it. A token takes the values that follow it up to the next token,
 //! optional bracket or end (Redis's `[COUNT count [ANY]]` is `count` with token `COUNT`, then
 //! `ANY`). Names of blocks and choices are made from their parts (`score_member`, `nx_xx`):
-//! only what a usage line shows can be read back from it.
+//! a choice or block a token introduces is named after the token (`TYPE <NORMAL | MASTER>` is
+//! `type`). Only what a usage line shows can be read back from it.
 //!
 //! A command with several forms (`CMD key value | CMD key path value [NX | XX]`: `|` at the
 //! top, each form may repeat the command's name) is documented as Redis documents `CLIENT
@@ -286,7 +288,10 @@ impl Parser<'_> {
                     let (alternatives, repeats) = self.alternatives_repeating(Some(close))?;
                     self.at += 1; // the closing bracket
                     let optional = open == '[';
-                    if repeats {
+                    let mut alternatives = alternatives;
+                    if !repeats && repeats_inside(&mut alternatives) {
+                        elements.push(Element::group(alternatives, optional, true));
+                    } else if repeats {
                         repeat_group(&mut elements, alternatives, optional)?;
                     } else {
                         elements.push(Element::group(alternatives, optional, false));
@@ -335,6 +340,28 @@ fn repeat_group(
     }
     elements.push(Element::group(alternatives, optional, true));
     Ok(())
+}
+
+/// `<a | b [a | b ...]>`, how Redis's docs write a repeated choice (`CLIENT KILL`'s filters):
+/// the repetition of all the alternatives ends the last one. Takes it out and says so.
+fn repeats_inside(alternatives: &mut [Vec<Element>]) -> bool {
+    let Some((last, others)) = alternatives.split_last_mut() else {
+        return false;
+    };
+    let Some((repeated, head)) = last.split_last() else {
+        return false;
+    };
+    let ElementKind::Group(repeats) = &repeated.kind else {
+        return false;
+    };
+    let same = repeated.multiple
+        && repeats.len() == others.len() + 1
+        && repeats[..others.len()] == *others
+        && repeats[others.len()] == head;
+    if same {
+        last.pop();
+    }
+    same
 }
 
 /// Several forms of the whole command: what they all start and end with, once, around a
@@ -434,6 +461,9 @@ fn convert_sequence(elements: &[Element]) -> Vec<Arg> {
             0 => token_arg(word),
             1 if values[0].token.is_none() => {
                 let mut value = values.remove(0);
+                if matches!(value.kind, ArgKind::OneOf(_) | ArgKind::Block(_)) {
+                    value.name = word.to_lowercase(); // `TYPE <NORMAL | MASTER>`: `type`
+                }
                 value.token = Some(word.clone());
                 value
             }
@@ -675,14 +705,16 @@ mod tests {
         let filters = "[ID client-id] | [TYPE <NORMAL | MASTER | SLAVE | REPLICA | PUBSUB>] | \
                        [USER username] | [SKIPME <YES | NO>]";
         let usage = format!("CLIENT <ip:port | <{filters}> [{filters} ...]>");
+        // As redis.io writes it: the repetition inside the choice it repeats.
+        let redis_io = format!("CLIENT <ip:port | <{filters} [{filters} ...]>>");
+        assert_eq!(docs("client", &usage), docs("client", &redis_io));
         assert_eq!(
             docs("client", &usage),
-            "ip:port_client-id_normal_master_slave_replica_pubsub_username_yes_no:oneof {\
-             ip:port:string, client-id_normal_master_slave_replica_pubsub_username_yes_no:\
-             oneof+ {client-id:string token=ID?, normal_master_slave_replica_pubsub:oneof \
+            "ip:port_client-id_type_username_skipme:oneof {ip:port:string, \
+             client-id_type_username_skipme:oneof+ {client-id:string token=ID?, type:oneof \
              token=TYPE? {normal:pure-token token=NORMAL, master:pure-token token=MASTER, \
              slave:pure-token token=SLAVE, replica:pure-token token=REPLICA, \
-             pubsub:pure-token token=PUBSUB}, username:string token=USER?, yes_no:oneof \
+             pubsub:pure-token token=PUBSUB}, username:string token=USER?, skipme:oneof \
              token=SKIPME? {yes:pure-token token=YES, no:pure-token token=NO}}}"
         );
     }

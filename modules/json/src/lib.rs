@@ -471,7 +471,7 @@ struct GetRequest<'a> {
 }
 
 impl<'a> GetRequest<'a> {
-    /// Reads `[INDENT s] [NEWLINE s] [SPACE s] [FORMAT f] [NOESCAPE] [path ...]`, options in
+    /// Reads `[INDENT indent] [NEWLINE newline] [SPACE space] [FORMAT f] [NOESCAPE] [path ...]`, options in
     /// any order and any case, the last of each winning. `extra` sees each argument first
     /// (with those after it) and answers how many it took as its own option, 0 if none.
     fn parse(
@@ -621,7 +621,7 @@ impl GetReply {
     }
 }
 
-/// `JSON.GET key [PRETTY]` or `JSON.GET key [INDENT s] [NEWLINE s] [SPACE s] [path ...]`.
+/// `JSON.GET key [PRETTY]` or `JSON.GET key [INDENT indent] [NEWLINE newline] [SPACE space] [path ...]`.
 fn json_get(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
     let [_, name, rest @ ..] = args else {
         return Err(Error::WrongArity);
@@ -1881,14 +1881,14 @@ fn module() -> Module {
             Command::new("json.set", json_set),
             WRITE,
             "RW UPDATE",
-            "JSON.SET key value | JSON.SET key path value [NX | XX] [EX s | PX ms | EXAT unix-s | PXAT unix-ms | KEEPTTL]",
+            "JSON.SET key value | JSON.SET key path value [NX | XX] [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | KEEPTTL]",
             "Sets a whole JSON document, or the value(s) at a path",
         ))
         .command(describe(
             Command::new("json.get", json_get),
             READ,
             "RO ACCESS",
-            "JSON.GET key [PRETTY] | JSON.GET key [INDENT s] [NEWLINE s] [SPACE s] [path [path ...]]",
+            "JSON.GET key [PRETTY] | JSON.GET key [INDENT indent] [NEWLINE newline] [SPACE space] [path [path ...]]",
             "Returns a JSON document or the values at paths",
         ))
         .command(describe(
@@ -1896,7 +1896,7 @@ fn module() -> Module {
             // A write: it changes the key's expiry (GETEX's flags).
             "write",
             "RW ACCESS UPDATE",
-            "JSON.GETEX key [EX s | PX ms | EXAT unix-s | PXAT unix-ms | PERSIST] [INDENT s] [NEWLINE s] [SPACE s] [path [path ...]]",
+            "JSON.GETEX key [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | PERSIST] [INDENT indent] [NEWLINE newline] [SPACE space] [path [path ...]]",
             "Returns the values at paths, like JSON.GET, and sets or removes the key's expiry",
         ))
         .command(describe(
