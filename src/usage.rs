@@ -253,26 +253,16 @@ impl Parser<'_> {
                 }
                 Lexeme::Ellipsis => {
                     self.at += 1;
-                    if close.is_some() && matches!(self.peek(), Some(Lexeme::Close(_))) {
-                        if elements.is_empty() {
-                            return error("`...` with nothing before it to repeat");
-                        }
-                        // `[x y ...]`: the bracket's whole content repeats.
-                        let Some(Lexeme::Close(c)) = self.peek().cloned() else {
-                            unreachable!()
-                        };
-                        if Some(c) != close {
-                            continue; // reported as a mismatched bracket
-                        }
-                        return done(elements, true);
+                    let Some(last) = elements.last_mut() else {
+                        return error("`...` with nothing before it to repeat");
+                    };
+                    if close.is_some_and(|close| self.peek() == Some(&Lexeme::Close(close))) {
+                        return done(elements, true); // `[x y ...]`: the whole content repeats
                     }
-                    match elements.last_mut() {
-                        None => return error("`...` with nothing before it to repeat"),
-                        Some(last) if last.multiple => {
-                            return error("`...` repeats an element that already repeats");
-                        }
-                        Some(last) => last.multiple = true,
+                    if last.multiple {
+                        return error("`...` repeats an element that already repeats");
                     }
+                    last.multiple = true;
                 }
                 Lexeme::Word(word) => {
                     self.at += 1;
@@ -285,10 +275,9 @@ impl Parser<'_> {
                 Lexeme::Open(open) => {
                     self.at += 1;
                     let close = if open == '[' { ']' } else { '>' };
-                    let (alternatives, repeats) = self.alternatives_repeating(Some(close))?;
+                    let (mut alternatives, repeats) = self.alternatives_repeating(Some(close))?;
                     self.at += 1; // the closing bracket
                     let optional = open == '[';
-                    let mut alternatives = alternatives;
                     if !repeats && repeats_inside(&mut alternatives) {
                         elements.push(Element::group(alternatives, optional, true));
                     } else if repeats {
@@ -316,7 +305,7 @@ fn repeat_group(
             ..element.clone()
         };
         let repeats_last = n == 1 && elements.last().map(once).as_ref() == Some(&content[0]);
-        if repeats_last || elements.len() >= n && elements[elements.len() - n..] == content[..] {
+        if repeats_last || (elements.len() >= n && elements[elements.len() - n..] == content[..]) {
             if n == 1 {
                 let last = elements.last_mut().expect("n == 1");
                 if last.multiple {
