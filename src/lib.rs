@@ -175,6 +175,7 @@ mod string;
 pub mod sys;
 mod thread;
 mod timer;
+mod usage;
 mod view;
 
 pub use acl::{KeyAccess, User};

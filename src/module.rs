@@ -7,6 +7,7 @@ use crate::boundary::{self, CommandFn, LoadFn, UnloadFn};
 use crate::ctx::{Ctx, LogLevel};
 use crate::string::RStr;
 use crate::sys::{self, RedisModuleCmdFunc, RedisModuleCommandArg, RedisModuleCommandInfo};
+use crate::usage::{self, Keys};
 use crate::{Error, Result};
 
 /// A module: its name, version, commands and an optional load hook.
@@ -75,6 +76,17 @@ impl Module {
         self
     }
 
+    /// Checks what can be checked without a server: each command's usage line and key flags.
+    /// The load checks them too and fails on the first problem; call this from a unit test
+    /// (`module().check().unwrap()`) to find them at `cargo test`.
+    pub fn check(&self) -> Result<()> {
+        for command in &self.commands {
+            command.parse_key_flags()?;
+            command.parse_usage()?;
+        }
+        Ok(())
+    }
+
     /// Registers everything with the server; called by the boundary during load.
     pub(crate) fn register(self, ctx: &Ctx<'_>, args: &[&RStr]) -> Result<()> {
         let name = c_string(self.name)?;
@@ -132,9 +144,19 @@ impl Command {
         }
     }
 
-    /// The usage line, e.g. `HGETSET key field value`: shown by `COMMAND DOCS` as the
-    /// command's arguments (lower-case words are values, `key` words are keys, upper-case words
-    /// are tokens, `[...]` is optional, `...` repeats, `A|B` is a choice).
+    /// The usage line in the grammar of Redis's command docs, e.g. `HGETSET key field value`
+    /// or `SET key value [NX | XX] [GET] [EX seconds | PX milliseconds | KEEPTTL]`: `COMMAND
+    /// DOCS` shows it as the command's arguments. Words with a lower-case letter are values
+    /// (`key`, `destkey`, `key2` are keys), other words are tokens (a token takes the values
+    /// right after it: `EX seconds`, `LIMIT offset count`), `[...]` is optional, `<...>` a
+    /// required group, `a | b` a choice (`|` binds loosest), `x [x ...]` one or more,
+    /// `[x ...]` zero or more; `CMD form | CMD other form` documents several forms of the
+    /// command. The grammar in full, and what a usage line cannot express: `src/usage.rs`.
+    ///
+    /// A line that cannot be read (an unbalanced bracket, an empty alternative, a `...` with
+    /// nothing to repeat, several keys where [`Command::keys`] declares one) fails the module's
+    /// load, with the command and the problem in the server's log. [`Module::check`] finds the
+    /// same problems in a unit test.
     pub fn usage(mut self, usage: &'static str) -> Command {
         self.usage = usage;
         self
@@ -194,6 +216,7 @@ impl Command {
         let name = c_string(self.name)?;
         let flags = c_string(self.flags)?;
         let key_flags = self.parse_key_flags()?;
+        let usage = self.parse_usage()?;
         let (first, last, step) = self.keys;
         // SAFETY: live load context; the server copies the strings.
         let status = unsafe {
@@ -213,7 +236,7 @@ impl Command {
                 self.name, self.flags
             )));
         }
-        if let Err(error) = self.set_info(ctx, &name, key_flags) {
+        if let Err(error) = self.set_info(ctx, &name, key_flags, &usage) {
             // Docs are a courtesy: a server without command info still runs the command.
             ctx.log(
                 LogLevel::Notice,
@@ -221,6 +244,22 @@ impl Command {
             );
         }
         Ok(())
+    }
+
+    /// The arguments of [`Command::usage`] (none without a usage line).
+    fn parse_usage(&self) -> Result<Vec<usage::Arg>> {
+        let (first, last, _) = self.keys;
+        let keys = match (first, last) {
+            (..=0, _) => Keys::None,
+            (first, last) if first == last => Keys::One,
+            _ => Keys::Many,
+        };
+        usage::parse(self.name, self.usage, keys).map_err(|problem| {
+            Error::err(format!(
+                "command '{}': usage '{}': {problem}",
+                self.name, self.usage
+            ))
+        })
     }
 
     /// The key-spec flags of [`Command::key_flags`] as the server's bits; `None` when not set.
@@ -294,7 +333,13 @@ impl Command {
     }
 
     /// Hands arity, docs and key specs to `RedisModule_SetCommandInfo` (Redis 7.0+).
-    fn set_info(&self, ctx: &Ctx<'_>, name: &CString, key_flags: Option<u64>) -> Result<()> {
+    fn set_info(
+        &self,
+        ctx: &Ctx<'_>,
+        name: &CString,
+        key_flags: Option<u64>,
+        usage: &[usage::Arg],
+    ) -> Result<()> {
         let set_command_info = api!(SetCommandInfo);
         let get_command = api!(GetCommand);
         // SAFETY: live load context, a command registered just now.
@@ -305,8 +350,7 @@ impl Command {
         let summary = optional_c_string(self.summary)?;
         let since = optional_c_string(self.since)?;
         let complexity = optional_c_string(self.complexity)?;
-        let has_keys = self.keys.0 > 0;
-        let mut args = UsageArgs::parse(self.name, self.usage, has_keys)?;
+        let mut args = UsageArgs::new(usage)?;
         let version = sys::RedisModuleCommandInfoVersion {
             version: 1,
             sizeof_historyentry: size_of::<sys::RedisModuleCommandHistoryEntry>(),
@@ -353,82 +397,77 @@ fn as_ptr_or_null(text: &Option<CString>) -> *const std::ffi::c_char {
     text.as_ref().map_or(ptr::null(), |t| t.as_ptr())
 }
 
-/// `COMMAND DOCS` arguments parsed from a usage line, kept alive while the server copies them.
+/// The `COMMAND DOCS` argument tables of a parsed usage line, kept alive while the server
+/// copies them.
 struct UsageArgs {
-    /// Owned C strings the argument table points into.
+    /// Owned C strings the tables point into.
     _strings: Vec<CString>,
-    /// Sub-argument tables (for `A|B` choices), each ended by a zeroed entry.
-    _choices: Vec<Vec<RedisModuleCommandArg>>,
+    /// Sub-argument tables of blocks and choices, each ended by a zeroed entry.
+    _subtables: Vec<Vec<RedisModuleCommandArg>>,
     /// The top-level table, ended by a zeroed entry; empty when there is no usage.
     table: Vec<RedisModuleCommandArg>,
 }
 
-/// One word of a usage line.
-#[derive(Debug, PartialEq)]
-struct UsageWord {
-    name: String,
-    optional: bool,
-    multiple: bool,
-    kind: WordKind,
-}
-
-#[derive(Debug, PartialEq)]
-enum WordKind {
-    Key,
-    Value,
-    Token,
-    Choice(Vec<String>),
-}
-
 impl UsageArgs {
-    fn parse(command: &str, usage: &str, has_keys: bool) -> Result<UsageArgs> {
-        let mut args = UsageArgs {
+    fn new(args: &[usage::Arg]) -> Result<UsageArgs> {
+        let mut tables = UsageArgs {
             _strings: Vec::new(),
-            _choices: Vec::new(),
+            _subtables: Vec::new(),
             table: Vec::new(),
         };
-        if usage.is_empty() {
-            return Ok(args);
+        if !args.is_empty() {
+            tables.table = tables.table_of(args)?;
         }
-        for word in parse_usage(command, usage) {
+        Ok(tables)
+    }
+
+    /// `args` as a table ended by a zeroed entry; its sub-tables are kept in `self`.
+    fn table_of(&mut self, args: &[usage::Arg]) -> Result<Vec<RedisModuleCommandArg>> {
+        let mut table = Vec::with_capacity(args.len() + 1);
+        for arg in args {
             let mut flags = 0;
-            if word.optional {
+            if arg.optional {
                 flags |= sys::REDISMODULE_CMD_ARG_OPTIONAL;
             }
-            if word.multiple {
+            if arg.multiple {
                 flags |= sys::REDISMODULE_CMD_ARG_MULTIPLE;
             }
-            let name = args.keep(&word.name.to_lowercase())?;
-            let entry = match word.kind {
-                WordKind::Key if has_keys => arg(name, sys::REDISMODULE_ARG_TYPE_KEY, 0, flags),
-                WordKind::Key | WordKind::Value => {
-                    arg(name, sys::REDISMODULE_ARG_TYPE_STRING, -1, flags)
-                }
-                WordKind::Token => {
-                    let mut entry = arg(name, sys::REDISMODULE_ARG_TYPE_PURE_TOKEN, -1, flags);
-                    entry.token = args.keep(&word.name)?;
-                    entry
-                }
-                WordKind::Choice(tokens) => {
-                    let mut choices = Vec::with_capacity(tokens.len() + 1);
-                    for token in &tokens {
-                        let name = args.keep(&token.to_lowercase())?;
-                        let mut entry = arg(name, sys::REDISMODULE_ARG_TYPE_PURE_TOKEN, -1, 0);
-                        entry.token = args.keep(token)?;
-                        choices.push(entry);
-                    }
-                    choices.push(RedisModuleCommandArg::default());
-                    let mut entry = arg(name, sys::REDISMODULE_ARG_TYPE_ONEOF, -1, flags);
-                    // The Vec's heap buffer does not move when the Vec itself moves below.
-                    entry.subargs = choices.as_mut_ptr();
-                    args._choices.push(choices);
-                    entry
-                }
+            if arg.multiple_token {
+                flags |= sys::REDISMODULE_CMD_ARG_MULTIPLE_TOKEN;
+            }
+            let (kind, subargs) = match &arg.kind {
+                usage::ArgKind::Key => (sys::REDISMODULE_ARG_TYPE_KEY, None),
+                usage::ArgKind::String => (sys::REDISMODULE_ARG_TYPE_STRING, None),
+                usage::ArgKind::PureToken => (sys::REDISMODULE_ARG_TYPE_PURE_TOKEN, None),
+                usage::ArgKind::OneOf(args) => (sys::REDISMODULE_ARG_TYPE_ONEOF, Some(args)),
+                usage::ArgKind::Block(args) => (sys::REDISMODULE_ARG_TYPE_BLOCK, Some(args)),
             };
-            args.table.push(entry);
+            let mut entry = RedisModuleCommandArg {
+                name: self.keep(&arg.name)?,
+                type_: kind,
+                // The command's one key spec (its own, or the one the server makes of the
+                // legacy key range).
+                key_spec_index: if arg.kind == usage::ArgKind::Key {
+                    0
+                } else {
+                    -1
+                },
+                flags,
+                ..Default::default()
+            };
+            if let Some(token) = &arg.token {
+                entry.token = self.keep(token)?;
+            }
+            if let Some(args) = subargs {
+                let mut subtable = self.table_of(args)?;
+                // The Vec's heap buffer does not move when the Vec itself moves below.
+                entry.subargs = subtable.as_mut_ptr();
+                self._subtables.push(subtable);
+            }
+            table.push(entry);
         }
-        args.table.push(RedisModuleCommandArg::default());
-        Ok(args)
+        table.push(RedisModuleCommandArg::default());
+        Ok(table)
     }
 
     fn keep(&mut self, text: &str) -> Result<*const std::ffi::c_char> {
@@ -447,112 +486,9 @@ impl UsageArgs {
     }
 }
 
-fn arg(
-    name: *const std::ffi::c_char,
-    kind: sys::RedisModuleCommandArgType,
-    key_spec_index: c_int,
-    flags: c_int,
-) -> RedisModuleCommandArg {
-    RedisModuleCommandArg {
-        name,
-        type_: kind,
-        key_spec_index,
-        flags,
-        ..Default::default()
-    }
-}
-
-/// Splits a usage line into words: `CMD key [PRETTY] [NX|XX] field ...`.
-fn parse_usage(command: &str, usage: &str) -> Vec<UsageWord> {
-    let mut words: Vec<UsageWord> = Vec::new();
-    let mut tokens = usage.split_whitespace().peekable();
-    if tokens
-        .peek()
-        .is_some_and(|first| first.eq_ignore_ascii_case(command))
-    {
-        tokens.next();
-    }
-    for token in tokens {
-        if token == "..." || token == "...]" {
-            if let Some(last) = words.last_mut() {
-                last.multiple = true;
-            }
-            continue;
-        }
-        let optional = token.starts_with('[');
-        let bare = token.trim_start_matches('[').trim_end_matches(']');
-        let (bare, multiple) = match bare.strip_suffix("...") {
-            Some(stem) => (stem, true),
-            None => (bare, false),
-        };
-        if bare.is_empty() {
-            continue;
-        }
-        let kind = if bare.contains('|') {
-            WordKind::Choice(bare.split('|').map(str::to_owned).collect())
-        } else if bare.eq_ignore_ascii_case("key") || bare.starts_with("key") {
-            WordKind::Key
-        } else if bare.chars().any(|c| c.is_ascii_lowercase()) {
-            WordKind::Value
-        } else {
-            WordKind::Token
-        };
-        let name = match &kind {
-            WordKind::Choice(tokens) => tokens.join("_"),
-            _ => bare.to_owned(),
-        };
-        words.push(UsageWord {
-            name,
-            optional,
-            multiple,
-            kind,
-        });
-    }
-    words
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn word(name: &str, optional: bool, multiple: bool, kind: WordKind) -> UsageWord {
-        UsageWord {
-            name: name.to_owned(),
-            optional,
-            multiple,
-            kind,
-        }
-    }
-
-    #[test]
-    fn usage_lines_become_documented_arguments() {
-        assert_eq!(
-            parse_usage("hgetset", "HGETSET key field value"),
-            vec![
-                word("key", false, false, WordKind::Key),
-                word("field", false, false, WordKind::Value),
-                word("value", false, false, WordKind::Value),
-            ]
-        );
-        assert_eq!(
-            parse_usage("json.get", "json.get key [PRETTY] [NX|XX] [path ...]"),
-            vec![
-                word("key", false, false, WordKind::Key),
-                word("PRETTY", true, false, WordKind::Token),
-                word(
-                    "NX_XX",
-                    true,
-                    false,
-                    WordKind::Choice(vec!["NX".into(), "XX".into()])
-                ),
-                word("path", true, true, WordKind::Value),
-            ]
-        );
-        assert_eq!(
-            parse_usage("del", "key..."),
-            vec![word("key", false, true, WordKind::Key)]
-        );
-    }
 
     #[test]
     fn key_flags_are_checked_before_registration() {

@@ -539,7 +539,7 @@ fn module() -> Module {
             Command::new("cluster.rebalance", cluster_rebalance)
                 .flags("admin")
                 .usage(
-                    "CLUSTER.REBALANCE host:port [WEIGHT weight ...] [USE-EMPTY-MASTERS] \
+                    "CLUSTER.REBALANCE host:port [WEIGHT id=weight [id=weight ...]] [USE-EMPTY-MASTERS] \
                      [THRESHOLD pct] [SIMULATE] [JSON]",
                 )
                 .summary("Moves slots so masters hold them in proportion to their weights")
@@ -549,7 +549,7 @@ fn module() -> Module {
         .command(
             Command::new("cluster.addnode", cluster_addnode)
                 .flags("admin")
-                .usage("CLUSTER.ADDNODE new existing [REPLICA [MASTER id]] [JSON]")
+                .usage("CLUSTER.ADDNODE new-host:port existing-host:port [REPLICA [MASTER id]] [JSON]")
                 .summary("Adds an empty node as a master or a replica")
                 .since("0.1.0")
                 .arity(-3),
@@ -605,3 +605,12 @@ fn module() -> Module {
 }
 
 rm::module!(module);
+
+#[cfg(test)]
+mod definition {
+    /// Usage lines and key flags as the load checks them (a bad one would refuse the load).
+    #[test]
+    fn is_valid() {
+        super::module().check().unwrap();
+    }
+}

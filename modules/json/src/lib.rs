@@ -537,7 +537,7 @@ struct GetRequest<'a> {
 }
 
 impl<'a> GetRequest<'a> {
-    /// Reads `[INDENT s] [NEWLINE s] [SPACE s] [FORMAT f] [NOESCAPE] [path ...]`, options in
+    /// Reads `[INDENT indent] [NEWLINE newline] [SPACE space] [FORMAT f] [NOESCAPE] [path ...]`, options in
     /// any order and any case, the last of each winning. `extra` sees each argument first
     /// (with those after it) and answers how many it took as its own option, 0 if none.
     fn parse(
@@ -687,7 +687,7 @@ impl GetReply {
     }
 }
 
-/// `JSON.GET key [PRETTY]` or `JSON.GET key [INDENT s] [NEWLINE s] [SPACE s] [path ...]`.
+/// `JSON.GET key [PRETTY]` or `JSON.GET key [INDENT indent] [NEWLINE newline] [SPACE space] [path ...]`.
 fn json_get(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
     let [_, name, rest @ ..] = args else {
         return Err(Error::WrongArity);
@@ -1965,14 +1965,14 @@ fn module() -> Module {
             Command::new("json.set", json_set),
             WRITE,
             "RW UPDATE",
-            "JSON.SET key value | JSON.SET key path value [NX|XX] [EX s] [PX ms] [EXAT unix-s] [PXAT unix-ms] [KEEPTTL]",
+            "JSON.SET key value | JSON.SET key path value [NX | XX] [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | KEEPTTL]",
             "Sets a whole JSON document, or the value(s) at a path",
         ))
         .command(describe(
             Command::new("json.get", json_get),
             READ,
             "RO ACCESS",
-            "JSON.GET key [PRETTY] | JSON.GET key [INDENT s] [NEWLINE s] [SPACE s] [path ...]",
+            "JSON.GET key [PRETTY] | JSON.GET key [INDENT indent] [NEWLINE newline] [SPACE space] [path [path ...]]",
             "Returns a JSON document or the values at paths",
         ))
         .command(describe(
@@ -1980,7 +1980,7 @@ fn module() -> Module {
             // A write: it changes the key's expiry (GETEX's flags).
             "write",
             "RW ACCESS UPDATE",
-            "JSON.GETEX key [EX s] [PX ms] [EXAT unix-s] [PXAT unix-ms] [PERSIST] [INDENT s] [NEWLINE s] [SPACE s] [path ...]",
+            "JSON.GETEX key [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | PERSIST] [INDENT indent] [NEWLINE newline] [SPACE space] [path [path ...]]",
             "Returns the values at paths, like JSON.GET, and sets or removes the key's expiry",
         ))
         .command(describe(
@@ -2092,7 +2092,7 @@ fn module() -> Module {
             Command::new("json.arrpop", json_arrpop),
             "write",
             "RW ACCESS DELETE",
-            "JSON.ARRPOP key [FORMAT STRINGS|EXPAND1|EXPAND] [path [index]]",
+            "JSON.ARRPOP key [FORMAT <STRINGS | EXPAND1 | EXPAND>] [path [index]]",
             "Removes and returns an element of the array(s) at a path",
         ))
         .command(describe(
@@ -2226,3 +2226,12 @@ fn register_limits(ctx: &Ctx, _args: &[&RStr]) -> Result<()> {
 rm::module!(module);
 // Documents live on the heap: allocate through the server so they count in `used_memory`.
 rm::server_allocator!();
+
+#[cfg(test)]
+mod definition {
+    /// Usage lines and key flags as the load checks them (a bad one would refuse the load).
+    #[test]
+    fn is_valid() {
+        super::module().check().unwrap();
+    }
+}

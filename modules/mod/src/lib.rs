@@ -573,3 +573,12 @@ fn module() -> Module {
 }
 
 rm::module!(module);
+
+#[cfg(test)]
+mod definition {
+    /// Usage lines and key flags as the load checks them (a bad one would refuse the load).
+    #[test]
+    fn is_valid() {
+        super::module().check().unwrap();
+    }
+}
