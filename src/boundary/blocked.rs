@@ -1,10 +1,9 @@
 //! The callbacks of a blocked client: reply, timeout, and freeing the value.
 
 use std::ffi::{c_int, c_void};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::NonNull;
 
-use super::{answer, conjure, guard};
+use super::{Caught, answer, catch, conjure, guard};
 use crate::blocked::{BlockedReplyFn, BlockedTimeoutFn, NO_RESULT};
 use crate::ctx::Ctx;
 use crate::string::RStr;
@@ -33,10 +32,10 @@ pub(crate) unsafe extern "C" fn blocked_reply<T: Send + 'static, R: BlockedReply
         slot.as_mut().and_then(Option::take)
     };
     let action = conjure::<R>();
-    let outcome = catch_unwind(AssertUnwindSafe(|| match value {
+    let outcome = catch(|| match value {
         Some(value) => action(&ctx, value),
         None => Err(Error::err(NO_RESULT)),
-    }));
+    });
     finish(&ctx, args, "reply callback", outcome);
     sys::REDISMODULE_OK
 }
@@ -56,7 +55,7 @@ pub(crate) unsafe extern "C" fn blocked_timeout<O: BlockedTimeoutFn>(
     // SAFETY: the blocking command's argument vector, live for this call.
     let args = unsafe { args(argv, argc) };
     let action = conjure::<O>();
-    let outcome = catch_unwind(AssertUnwindSafe(|| action(&ctx)));
+    let outcome = catch(|| action(&ctx));
     finish(&ctx, args, "timeout callback", outcome);
     sys::REDISMODULE_OK
 }
@@ -93,6 +92,11 @@ unsafe fn args<'a>(argv: *mut *mut RedisModuleString, argc: c_int) -> &'a [&'a R
 
 /// Replies an action's outcome as a command's would be: `Err` as its error line, a panic as
 /// `ERR panic: <message>` plus a warning naming the command and the callback.
-fn finish(ctx: &Ctx<'_>, args: &[&RStr], what: &str, outcome: std::thread::Result<Result<()>>) {
+fn finish(
+    ctx: &Ctx<'_>,
+    args: &[&RStr],
+    what: &str,
+    outcome: std::result::Result<Result<()>, Caught>,
+) {
     answer(ctx, args, &format!("{what} of"), outcome);
 }

@@ -1,10 +1,9 @@
 //! The command callback: one trampoline per action type.
 
 use std::ffi::c_int;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::NonNull;
 
-use super::{answer, conjure};
+use super::{answer, catch, conjure};
 use crate::Result;
 use crate::ctx::Ctx;
 use crate::string::RStr;
@@ -40,7 +39,7 @@ pub(crate) unsafe extern "C" fn command<F: CommandFn>(
     // of a non-NULL `RedisModuleString *`, so the vector is borrowed as it is.
     let args: &[&RStr] = unsafe { crate::api::c_array(argv.cast::<&RStr>(), argc.max(0) as usize) };
     let action = conjure::<F>();
-    let outcome = catch_unwind(AssertUnwindSafe(|| action(&ctx, args)));
+    let outcome = catch(|| action(&ctx, args));
     if !matches!(outcome, Ok(Ok(()))) {
         answer(&ctx, args, "command", outcome);
     }

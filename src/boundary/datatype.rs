@@ -5,10 +5,10 @@
 //! [`DataType`]); a panic is logged at warning level with the type's name.
 
 use std::ffi::{c_int, c_void};
-use std::panic::{AssertUnwindSafe, catch_unwind};
+
 use std::ptr::{self, NonNull};
 
-use super::panic_message;
+use super::catch;
 use crate::ctx::{LogLevel, log_raw};
 use crate::datatype::{AofWriter, AuxWhen, DataType, Digest};
 use crate::defrag::{Defrag, DefragStatus};
@@ -63,16 +63,10 @@ fn run<T: DataType, R>(
     body: impl FnOnce() -> R,
     fallback: impl FnOnce() -> R,
 ) -> R {
-    match catch_unwind(AssertUnwindSafe(body)) {
-        Ok(value) => value,
-        Err(payload) => {
-            let message = panic_message(&*payload);
-            // Dropping a payload can itself panic; keep that inside Rust, too.
-            let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
-            warn::<T>(&format!("{callback} panicked: {message}"));
-            fallback()
-        }
-    }
+    catch(body).unwrap_or_else(|caught| {
+        warn::<T>(&format!("{callback} panicked: {caught}"));
+        fallback()
+    })
 }
 
 /// The name of the key a reader is loading, for log lines.

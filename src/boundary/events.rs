@@ -2,12 +2,12 @@
 //! of the data the server passes with each server event.
 
 use std::ffi::{CStr, c_char, c_int, c_void};
-use std::panic::{AssertUnwindSafe, catch_unwind};
+
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use super::{conjure, guard, panic_message};
+use super::{catch, conjure, guard};
 use crate::ctx::{Ctx, LogLevel};
 use crate::events::{
     ClientChangeKind, ClientEvent, ConfigChangeInfo, CronInfo, FlushInfo, FlushPhase, LoadingPhase,
@@ -45,15 +45,10 @@ impl<E: ServerEvent, F> ServerEventFn<E> for F where
 /// Runs module code that cannot reply: an `Err` or a panic becomes a warning in the server
 /// log, through `ctx` (so the line names the module).
 pub(crate) fn run_logged(ctx: &Ctx<'_>, what: &str, body: impl FnOnce() -> Result<()>) {
-    let line = match catch_unwind(AssertUnwindSafe(body)) {
+    let line = match catch(body) {
         Ok(Ok(())) => return,
         Ok(Err(error)) => format!("{what} failed: {error}"),
-        Err(payload) => {
-            let line = format!("{what} panicked: {}", panic_message(&*payload));
-            // Dropping a payload can itself panic; keep that inside Rust, too.
-            let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
-            line
-        }
+        Err(caught) => format!("{what} panicked: {caught}"),
     };
     ctx.log(LogLevel::Warning, &line);
 }

@@ -1,14 +1,16 @@
 //! The one place where the server calls into Rust.
 //!
 //! Every `extern "C"` function the SDK hands the server is defined here. Each builds the safe
-//! context, runs module code under `catch_unwind`, and turns the outcome into what the server
-//! expects: `Err(e)` becomes an error reply, a panic becomes `ERR panic: <message>` (and a log
-//! line), and the server keeps serving. Should the error path itself panic, the `extern "C"`
+//! context, runs module code through [`catch`] (the one `catch_unwind` of the SDK), and reports
+//! the outcome one of two ways: [`answer`] replies to a client (`Err(e)` as its error reply, a
+//! panic as `ERR panic: <message>` plus a log line; never a second reply once the command has
+//! replied), the others log a line naming what ran and where it panicked (`file:line`, from a
+//! panic hook). The server keeps serving. Should the error path itself panic, the `extern "C"`
 //! frame aborts the process loudly rather than unwinding into C.
 //!
 //! One file per kind of callback (commands, blocked clients, timers, data types, events,
 //! configs, cluster messages, INFO, filters, scans); this file holds the load entry and what
-//! every callback shares ([`conjure`], [`guard`], [`panic_message`]).
+//! every callback shares ([`conjure`], [`catch`], [`answer`], [`guard`]).
 
 mod blocked;
 pub(crate) mod cluster;
@@ -110,23 +112,55 @@ pub(crate) fn conjure<F: Copy + 'static>() -> F {
     unsafe { std::mem::zeroed() }
 }
 
+/// A panic caught at the boundary: its message and, where the hook saw it, its location.
+pub(crate) struct Caught {
+    pub(crate) message: String,
+    at: String,
+}
+
+impl std::fmt::Display for Caught {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{}", self.message, self.at)
+    }
+}
+
+impl From<Caught> for Error {
+    fn from(caught: Caught) -> Error {
+        Error::Panic(caught.message)
+    }
+}
+
+/// The one place the SDK catches panics: every callback kind runs its module code through
+/// this, then reports an `Err(Caught)` one of two ways — [`answer`] replies it to a client,
+/// the others log it ([`guard`], or their own line naming what ran). The payload is dropped
+/// inside a second catch (dropping it can panic too).
+#[inline(always)]
+pub(crate) fn catch<R>(body: impl FnOnce() -> R) -> std::result::Result<R, Caught> {
+    catch_unwind(AssertUnwindSafe(body)).map_err(caught)
+}
+
+#[cold]
+#[inline(never)]
+fn caught(payload: Box<dyn Any + Send>) -> Caught {
+    let message = panic_message(&*payload);
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
+    Caught {
+        message,
+        at: panic_location(),
+    }
+}
+
 /// Runs module code that cannot reply (data-type, event, timer callbacks…): a panic is logged
 /// as a warning in the server log, naming `what`, and `fallback` is returned instead.
 pub(crate) fn guard<R>(what: &str, fallback: R, body: impl FnOnce() -> R) -> R {
-    match catch_unwind(AssertUnwindSafe(body)) {
-        Ok(value) => value,
-        Err(payload) => {
-            let message = panic_message(&*payload);
-            let at = panic_location();
-            log_raw(
-                std::ptr::null_mut(),
-                LogLevel::Warning,
-                &format!("{what} panicked: {message}{at}"),
-            );
-            let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
-            fallback
-        }
-    }
+    catch(body).unwrap_or_else(|caught| {
+        log_raw(
+            std::ptr::null_mut(),
+            LogLevel::Warning,
+            &format!("{what} panicked: {caught}"),
+        );
+        fallback
+    })
 }
 
 /// Answers a client for an action's outcome: an `Err` as its error reply, a panic as
@@ -137,51 +171,38 @@ pub(crate) fn answer(
     ctx: &Ctx<'_>,
     args: &[&RStr],
     what: &str,
-    outcome: std::thread::Result<Result<()>>,
+    outcome: std::result::Result<Result<()>, Caught>,
 ) {
+    let command = || {
+        args.first()
+            .map(|name| name.to_string())
+            .unwrap_or_default()
+    };
     match outcome {
         Ok(Ok(())) => {}
-        Ok(Err(error)) if ctx.has_replied() => {
-            let command = args
-                .first()
-                .map(|name| name.to_string())
-                .unwrap_or_default();
+        Ok(Err(error)) if ctx.has_replied() => ctx.log(
+            LogLevel::Warning,
+            &format!(
+                "{what} '{}' failed after replying (no error sent): {error}",
+                command()
+            ),
+        ),
+        Ok(Err(error)) => ctx.reply_error(&error),
+        Err(caught) if ctx.has_replied() => ctx.log(
+            LogLevel::Warning,
+            &format!(
+                "{what} '{}' panicked after replying (no error sent): {caught}",
+                command()
+            ),
+        ),
+        Err(caught) => {
             ctx.log(
                 LogLevel::Warning,
-                &format!("{what} '{command}' failed after replying (no error sent): {error}"),
+                &format!("{what} '{}' panicked: {caught}", command()),
             );
+            ctx.reply_error(&caught.into());
         }
-        Ok(Err(error)) => ctx.reply_error(&error),
-        Err(payload) => reply_panic(ctx, args, what, payload),
     }
-}
-
-/// Answers a client whose callback panicked: `ERR panic: <message>`, and a warning naming
-/// `what` ran for which command (`args[0]`).
-#[cold]
-#[inline(never)]
-pub(crate) fn reply_panic(ctx: &Ctx<'_>, args: &[&RStr], what: &str, payload: Box<dyn Any + Send>) {
-    let message = panic_message(&*payload);
-    let command = args
-        .first()
-        .map(|name| name.to_string())
-        .unwrap_or_default();
-    let at = panic_location();
-    if ctx.has_replied() {
-        // A second reply would be read as the answer to the client's next command.
-        ctx.log(
-            LogLevel::Warning,
-            &format!("{what} '{command}' panicked after replying (no error sent): {message}{at}"),
-        );
-    } else {
-        ctx.log(
-            LogLevel::Warning,
-            &format!("{what} '{command}' panicked: {message}{at}"),
-        );
-        ctx.reply_error(&Error::Panic(message));
-    }
-    // Dropping a payload can itself panic; keep that inside Rust, too.
-    let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
 }
 
 thread_local! {
@@ -265,7 +286,7 @@ pub unsafe fn on_load(
     // SAFETY: `argv` holds `argc` live module arguments for this call.
     let args: &[&RStr] = unsafe { crate::api::c_array(argv.cast::<&RStr>(), argc.max(0) as usize) };
     install_panic_hook();
-    let outcome = catch_unwind(AssertUnwindSafe(|| define().register(&ctx, args)));
+    let outcome = catch(|| define().register(&ctx, args));
     let error = match outcome {
         Ok(Ok(())) => {
             // SAFETY: the live load context; the module is registered (RedisModule_Init ran).
@@ -273,7 +294,7 @@ pub unsafe fn on_load(
             return sys::REDISMODULE_OK;
         }
         Ok(Err(error)) => error,
-        Err(payload) => Error::Panic(panic_message(&*payload)),
+        Err(caught) => Error::Panic(caught.to_string()),
     };
     ctx.log(
         LogLevel::Warning,
@@ -312,10 +333,10 @@ pub unsafe fn on_unload(ctx: *mut RedisModuleCtx) -> c_int {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .clone();
     for hook in hooks {
-        let error = match catch_unwind(AssertUnwindSafe(|| hook(&ctx))) {
+        let error = match catch(|| hook(&ctx)) {
             Ok(Ok(())) => continue,
             Ok(Err(error)) => error,
-            Err(payload) => Error::Panic(panic_message(&*payload)),
+            Err(caught) => Error::Panic(caught.to_string()),
         };
         ctx.log(
             LogLevel::Warning,
@@ -328,8 +349,8 @@ pub unsafe fn on_unload(ctx: *mut RedisModuleCtx) -> c_int {
 
 /// Runs a load hook under the boundary's rules.
 pub(crate) fn run_load_hook(hook: LoadFn, ctx: &Ctx<'_>, args: &[&RStr]) -> Result<()> {
-    match catch_unwind(AssertUnwindSafe(|| hook(ctx, args))) {
+    match catch(|| hook(ctx, args)) {
         Ok(result) => result,
-        Err(payload) => Err(Error::Panic(panic_message(&*payload))),
+        Err(caught) => Err(Error::Panic(caught.to_string())),
     }
 }
