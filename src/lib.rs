@@ -153,6 +153,7 @@
 pub mod api;
 mod acl;
 pub mod alloc;
+mod args;
 mod blocked;
 mod boundary;
 mod call;
@@ -179,8 +180,9 @@ mod usage;
 mod view;
 
 pub use acl::{KeyAccess, User};
+pub use args::{Args, FromArg, Keyword};
 pub use blocked::{BlockOptions, BlockedClient, BlockedReplyFn, BlockedTimeoutFn};
-pub use boundary::{CommandFn, FilterFn, InfoFn, LoadFn, UnloadFn};
+pub use boundary::{CommandFn, FilterFn, FixedCommandFn, InfoFn, LoadFn, UnloadFn};
 pub use call::{
     Arg, CallArg, CallArgs, CallOptions, CallReply, CallValue, Elements, ElementsIter, Pairs,
     PairsIter, Reply, ReplyKind,

@@ -144,6 +144,28 @@ impl Command {
         }
     }
 
+    /// A command `name` whose action takes exactly `N` arguments after the name, as an array:
+    /// the arity is `N + 1`, derived here, and the server refuses other counts with its own
+    /// error before the action runs.
+    ///
+    /// ```no_run
+    /// use rm::{Command, Ctx, RStr, Result};
+    /// fn hgetset(ctx: &Ctx, [key, field, value]: &[&RStr; 3]) -> Result<()> {
+    ///     # let _ = (key, field, value);
+    ///     ctx.reply_null();
+    ///     Ok(())
+    /// }
+    /// let command = Command::fixed("hgetset", hgetset).keys(1, 1, 1);
+    /// ```
+    pub fn fixed<const N: usize, F: boundary::FixedCommandFn<N>>(
+        name: &'static str,
+        _action: F,
+    ) -> Command {
+        let mut command = Command::new(name, boundary::fixed_action::<N, F>);
+        command.arity = c_int::try_from(N + 1).unwrap_or(c_int::MAX);
+        command
+    }
+
     /// The usage line in the grammar of Redis's command docs, e.g. `HGETSET key field value`
     /// or `SET key value [NX | XX] [GET] [EX seconds | PX milliseconds | KEEPTTL]`: `COMMAND
     /// DOCS` shows it as the command's arguments. Words with a lower-case letter are values

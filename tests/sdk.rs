@@ -32,6 +32,67 @@ fn a_panic_becomes_an_error_reply_and_the_server_keeps_serving() {
     }
 }
 
+/// Typed arguments: `Command::fixed` derives the arity from the handler's array (the server's
+/// own arity error), `Args` reads typed values with the server's error texts.
+#[test]
+fn typed_arguments_answer_with_the_servers_errors() {
+    for kind in servers() {
+        let n = &kind.name;
+        let server = Server::start(&kind, &["rmtest"], &[]);
+        let mut con = server.connection();
+        let cases: &[(&[&str], &str)] = &[
+            (&["rmtest.fixed", "a", "b"], r#"["a", "b"]"#),
+            (
+                &["rmtest.fixed", "a"],
+                "ERR wrong number of arguments for 'rmtest.fixed' command",
+            ),
+            (
+                &["rmtest.fixed", "a", "b", "c"],
+                "ERR wrong number of arguments for 'rmtest.fixed' command",
+            ),
+            (&["rmtest.args", "x", "3"], r#""x 3 None None 0""#),
+            (
+                &["rmtest.args", "x", "3", "xx", "limit", "5", "r1", "r2"],
+                r#""x 3 Some(Xx) Some(5) 2""#,
+            ),
+            (
+                &["rmtest.args", "x"],
+                "ERR wrong number of arguments for 'rmtest.args' command",
+            ),
+            (
+                &["rmtest.args", "x", "three"],
+                "ERR value is not an integer or out of range",
+            ),
+            (
+                &["rmtest.args", "x", "-1"],
+                "ERR value is out of range, must be positive",
+            ),
+            (&["rmtest.args", "x", "1", "LIMIT"], "ERR syntax error"),
+            (&["rmtest.args-strict", "2.5"], "\"2.5\""),
+            (
+                &["rmtest.args-strict", "nan"],
+                "ERR value is not a valid float",
+            ),
+            (&["rmtest.args-strict", "1", "2"], "ERR syntax error"),
+        ];
+        for (args, expected) in cases {
+            assert_eq!(&reply(&mut con, args), expected, "{args:?} on {n}");
+        }
+        // Not UTF-8 where text is asked for.
+        let bad: redis::Value = redis::cmd("rmtest.args")
+            .arg(&b"\xff"[..])
+            .arg(1)
+            .query(&mut con)
+            .unwrap_or_else(|e| redis::Value::SimpleString(e.to_string()));
+        assert!(format!("{bad:?}").contains("UTF-8"), "{n}: {bad:?}");
+        // The arity is the server's: COMMAND INFO says 3.
+        assert!(
+            reply(&mut con, &["command", "info", "rmtest.fixed"]).contains("\"rmtest.fixed\", 3,"),
+            "{n}"
+        );
+    }
+}
+
 /// One reply per command: an `Err` or a panic after the command replied is logged, not sent
 /// (a second reply would answer the client's next command).
 #[test]

@@ -45,3 +45,32 @@ pub(crate) unsafe extern "C" fn command<F: CommandFn>(
     }
     sys::REDISMODULE_OK
 }
+
+/// An action taking exactly `N` arguments after the command's name, as an array (borrowed:
+/// the server's argument vector itself, no copy).
+pub trait FixedCommandFn<const N: usize>:
+    for<'a> Fn(&'a Ctx<'a>, &'a [&'a RStr; N]) -> Result<()> + Copy + 'static
+{
+}
+
+impl<const N: usize, F> FixedCommandFn<N> for F where
+    F: for<'a> Fn(&'a Ctx<'a>, &'a [&'a RStr; N]) -> Result<()> + Copy + 'static
+{
+}
+
+/// The action of a command whose action `F` takes `N` arguments, as a slice action: the same
+/// trampoline as every command ([`command`]), so the array costs one length check. The server
+/// checks the arity (`N + 1`) first; a vector of another length still gets the arity error.
+#[inline(always)]
+pub(crate) fn fixed_action<const N: usize, F: FixedCommandFn<N>>(
+    ctx: &Ctx<'_>,
+    args: &[&RStr],
+) -> Result<()> {
+    match args
+        .split_first()
+        .map(|(_, rest)| <&[&RStr; N]>::try_from(rest))
+    {
+        Some(Ok(fixed)) => conjure::<F>()(ctx, fixed),
+        _ => Err(crate::Error::WrongArity),
+    }
+}

@@ -23,12 +23,12 @@ mod info;
 mod scan;
 mod timer;
 
-pub use command::CommandFn;
+pub use command::{CommandFn, FixedCommandFn};
 pub use filter::FilterFn;
 pub use info::InfoFn;
 
 pub(crate) use blocked::{blocked_free, blocked_reply, blocked_timeout};
-pub(crate) use command::command;
+pub(crate) use command::{command, fixed_action};
 pub(crate) use filter::filter;
 pub(crate) use info::info;
 pub(crate) use scan::{Fields, collect_field, collect_key};
