@@ -1,0 +1,70 @@
+//! Arithmetic: JSON.NUMINCRBY, JSON.NUMMULTBY, JSON.NUMPOWBY.
+
+use super::edit::{edit_matches, skip_wrong_type};
+use crate::args::{parse_path, utf8};
+use crate::resp3::reply_number;
+use rm::{Ctx, Error, RStr, Result};
+use serde_json::Value;
+
+fn num(ctx: &Ctx, args: &[&RStr], op: jsondoc::NumOp, event: &str) -> Result<()> {
+    let [_, name, path, number, ..] = args else {
+        return Err(Error::WrongArity);
+    };
+    let path = parse_path(path)?;
+    let by = match serde_json::from_str::<Value>(utf8(number)?) {
+        Ok(Value::Number(by)) => by,
+        Ok(_) => return Err(Error::err("bad input number")),
+        Err(error) => return Err(Error::err(error.to_string())),
+    };
+    let results = edit_matches(ctx, name, &path, event, |doc, location| {
+        skip_wrong_type(doc.num_op(location, op, &by))
+    })?;
+    if ctx.is_resp3() {
+        // RedisJSON's RESP3 reply: every match's new value typed, legacy paths included.
+        ctx.reply_array(results.len());
+        for result in &results {
+            match result {
+                Some(number) => reply_number(ctx, number),
+                None => ctx.reply_null(),
+            }
+        }
+        return Ok(());
+    }
+    let text = if path.is_legacy() {
+        match results.iter().rev().flatten().next() {
+            Some(last) => jsondoc::format_number(last),
+            None => {
+                return Err(Error::err(format!(
+                    "Path '{}' does not exist or does not contains a number",
+                    path.rewritten_text()
+                )));
+            }
+        }
+    } else {
+        let items: Vec<String> = results
+            .iter()
+            .map(|r| {
+                r.as_ref()
+                    .map_or_else(|| "null".to_owned(), jsondoc::format_number)
+            })
+            .collect();
+        format!("[{}]", items.join(","))
+    };
+    ctx.reply_bulk(text.as_bytes());
+    Ok(())
+}
+
+/// `JSON.NUMINCRBY key path number`.
+pub(crate) fn json_numincrby(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    num(ctx, args, jsondoc::NumOp::Add, "json.numincrby")
+}
+
+/// `JSON.NUMMULTBY key path number`.
+pub(crate) fn json_nummultby(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    num(ctx, args, jsondoc::NumOp::Mul, "json.nummultby")
+}
+
+/// `JSON.NUMPOWBY key path number` (deprecated in RedisJSON, still registered).
+pub(crate) fn json_numpowby(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    num(ctx, args, jsondoc::NumOp::Pow, "json.numpowby")
+}
