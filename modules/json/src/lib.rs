@@ -255,7 +255,7 @@ fn module() -> Module {
                 Command::new("json.debug", json_debug),
                 READ,
                 "RO",
-                "JSON.DEBUG MEMORY key [path] | JSON.DEBUG HELP",
+                "JSON.DEBUG MEMORY key [path] | JSON.DEBUG DEFRAG_INFO | JSON.DEBUG HELP",
                 "Reports the memory used by JSON values",
             )
             .keys(2, 2, 1),

@@ -13,6 +13,7 @@ pub(crate) fn json_debug(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
         return Err(Error::WrongArity);
     };
     if is(sub, "HELP") {
+        // RedisJSON's two lines exactly (its DEFRAG_INFO is unlisted too; COMMAND DOCS shows it).
         ctx.reply_array(2);
         ctx.reply_bulk(b"MEMORY <key> [path] - reports memory usage");
         ctx.reply_bulk(b"HELP                - this message");
