@@ -85,6 +85,8 @@ if [[ -z ${TWINS_C_SO:-} ]]; then
     TWINS_C_SO=$OUT_DIR/twins_c.so
 fi
 [[ -f $TWINS_SO && -f $TWINS_C_SO ]] || die "module not found"
+abs() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
+TWINS_SO=$(abs "$TWINS_SO") TWINS_C_SO=$(abs "$TWINS_C_SO")
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 free_port() {

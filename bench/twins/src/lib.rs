@@ -41,7 +41,9 @@ fn incr(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
         return Err(Error::WrongArity);
     };
     let reply = ctx.call("INCR", [*key])?.into_result()?;
-    let n = reply.as_i64().ok_or_else(|| Error::err("INCR did not reply an integer"))?;
+    let n = reply
+        .as_i64()
+        .ok_or_else(|| Error::err("INCR did not reply an integer"))?;
     ctx.reply_integer(n);
     Ok(())
 }
