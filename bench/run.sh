@@ -6,6 +6,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export VALKEY_SERVER=${VALKEY_SERVER:-$ROOT/target/servers/valkey-server}
 bash "$ROOT/bench/hgetset.sh"
+bash "$ROOT/bench/twins.sh"
 bash "$ROOT/bench/mod.sh"
 bash "$ROOT/bench/json.sh"
 bash "$ROOT/bench/cluster.sh"

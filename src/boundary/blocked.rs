@@ -36,7 +36,7 @@ pub(crate) unsafe extern "C" fn blocked_reply<T: Send + 'static, R: BlockedReply
         Some(value) => action(&ctx, value),
         None => Err(Error::err(NO_RESULT)),
     });
-    finish(&ctx, args, "reply callback", outcome);
+    finish(&ctx, args, "reply callback of", outcome);
     sys::REDISMODULE_OK
 }
 
@@ -56,7 +56,7 @@ pub(crate) unsafe extern "C" fn blocked_timeout<O: BlockedTimeoutFn>(
     let args = unsafe { args(argv, argc) };
     let action = conjure::<O>();
     let outcome = catch(|| action(&ctx));
-    finish(&ctx, args, "timeout callback", outcome);
+    finish(&ctx, args, "timeout callback of", outcome);
     sys::REDISMODULE_OK
 }
 
@@ -91,12 +91,13 @@ unsafe fn args<'a>(argv: *mut *mut RedisModuleString, argc: c_int) -> &'a [&'a R
 }
 
 /// Replies an action's outcome as a command's would be: `Err` as its error line, a panic as
-/// `ERR panic: <message>` plus a warning naming the command and the callback.
+/// `ERR panic: <message>` plus a warning naming the command and the callback. `what` is the
+/// callback's name with "of" ("reply callback of"): a literal, so a reply allocates nothing.
 fn finish(
     ctx: &Ctx<'_>,
     args: &[&RStr],
     what: &str,
     outcome: std::result::Result<Result<()>, Caught>,
 ) {
-    answer(ctx, args, &format!("{what} of"), outcome);
+    answer(ctx, args, what, outcome);
 }
