@@ -12,12 +12,12 @@ use std::ffi::{CString, c_int};
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicI32, Ordering};
 
 use crate::boundary::datatype as callbacks;
 use crate::ctx::Ctx;
 use crate::defrag::{Defrag, DefragStatus};
 use crate::key::{Key, KeyType};
+use crate::module_options::add_module_options;
 use crate::rdb::{RdbReader, RdbWriter};
 use crate::string::{RStr, RString};
 use crate::sys::{self, RedisModuleDigest, RedisModuleIO, RedisModuleString, RedisModuleType};
@@ -498,17 +498,6 @@ fn validate(name: &str, encver: i32) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-/// The module options the SDK has set so far: `RedisModule_SetModuleOptions` replaces the whole
-/// set, so each addition sends the union.
-static MODULE_OPTIONS: AtomicI32 = AtomicI32::new(0);
-
-/// Adds module options (`REDISMODULE_OPTIONS_*`) to those already set by the SDK.
-pub(crate) fn add_module_options(ctx: &Ctx<'_>, options: c_int) {
-    let all = MODULE_OPTIONS.fetch_or(options, Ordering::Relaxed) | options;
-    // SAFETY: a live context of this module.
-    unsafe { core_api!(SetModuleOptions)(ctx.as_ptr(), all) };
 }
 
 impl<'a> Ctx<'a> {
