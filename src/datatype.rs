@@ -531,7 +531,7 @@ impl<'a> Ctx<'a> {
                 T::NAME
             )));
         }
-        if !crate::boundary::events::loading() {
+        if !crate::boundary::loading() {
             return Err(Error::err(format!(
                 "data type '{}' can only be registered while the module loads (call \
                  ctx.create_data_type from a Module::on_load hook)",

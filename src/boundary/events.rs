@@ -4,9 +4,9 @@
 use std::ffi::{c_char, c_int, c_void};
 
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use super::load::{loading, pending};
 use super::{catch, conjure, guard};
 use crate::api::c_str;
 use crate::ctx::{Ctx, LogLevel};
@@ -50,7 +50,7 @@ pub(crate) fn run_logged(ctx: &Ctx<'_>, what: &str, body: impl FnOnce() -> Resul
     ctx.log(LogLevel::Warning, &line);
 }
 
-// ---- subscriptions made while the module loads take effect once it has loaded ----
+// ---- subscriptions: made at once, or held while the module loads (see load.rs) ----
 
 /// A subscription with the server, made at once or, during load, once the load succeeded:
 /// Redis 7.0 does not drop the subscriptions of a module whose load fails, and would call
@@ -65,22 +65,9 @@ pub(crate) enum Subscription {
     ClusterReceiver(u8, sys::RedisModuleClusterMessageReceiver),
 }
 
-/// Whether the module is loading (load hooks running): subscriptions wait in `PENDING`.
-static LOADING: AtomicBool = AtomicBool::new(false);
-static PENDING: Mutex<Vec<Subscription>> = Mutex::new(Vec::new());
-
-/// Whether the module's load hooks are running.
-pub(crate) fn loading() -> bool {
-    LOADING.load(Ordering::Relaxed)
-}
-
-fn pending() -> MutexGuard<'static, Vec<Subscription>> {
-    PENDING.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 /// Makes `subscription` now, or, while the module loads, once it has loaded.
 pub(crate) fn subscribe(ctx: &Ctx<'_>, subscription: Subscription) -> Result<()> {
-    if LOADING.load(Ordering::Relaxed) {
+    if loading() {
         pending().push(subscription);
         Ok(())
     } else {
@@ -88,7 +75,7 @@ pub(crate) fn subscribe(ctx: &Ctx<'_>, subscription: Subscription) -> Result<()>
     }
 }
 
-fn apply(ctx: &Ctx<'_>, subscription: Subscription) -> Result<()> {
+pub(super) fn apply(ctx: &Ctx<'_>, subscription: Subscription) -> Result<()> {
     let status = match subscription {
         // SAFETY: live context; the callback is a `'static` function.
         Subscription::Keyspace(types, callback) => unsafe {
@@ -114,45 +101,6 @@ fn apply(ctx: &Ctx<'_>, subscription: Subscription) -> Result<()> {
         }
         _ => Error::err("the server refused the subscription"),
     })
-}
-
-/// Called before the load hooks run: subscriptions wait until the load succeeded.
-pub(crate) fn begin_load() {
-    pending().clear();
-    LOADING.store(true, Ordering::Relaxed);
-}
-
-/// Called once the load hooks and configs are done: makes the pending subscriptions if the
-/// load succeeded (server events first, which can be undone should one fail), drops them
-/// otherwise. Returns the load's outcome.
-pub(crate) fn end_load(ctx: &Ctx<'_>, outcome: Result<()>) -> Result<()> {
-    LOADING.store(false, Ordering::Relaxed);
-    let subscriptions = std::mem::take(&mut *pending());
-    if let Err(error) = outcome {
-        handlers().clear();
-        return Err(error);
-    }
-    let (events, others): (Vec<Subscription>, Vec<Subscription>) = subscriptions
-        .into_iter()
-        .partition(|s| matches!(s, Subscription::ServerEvent(_)));
-    let mut done: Vec<u64> = Vec::new();
-    for subscription in events {
-        if let Err(error) = apply(ctx, subscription) {
-            for id in done {
-                let event = RedisModuleEvent { id, dataver: 1 };
-                // SAFETY: live context; a NULL callback unsubscribes.
-                unsafe { core_api!(SubscribeToServerEvent)(ctx.as_ptr(), event, None) };
-            }
-            handlers().clear();
-            return Err(error);
-        }
-        if let Subscription::ServerEvent(id) = subscription {
-            done.push(id);
-        }
-    }
-    others
-        .into_iter()
-        .try_for_each(|subscription| apply(ctx, subscription))
 }
 
 /// The server-facing keyspace-notification callback of `F`.
@@ -223,7 +171,7 @@ type Handler = unsafe fn(*mut RedisModuleCtx, u64, *mut c_void);
 /// Every subscription of this module: (event id, handler), in subscription order.
 static HANDLERS: Mutex<Vec<(u64, Handler)>> = Mutex::new(Vec::new());
 
-fn handlers() -> MutexGuard<'static, Vec<(u64, Handler)>> {
+pub(super) fn handlers() -> MutexGuard<'static, Vec<(u64, Handler)>> {
     HANDLERS.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
