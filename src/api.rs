@@ -7,7 +7,7 @@
 //! against the newest header still loads on Redis 7.0.
 
 use std::cell::UnsafeCell;
-use std::ffi::{c_char, c_int, c_void};
+use std::ffi::{CStr, c_char, c_int, c_void};
 use std::mem::MaybeUninit;
 
 #[allow(unused_imports)]
@@ -141,4 +141,16 @@ pub(crate) unsafe fn c_array<'a, T>(ptr: *const T, len: usize) -> &'a [T] {
         // SAFETY: non-null, and the caller vouches for `len` live elements for `'a`.
         unsafe { std::slice::from_raw_parts(ptr, len) }
     }
+}
+
+/// A C string as `&str` (`""` for NULL or invalid UTF-8).
+///
+/// # Safety
+/// `text` is NULL or NUL-terminated and valid for `'a`.
+pub(crate) unsafe fn c_str<'a>(text: *const c_char) -> &'a str {
+    if text.is_null() {
+        return "";
+    }
+    // SAFETY: as the caller guarantees.
+    unsafe { CStr::from_ptr(text) }.to_str().unwrap_or("")
 }

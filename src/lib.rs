@@ -169,6 +169,7 @@ mod filter;
 mod info;
 mod key;
 mod module;
+mod module_options;
 mod rdb;
 mod scan;
 mod send_string;

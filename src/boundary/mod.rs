@@ -9,8 +9,10 @@
 //! frame aborts the process loudly rather than unwinding into C.
 //!
 //! One file per kind of callback (commands, blocked clients, timers, data types, events,
-//! configs, cluster messages, INFO, filters, scans); this file holds the load entry and what
-//! every callback shares ([`conjure`], [`catch`], [`answer`], [`guard`]).
+//! configs, cluster messages, INFO, filters, scans); load.rs the load-time state (the loading
+//! flag, subscriptions held until the load succeeded, the failed-load undo list, the unload
+//! hooks); this file holds the load entry and what every callback shares ([`conjure`],
+//! [`catch`], [`answer`], [`guard`]).
 
 mod blocked;
 pub(crate) mod cluster;
@@ -20,6 +22,7 @@ pub(crate) mod datatype;
 pub(crate) mod events;
 mod filter;
 mod info;
+mod load;
 mod scan;
 mod timer;
 
@@ -31,54 +34,9 @@ pub(crate) use blocked::{blocked_free, blocked_reply, blocked_timeout};
 pub(crate) use command::{command, fixed_action};
 pub(crate) use filter::filter;
 pub(crate) use info::info;
+pub(crate) use load::{begin_load, end_load, loading, set_unload_hooks, undo_if_load_fails};
 pub(crate) use scan::{Fields, collect_field, collect_key};
 pub(crate) use timer::timer;
-
-// ---- what a failed load leaves behind ----
-//
-// Redis 7.0 drops a failed module's commands and configs, but not its command filters, timers
-// or event subscriptions, which would then call into the unloaded library. Subscriptions wait
-// until the load succeeded (`events`); registrations that hand back a handle at once (filters,
-// timers) leave an undo action here, run if the load fails.
-
-type Undo = Box<dyn FnOnce(&Ctx<'_>) + Send>;
-
-static LOAD_UNDO: std::sync::Mutex<Vec<Undo>> = std::sync::Mutex::new(Vec::new());
-
-fn load_undo() -> std::sync::MutexGuard<'static, Vec<Undo>> {
-    LOAD_UNDO
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Remembers how to take back a registration made while the module loads, should the load
-/// fail. Outside a load it does nothing.
-pub(crate) fn undo_if_load_fails(undo: impl FnOnce(&Ctx<'_>) + Send + 'static) {
-    if events::loading() {
-        load_undo().push(Box::new(undo));
-    }
-}
-
-/// Called before the load hooks run.
-pub(crate) fn begin_load() {
-    load_undo().clear();
-    events::begin_load();
-}
-
-/// Called once the load hooks and configs are done with their outcome; returns the load's
-/// outcome, having taken back what the hooks registered if it failed.
-pub(crate) fn end_load(ctx: &Ctx<'_>, outcome: Result<()>) -> Result<()> {
-    let outcome = events::end_load(ctx, outcome);
-    let undo = std::mem::take(&mut *load_undo());
-    if outcome.is_err() {
-        for action in undo.into_iter().rev() {
-            guard("undoing a registration of a failed load", (), || {
-                action(ctx)
-            });
-        }
-    }
-    outcome
-}
 
 /// The action run after the commands are registered, with the module's load arguments.
 pub type LoadFn = for<'a> fn(&'a Ctx<'a>, &'a [&'a RStr]) -> Result<()>;
@@ -306,16 +264,6 @@ pub unsafe fn on_load(
 /// An unload hook: runs on `MODULE UNLOAD`, on the main thread; an `Err` refuses the unload.
 pub type UnloadFn = for<'a> fn(&'a Ctx<'a>) -> Result<()>;
 
-/// The unload hooks of the loaded module, recorded once its load succeeded.
-static UNLOAD_HOOKS: std::sync::Mutex<Vec<UnloadFn>> = std::sync::Mutex::new(Vec::new());
-
-/// Records the hooks `RedisModule_OnUnload` runs (called once the load succeeded).
-pub(crate) fn set_unload_hooks(hooks: Vec<UnloadFn>) {
-    *UNLOAD_HOOKS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner) = hooks;
-}
-
 /// `RedisModule_OnUnload` for a module: runs its unload hooks in the order added. An `Err` or
 /// a panic is logged and refuses the unload (the module keeps running). See
 /// [`crate::module!`].
@@ -328,7 +276,7 @@ pub unsafe fn on_unload(ctx: *mut RedisModuleCtx) -> c_int {
     };
     // SAFETY: the live unload context, on the main thread, for the duration of this call.
     let ctx = unsafe { Ctx::from_raw(ctx) };
-    let hooks = UNLOAD_HOOKS
+    let hooks = load::UNLOAD_HOOKS
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .clone();

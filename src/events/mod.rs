@@ -46,6 +46,8 @@
 //! # let _ = rm::Module::new("m", 1).on_load(setup);
 //! ```
 
+mod decode;
+
 use std::ffi::{CString, c_int, c_void};
 use std::fmt;
 use std::ops::{BitAnd, BitOr, BitOrAssign};
@@ -423,7 +425,7 @@ macro_rules! server_events {
             const NAME: &'static str = stringify!($name);
             unsafe fn decode<'a>(subevent: u64, data: *mut c_void) -> Option<Self::Info<'a>> {
                 // SAFETY: forwarded from the caller.
-                unsafe { callbacks::$decode(subevent, data) }
+                unsafe { decode::$decode(subevent, data) }
             }
         }
     )*};
