@@ -267,6 +267,16 @@ impl Document {
         self.root.write_compact(out);
     }
 
+    /// The compact JSON in place, when the document is stored as one blob (every document
+    /// up to 4 KiB): a whole-document read replies it without a copy. `None` for an expanded
+    /// one ([`Document::to_compact`] assembles it).
+    pub fn compact_text(&self) -> Option<&str> {
+        match &self.root {
+            Node::Blob(text) => Some(text),
+            _ => None,
+        }
+    }
+
     /// The compact JSON as a string.
     pub fn to_compact_string(&self) -> String {
         self.root.compact_string()

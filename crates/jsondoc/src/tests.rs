@@ -1152,3 +1152,14 @@ mod fast_paths {
         assert_eq!(find(".a[1]").as_deref(), Some("[2,3]"));
     }
 }
+
+#[test]
+fn compact_text_is_the_blob_of_a_small_document_only() {
+    let small = doc(r#"{ "a" : [1, 2.50, "x"] }"#);
+    assert_eq!(small.compact_text(), Some(r#"{"a":[1,2.5,"x"]}"#));
+    // Past the expansion threshold the document is nodes: no single text to lend.
+    let items: Vec<String> = (0..2000).map(|i| i.to_string()).collect();
+    let big = doc(&format!("[{}]", items.join(",")));
+    assert_eq!(big.compact_text(), None);
+    assert_eq!(compact(&big), format!("[{}]", items.join(",")));
+}

@@ -206,6 +206,23 @@ pub(crate) fn json_get(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
     let [_, name, rest @ ..] = args else {
         return Err(Error::WrongArity);
     };
+    if rest.is_empty() {
+        // The common read, `JSON.GET key`: the stored text is the reply, sent from where it
+        // lies (no request to build, no copy for a document kept as one blob).
+        let key = ctx.open_key(name);
+        match key.value::<Json>()? {
+            Some(json) => match json.0.compact_text() {
+                Some(text) => ctx.reply_bulk(text.as_bytes()),
+                None => {
+                    let mut out = Vec::new();
+                    json.0.to_compact(&mut out);
+                    ctx.reply_bulk(&out);
+                }
+            },
+            None => ctx.reply_null(),
+        }
+        return Ok(());
+    }
     let mut request = match rest {
         [only] if is(only, "PRETTY") => GetRequest {
             format: Format::pretty(),
