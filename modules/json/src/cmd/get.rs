@@ -41,6 +41,32 @@ fn select(doc: &Document, path: &Path, shown: &str) -> Result<Selected> {
     }
 }
 
+/// JSON.GET's reply for one path that is a simple chain (`$.a.b[1]`, `.a.b[1]`), compact: the
+/// stored text of the match (no `Value`), `[…]` around it for a `$` path, `ERR Path '…' does
+/// not exist` for a legacy path that finds nothing.
+fn write_simple_match(doc: &Document, path: &Path, out: &mut Vec<u8>) -> Result<()> {
+    let found = path.as_simple().and_then(|steps| doc.find(steps));
+    out.reserve(found.map_or(0, |value| value.compact_len_hint()) + 2);
+    match (found, path.is_legacy()) {
+        (Some(value), true) => value.write_compact(out),
+        (None, true) => {
+            let shown = path.rewritten_text();
+            return Err(Error::err(format!("Path '{shown}' does not exist")));
+        }
+        (found, false) => {
+            out.push(b'[');
+            if let Some(value) = found {
+                value.write_compact(out);
+            }
+            out.push(b']');
+        }
+    }
+    Ok(())
+}
+
+/// The words JSON.GET reads as options rather than paths.
+const GET_OPTIONS: [&str; 6] = ["PRETTY", "INDENT", "NEWLINE", "SPACE", "FORMAT", "NOESCAPE"];
+
 /// The options and paths of JSON.GET (and JSON.GETEX, which adds its expiry options).
 struct GetRequest<'a> {
     format: Format,
@@ -130,22 +156,7 @@ impl<'a> GetRequest<'a> {
             [path] if path.is_root() && path.is_legacy() => format.write(doc, &mut out),
             // A simple chain, compact: the stored text of the match is the reply (no Value).
             [path] if format.is_compact() && path.as_simple().is_some() => {
-                let found = path.as_simple().and_then(|steps| doc.find(steps));
-                out.reserve(found.map_or(0, |value| value.compact_len_hint()) + 2);
-                match (found, path.is_legacy()) {
-                    (Some(value), true) => value.write_compact(&mut out),
-                    (None, true) => {
-                        let shown = path.rewritten_text();
-                        return Err(Error::err(format!("Path '{shown}' does not exist")));
-                    }
-                    (found, false) => {
-                        out.push(b'[');
-                        if let Some(value) = found {
-                            value.write_compact(&mut out);
-                        }
-                        out.push(b']');
-                    }
-                }
+                write_simple_match(doc, path, &mut out)?;
             }
             [path] => {
                 let value = match select(doc, path, path.rewritten_text())? {
@@ -223,6 +234,31 @@ pub(crate) fn json_get(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
         }
         return Ok(());
     }
+    // The other common read, one simple path (`$.a.b[1]`): answered without building a
+    // request (same errors, in the same order: the path is read before the key).
+    if let [only] = rest
+        && !GET_OPTIONS.iter().any(|word| is(only, word))
+    {
+        let path = parse_path(only)?;
+        if path.as_simple().is_none() {
+            let request = GetRequest {
+                format: Format::COMPACT,
+                reply_format: ReplyFormat::String,
+                texts: vec![*only],
+                paths: vec![path],
+            };
+            return answer_get(ctx, name, &request);
+        }
+        let key = ctx.open_key(name);
+        let Some(json) = key.value::<Json>()? else {
+            ctx.reply_null();
+            return Ok(());
+        };
+        let mut out = Vec::new();
+        write_simple_match(&json.0, &path, &mut out)?;
+        ctx.reply_bulk(&out);
+        return Ok(());
+    }
     let mut request = match rest {
         [only] if is(only, "PRETTY") => GetRequest {
             format: Format::pretty(),
@@ -233,12 +269,17 @@ pub(crate) fn json_get(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
         _ => GetRequest::parse(ctx, rest, |_| Ok(0))?,
     };
     request.parse_paths()?;
+    answer_get(ctx, name, &request)
+}
+
+/// JSON.GET's reply to `request` for the key `name` (nil for a missing key).
+fn answer_get(ctx: &Ctx, name: &RStr, request: &GetRequest) -> Result<()> {
     let key = ctx.open_key(name);
     let Some(json) = key.value::<Json>()? else {
         ctx.reply_null();
         return Ok(());
     };
-    request.answer(&json.0)?.send(ctx, &request);
+    request.answer(&json.0)?.send(ctx, request);
     Ok(())
 }
 
