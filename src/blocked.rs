@@ -216,8 +216,9 @@ impl<T: Send + 'static> Drop for BlockedClient<T> {
 
 impl<'a> Ctx<'a> {
     /// Blocks the client that called this command; the reply comes from `options`' reply (or
-    /// timeout) callback. Once the client is blocked the command must not reply: it returns
-    /// `Ok(())` (an `Err` would be replied on top of the callback's reply), so block last.
+    /// timeout) callback. Once the client is blocked the command must not reply: an `Err` or
+    /// a panic after blocking is logged, not replied (the callback's reply is the one the
+    /// client gets; a `BlockedClient` dropped without a value answers the "no result" error).
     ///
     /// `Err` where the client cannot block: inside `MULTI`, a script or a module's
     /// `RedisModule_Call` (`ERR this client cannot be blocked here (MULTI, script or module
@@ -259,6 +260,9 @@ impl<'a> Ctx<'a> {
             )
         };
         let raw = NonNull::new(raw).ok_or_else(|| Error::err("the server did not block"))?;
+        // The reply now belongs to the callbacks: an `Err` or a panic after this point is
+        // logged by the boundary, never sent as a second reply.
+        self.mark_replied();
         Ok(BlockedClient {
             raw,
             _value: PhantomData,

@@ -132,8 +132,9 @@ pub(crate) fn load_registered(ctx: &Ctx<'_>, module: &str, args: &[&RStr]) -> Re
         ctx.call("CONFIG", ("SET", full.as_str(), value))
             .and_then(|reply| reply.into_result())
             .map_err(|error| {
+                // The value is not echoed: it may be a secret (a password config).
                 Error::err(format!(
-                    "module argument '{name} {value}' was refused: {}",
+                    "module argument '{name}' was refused: {}",
                     error_text(&error)
                 ))
             })?;
@@ -154,16 +155,21 @@ fn config_pairs<'a>(
         list.join(", ")
     };
     args.chunks(2)
-        .map(|pair| {
+        .enumerate()
+        .map(|(index, pair)| {
             let given = String::from_utf8_lossy(pair[0].as_bytes());
             let short = given
                 .strip_prefix(module)
                 .and_then(|rest| rest.strip_prefix('.'))
                 .unwrap_or(&given);
             let Some(name) = names.iter().find(|name| name.eq_ignore_ascii_case(short)) else {
+                // Named by position, not echoed: pairs out of step put a value (perhaps a
+                // password) where a name belongs.
                 return Err(Error::err(format!(
-                    "module argument '{given}' is not a config of module '{module}' (its \
+                    "module argument {} of {} is not a config of module '{module}' (its \
                      configs: {}); arguments are `name value` pairs",
+                    2 * index + 1,
+                    args.len(),
                     known()
                 )));
             };

@@ -294,7 +294,9 @@ impl<'a> Ctx<'a> {
         unsafe { core_api!(ReplyWithNull)(self.as_ptr()) };
     }
 
-    /// An array of `len` elements; the next `len` replies are its elements.
+    /// An array of `len` elements; the next `len` replies are its elements. Compute what can
+    /// fail first: once the array has begun, an `Err` cannot be sent (the boundary logs it, as
+    /// for any error after a reply), and the client would wait for the missing elements.
     #[inline(always)]
     pub fn reply_array(&self, len: usize) {
         self.replied.set(true);
@@ -542,6 +544,16 @@ pub(crate) unsafe fn set_log_context(ctx: *mut RedisModuleCtx) {
         // never do (one per loaded module, logging only).
         let detached = unsafe { core_api!(GetDetachedThreadSafeContext)(ctx) };
         LOG_CONTEXT.store(detached, Ordering::Release);
+    }
+}
+
+/// Frees the log context ([`set_log_context`]) when the module unloads.
+pub(crate) fn clear_log_context() {
+    let detached = LOG_CONTEXT.swap(std::ptr::null_mut(), Ordering::AcqRel);
+    if !detached.is_null() {
+        // SAFETY: the detached context `set_log_context` made, taken out of the static so
+        // nothing logs through it any more; freed once.
+        unsafe { core_api!(FreeThreadSafeContext)(detached) };
     }
 }
 

@@ -2207,6 +2207,15 @@ fn path_evaluation_is_bounded_by_the_budget() {
             "ERR the path would visit or return more than 20000 JSON nodes (json.path-budget)",
             "{n}"
         );
+        // RESP3 wraps JSON.TYPE's reply in one more array: the error still comes whole, and
+        // the connection stays in step.
+        let mut con3 = server.connection_resp3();
+        assert_eq!(
+            reply(&mut con3, &all),
+            "ERR the path would visit or return more than 20000 JSON nodes (json.path-budget)",
+            "{n}"
+        );
+        assert_eq!(reply(&mut con3, &["PING"]), "+PONG", "{n}");
         reply(&mut con, &["CONFIG", "SET", "json.path-budget", "100000"]);
         assert!(reply(&mut con, &all).starts_with("[\"array\""), "{n}");
         // Bytes: every result's value, as the reply would hold it.

@@ -91,5 +91,17 @@ for file in $FILES; do
         --env oss --module "$MODULE" --oss-redis-path "$work/server" -t "$file" \
         --no-progress --randomize-ports --test-timeout 300 --log-dir "$logs/${file%.py}" \
         >"$out" 2>&1
+    # RLTest exits non-zero for any failing test (listed ones too); the results script uses
+    # this to tell a file that ran from one that stopped early or never started.
+    echo $? >"$out.status"
 done
 python3 "$ROOT/tools/redisjson_suite_results.py" "$EXPECTED" "${outputs[@]}"
+status=$?
+# 0 or 1 from the results script; anything else (it could not run) is a failure, never the
+# "not run" exit 2 that tools/test-all.sh reads as a missing tarball.
+if [ "$status" -gt 1 ]; then
+    echo "redisjson suite: the results script failed ($status)"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+exit "$status"

@@ -26,11 +26,21 @@ def expected_failures(path):
 
 
 def results(paths):
-    """{test: status} in run order, and {test: [messages]}: a test's assertion lines come
-    before its name and status; an unhandled exception is reported just after them."""
+    """{test: status} in run order, {test: [messages]}, and the files that did not run to the
+    end: a test's assertion lines come before its name and status; an unhandled exception is
+    reported just after them. A file with no test status at all, or stopped by the timeout,
+    is a failure of its own (`file:<name>`)."""
     status, messages = {}, {}
     for path in paths:
         lines = [COLOUR.sub("", line).rstrip("\r\n") for line in open(path, errors="replace")]
+        try:
+            code = int(open(path + ".status").read().strip())
+        except (OSError, ValueError):
+            code = None
+        if not any(STATUS.match(line) for line in lines) or code == 124:
+            name = "file:" + path.rsplit("/", 1)[-1].removesuffix(".out")
+            status[name] = "ERROR"
+            messages[name] = [f"RLTest exited {code} after {len(lines)} lines: the file did not run to the end"]
         pending, last = [], None
         for i, line in enumerate(lines):
             if line.startswith("Failed Tests Summary:"):

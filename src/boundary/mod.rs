@@ -292,6 +292,9 @@ pub unsafe fn on_unload(ctx: *mut RedisModuleCtx) -> c_int {
         );
         return sys::REDISMODULE_ERR;
     }
+    // The module goes away: its log context must not outlive it (a later load of the same
+    // library would log through a context naming the freed module).
+    crate::ctx::clear_log_context();
     sys::REDISMODULE_OK
 }
 

@@ -18,40 +18,48 @@ pub(crate) fn json_type(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
     };
     let key = ctx.open_key(name);
     let json = key.value::<Json>()?;
+    // The answer first (a path past the budget is an error), then the reply: an error after
+    // the RESP3 wrapper array began could not be sent.
+    enum Types {
+        Missing,
+        One(Option<&'static str>),
+        All(Vec<&'static str>),
+    }
+    let types = match (&json, &path) {
+        (None, _) => Types::Missing,
+        (Some(json), None) => Types::One(Some(json.0.root_ref().json_type().name())),
+        (Some(json), Some(path)) => {
+            let doc = &json.0;
+            let type_of = |l: &Location| doc.value_at(l).map(|v| v.json_type().name());
+            if path.is_legacy() {
+                Types::One(
+                    path.query_first_document(doc)
+                        .map_err(budget_error)?
+                        .as_ref()
+                        .and_then(type_of),
+                )
+            } else {
+                Types::All(
+                    path.query_document(doc)
+                        .map_err(budget_error)?
+                        .iter()
+                        .filter_map(type_of)
+                        .collect(),
+                )
+            }
+        }
+    };
     if ctx.is_resp3() {
         // RedisJSON's RESP3 JSON.TYPE: the RESP2 reply inside one more array.
         ctx.reply_array(1);
     }
-    let Some(json) = json else {
-        ctx.reply_null();
-        return Ok(());
-    };
-    let doc = &json.0;
-    match &path {
-        None => ctx.reply_bulk(doc.root_ref().json_type().name().as_bytes()),
-        Some(path) => {
-            let type_of = |l: &Location| doc.value_at(l).map(|v| v.json_type().name());
-            if path.is_legacy() {
-                match path
-                    .query_first_document(doc)
-                    .map_err(budget_error)?
-                    .as_ref()
-                    .and_then(type_of)
-                {
-                    Some(name) => ctx.reply_bulk(name.as_bytes()),
-                    None => ctx.reply_null(),
-                }
-            } else {
-                let names: Vec<_> = path
-                    .query_document(doc)
-                    .map_err(budget_error)?
-                    .iter()
-                    .filter_map(type_of)
-                    .collect();
-                ctx.reply_array(names.len());
-                for name in names {
-                    ctx.reply_bulk(name.as_bytes());
-                }
+    match types {
+        Types::Missing | Types::One(None) => ctx.reply_null(),
+        Types::One(Some(name)) => ctx.reply_bulk(name.as_bytes()),
+        Types::All(names) => {
+            ctx.reply_array(names.len());
+            for name in names {
+                ctx.reply_bulk(name.as_bytes());
             }
         }
     }
