@@ -180,6 +180,9 @@ mod timer;
 mod usage;
 mod view;
 
+#[cfg(test)]
+mod layers_check;
+
 pub use acl::{KeyAccess, User};
 pub use args::{Args, FromArg, Keyword};
 pub use blocked::{BlockOptions, BlockedClient, BlockedReplyFn, BlockedTimeoutFn};
