@@ -13,13 +13,13 @@ use std::path::Path;
 /// The layers, lowest first: (name, the paths under `src/` it holds, as files or `dir/`).
 /// A file no entry names is a feature; `lib.rs` is the facade above all.
 const LAYERS: &[(&str, &[&str])] = &[
-    ("ffi", &["sys.rs", "api.rs", "alloc.rs"]),
+    ("ffi", &["ffi/"]),
     (
         "core",
         &[
             "error.rs",
             "string.rs",
-            "ctx.rs",
+            "ctx/",
             "key/",
             "view.rs",
             "args.rs",
@@ -146,7 +146,7 @@ fn paths_at(toks: &[Tok], i: &mut usize, prefix: &[String], out: &mut Vec<Vec<St
     let mut segs = prefix.to_vec();
     loop {
         match toks.get(*i) {
-            Some(Tok::Ident(word)) if word == "self" && segs.len() > prefix.len() => {
+            Some(Tok::Ident(word)) if word == "self" => {
                 *i += 1; // `a::{self}`
             }
             Some(Tok::Ident(word)) => {
