@@ -189,7 +189,11 @@ fn paths_at(toks: &[Tok], i: &mut usize, prefix: &[String], out: &mut Vec<Vec<St
 
 /// The module path of a file: `key/mod.rs` → ["key"], `call/args.rs` → ["call", "args"].
 fn module_of(file: &str) -> Vec<String> {
-    let mut segs: Vec<String> = file.trim_end_matches(".rs").split('/').map(String::from).collect();
+    let mut segs: Vec<String> = file
+        .trim_end_matches(".rs")
+        .split('/')
+        .map(String::from)
+        .collect();
     if matches!(segs.last().map(String::as_str), Some("mod" | "lib")) {
         segs.pop();
     }
@@ -206,7 +210,11 @@ fn dependencies(root: &Path) -> BTreeMap<String, BTreeSet<String>> {
             if path.is_dir() {
                 dirs.push(path);
             } else if path.extension().is_some_and(|e| e == "rs") {
-                let name = path.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+                let name = path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
                 sources.insert(name, std::fs::read_to_string(&path).unwrap());
             }
         }
@@ -240,7 +248,9 @@ fn dependencies(root: &Path) -> BTreeMap<String, BTreeSet<String>> {
         if let Some(full) = alias.and_then(|first| aliases.get(first)) {
             path.splice(0..1, full.iter().cloned());
         }
-        (0..=path.len()).rev().find_map(|n| files.get(&path[..n]).cloned())
+        (0..=path.len())
+            .rev()
+            .find_map(|n| files.get(&path[..n]).cloned())
     };
     let mut deps = BTreeMap::new();
     for (file, src) in &sources {
@@ -347,18 +357,33 @@ fn imports_point_down_and_never_back() {
         "{} upward imports, {} two-file cycles (layers: {})",
         upward.len(),
         cycles.len(),
-        LAYERS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(" < ")
+        LAYERS
+            .iter()
+            .map(|(n, _)| *n)
+            .collect::<Vec<_>>()
+            .join(" < ")
     );
-    assert!(upward.is_empty() && cycles.is_empty(), "the layer rule is broken (see above)");
+    assert!(
+        upward.is_empty() && cycles.is_empty(),
+        "the layer rule is broken (see above)"
+    );
 }
 
 #[test]
 fn the_checker_sees_paths() {
-    let toks = tokens("use crate::a::{b::{self, C}, d}; // crate::x\n let s = \"crate::y\"; super::z::w();");
+    let toks = tokens(
+        "use crate::a::{b::{self, C}, d}; // crate::x\n let s = \"crate::y\"; super::z::w();",
+    );
     let mut i = 3; // after `use crate ::`
     let mut found = Vec::new();
     paths_at(&toks, &mut i, &[], &mut found);
-    assert_eq!(found, vec![vec!["a", "b"], vec!["a", "b", "C"], vec!["a", "d"]]);
-    let words: Vec<&Tok> = toks.iter().filter(|t| matches!(t, Tok::Ident(w) if w == "crate")).collect();
+    assert_eq!(
+        found,
+        vec![vec!["a", "b"], vec!["a", "b", "C"], vec!["a", "d"]]
+    );
+    let words: Vec<&Tok> = toks
+        .iter()
+        .filter(|t| matches!(t, Tok::Ident(w) if w == "crate"))
+        .collect();
     assert_eq!(words.len(), 1, "comments and strings are skipped");
 }

@@ -149,36 +149,35 @@
 //! `extern "C"` callback) → [`Ctx`], [`RStr`]/[`RString`], [`Key`] → modules. See
 //! `ARCHITECTURE.md`.
 
+// The layers, lowest first (ARCHITECTURE.md; `layers_check` enforces them): ffi, core handles,
+// boundary, features; this file only declares and re-exports.
 #[macro_use]
-pub mod api;
-mod acl;
-pub mod alloc;
+mod ffi;
+pub use ffi::{alloc, api, sys};
+
 mod args;
-mod blocked;
+mod ctx;
+mod error;
+mod key;
+mod send_string;
+mod string;
+mod thread;
+mod view;
+
 mod boundary;
+
+mod acl;
+mod blocked;
 mod call;
 pub mod cluster;
 pub mod config;
-mod ctx;
 mod datatype;
-mod defrag;
-mod error;
 pub mod events;
-mod every;
 mod filter;
 mod info;
-mod key;
 mod module;
-mod module_options;
-mod rdb;
 mod scan;
-mod send_string;
-mod string;
-pub mod sys;
-mod thread;
 mod timer;
-mod usage;
-mod view;
 
 #[cfg(test)]
 mod layers_check;
@@ -186,33 +185,33 @@ mod layers_check;
 pub use acl::{KeyAccess, User};
 pub use args::{Args, FromArg, Keyword};
 pub use blocked::{BlockOptions, BlockedClient, BlockedReplyFn, BlockedTimeoutFn};
-pub use boundary::{CommandFn, FilterFn, FixedCommandFn, InfoFn, LoadFn, UnloadFn};
+pub use boundary::{CommandFn, FixedCommandFn, LoadFn, UnloadFn};
 pub use call::{
     Arg, CallArg, CallArgs, CallOptions, CallReply, CallValue, Elements, ElementsIter, Pairs,
     PairsIter, Reply, ReplyKind,
 };
 pub use config::{BoolConfig, EnumConfig, NumericConfig, StringConfig};
 pub use ctx::{ClientInfo, Ctx, LogLevel, Postponed};
+pub use datatype::defrag::{Defrag, DefragStatus};
+pub use datatype::rdb::{RdbBuffer, RdbReader, RdbWriter};
 pub use datatype::{AofWriter, AuxTriggers, AuxWhen, DataType, Digest};
-pub use defrag::{Defrag, DefragStatus};
 pub use error::{Error, Result, WRONGTYPE_MESSAGE};
 pub use events::NotifyFlags;
-pub use every::{Every, EveryFn};
-pub use filter::{CommandFilter, FilterArgs, FilterFlags};
-pub use info::{InfoCtx, ServerInfo};
+pub use filter::{CommandFilter, FilterArgs, FilterFlags, FilterFn};
+pub use info::{InfoCtx, InfoFn, ServerInfo};
 pub use key::{End, Key, KeyType, ZAdd};
 pub use module::{Command, Module};
-pub use rdb::{RdbBuffer, RdbReader, RdbWriter};
 pub use scan::ScanCursor;
 pub use send_string::SendString;
 pub use string::{RStr, RString};
 pub use thread::{Locked, ThreadSafeContext};
+pub use timer::every::{Every, EveryFn};
 pub use timer::{TimerFn, TimerId};
 pub use view::{StrView, StrViewMut, ValueMut, ValueRef};
 
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::boundary::{on_load, on_unload};
+    pub use crate::module::load::{on_load, on_unload};
 }
 
 /// Exports a module: defines `RedisModule_OnLoad`, which the server calls on `--loadmodule`.

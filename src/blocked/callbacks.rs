@@ -3,8 +3,8 @@
 use std::ffi::{c_int, c_void};
 use std::ptr::NonNull;
 
-use super::{Caught, answer, catch, conjure, guard};
 use crate::blocked::{BlockedReplyFn, BlockedTimeoutFn, NO_RESULT};
+use crate::boundary::{Caught, answer, catch, conjure, guard};
 use crate::ctx::Ctx;
 use crate::string::RStr;
 use crate::sys::{self, RedisModuleCtx, RedisModuleString};

@@ -91,10 +91,11 @@ use std::marker::PhantomData;
 use std::ptr::{self, NonNull};
 use std::time::Duration;
 
-use crate::boundary;
 use crate::ctx::Ctx;
 use crate::sys::{self, RedisModuleBlockedClient, RedisModuleCmdFunc};
 use crate::{Error, Result};
+
+mod callbacks;
 
 /// The longest timeout or timer delay, in milliseconds (about 31 years): the server adds it to
 /// the current time, which must not overflow.
@@ -152,7 +153,7 @@ impl<T: Send + 'static> BlockOptions<T> {
     {
         let _ = on_reply;
         BlockOptions {
-            reply: Some(boundary::blocked_reply::<T, R>),
+            reply: Some(callbacks::blocked_reply::<T, R>),
             on_timeout: None,
             timeout_ms: 0,
             _value: PhantomData,
@@ -170,7 +171,7 @@ impl<T: Send + 'static> BlockOptions<T> {
         let ms = after.as_nanos().div_ceil(1_000_000);
         let timeout_ms = c_longlong::try_from(ms).map_or(MAX_MS, |ms| ms.min(MAX_MS));
         BlockOptions {
-            on_timeout: (timeout_ms > 0).then_some(boundary::blocked_timeout::<O> as _),
+            on_timeout: (timeout_ms > 0).then_some(callbacks::blocked_timeout::<O> as _),
             timeout_ms,
             ..self
         }
@@ -255,7 +256,7 @@ impl<'a> Ctx<'a> {
                 self.as_ptr(),
                 options.reply,
                 options.on_timeout,
-                Some(boundary::blocked_free::<T>),
+                Some(callbacks::blocked_free::<T>),
                 options.timeout_ms,
             )
         };

@@ -1,14 +1,13 @@
-//! The load-time state: whether the module is loading, the subscriptions held until its load
-//! succeeded, the undo list of a failed load, and the unload hooks of a loaded module.
+//! The load-time state: whether the module is loading, the undo list of a failed load, and the
+//! unload hooks of a loaded module. (The subscriptions held until the load succeeded are the
+//! events feature's: `end_load` applies them through the function it is given.)
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use super::events::{Subscription, apply, handlers};
 use super::{UnloadFn, guard};
 use crate::Result;
 use crate::ctx::Ctx;
-use crate::sys::RedisModuleEvent;
 
 // ---- what a failed load leaves behind ----
 //
@@ -38,13 +37,19 @@ pub(crate) fn undo_if_load_fails(undo: impl FnOnce(&Ctx<'_>) + Send + 'static) {
 /// Called before the load hooks run.
 pub(crate) fn begin_load() {
     load_undo().clear();
-    begin_subscriptions();
+    LOADING.store(true, Ordering::Relaxed);
 }
 
 /// Called once the load hooks and configs are done with their outcome; returns the load's
-/// outcome, having taken back what the hooks registered if it failed.
-pub(crate) fn end_load(ctx: &Ctx<'_>, outcome: Result<()>) -> Result<()> {
-    let outcome = end_subscriptions(ctx, outcome);
+/// outcome, having taken back what the hooks registered if it failed. `held` first applies
+/// what waited for the outcome (the events feature's subscriptions).
+pub(crate) fn end_load(
+    ctx: &Ctx<'_>,
+    outcome: Result<()>,
+    held: impl FnOnce(&Ctx<'_>, Result<()>) -> Result<()>,
+) -> Result<()> {
+    LOADING.store(false, Ordering::Relaxed);
+    let outcome = held(ctx, outcome);
     let undo = std::mem::take(&mut *load_undo());
     if outcome.is_err() {
         for action in undo.into_iter().rev() {
@@ -56,64 +61,18 @@ pub(crate) fn end_load(ctx: &Ctx<'_>, outcome: Result<()>) -> Result<()> {
     outcome
 }
 
-// ---- subscriptions made while the module loads take effect once it has loaded ----
+// ---- whether the module is loading (subscriptions made meanwhile wait: events/callbacks.rs)
 
-/// Whether the module is loading (load hooks running): subscriptions wait in `PENDING`.
 static LOADING: AtomicBool = AtomicBool::new(false);
-static PENDING: Mutex<Vec<Subscription>> = Mutex::new(Vec::new());
 
-/// Whether the module's load hooks are running.
 pub(crate) fn loading() -> bool {
     LOADING.load(Ordering::Relaxed)
-}
-
-pub(super) fn pending() -> MutexGuard<'static, Vec<Subscription>> {
-    PENDING.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Called before the load hooks run: subscriptions wait until the load succeeded.
-fn begin_subscriptions() {
-    pending().clear();
-    LOADING.store(true, Ordering::Relaxed);
-}
-
-/// Called once the load hooks and configs are done: makes the pending subscriptions if the
-/// load succeeded (server events first, which can be undone should one fail), drops them
-/// otherwise. Returns the load's outcome.
-fn end_subscriptions(ctx: &Ctx<'_>, outcome: Result<()>) -> Result<()> {
-    LOADING.store(false, Ordering::Relaxed);
-    let subscriptions = std::mem::take(&mut *pending());
-    if let Err(error) = outcome {
-        handlers().clear();
-        return Err(error);
-    }
-    let (events, others): (Vec<Subscription>, Vec<Subscription>) = subscriptions
-        .into_iter()
-        .partition(|s| matches!(s, Subscription::ServerEvent(_)));
-    let mut done: Vec<u64> = Vec::new();
-    for subscription in events {
-        if let Err(error) = apply(ctx, subscription) {
-            for id in done {
-                let event = RedisModuleEvent { id, dataver: 1 };
-                // SAFETY: live context; a NULL callback unsubscribes.
-                unsafe { core_api!(SubscribeToServerEvent)(ctx.as_ptr(), event, None) };
-            }
-            handlers().clear();
-            return Err(error);
-        }
-        if let Subscription::ServerEvent(id) = subscription {
-            done.push(id);
-        }
-    }
-    others
-        .into_iter()
-        .try_for_each(|subscription| apply(ctx, subscription))
 }
 
 // ---- unload hooks ----
 
 /// The unload hooks of the loaded module, recorded once its load succeeded.
-pub(super) static UNLOAD_HOOKS: Mutex<Vec<UnloadFn>> = Mutex::new(Vec::new());
+pub(crate) static UNLOAD_HOOKS: Mutex<Vec<UnloadFn>> = Mutex::new(Vec::new());
 
 /// Records the hooks `RedisModule_OnUnload` runs (called once the load succeeded).
 pub(crate) fn set_unload_hooks(hooks: Vec<UnloadFn>) {

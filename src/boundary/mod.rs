@@ -14,42 +14,24 @@
 //! hooks); this file holds the load entry and what every callback shares ([`conjure`],
 //! [`catch`], [`answer`], [`guard`]).
 
-mod blocked;
-pub(crate) mod cluster;
 mod command;
-pub(crate) mod config;
-pub(crate) mod datatype;
-pub(crate) mod events;
-mod filter;
-mod info;
 mod load;
-mod scan;
-mod timer;
 
 pub use command::{CommandFn, FixedCommandFn};
-pub use filter::FilterFn;
-pub use info::InfoFn;
 
-pub(crate) use blocked::{blocked_free, blocked_reply, blocked_timeout};
 pub(crate) use command::{command, fixed_action};
-pub(crate) use filter::filter;
-pub(crate) use info::info;
-pub(crate) use load::{begin_load, end_load, loading, set_unload_hooks, undo_if_load_fails};
-pub(crate) use scan::{Fields, collect_field, collect_key};
-pub(crate) use timer::timer;
+pub(crate) use load::{
+    UNLOAD_HOOKS, begin_load, end_load, loading, set_unload_hooks, undo_if_load_fails,
+};
 
 /// The action run after the commands are registered, with the module's load arguments.
 pub type LoadFn = for<'a> fn(&'a Ctx<'a>, &'a [&'a RStr]) -> Result<()>;
 
 use std::any::Any;
-use std::ffi::c_int;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::ptr::NonNull;
 
 use crate::ctx::{Ctx, LogLevel, log_raw};
-use crate::module::Module;
 use crate::string::RStr;
-use crate::sys::{self, RedisModuleCtx, RedisModuleString};
 use crate::{Error, Result};
 
 /// The action of type `F`, which carries no data.
@@ -170,7 +152,7 @@ thread_local! {
 
 /// Records each panic's location for the log line the boundary writes, then runs the hook that
 /// was there (Rust's prints to the server's stderr). Installed once per module library.
-fn install_panic_hook() {
+pub(crate) fn install_panic_hook() {
     static INSTALLED: std::sync::Once = std::sync::Once::new();
     INSTALLED.call_once(|| {
         let previous = std::panic::take_hook();
@@ -205,98 +187,8 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     }
 }
 
-/// `RedisModule_OnLoad` for a module: fills the API table, checks the server, registers the
-/// module and its commands, then runs its load hook. See [`crate::module!`].
-///
-/// # Safety
-/// Called from the module's `RedisModule_OnLoad` only, with the server's arguments.
-pub unsafe fn on_load(
-    ctx: *mut RedisModuleCtx,
-    argv: *mut *mut RedisModuleString,
-    argc: c_int,
-    define: fn() -> Module,
-) -> c_int {
-    let Some(ctx) = NonNull::new(ctx) else {
-        return sys::REDISMODULE_ERR;
-    };
-    // SAFETY: the server is loading this module on its main thread; nothing else reads the table.
-    if let Err(missing) = unsafe { crate::api::load(ctx.as_ptr()) } {
-        // Log may itself be missing on a truly foreign server: then there is no one to tell.
-        if let Some(log) = crate::api::table().Log {
-            let line = format!("rs-rm: server lacks required API: {}", missing.join(", "));
-            let line = std::ffi::CString::new(line).unwrap_or_default();
-            // SAFETY: live load context; "%s" with a NUL-terminated string.
-            unsafe {
-                log(
-                    ctx.as_ptr(),
-                    c"warning".as_ptr(),
-                    c"%s".as_ptr(),
-                    line.as_ptr(),
-                )
-            };
-        }
-        return sys::REDISMODULE_ERR;
-    }
-    // SAFETY: the live load context, on the main thread.
-    unsafe { crate::thread::on_load(ctx.as_ptr()) };
-    // SAFETY: the live load context, for the duration of this call.
-    let ctx = unsafe { Ctx::from_raw(ctx) };
-    // SAFETY: `argv` holds `argc` live module arguments for this call.
-    let args: &[&RStr] = unsafe { crate::api::c_array(argv.cast::<&RStr>(), argc.max(0) as usize) };
-    install_panic_hook();
-    let outcome = catch(|| define().register(&ctx, args));
-    let error = match outcome {
-        Ok(Ok(())) => {
-            // SAFETY: the live load context; the module is registered (RedisModule_Init ran).
-            unsafe { crate::ctx::set_log_context(ctx.as_ptr()) };
-            return sys::REDISMODULE_OK;
-        }
-        Ok(Err(error)) => error,
-        Err(caught) => Error::Panic(caught.to_string()),
-    };
-    ctx.log(
-        LogLevel::Warning,
-        &format!("module failed to load: {error}"),
-    );
-    sys::REDISMODULE_ERR
-}
-
 /// An unload hook: runs on `MODULE UNLOAD`, on the main thread; an `Err` refuses the unload.
 pub type UnloadFn = for<'a> fn(&'a Ctx<'a>) -> Result<()>;
-
-/// `RedisModule_OnUnload` for a module: runs its unload hooks in the order added. An `Err` or
-/// a panic is logged and refuses the unload (the module keeps running). See
-/// [`crate::module!`].
-///
-/// # Safety
-/// Called from the module's `RedisModule_OnUnload` only, with the server's context.
-pub unsafe fn on_unload(ctx: *mut RedisModuleCtx) -> c_int {
-    let Some(ctx) = NonNull::new(ctx) else {
-        return sys::REDISMODULE_ERR;
-    };
-    // SAFETY: the live unload context, on the main thread, for the duration of this call.
-    let ctx = unsafe { Ctx::from_raw(ctx) };
-    let hooks = load::UNLOAD_HOOKS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .clone();
-    for hook in hooks {
-        let error = match catch(|| hook(&ctx)) {
-            Ok(Ok(())) => continue,
-            Ok(Err(error)) => error,
-            Err(caught) => Error::Panic(caught.to_string()),
-        };
-        ctx.log(
-            LogLevel::Warning,
-            &format!("module refused to unload: {error}"),
-        );
-        return sys::REDISMODULE_ERR;
-    }
-    // The module goes away: its log context must not outlive it (a later load of the same
-    // library would log through a context naming the freed module).
-    crate::ctx::clear_log_context();
-    sys::REDISMODULE_OK
-}
 
 /// Runs a load hook under the boundary's rules.
 pub(crate) fn run_load_hook(hook: LoadFn, ctx: &Ctx<'_>, args: &[&RStr]) -> Result<()> {

@@ -3,11 +3,11 @@
 use std::ffi::{c_char, c_uchar};
 use std::ptr::NonNull;
 
-use super::conjure;
-use super::events::run_logged;
 use crate::Result;
+use crate::boundary::conjure;
 use crate::cluster::NodeId;
 use crate::ctx::Ctx;
+use crate::events::callbacks::run_logged;
 use crate::sys::RedisModuleCtx;
 
 /// A cluster-message receiver: the context, the sender's id, the message type and its

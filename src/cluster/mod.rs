@@ -37,8 +37,9 @@ use std::ffi::{c_char, c_int};
 use std::fmt;
 use std::ptr;
 
-use crate::boundary::cluster as callbacks;
-pub use crate::boundary::cluster::ClusterMessageFn;
+mod callbacks;
+pub use callbacks::ClusterMessageFn;
+
 use crate::ctx::Ctx;
 use crate::sys;
 use crate::{Error, Result};
@@ -351,9 +352,9 @@ impl<'a> Ctx<'a> {
     /// ```
     pub fn register_cluster_message_receiver<F: ClusterMessageFn>(&self, kind: u8, _receiver: F) {
         let receiver = Some(callbacks::cluster_message::<F> as _);
-        let subscription = crate::boundary::events::Subscription::ClusterReceiver(kind, receiver);
+        let subscription = crate::events::callbacks::Subscription::ClusterReceiver(kind, receiver);
         // Registering a receiver cannot fail.
-        let _ = crate::boundary::events::subscribe(self, subscription);
+        let _ = crate::events::callbacks::subscribe(self, subscription);
     }
 }
 

@@ -4,7 +4,7 @@
 use std::ffi::{c_char, c_int, c_longlong, c_void};
 use std::ptr::NonNull;
 
-use super::guard;
+use crate::boundary::guard;
 use crate::config::sealed::Sealed;
 use crate::config::{BoolConfig, EnumConfig, NumericConfig, StringConfig, error_text};
 use crate::ctx::Ctx;

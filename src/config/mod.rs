@@ -51,7 +51,8 @@ use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicPtr, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use crate::boundary::config as callbacks;
+mod callbacks;
+
 use crate::ctx::Ctx;
 use crate::string::{RStr, RString};
 use crate::sys::{self, RedisModuleString};

@@ -6,11 +6,14 @@ use std::marker::PhantomData;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
-use crate::key::{Key, OpenKeys, OpenMode};
 use crate::string::RStr;
 use crate::sys::{self, RedisModuleCtx};
 use crate::view;
 use crate::{Error, Result};
+
+pub(crate) mod open_keys;
+
+use open_keys::OpenKeys;
 
 /// The context of one callback. It is only ever lent (`&Ctx<'a>`) for the callback's duration:
 /// nothing borrowed from it can outlive the call, and it cannot leave the main thread.
@@ -135,19 +138,7 @@ impl<'a> Ctx<'a> {
         self.raw.as_ptr()
     }
 
-    // ---- keys ----
-
-    /// Opens a key for reading. A missing key opens as [`KeyType::Empty`](crate::KeyType).
-    #[inline(always)]
-    pub fn open_key<'k>(&'k self, name: &'k RStr) -> Key<'k> {
-        Key::open(self, name, OpenMode::Read)
-    }
-
-    /// Opens a key for reading and writing; the key is created by the first write.
-    #[inline(always)]
-    pub fn open_key_writable<'k>(&'k self, name: &'k RStr) -> Key<'k> {
-        Key::open(self, name, OpenMode::ReadWrite)
-    }
+    // ---- keys: Ctx::open_key is in key/ ----
 
     // ---- replies: exactly one per command call (aggregates count their elements) ----
 

@@ -4,7 +4,7 @@
 use std::cell::Cell;
 use std::ptr::{self, NonNull};
 
-use crate::ctx::Ctx;
+use super::Ctx;
 use crate::string::RStr;
 use crate::sys::{self, RedisModuleKey, RedisModuleString};
 
@@ -12,7 +12,7 @@ use crate::sys::{self, RedisModuleKey, RedisModuleString};
 pub(crate) struct Slot {
     /// The handle: NULL for a missing key opened read-only (the server hands out none then).
     /// Holds [`closed`] only while a [`Reopen`] guard is alive.
-    pub(super) raw: Cell<*mut RedisModuleKey>,
+    pub(crate) raw: Cell<*mut RedisModuleKey>,
     /// The key's name while a [`Key`] uses the slot; NULL while it is free.
     name: Cell<*mut RedisModuleString>,
     writable: Cell<bool>,
@@ -106,7 +106,7 @@ impl OpenKeys {
 
     /// A free slot, now marked as used for `name`.
     #[inline(always)]
-    pub(super) fn claim(&self, name: &RStr, writable: bool) -> &Slot {
+    pub(crate) fn claim(&self, name: &RStr, writable: bool) -> &Slot {
         let slot = match self.inline.iter().find(|slot| slot.name.get().is_null()) {
             Some(slot) => slot,
             None => self.claim_spilled(),
@@ -144,7 +144,7 @@ impl OpenKeys {
     }
 
     #[inline(always)]
-    pub(super) fn release(&self, slot: &Slot) {
+    pub(crate) fn release(&self, slot: &Slot) {
         slot.finish();
         slot.raw.set(ptr::null_mut());
         slot.name.set(ptr::null_mut());
@@ -292,7 +292,7 @@ impl OpenKeys {
 }
 
 #[inline(always)]
-pub(super) fn open_raw(
+pub(crate) fn open_raw(
     ctx: *mut sys::RedisModuleCtx,
     name: &RStr,
     writable: bool,

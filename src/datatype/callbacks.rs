@@ -8,11 +8,11 @@ use std::ffi::{c_int, c_void};
 
 use std::ptr::{self, NonNull};
 
-use super::catch;
+use super::defrag::{Defrag, DefragStatus};
+use super::rdb::{RdbReader, RdbWriter};
+use crate::boundary::catch;
 use crate::ctx::{LogLevel, log_raw};
 use crate::datatype::{AofWriter, AuxWhen, DataType, Digest};
-use crate::defrag::{Defrag, DefragStatus};
-use crate::rdb::{RdbReader, RdbWriter};
 use crate::string::RStr;
 use crate::sys::{self, RedisModuleDefragCtx, RedisModuleDigest, RedisModuleIO, RedisModuleString};
 

@@ -13,14 +13,19 @@ use std::marker::PhantomData;
 use std::ptr::NonNull;
 use std::sync::OnceLock;
 
-use crate::boundary::datatype as callbacks;
 use crate::ctx::Ctx;
-use crate::defrag::{Defrag, DefragStatus};
-use crate::module_options::add_module_options;
-use crate::rdb::{RdbReader, RdbWriter};
+use crate::module::options::add_module_options;
 use crate::string::{RStr, RString};
 use crate::sys::{self, RedisModuleDigest, RedisModuleIO, RedisModuleString, RedisModuleType};
 use crate::{Error, Result};
+
+mod callbacks;
+pub(crate) mod defrag;
+pub(crate) mod rdb;
+mod value;
+
+use defrag::{Defrag, DefragStatus};
+use rdb::{RdbReader, RdbWriter};
 
 /// A module data type: a Rust value the server stores under a key.
 ///

@@ -2,8 +2,8 @@
 
 use std::ptr::NonNull;
 
-use super::{Key, KeyType};
-use crate::datatype::{DataType, not_registered, registered};
+use super::{DataType, not_registered, registered};
+use crate::key::{Key, KeyType};
 use crate::sys;
 use crate::view::{ValueMut, ValueRef};
 use crate::{Error, Result};

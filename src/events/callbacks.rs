@@ -6,9 +6,8 @@ use std::ffi::{c_char, c_int, c_void};
 use std::ptr::NonNull;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use super::load::{loading, pending};
-use super::{catch, conjure, guard};
 use crate::api::c_str;
+use crate::boundary::{catch, conjure, guard, loading};
 use crate::ctx::{Ctx, LogLevel};
 use crate::events::{NotifyFlags, ServerEvent};
 use crate::string::RStr;
@@ -241,4 +240,49 @@ pub(crate) unsafe fn server_event_handler<E: ServerEvent, F: ServerEventFn<E>>(
             None => Ok(()), // a sub-event newer than this SDK
         }
     });
+}
+
+// ---- subscriptions made while the module loads take effect once it has loaded ----
+
+static PENDING: Mutex<Vec<Subscription>> = Mutex::new(Vec::new());
+
+fn pending() -> MutexGuard<'static, Vec<Subscription>> {
+    PENDING.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Called before the load hooks run: subscriptions wait until the load succeeded.
+pub(crate) fn begin_subscriptions() {
+    pending().clear();
+}
+
+/// Called once the load hooks and configs are done: makes the pending subscriptions if the
+/// load succeeded (server events first, which can be undone should one fail), drops them
+/// otherwise. Returns the load's outcome.
+pub(crate) fn end_subscriptions(ctx: &Ctx<'_>, outcome: Result<()>) -> Result<()> {
+    let subscriptions = std::mem::take(&mut *pending());
+    if let Err(error) = outcome {
+        handlers().clear();
+        return Err(error);
+    }
+    let (events, others): (Vec<Subscription>, Vec<Subscription>) = subscriptions
+        .into_iter()
+        .partition(|s| matches!(s, Subscription::ServerEvent(_)));
+    let mut done: Vec<u64> = Vec::new();
+    for subscription in events {
+        if let Err(error) = apply(ctx, subscription) {
+            for id in done {
+                let event = RedisModuleEvent { id, dataver: 1 };
+                // SAFETY: live context; a NULL callback unsubscribes.
+                unsafe { core_api!(SubscribeToServerEvent)(ctx.as_ptr(), event, None) };
+            }
+            handlers().clear();
+            return Err(error);
+        }
+        if let Subscription::ServerEvent(id) = subscription {
+            done.push(id);
+        }
+    }
+    others
+        .into_iter()
+        .try_for_each(|subscription| apply(ctx, subscription))
 }

@@ -46,18 +46,18 @@
 //! # let _ = rm::Module::new("m", 1).on_load(setup);
 //! ```
 
+pub(crate) mod callbacks;
 mod decode;
 
 use std::ffi::{CString, c_int, c_void};
 use std::fmt;
 use std::ops::{BitAnd, BitOr, BitOrAssign};
 
-use crate::boundary::events as callbacks;
-pub use crate::boundary::events::{KeyspaceFn, ServerEventFn};
 use crate::ctx::Ctx;
 use crate::string::RStr;
 use crate::sys;
 use crate::{Error, Result};
+pub use callbacks::{KeyspaceFn, ServerEventFn};
 
 // ---------------------------------------------------------------------------------------------
 // Keyspace notifications

@@ -81,10 +81,13 @@ pub(crate) unsafe fn load(ctx: *mut RedisModuleCtx) -> Result<(), Vec<&'static s
     let core = Core::from_table(table)?;
     // SAFETY: as above; no callback is registered yet, so nothing reads CORE now.
     unsafe { (*CORE.0.get()).write(core) };
-    // SAFETY: the core entries are loaded just above.
-    unsafe { crate::alloc::check_size_classes() };
-    LOADED.store(true, std::sync::atomic::Ordering::Release);
     Ok(())
+}
+
+/// Called once [`load`] succeeded and the allocator checked the server's size classes (the
+/// allocator serves from the server only from then on).
+pub(crate) fn mark_loaded() {
+    LOADED.store(true, std::sync::atomic::Ordering::Release);
 }
 
 /// Set once [`load`] has filled CORE (read by the allocator, which can run before that).

@@ -2,7 +2,7 @@
 
 use std::ptr::NonNull;
 
-use super::{conjure, guard};
+use crate::boundary::{conjure, guard};
 use crate::filter::FilterArgs;
 use crate::sys::RedisModuleCommandFilterCtx;
 

@@ -3,7 +3,11 @@
 use std::marker::PhantomData;
 use std::ptr::{self, NonNull};
 
-use crate::boundary::{self, FilterFn};
+use crate::boundary;
+
+mod callbacks;
+pub use callbacks::FilterFn;
+
 use crate::ctx::Ctx;
 use crate::string::{RStr, RString};
 use crate::sys::{self, RedisModuleCommandFilter, RedisModuleCommandFilterCtx};
@@ -45,7 +49,7 @@ impl<'a> Ctx<'a> {
         let _ = filter; // zero-sized: the callback conjures it
         // SAFETY: live context; the callback is a plain function.
         let raw = unsafe {
-            core_api!(RegisterCommandFilter)(self.as_ptr(), Some(boundary::filter::<F>), flags.0)
+            core_api!(RegisterCommandFilter)(self.as_ptr(), Some(callbacks::filter::<F>), flags.0)
         };
         let raw =
             NonNull::new(raw).ok_or_else(|| Error::err("could not register the command filter"))?;

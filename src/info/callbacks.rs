@@ -4,7 +4,7 @@
 use std::ffi::c_int;
 use std::ptr::NonNull;
 
-use super::{conjure, guard};
+use crate::boundary::{conjure, guard};
 use crate::info::InfoCtx;
 use crate::sys::RedisModuleInfoCtx;
 

@@ -4,7 +4,9 @@ use std::ffi::{CString, c_int};
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 
-use crate::boundary::{self, InfoFn};
+mod callbacks;
+pub use callbacks::InfoFn;
+
 use crate::ctx::Ctx;
 use crate::sys::{self, RedisModuleInfoCtx, RedisModuleServerInfoData};
 use crate::{Error, Result};
@@ -160,7 +162,7 @@ impl<'a> Ctx<'a> {
         let _ = action; // zero-sized: the callback conjures it
         // SAFETY: live context; the callback is a plain function.
         let status =
-            unsafe { core_api!(RegisterInfoFunc)(self.as_ptr(), Some(boundary::info::<F>)) };
+            unsafe { core_api!(RegisterInfoFunc)(self.as_ptr(), Some(callbacks::info::<F>)) };
         if status == sys::REDISMODULE_OK {
             Ok(())
         } else {

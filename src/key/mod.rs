@@ -4,10 +4,7 @@
 //! open server handles; typed.rs the string, hash, list, set and sorted-set operations;
 //! value.rs module data-type values; scan.rs the scan of a key's elements.
 
-mod open;
-mod scan;
 mod typed;
-mod value;
 use std::ffi::c_int;
 use std::marker::PhantomData;
 use std::ptr::NonNull;
@@ -18,8 +15,7 @@ use crate::sys::{self, RedisModuleKey};
 use crate::view;
 use crate::{Error, Result};
 
-pub(crate) use open::OpenKeys;
-use open::{Reopen, Slot, open_raw};
+use crate::ctx::open_keys::{Reopen, Slot, open_raw};
 
 /// The type of the value a key holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -319,5 +315,20 @@ impl Drop for Key<'_> {
     #[inline(always)]
     fn drop(&mut self) {
         self.ctx.open_keys().release(self.slot);
+    }
+}
+
+/// Opening keys: here rather than in ctx/, which the key handle builds on.
+impl<'a> Ctx<'a> {
+    /// Opens a key for reading. A missing key opens as [`KeyType::Empty`](crate::KeyType).
+    #[inline(always)]
+    pub fn open_key<'k>(&'k self, name: &'k RStr) -> Key<'k> {
+        Key::open(self, name, OpenMode::Read)
+    }
+
+    /// Opens a key for reading and writing; the key is created by the first write.
+    #[inline(always)]
+    pub fn open_key_writable<'k>(&'k self, name: &'k RStr) -> Key<'k> {
+        Key::open(self, name, OpenMode::ReadWrite)
     }
 }

@@ -7,8 +7,13 @@ use crate::boundary::{self, CommandFn, LoadFn, UnloadFn};
 use crate::ctx::{Ctx, LogLevel};
 use crate::string::RStr;
 use crate::sys::{self, RedisModuleCmdFunc, RedisModuleCommandArg, RedisModuleCommandInfo};
-use crate::usage::{self, Keys};
 use crate::{Error, Result};
+
+pub(crate) mod load;
+pub(crate) mod options;
+mod usage;
+
+use usage::Keys;
 
 /// A module: its name, version, commands and an optional load hook.
 pub struct Module {
@@ -110,6 +115,7 @@ impl Module {
             command.register(ctx)?;
         }
         // Subscriptions made by the hooks take effect only if the whole load succeeds.
+        crate::events::callbacks::begin_subscriptions();
         boundary::begin_load();
         let outcome = self
             .on_load
@@ -117,7 +123,7 @@ impl Module {
             .try_for_each(|hook| boundary::run_load_hook(hook, ctx, args))
             // Module configs get their startup values (or defaults) once all are registered.
             .and_then(|()| crate::config::load_registered(ctx, self.name, args));
-        let outcome = boundary::end_load(ctx, outcome);
+        let outcome = boundary::end_load(ctx, outcome, crate::events::callbacks::end_subscriptions);
         if outcome.is_ok() {
             boundary::set_unload_hooks(self.on_unload);
         }

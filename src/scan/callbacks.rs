@@ -4,7 +4,7 @@
 
 use std::ffi::c_void;
 
-use super::guard;
+use crate::boundary::guard;
 use crate::string::{RStr, RString};
 use crate::sys::{RedisModuleCtx, RedisModuleKey, RedisModuleString};
 

@@ -2,9 +2,9 @@
 
 use std::ffi::c_void;
 
-use super::{Key, KeyType};
-use crate::ScanCursor;
-use crate::boundary::{self, Fields};
+use super::ScanCursor;
+use super::callbacks::{self, Fields};
+use crate::key::{Key, KeyType};
 use crate::string::RStr;
 use crate::{Error, Result};
 
@@ -47,7 +47,7 @@ impl Key<'_> {
             while core_api!(ScanKey)(
                 self.ptr(),
                 cursor.raw.as_ptr(),
-                Some(boundary::collect_field),
+                Some(callbacks::collect_field),
                 (&raw mut fields).cast::<c_void>(),
             ) != 0
             {}

@@ -4,11 +4,13 @@ use std::ffi::c_void;
 use std::ptr::NonNull;
 
 use crate::Result;
-use crate::boundary;
 use crate::ctx::Ctx;
 use crate::key::Key;
 use crate::string::{RStr, RString};
 use crate::sys::RedisModuleScanCursor;
+
+mod callbacks;
+mod key;
 
 /// Where a scan of the keyspace stands, for scanning in steps across calls
 /// ([`Ctx::scan_keys_step`]); freed on drop.
@@ -113,7 +115,7 @@ impl<'a> Ctx<'a> {
             core_api!(Scan)(
                 self.as_ptr(),
                 cursor.raw.as_ptr(),
-                Some(boundary::collect_key),
+                Some(callbacks::collect_key),
                 (&raw mut names).cast::<c_void>(),
             )
         } != 0;

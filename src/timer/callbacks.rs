@@ -3,7 +3,7 @@
 use std::ffi::c_void;
 use std::ptr::NonNull;
 
-use super::{conjure, guard};
+use crate::boundary::{conjure, guard};
 use crate::ctx::{Ctx, LogLevel};
 use crate::sys::RedisModuleCtx;
 use crate::timer::{TimerFn, TimerSlot};

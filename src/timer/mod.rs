@@ -48,7 +48,8 @@ use std::time::Duration;
 
 use crate::Result;
 use crate::blocked::MAX_MS;
-use crate::boundary;
+mod callbacks;
+pub(crate) mod every;
 use crate::ctx::Ctx;
 use crate::sys::{self, RedisModuleTimerID, mstime_t};
 
@@ -162,7 +163,7 @@ impl<'a> Ctx<'a> {
             core_api!(CreateTimer)(
                 self.as_ptr(),
                 period,
-                Some(boundary::timer::<T, F>),
+                Some(callbacks::timer::<T, F>),
                 slot.cast(),
             )
         };
