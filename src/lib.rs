@@ -145,9 +145,10 @@
 //!   the measurement against a C module making the same calls.
 //!
 //! # Layers
-//! `sys` (generated, raw) → [`api`] (function table, availability) → `boundary` (every
-//! `extern "C"` callback) → [`Ctx`], [`RStr`]/[`RString`], [`Key`] → modules. See
-//! `ARCHITECTURE.md`.
+//! `ffi` ([`sys`], generated and raw; [`api`], the function table and availability; [`alloc`])
+//! → the core handles ([`Ctx`], [`RStr`]/[`RString`], [`Key`], views, [`Error`]) → `boundary`
+//! (the one panic catch every `extern "C"` callback runs under) → one folder per feature, each
+//! with its own callbacks → modules. Imports point down only. See `ARCHITECTURE.md`.
 
 // The layers, lowest first (ARCHITECTURE.md; `layers_check` enforces them): ffi, core handles,
 // boundary, features; this file only declares and re-exports.
