@@ -1,6 +1,7 @@
-//! The one place where the server calls into Rust.
+//! What every call from the server into Rust shares.
 //!
-//! Every `extern "C"` function the SDK hands the server is defined here. Each builds the safe
+//! Every `extern "C"` function the SDK hands the server (this folder's command trampoline, and
+//! each feature's own in its `callbacks.rs`: `timer/`, `datatype/`, `events/`, …) builds the safe
 //! context, runs module code through [`catch`] (the one `catch_unwind` of the SDK), and reports
 //! the outcome one of two ways: [`answer`] replies to a client (`Err(e)` as its error reply, a
 //! panic as `ERR panic: <message>` plus a log line; never a second reply once the command has
@@ -8,11 +9,10 @@
 //! panic hook). The server keeps serving. Should the error path itself panic, the `extern "C"`
 //! frame aborts the process loudly rather than unwinding into C.
 //!
-//! One file per kind of callback (commands, blocked clients, timers, data types, events,
-//! configs, cluster messages, INFO, filters, scans); load.rs the load-time state (the loading
-//! flag, subscriptions held until the load succeeded, the failed-load undo list, the unload
-//! hooks); this file holds the load entry and what every callback shares ([`conjure`],
-//! [`catch`], [`answer`], [`guard`]).
+//! command.rs the command trampoline; load.rs the load-time state (the loading flag, the
+//! failed-load undo list, the unload hooks); this file what every callback shares
+//! ([`conjure`], [`catch`], [`answer`], [`guard`]). The boundary imports no feature: it sits on
+//! the core handles, and the features on it (ARCHITECTURE.md, "Layers").
 
 mod command;
 mod load;

@@ -436,7 +436,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// The server's clock: the Unix time in milliseconds (`RedisModule_Milliseconds`), the
-    /// base of absolute expiry times ([`Key::set_abs_expire`]).
+    /// base of absolute expiry times ([`Key::set_abs_expire`](crate::Key::set_abs_expire)).
     #[inline]
     pub fn milliseconds(&self) -> i64 {
         // SAFETY: no arguments; the table is loaded while a context lives.

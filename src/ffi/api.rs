@@ -90,7 +90,7 @@ pub(crate) fn mark_loaded() {
     LOADED.store(true, std::sync::atomic::Ordering::Release);
 }
 
-/// Set once [`load`] has filled CORE (read by the allocator, which can run before that).
+/// Set by [`mark_loaded`] once [`load`] has filled CORE (read by the allocator, which can run before that).
 static LOADED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Whether the core entries are loaded, so [`core`] may be called from any context.

@@ -1,8 +1,9 @@
 //! Open keys: typed access to a key's value through the server's low-level API.
 //!
-//! mod.rs is the handle (`Key`: open, type, expiry, delete); open.rs the context's table of
-//! open server handles; typed.rs the string, hash, list, set and sorted-set operations;
-//! value.rs module data-type values; scan.rs the scan of a key's elements.
+//! mod.rs is the handle (`Key`: open, type, expiry, delete); typed.rs the string, hash, list,
+//! set and sorted-set operations. Elsewhere, by layer: the context's table of open server
+//! handles is ctx/open_keys.rs; module data-type values datatype/value.rs; the scan of a key's
+//! elements scan/key.rs.
 
 mod typed;
 use std::ffi::c_int;
