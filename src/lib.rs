@@ -197,7 +197,9 @@ pub use events::NotifyFlags;
 pub use every::{Every, EveryFn};
 pub use filter::{CommandFilter, FilterArgs, FilterFlags};
 pub use info::{InfoCtx, ServerInfo};
-pub use key::{End, Key, KeyType, ZAdd};
+pub use key::{
+    End, Key, KeyType, ScoreBound, StreamEntry, StreamId, StreamIter, StreamTrim, ZAdd, ZsetRange,
+};
 pub use module::{Command, Module};
 pub use rdb::{RdbBuffer, RdbReader, RdbWriter};
 pub use scan::ScanCursor;

@@ -2,12 +2,18 @@
 //!
 //! mod.rs is the handle (`Key`: open, type, expiry, delete); open.rs the context's table of
 //! open server handles; typed.rs the string, hash, list, set and sorted-set operations;
-//! value.rs module data-type values; scan.rs the scan of a key's elements.
+//! value.rs module data-type values; scan.rs the scan of a key's elements; stream.rs, list.rs
+//! and zset.rs streams, list index access and sorted-set ranges; held.rs what their
+//! iterations check.
 
+mod held;
+mod list;
 mod open;
 mod scan;
+mod stream;
 mod typed;
 mod value;
+mod zset;
 use std::ffi::c_int;
 use std::marker::PhantomData;
 use std::ptr::NonNull;
@@ -20,6 +26,8 @@ use crate::{Error, Result};
 
 pub(crate) use open::OpenKeys;
 use open::{Reopen, Slot, open_raw};
+pub use stream::{StreamEntry, StreamId, StreamIter, StreamTrim};
+pub use zset::{ScoreBound, ZsetRange};
 
 /// The type of the value a key holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
