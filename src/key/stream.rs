@@ -149,7 +149,7 @@ impl<'a> Key<'a> {
         }
         let add = api!(StreamAdd);
         let flags = match id {
-            None => sys::REDISMODULE_STREAM_ADD_AUTOID as i32,
+            None => sys::REDISMODULE_STREAM_ADD_AUTOID,
             Some(_) => 0,
         };
         let mut raw = id.unwrap_or_default().raw();
@@ -211,7 +211,7 @@ impl<'a> Key<'a> {
             return Ok(0);
         }
         let flags = if approx {
-            sys::REDISMODULE_STREAM_TRIM_APPROX as i32
+            sys::REDISMODULE_STREAM_TRIM_APPROX
         } else {
             0
         };
@@ -284,7 +284,7 @@ impl<'a> Key<'a> {
         api!(StreamIteratorNextField);
         self.stop_stale_stream_iterator();
         let flags = if reverse {
-            sys::REDISMODULE_STREAM_ITERATOR_REVERSE as i32
+            sys::REDISMODULE_STREAM_ITERATOR_REVERSE
         } else {
             0
         };
@@ -440,5 +440,38 @@ impl Drop for StreamIter<'_, '_> {
             // SAFETY: the handle the iteration started on, which still holds it; stopped once.
             unsafe { stop(key) };
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StreamId;
+
+    #[test]
+    fn parses_ids_as_xrange_does() {
+        let id = |ms, seq| StreamId { ms, seq };
+        assert_eq!(StreamId::parse(b"-"), Ok(StreamId::MIN));
+        assert_eq!(StreamId::parse(b"+"), Ok(StreamId::MAX));
+        assert_eq!(StreamId::parse(b"5"), Ok(id(5, 0)));
+        assert_eq!(StreamId::parse_end(b"5"), Ok(id(5, u64::MAX)));
+        assert_eq!(StreamId::parse(b"5-7"), Ok(id(5, 7)));
+        assert_eq!(
+            StreamId::parse(b"18446744073709551615-18446744073709551615"),
+            Ok(StreamId::MAX)
+        );
+        for bad in [
+            &b""[..],
+            b"-5",
+            b"5-",
+            b"5-x",
+            b"x",
+            b"+5",
+            b"1-2-3",
+            b"18446744073709551616",
+        ] {
+            assert!(StreamId::parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(id(1, 2).to_string(), "1-2");
+        assert!(id(1, u64::MAX) < id(2, 0));
     }
 }

@@ -304,3 +304,20 @@ impl Drop for ZsetRange<'_, '_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ScoreBound::{self, Exclusive, Inclusive};
+
+    #[test]
+    fn parses_bounds_as_zrangebyscore_does() {
+        assert_eq!(ScoreBound::parse(b"1.5"), Ok(Inclusive(1.5)));
+        assert_eq!(ScoreBound::parse(b"(1.5"), Ok(Exclusive(1.5)));
+        assert_eq!(ScoreBound::parse(b"-inf"), Ok(Inclusive(f64::NEG_INFINITY)));
+        assert_eq!(ScoreBound::parse(b"(+inf"), Ok(Exclusive(f64::INFINITY)));
+        assert_eq!(ScoreBound::parse(b"1e3"), Ok(Inclusive(1000.0)));
+        for bad in [&b""[..], b"(", b"x", b"nan", b"((1", b"1.5x"] {
+            assert!(ScoreBound::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+}
