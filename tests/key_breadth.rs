@@ -115,6 +115,8 @@ fn stream_ranges_match_xrange() {
             );
         }
         let ids = reply(&mut con, &["rmtest.ka.xids", "s"]);
+        assert!(ids.starts_with("[\"1-1\", \"1-2\""), "{n}: {ids}");
+        let ids = reply(&mut con, &["rmtest.ka.xids", "s", "REV"]);
         assert!(
             ids.starts_with(&format!("[\"{auto}\", \"10-3\", \"9-0\"")),
             "{n}: {ids}"
