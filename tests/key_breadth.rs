@@ -319,6 +319,15 @@ fn stream_delete_trim_and_delete_while_iterating() {
             "{n}: both adds happened"
         );
 
+        // An iteration leaked with mem::forget leaves the handle usable: the next delete and
+        // the next iteration stop it first.
+        assert_eq!(
+            reply(&mut con, &["rmtest.ka.xforget", "g", "4-1"]),
+            "[1, 300]",
+            "{n}"
+        );
+        assert_eq!(reply(&mut con, &["XLEN", "g"]), "300", "{n}");
+
         // A panic with the iteration live: the error reply, the server up, the key readable.
         let got = reply(&mut con, &["rmtest.ka.xiter.panic", "g"]);
         assert!(
