@@ -200,7 +200,9 @@ pub use error::{Error, Result, WRONGTYPE_MESSAGE};
 pub use events::NotifyFlags;
 pub use filter::{CommandFilter, FilterArgs, FilterFlags, FilterFn};
 pub use info::{InfoCtx, InfoFn, ServerInfo};
-pub use key::{End, Key, KeyType, ZAdd};
+pub use key::{
+    End, Key, KeyType, ScoreBound, StreamEntry, StreamId, StreamIter, StreamTrim, ZAdd, ZsetRange,
+};
 pub use module::{Command, Module};
 pub use scan::ScanCursor;
 pub use send_string::SendString;

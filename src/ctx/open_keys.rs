@@ -16,11 +16,14 @@ pub(crate) struct Slot {
     /// The key's name while a [`Key`] uses the slot; NULL while it is free.
     name: Cell<*mut RedisModuleString>,
     writable: Cell<bool>,
+    /// How many times the handle was reopened: an iteration kept in the handle (stream,
+    /// sorted-set range) is lost when it is, and checks this to say so.
+    pub(crate) reopens: Cell<u32>,
 }
 
 /// The marker of a handle closed until its [`Reopen`] guard drops; never dereferenced.
 #[inline(always)]
-fn closed() -> *mut RedisModuleKey {
+pub(crate) fn closed() -> *mut RedisModuleKey {
     ptr::without_provenance_mut(1)
 }
 
@@ -30,6 +33,7 @@ impl Slot {
             raw: Cell::new(ptr::null_mut()),
             name: Cell::new(ptr::null_mut()),
             writable: Cell::new(false),
+            reopens: Cell::new(0),
         }
     }
 
@@ -58,6 +62,7 @@ impl Slot {
         // SAFETY: the name is live: `close` retained it.
         let name = unsafe { RStr::from_raw(self.name.get()) };
         self.raw.set(open_raw(ctx, name, self.writable.get()));
+        self.reopens.set(self.reopens.get().wrapping_add(1));
         // SAFETY: the retain `close` took, released once; the new handle retains the name.
         unsafe { core_api!(FreeString)(ptr::null_mut(), self.name.get()) };
     }

@@ -1,11 +1,16 @@
 //! Open keys: typed access to a key's value through the server's low-level API.
 //!
 //! mod.rs is the handle (`Key`: open, type, expiry, delete); typed.rs the string, hash, list,
-//! set and sorted-set operations. Elsewhere, by layer: the context's table of open server
-//! handles is ctx/open_keys.rs; module data-type values datatype/value.rs; the scan of a key's
-//! elements scan/key.rs.
+//! set and sorted-set operations; stream.rs, list.rs and zset.rs streams, list index access and
+//! sorted-set ranges; held.rs what their iterations check. Elsewhere, by layer: the context's
+//! table of open server handles is ctx/open_keys.rs; module data-type values datatype/value.rs;
+//! the scan of a key's elements scan/key.rs.
 
+mod held;
+mod list;
+mod stream;
 mod typed;
+mod zset;
 use std::ffi::c_int;
 use std::marker::PhantomData;
 use std::ptr::NonNull;
@@ -17,6 +22,8 @@ use crate::view;
 use crate::{Error, Result};
 
 use crate::ctx::open_keys::{Reopen, Slot, open_raw};
+pub use stream::{StreamEntry, StreamId, StreamIter, StreamTrim};
+pub use zset::{ScoreBound, ZsetRange};
 
 /// The type of the value a key holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
