@@ -53,6 +53,8 @@ pub struct Ctx<'a> {
     /// Whether anything was replied: the boundary then never sends a second reply for an `Err`
     /// or a panic (one byte store per reply call).
     replied: Cell<bool>,
+    /// Whether this callback blocked its client ([`Ctx::block_client`]): it may not again.
+    blocked: Cell<bool>,
     // Tied to the callback ('a may only shrink) and neither Send nor Sync.
     _callback: PhantomData<(&'a RedisModuleCtx, *mut u8)>,
 }
@@ -108,6 +110,7 @@ impl<'a> Ctx<'a> {
             views_at_entry: view::live(),
             open_keys: OpenKeys::new(),
             replied: Cell::new(false),
+            blocked: Cell::new(false),
             _callback: PhantomData,
         }
     }
@@ -121,6 +124,18 @@ impl<'a> Ctx<'a> {
     #[inline(always)]
     pub(crate) fn mark_replied(&self) {
         self.replied.set(true);
+    }
+
+    /// Records that this callback blocked its client.
+    #[inline(always)]
+    pub(crate) fn mark_blocked(&self) {
+        self.blocked.set(true);
+    }
+
+    /// Whether this callback blocked its client.
+    #[inline(always)]
+    pub(crate) fn has_blocked(&self) -> bool {
+        self.blocked.get()
     }
 
     /// Whether this callback has replied anything yet.
