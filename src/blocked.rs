@@ -92,7 +92,7 @@ use std::ptr::{self, NonNull};
 use std::time::Duration;
 
 use crate::boundary;
-use crate::ctx::Ctx;
+use crate::ctx::{ClientState, Ctx};
 use crate::sys::{self, RedisModuleBlockedClient, RedisModuleCmdFunc};
 use crate::{Error, Result};
 
@@ -222,7 +222,7 @@ impl<'a> Ctx<'a> {
     ///
     /// `Err` where the client cannot block: inside `MULTI`, a script or a module's
     /// `RedisModule_Call` (`ERR this client cannot be blocked here (MULTI, script or module
-    /// call)`), from a context that is not a client's command (timers, the reply callback
+    /// call)`; a call that allows blocking, the `K` flag of Redis 7.2+, may block), from a context that is not a client's command (timers, the reply callback
     /// itself, a thread-safe context), or when the client is blocked already. The module can
     /// then do the work in place.
     ///
@@ -282,23 +282,19 @@ impl<'a> Ctx<'a> {
                 "this client cannot be blocked here (MULTI, script or module call)",
             ));
         }
-        // A client blocks once; only this callback can have blocked its client (a client is
-        // never blocked while one of its commands runs, and every other callback runs with a
-        // client of its own).
-        if self.has_blocked() {
-            return Err(Error::err("the client is blocked already"));
-        }
-        // Timers, events, reply callbacks, thread-safe contexts and module calls run with a
-        // client of their own that no connection owns: the server does not list it by id.
-        // (Asked with no info structure, the server only looks the id up: filling one in
-        // formats the peer's address, ~2000 instructions.)
-        // SAFETY: a live context.
-        let id = unsafe { core_api!(GetClientId)(self.as_ptr()) };
-        // SAFETY: a NULL info pointer asks only whether the client exists.
-        let found = id != 0
-            && unsafe { core_api!(GetClientInfoById)(ptr::null_mut(), id) } == sys::REDISMODULE_OK;
-        if !found {
-            return Err(Error::err("only a client's command can block the client"));
+        // Only a command's own context has a client that a connection (or, from 7.2, a
+        // module's blocking-allowed `RedisModule_Call`) waits on; every other callback runs
+        // with a temporary client of the server's. The fake clients that run commands for
+        // `RedisModule_Call`, AOF loading, scripts and MULTI are refused by the flags above.
+        // While a command runs, its client is blocked only if this callback blocked it. (The
+        // SDK tracks both rather than asking the server: `GetClientInfoById` formats the
+        // client's address, ~2000 instructions.)
+        match self.client_state() {
+            ClientState::Command => {}
+            ClientState::Blocked => return Err(Error::err("the client is blocked already")),
+            ClientState::NotCommand => {
+                return Err(Error::err("only a client's command can block the client"));
+            }
         }
         Ok(())
     }
