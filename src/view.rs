@@ -5,7 +5,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::{Error, Result};
@@ -17,16 +17,102 @@ struct Entry {
     exclusive: bool,
 }
 
-/// Every live view, oldest first. Views made in a callback come after those made before it
-/// began, so a callback's leftovers are a tail ([`restore`]).
-static VIEWS: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
+// The record of every live view, oldest first: record `i` is `INLINE[i]` for `i < SLOTS`, then
+// `OVERFLOW[i - SLOTS]`. Views made in a callback come after those made before it began, so
+// a callback's leftovers are a tail ([`restore`]).
+//
+// Every record is made, checked and removed on the thread that holds the server lock (views
+// are neither `Send` nor `Sync` and borrow a context), so the check-then-push sequences never
+// interleave. No lock is needed for that; the atomics (relaxed: plain loads and stores) only
+// make the statics shareable without `unsafe`. A command with a view or two pays a few
+// instructions per view; more than `SLOTS` live views spill into a locked vector.
 
-/// `VIEWS.len()`, readable without the lock: the "is any view alive?" test on hot paths is one
-/// load. Written only with `VIEWS` locked.
+/// Records kept inline: commands rarely hold more views at once.
+const SLOTS: usize = 8;
+
+/// One inline record (valid for indexes below [`LIVE`]).
+struct Slot {
+    addr: AtomicUsize,
+    exclusive: AtomicBool,
+}
+
+impl Slot {
+    const fn new() -> Slot {
+        Slot {
+            addr: AtomicUsize::new(0),
+            exclusive: AtomicBool::new(false),
+        }
+    }
+}
+
+static INLINE: [Slot; SLOTS] = [const { Slot::new() }; SLOTS];
+
+/// Records `SLOTS..`, rarely used.
+static OVERFLOW: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
+
+/// How many views are alive: the length of the record. The "is any view alive?" test on hot
+/// paths is one load.
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 
-fn views() -> MutexGuard<'static, Vec<Entry>> {
-    VIEWS.lock().unwrap_or_else(PoisonError::into_inner)
+fn overflow() -> MutexGuard<'static, Vec<Entry>> {
+    OVERFLOW.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Record `index` (below `live()`).
+#[inline(always)]
+fn get(index: usize) -> Entry {
+    match INLINE.get(index) {
+        Some(slot) => Entry {
+            addr: slot.addr.load(Ordering::Relaxed),
+            exclusive: slot.exclusive.load(Ordering::Relaxed),
+        },
+        None => get_overflow(index),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn get_overflow(index: usize) -> Entry {
+    overflow()[index - SLOTS]
+}
+
+/// Sets record `index` (at most `live()`: the one past the end is pushed).
+#[inline(always)]
+fn set(index: usize, entry: Entry) {
+    match INLINE.get(index) {
+        Some(slot) => {
+            slot.addr.store(entry.addr, Ordering::Relaxed);
+            slot.exclusive.store(entry.exclusive, Ordering::Relaxed);
+        }
+        None => set_overflow(index, entry),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn set_overflow(index: usize, entry: Entry) {
+    let mut overflow = overflow();
+    let at = index - SLOTS;
+    if at < overflow.len() {
+        overflow[at] = entry;
+    } else {
+        overflow.push(entry);
+    }
+}
+
+/// Shortens the record to `len` entries.
+#[inline(always)]
+fn truncate(len: usize) {
+    if LIVE.load(Ordering::Relaxed) > SLOTS {
+        overflow().truncate(len.saturating_sub(SLOTS));
+    }
+    LIVE.store(len, Ordering::Relaxed);
+}
+
+/// Whether any record matches `pred`.
+#[inline(always)]
+fn any(pred: impl Fn(Entry) -> bool) -> bool {
+    (0..live()).any(|index| pred(get(index)))
 }
 
 /// How many views are alive.
@@ -47,9 +133,7 @@ pub(crate) fn restore(len: usize) {
 #[cold]
 #[inline(never)]
 fn restore_slow(len: usize) {
-    let mut views = views();
-    views.truncate(len);
-    LIVE.store(views.len(), Ordering::Relaxed);
+    truncate(len.min(live()));
 }
 
 /// `Err` while any view is alive: for operations that may free any value (running a command).
@@ -65,7 +149,7 @@ pub(crate) fn ensure_none(what: &'static str) -> Result<()> {
 /// `Err` while a view points at `addr`: for operations that free or replace that value.
 pub(crate) fn ensure_unviewed(addr: NonNull<u8>, what: &'static str) -> Result<()> {
     let addr = addr.as_ptr() as usize;
-    if views().iter().any(|entry| entry.addr == addr) {
+    if any(|entry| entry.addr == addr) {
         Err(refused(what))
     } else {
         Ok(())
@@ -80,6 +164,15 @@ fn refused(what: &'static str) -> Error {
     ))
 }
 
+#[cold]
+#[inline(never)]
+fn borrowed_mutably() -> Error {
+    Error::err(
+        "cannot borrow the key's value: it is borrowed mutably through another key handle \
+         (drop that view first)",
+    )
+}
+
 /// The record of one live view, removed on drop. Neither `Send` nor `Sync`: views stay on the
 /// thread that holds the server lock.
 struct Claim {
@@ -90,27 +183,22 @@ struct Claim {
 impl Claim {
     /// Records a view of `addr`, or `Err` if it conflicts with a live one (a mutable view
     /// conflicts with any view of the same address, a shared one with a mutable one).
+    #[inline(always)]
     fn new(addr: NonNull<u8>, exclusive: bool) -> Result<Claim> {
         let entry = Entry {
             addr: addr.as_ptr() as usize,
             exclusive,
         };
-        let mut views = views();
-        if views
-            .iter()
-            .any(|other| other.addr == entry.addr && (exclusive || other.exclusive))
-        {
+        if any(|other| other.addr == entry.addr && (exclusive || other.exclusive)) {
             return Err(if exclusive {
                 refused("borrow the key's value mutably")
             } else {
-                Error::err(
-                    "cannot borrow the key's value: it is borrowed mutably through another key \
-                     handle (drop that view first)",
-                )
+                borrowed_mutably()
             });
         }
-        views.push(entry);
-        LIVE.store(views.len(), Ordering::Relaxed);
+        let len = live();
+        set(len, entry);
+        LIVE.store(len + 1, Ordering::Relaxed);
         Ok(Claim {
             entry,
             _not_send: PhantomData,
@@ -119,14 +207,29 @@ impl Claim {
 }
 
 impl Drop for Claim {
+    #[inline(always)]
     fn drop(&mut self) {
-        let mut views = views();
-        // The newest equal record: records of one callback stay after those of the callbacks
-        // around it (equal records are interchangeable anyway).
-        if let Some(at) = views.iter().rposition(|entry| *entry == self.entry) {
-            views.remove(at);
+        let len = live();
+        // Views are usually dropped newest first: then this is the last record.
+        if len > 0 && len <= SLOTS && get(len - 1) == self.entry {
+            LIVE.store(len - 1, Ordering::Relaxed);
+        } else {
+            remove_slow(self.entry);
         }
-        LIVE.store(views.len(), Ordering::Relaxed);
+    }
+}
+
+/// Removes the newest record equal to `entry`: records of one callback stay after those of
+/// the callbacks around it (equal records are interchangeable anyway).
+#[cold]
+#[inline(never)]
+fn remove_slow(entry: Entry) {
+    let len = live();
+    if let Some(at) = (0..len).rev().find(|&index| get(index) == entry) {
+        for index in at + 1..len {
+            set(index - 1, get(index));
+        }
+        truncate(len - 1);
     }
 }
 
@@ -569,6 +672,43 @@ mod tests {
         assert_eq!(live(), 0);
         assert!(ensure_unviewed(pa, "x").is_ok());
         assert_eq!(b[0], 9);
+
+        // Past the inline slots: records spill over and come back in any drop order.
+        let mut many = [0u8; 3 * SLOTS];
+        let base = many.as_mut_ptr();
+        // SAFETY: `base + i` is within `many`, which outlives the views; nothing writes it.
+        let at = |i: usize| NonNull::new(unsafe { base.add(i) }).unwrap();
+        // SAFETY: as above.
+        let mut views: Vec<_> = (0..2 * SLOTS)
+            .map(|i| unsafe { StrView::new(at(i), 1) }.unwrap())
+            .collect();
+        assert_eq!(live(), 2 * SLOTS);
+        // SAFETY: as above (refused: a shared view of it lives).
+        assert!(unsafe { StrViewMut::new(at(2 * SLOTS - 1), 1) }.is_err());
+        assert!(ensure_unviewed(at(2 * SLOTS - 1), "x").is_err());
+        assert!(ensure_unviewed(at(2 * SLOTS), "x").is_ok());
+        drop(views.remove(SLOTS + 1));
+        drop(views.remove(1));
+        assert_eq!(live(), 2 * SLOTS - 2);
+        assert!(ensure_unviewed(at(1), "x").is_ok());
+        assert!(ensure_unviewed(at(SLOTS + 1), "x").is_ok());
+        assert!(ensure_unviewed(at(SLOTS + 2), "x").is_err());
+        assert!(ensure_unviewed(at(2 * SLOTS - 1), "x").is_err());
+        // A leaked tail past the slots goes too.
+        let saved = live();
+        for i in 0..SLOTS {
+            // SAFETY: as above.
+            std::mem::forget(unsafe { StrViewMut::new(at(2 * SLOTS + i), 1) }.unwrap());
+        }
+        assert_eq!(live(), saved + SLOTS);
+        restore(saved);
+        assert_eq!(live(), saved);
+        assert!(ensure_unviewed(at(2 * SLOTS), "x").is_ok());
+        while let Some(view) = views.pop() {
+            drop(view);
+        }
+        assert_eq!(live(), 0);
+        assert!(ensure_unviewed(at(0), "x").is_ok());
 
         // Empty views record nothing.
         // SAFETY: no bytes are read through an empty view.

@@ -13,7 +13,7 @@
 
 #include "redismodule.h"
 
-/* TWIN.MGET3 k1 k2 k3. (Rust asks KeyType twice per key: is_empty, then string_get.) */
+/* TWIN.MGET3 k1 k2 k3 */
 static int Mget3(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     if (argc != 4) return RedisModule_WrongArity(ctx);
     RedisModule_ReplyWithArray(ctx, 3);
@@ -107,8 +107,8 @@ static int TypeGet(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     return REDISMODULE_OK;
 }
 
-/* TWIN.BLOCK. (Rust first checks the client may block: GetContextFlags, GetClientId,
- * GetClientInfoById; best-practice C checks the flags only.) */
+/* TWIN.BLOCK. (Both check the context flags; the Rust SDK also knows from its context
+ * whether this is a command's and whether it blocked already, without a server call.) */
 static int BlockReply(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     REDISMODULE_NOT_USED(argv);
     REDISMODULE_NOT_USED(argc);

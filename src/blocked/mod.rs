@@ -91,7 +91,7 @@ use std::marker::PhantomData;
 use std::ptr::{self, NonNull};
 use std::time::Duration;
 
-use crate::ctx::Ctx;
+use crate::ctx::{ClientState, Ctx};
 use crate::sys::{self, RedisModuleBlockedClient, RedisModuleCmdFunc};
 use crate::{Error, Result};
 
@@ -223,7 +223,7 @@ impl<'a> Ctx<'a> {
     ///
     /// `Err` where the client cannot block: inside `MULTI`, a script or a module's
     /// `RedisModule_Call` (`ERR this client cannot be blocked here (MULTI, script or module
-    /// call)`), from a context that is not a client's command (timers, the reply callback
+    /// call)`; a call that allows blocking, the `K` flag of Redis 7.2+, may block), from a context that is not a client's command (timers, the reply callback
     /// itself, a thread-safe context), or when the client is blocked already. The module can
     /// then do the work in place.
     ///
@@ -264,6 +264,7 @@ impl<'a> Ctx<'a> {
         // The reply now belongs to the callbacks: an `Err` or a panic after this point is
         // logged by the boundary, never sent as a second reply.
         self.mark_replied();
+        self.mark_blocked();
         Ok(BlockedClient {
             raw,
             _value: PhantomData,
@@ -282,23 +283,19 @@ impl<'a> Ctx<'a> {
                 "this client cannot be blocked here (MULTI, script or module call)",
             ));
         }
-        // Timers, events, thread-safe contexts and module calls run with a client of their
-        // own that no connection owns: the server does not list it by id.
-        // SAFETY: a live context.
-        let id = unsafe { core_api!(GetClientId)(self.as_ptr()) };
-        let mut info = sys::RedisModuleClientInfo {
-            version: 1,
-            ..Default::default()
-        };
-        // SAFETY: `info` is a version-1 client info the server fills in.
-        let found = id != 0
-            && unsafe { core_api!(GetClientInfoById)(ptr::from_mut(&mut info).cast(), id) }
-                == sys::REDISMODULE_OK;
-        if !found {
-            return Err(Error::err("only a client's command can block the client"));
-        }
-        if info.flags & sys::REDISMODULE_CLIENTINFO_FLAG_BLOCKED as u64 != 0 {
-            return Err(Error::err("the client is blocked already"));
+        // Only a command's own context has a client that a connection (or, from 7.2, a
+        // module's blocking-allowed `RedisModule_Call`) waits on; every other callback runs
+        // with a temporary client of the server's. The fake clients that run commands for
+        // `RedisModule_Call`, AOF loading, scripts and MULTI are refused by the flags above.
+        // While a command runs, its client is blocked only if this callback blocked it. (The
+        // SDK tracks both rather than asking the server: `GetClientInfoById` formats the
+        // client's address, ~2000 instructions.)
+        match self.client_state() {
+            ClientState::Command => {}
+            ClientState::Blocked => return Err(Error::err("the client is blocked already")),
+            ClientState::NotCommand => {
+                return Err(Error::err("only a client's command can block the client"));
+            }
         }
         Ok(())
     }

@@ -35,6 +35,7 @@ pub(crate) unsafe extern "C" fn command<F: CommandFn>(
 ) -> c_int {
     // SAFETY: the server passes its live, non-NULL context for the duration of this call.
     let ctx = unsafe { Ctx::from_raw(NonNull::new_unchecked(ctx)) };
+    ctx.mark_command();
     // SAFETY: `argv` holds `argc` live, non-NULL strings for this call; `&RStr` has the layout
     // of a non-NULL `RedisModuleString *`, so the vector is borrowed as it is.
     let args: &[&RStr] = unsafe { crate::api::c_array(argv.cast::<&RStr>(), argc.max(0) as usize) };

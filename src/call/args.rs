@@ -2,6 +2,9 @@
 //! become.
 
 use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
+use std::ptr::{self, NonNull};
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 use crate::string::{RStr, RString};
 use crate::sys::RedisModuleString;
@@ -175,61 +178,146 @@ tuple_args!(A B C D E F G H I J);
 tuple_args!(A B C D E F G H I J K);
 tuple_args!(A B C D E F G H I J K L);
 
+/// Pointers kept inline in an [`Argv`]: more arguments take a heap vector.
+const INLINE: usize = 8;
+
+/// The capacity of the reusable argument buffer ([`SCRATCH`]).
+const SCRATCH_LEN: usize = 16;
+
+/// A spare buffer of `SCRATCH_LEN` `Arg`s (empty, any lifetime: it holds no values), or null.
+/// [`CallArgs::push_args`] collects into a `Vec`; taking this one instead of allocating makes
+/// a call's argument vector cost no allocation. A nested call (a command the call runs makes
+/// a call of its own) finds it taken and allocates its own.
+static SCRATCH: AtomicPtr<u8> = AtomicPtr::new(ptr::null_mut());
+
+/// The spare buffer, or a new one.
+fn take_scratch<'s>() -> Vec<Arg<'s>> {
+    match NonNull::new(SCRATCH.swap(ptr::null_mut(), Ordering::Acquire)) {
+        // SAFETY: `give_back` stored it: the buffer of a `Vec<Arg>` of capacity `SCRATCH_LEN`
+        // from the global allocator, emptied; the swap made it ours alone. `Arg`'s layout does
+        // not depend on its lifetime, and the vector is empty.
+        Some(buffer) => unsafe { Vec::from_raw_parts(buffer.as_ptr().cast(), 0, SCRATCH_LEN) },
+        None => Vec::with_capacity(SCRATCH_LEN),
+    }
+}
+
+/// Keeps `args`' buffer as the spare one if it has the spare's size and there is none yet.
+fn give_back(mut args: Vec<Arg<'_>>) {
+    if args.capacity() != SCRATCH_LEN {
+        return;
+    }
+    args.clear();
+    let mut args = ManuallyDrop::new(args);
+    let buffer = args.as_mut_ptr().cast::<u8>();
+    if SCRATCH
+        .compare_exchange(
+            ptr::null_mut(),
+            buffer,
+            Ordering::Release,
+            Ordering::Relaxed,
+        )
+        .is_err()
+    {
+        // SAFETY: the buffer `args` owned (not stored: another call stored its own first).
+        drop(unsafe { Vec::from_raw_parts(buffer.cast::<Arg<'_>>(), 0, SCRATCH_LEN) });
+    }
+}
+
 /// The argument vector handed to `RedisModule_Call`: borrowed server strings as they are
 /// (alive for `'s`, which the borrow of the arguments guarantees), everything else in strings
-/// created for the call and released with the vector.
+/// created for the call and released with the vector. Up to `INLINE` arguments cost no
+/// allocation.
 pub(crate) struct Argv<'s> {
-    pointers: Vec<*mut RedisModuleString>,
-    _created: Vec<RString>,
+    /// The arguments, in order (the created strings are those not `Arg::String`).
+    args: Vec<Arg<'s>>,
+    /// `args.len()` pointers, here when they fit, else in `heap`.
+    inline: [*mut RedisModuleString; INLINE],
+    heap: Vec<*mut RedisModuleString>,
+    /// How many pointers are set (all but while `new` runs): what `Drop` releases.
+    filled: usize,
     _borrowed: PhantomData<&'s RStr>,
 }
 
 impl<'s> Argv<'s> {
     /// The vector of `args`, after `first` if given (a command name).
-    pub(crate) fn new<A: CallArgs + ?Sized>(first: Option<&[u8]>, args: &'s A) -> Argv<'s> {
-        let mut collected = Vec::new();
+    pub(crate) fn new<A: CallArgs + ?Sized>(first: Option<&'s [u8]>, args: &'s A) -> Argv<'s> {
+        let mut collected = take_scratch();
         if let Some(first) = first {
             collected.push(Arg::Bytes(first));
         }
         args.push_args(&mut collected);
-        let mut pointers = Vec::with_capacity(collected.len());
-        let mut created = Vec::new();
-        for arg in &collected {
-            let owned = match *arg {
-                Arg::String(string) => {
-                    pointers.push(string.as_ptr());
-                    continue;
-                }
-                Arg::Bytes(bytes) => RString::from_bytes(bytes),
-                Arg::Integer(n) => RString::from_bytes(n.to_string().as_bytes()),
-                Arg::Unsigned(n) => RString::from_bytes(n.to_string().as_bytes()),
-                Arg::Double(d) => RString::from_bytes(double_text(d).as_bytes()),
-            };
-            pointers.push(owned.as_ptr());
-            created.push(owned);
-        }
-        Argv {
-            pointers,
-            _created: created,
+        let count = collected.len();
+        let mut argv = Argv {
+            args: collected,
+            inline: [ptr::null_mut(); INLINE],
+            heap: if count > INLINE {
+                Vec::with_capacity(count)
+            } else {
+                Vec::new()
+            },
+            filled: 0,
             _borrowed: PhantomData,
+        };
+        for index in 0..count {
+            let pointer = match argv.args[index] {
+                Arg::String(string) => string.as_ptr(),
+                Arg::Bytes(bytes) => RString::from_bytes(bytes).into_raw().as_ptr(),
+                Arg::Integer(n) => RString::from_bytes(n.to_string().as_bytes())
+                    .into_raw()
+                    .as_ptr(),
+                Arg::Unsigned(n) => RString::from_bytes(n.to_string().as_bytes())
+                    .into_raw()
+                    .as_ptr(),
+                Arg::Double(d) => RString::from_bytes(double_text(d).as_bytes())
+                    .into_raw()
+                    .as_ptr(),
+            };
+            match argv.inline.get_mut(index) {
+                Some(slot) if count <= INLINE => *slot = pointer,
+                _ => argv.heap.push(pointer),
+            }
+            argv.filled = index + 1;
+        }
+        argv
+    }
+
+    fn pointers(&self) -> &[*mut RedisModuleString] {
+        if self.args.len() <= INLINE {
+            &self.inline[..self.filled]
+        } else {
+            &self.heap
         }
     }
 
     /// The string pointers, for `"v"` or an argv parameter.
     pub(crate) fn as_ptr(&self) -> *mut *mut RedisModuleString {
-        self.pointers.as_ptr().cast_mut()
+        self.pointers().as_ptr().cast_mut()
     }
 
     /// The number of strings.
     pub(crate) fn len(&self) -> usize {
-        self.pointers.len()
+        self.filled
     }
 
     /// The string at `index`.
     pub(crate) fn get(&self, index: usize) -> &RStr {
         // SAFETY: every pointer is a live string: borrowed for 's (outliving `self`) or owned
         // by `self`.
-        unsafe { RStr::from_raw(self.pointers[index]) }
+        unsafe { RStr::from_raw(self.pointers()[index]) }
+    }
+}
+
+impl Drop for Argv<'_> {
+    fn drop(&mut self) {
+        for index in 0..self.filled {
+            if !matches!(self.args[index], Arg::String(_)) {
+                let pointer = self.pointers()[index];
+                // SAFETY: a string `new` created for this vector (`into_raw`), released once,
+                // here; never null.
+                drop(unsafe { RString::from_raw(NonNull::new_unchecked(pointer)) });
+            }
+        }
+        give_back(std::mem::take(&mut self.args));
     }
 }
 

@@ -7,7 +7,7 @@ mod args;
 mod options;
 mod reply;
 
-use std::ffi::{CString, c_char};
+use std::ffi::{CStr, CString, c_char};
 use std::ptr::NonNull;
 
 use crate::ctx::Ctx;
@@ -70,24 +70,30 @@ impl<'a> Ctx<'a> {
         crate::view::ensure_none("run a command")?;
         // The command may delete, replace or create any key under the open handles.
         let _reopen = self.open_keys().close_all(self);
-        let name = CString::new(command).map_err(|_| Error::err("command name has a NUL"))?;
         // `args` stays alive (borrowed) until the call has returned.
         let argv = Argv::new(None, &args);
         let (format, _) = options.format();
-        // SAFETY: live context, NUL-terminated name and format; "v" takes an array of live
-        // string pointers and its length (the server retains what it keeps); the other format
-        // characters take no arguments.
-        let raw = unsafe {
-            core_api!(Call)(
-                self.as_ptr(),
-                name.as_ptr(),
-                format.as_ptr().cast::<c_char>(),
-                argv.as_ptr(),
-                argv.len(),
-            )
-        };
-        // Read errno before anything else can change it.
-        let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+        let (raw, errno) = with_c_name(command, |name| {
+            // SAFETY: live context, NUL-terminated name and format; "v" takes an array of live
+            // string pointers and its length (the server retains what it keeps); the other
+            // format characters take no arguments.
+            let raw = unsafe {
+                core_api!(Call)(
+                    self.as_ptr(),
+                    name.as_ptr(),
+                    format.as_ptr().cast::<c_char>(),
+                    argv.as_ptr(),
+                    argv.len(),
+                )
+            };
+            // Read errno (only needed without a reply) before anything else can change it.
+            let errno = if raw.is_null() {
+                std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+            } else {
+                0
+            };
+            (raw, errno)
+        })?;
         drop(argv);
         drop(args);
         match NonNull::new(raw) {
@@ -127,6 +133,27 @@ impl<'a> Ctx<'a> {
             Err(Error::err("the server could not forward the reply"))
         }
     }
+}
+
+/// Runs `f` with `command` as a C string: copied into a stack buffer when short (command
+/// names are), into a `CString` otherwise. `Err` for a name with a NUL.
+#[inline(always)]
+fn with_c_name<R>(command: &str, f: impl FnOnce(&CStr) -> R) -> Result<R> {
+    let bytes = command.as_bytes();
+    let mut buffer = [0u8; 32];
+    if bytes.len() < buffer.len() {
+        buffer[..bytes.len()].copy_from_slice(bytes);
+        let name = CStr::from_bytes_with_nul(&buffer[..=bytes.len()]).map_err(|_| no_nul())?;
+        Ok(f(name))
+    } else {
+        let name = CString::new(command).map_err(|_| no_nul())?;
+        Ok(f(&name))
+    }
+}
+
+#[cold]
+fn no_nul() -> Error {
+    Error::err("command name has a NUL")
 }
 
 /// Whether `proto` is exactly one reply a RESP2 client can read: only `+ - : $ *` types.

@@ -309,6 +309,13 @@ impl Reply {
 
     /// The integer of an integer reply, or of a string reply holding one (`"42"`).
     pub fn as_i64(&self) -> Option<i64> {
+        // The server answers LLONG_MIN for a reply that is not an integer: any other value is
+        // the integer, without asking the type first.
+        // SAFETY: a live reply.
+        let n = unsafe { core_api!(CallReplyInteger)(self.as_ptr()) };
+        if n != i64::MIN {
+            return Some(n);
+        }
         match self.value() {
             CallValue::Integer(n) => Some(n),
             CallValue::String(bytes) => std::str::from_utf8(bytes).ok()?.parse().ok(),
@@ -319,6 +326,9 @@ impl Reply {
     /// The error reply as an [`Error`] (its line as the server sent it); `None` unless the
     /// reply is an error.
     pub fn error(&self) -> Option<Error> {
+        if self.kind() != ReplyKind::Error {
+            return None;
+        }
         match self.value() {
             CallValue::Error(line) => Some(Error::Coded(
                 String::from_utf8_lossy(line).into_owned().into(),

@@ -56,8 +56,23 @@ pub struct Ctx<'a> {
     /// Whether anything was replied: the boundary then never sends a second reply for an `Err`
     /// or a panic (one byte store per reply call).
     replied: Cell<bool>,
+    /// Whether this is a command's context, and whether it blocked its client
+    /// ([`Ctx::block_client`]): see [`ClientState`].
+    client: Cell<ClientState>,
     // Tied to the callback ('a may only shrink) and neither Send nor Sync.
     _callback: PhantomData<(&'a RedisModuleCtx, *mut u8)>,
+}
+
+/// A context's client, as far as blocking it goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ClientState {
+    /// Not a command's context (a timer, an event, a reply callback, a thread-safe context):
+    /// its client is the server's temporary one, which nothing would unblock.
+    NotCommand,
+    /// A command's context whose client is not blocked.
+    Command,
+    /// A command's context that blocked its client.
+    Blocked,
 }
 
 /// Server log levels, lowest first.
@@ -111,6 +126,7 @@ impl<'a> Ctx<'a> {
             views_at_entry: view::live(),
             open_keys: OpenKeys::new(),
             replied: Cell::new(false),
+            client: Cell::new(ClientState::NotCommand),
             _callback: PhantomData,
         }
     }
@@ -124,6 +140,25 @@ impl<'a> Ctx<'a> {
     #[inline(always)]
     pub(crate) fn mark_replied(&self) {
         self.replied.set(true);
+    }
+
+    /// Records that the server called this context's callback as a command (the command
+    /// boundary does).
+    #[inline(always)]
+    pub(crate) fn mark_command(&self) {
+        self.client.set(ClientState::Command);
+    }
+
+    /// Records that this callback blocked its client.
+    #[inline(always)]
+    pub(crate) fn mark_blocked(&self) {
+        self.client.set(ClientState::Blocked);
+    }
+
+    /// What this context's client may do ([`Ctx::block_client`]'s check).
+    #[inline(always)]
+    pub(crate) fn client_state(&self) -> ClientState {
+        self.client.get()
     }
 
     /// Whether this callback has replied anything yet.

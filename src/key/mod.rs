@@ -166,6 +166,12 @@ impl<'a> Key<'a> {
     /// Whether the key does not exist.
     #[inline(always)]
     pub fn is_empty(&self) -> bool {
+        // The server gives a read-only handle only to a key that exists, and its value stays
+        // (nothing through it can delete it; other handles and commands that could, close
+        // and reopen it): the handle answers without asking the server the type.
+        if !self.writable {
+            return self.absent();
+        }
         self.key_type() == KeyType::Empty
     }
 
