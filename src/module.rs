@@ -129,7 +129,11 @@ impl Command {
     /// A command `name` run by `action`.
     ///
     /// Defaults: no flags, no keys, any arity; set them with the builder methods.
+    /// The action runs as the server's command callback, which carries no user data, so it
+    /// must be a `fn` or a closure that captures nothing; one that captures variables fails to
+    /// compile, with an error at this call saying where to keep state instead.
     pub fn new<F: CommandFn>(name: &'static str, _action: F) -> Command {
+        const { boundary::stateless::<F>() };
         Command {
             name,
             callback: Some(boundary::command::<F>),
@@ -161,6 +165,7 @@ impl Command {
         name: &'static str,
         _action: F,
     ) -> Command {
+        const { boundary::stateless::<F>() };
         let mut command = Command::new(name, boundary::fixed_action::<N, F>);
         command.arity = c_int::try_from(N + 1).unwrap_or(c_int::MAX);
         command
