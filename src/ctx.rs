@@ -387,17 +387,30 @@ impl<'a> Ctx<'a> {
 
     /// Replicates `command args...` instead of the command as sent (for non-deterministic
     /// commands, replicate their effect).
-    pub fn replicate(&self, command: &str, args: &[&RStr]) -> Result<()> {
+    ///
+    /// `args` as [`Ctx::call`] takes them ([`CallArgs`](crate::CallArgs)): the command's own
+    /// arguments (`&args[1..]`, an array of `&RStr`) pass as they are, other values (`&str`,
+    /// bytes, integers, `f64`, in a tuple when mixed) become strings for the call.
+    ///
+    /// ```no_run
+    /// # use rm::{Ctx, RStr, Result};
+    /// # fn f(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
+    /// ctx.replicate("DEL", &args[1..])?;
+    /// ctx.replicate("PEXPIREAT", (args[1], 1_700_000_000_000u64))?;
+    /// # Ok(()) }
+    /// ```
+    pub fn replicate<A: crate::CallArgs>(&self, command: &str, args: A) -> Result<()> {
         let command = CString::new(command).map_err(|_| Error::err("command name has a NUL"))?;
+        let argv = crate::call::Argv::new(None, &args);
         // SAFETY: live context; "v" takes an array of string pointers and its length, which
-        // `&[&RStr]` is, layout for layout.
+        // `argv` holds alive until the call returns (the server retains what it keeps).
         let status = unsafe {
             core_api!(Replicate)(
                 self.as_ptr(),
                 command.as_ptr(),
                 c"v".as_ptr(),
-                args.as_ptr(),
-                args.len(),
+                argv.as_ptr(),
+                argv.len(),
             )
         };
         if status == sys::REDISMODULE_OK {

@@ -321,8 +321,7 @@ pub(crate) fn json_getex(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
         ExpiryChange::At(at) => {
             key.set_abs_expire(Some(at))?;
             ctx.notify_keyspace_event(NotifyFlags::GENERIC, "expire", name)?;
-            let at = RString::from_bytes(at.to_string().as_bytes());
-            ctx.replicate("PEXPIREAT", &[name, &at])?;
+            ctx.replicate("PEXPIREAT", (name, at))?;
         }
         ExpiryChange::Persist => {
             if key.expire().is_some() {
