@@ -158,6 +158,7 @@ mod blocked;
 mod boundary;
 mod call;
 pub mod cluster;
+mod command_flags;
 pub mod config;
 mod ctx;
 mod datatype;
@@ -188,6 +189,7 @@ pub use call::{
     Arg, CallArg, CallArgs, CallOptions, CallReply, CallValue, Elements, ElementsIter, Pairs,
     PairsIter, Reply, ReplyKind,
 };
+pub use command_flags::CommandFlags;
 pub use config::{BoolConfig, EnumConfig, NumericConfig, StringConfig};
 pub use ctx::{ClientInfo, Ctx, LogLevel, Postponed};
 pub use datatype::{AofWriter, AuxTriggers, AuxWhen, DataType, Digest};

@@ -1,5 +1,6 @@
 //! Module and command definitions, in the spirit of go-rm's `rm.Module` and `rm.Command`.
 
+use std::borrow::Cow;
 use std::ffi::{CString, c_int};
 use std::ptr;
 
@@ -27,7 +28,7 @@ pub struct Command {
     summary: &'static str,
     since: &'static str,
     complexity: &'static str,
-    flags: &'static str,
+    flags: Cow<'static, str>,
     keys: (c_int, c_int, c_int),
     key_flags: &'static str,
     arity: c_int,
@@ -141,7 +142,7 @@ impl Command {
             summary: "",
             since: "",
             complexity: "",
-            flags: "",
+            flags: Cow::Borrowed(""),
             keys: (0, 0, 0),
             key_flags: "",
             arity: 0,
@@ -207,9 +208,12 @@ impl Command {
         self
     }
 
-    /// Command flags as the server spells them: `"write fast deny-oom"`, `"readonly"`, …
-    pub fn flags(mut self, flags: &'static str) -> Command {
-        self.flags = flags;
+    /// The command's flags: a typed set, `CommandFlags::WRITE | CommandFlags::DENY_OOM`
+    /// ([`CommandFlags`](crate::CommandFlags)), or the server's words as go-rm and C modules
+    /// write them, `"write deny-oom"`. The server checks the words when the module loads: one
+    /// it does not know fails the load, naming the command and its flags.
+    pub fn flags(mut self, flags: impl Into<Cow<'static, str>>) -> Command {
+        self.flags = flags.into();
         self
     }
 
@@ -241,7 +245,7 @@ impl Command {
 
     fn register(&self, ctx: &Ctx<'_>) -> Result<()> {
         let name = c_string(self.name)?;
-        let flags = c_string(self.flags)?;
+        let flags = c_string(&self.flags)?;
         let key_flags = self.parse_key_flags()?;
         let usage = self.parse_usage()?;
         let (first, last, step) = self.keys;
