@@ -14,12 +14,13 @@ use std::ptr::NonNull;
 use std::sync::OnceLock;
 
 use crate::boundary::datatype as callbacks;
+use crate::call::Arg;
 use crate::ctx::Ctx;
 use crate::defrag::{Defrag, DefragStatus};
 use crate::module_options::add_module_options;
 use crate::rdb::{RdbReader, RdbWriter};
-use crate::string::RStr;
-use crate::sys::{self, RedisModuleDigest, RedisModuleIO, RedisModuleType};
+use crate::string::{RStr, RString};
+use crate::sys::{self, RedisModuleDigest, RedisModuleIO, RedisModuleString, RedisModuleType};
 use crate::{Error, Result};
 
 /// A module data type: a Rust value the server stores under a key.
@@ -419,11 +420,15 @@ impl<'a> AofWriter<'a> {
     ///
     /// `args` as [`Ctx::call`] takes them ([`CallArgs`](crate::CallArgs)): a tuple of mixed
     /// values (`(key, "$", &text)`, integers written in decimal), an array or a `Vec` of one
-    /// kind (`&[&[u8]]` too); server strings (the key) pass without a copy.
+    /// kind (`&[&[u8]]` too). Each is copied into a new string, the key included: the server
+    /// may hand the rewrite a key name on its stack, which it cannot retain.
     #[doc(alias = "RedisModule_EmitAOF")]
     pub fn emit<A: crate::CallArgs>(&mut self, command: &str, args: A) -> Result<()> {
         let name = CString::new(command).map_err(|_| Error::err("command name has a NUL"))?;
-        let argv = crate::call::Argv::new(None, &args);
+        let mut collected = Vec::new();
+        args.push_args(&mut collected);
+        let owned: Vec<RString> = collected.into_iter().map(Arg::to_owned_string).collect();
+        let argv: Vec<*mut RedisModuleString> = owned.iter().map(|arg| arg.as_ptr()).collect();
         // SAFETY: the live I/O context; "v" takes an array of string pointers and its length,
         // both alive until the call returns (the server copies what it writes).
         unsafe {
