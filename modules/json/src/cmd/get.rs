@@ -8,7 +8,7 @@ use crate::format::Format;
 use crate::resp3::{ReplyFormat, expanded_matches, reply_expanded, reply_number};
 use jsondoc::Document;
 use jsondoc::path::Path;
-use rm::{Ctx, Error, NotifyFlags, RStr, RString, Result};
+use rm::{Ctx, Error, NotifyFlags, RStr, Result};
 use serde_json::Value;
 
 /// What a path selects, as the reply shapes need it.

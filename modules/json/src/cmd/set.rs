@@ -7,7 +7,7 @@ use crate::datatype::Json;
 use crate::expiry::{ExpiryChange, take_expiry};
 use jsondoc::path::{Path, Step};
 use jsondoc::{Document, JsonError, Segment};
-use rm::{Ctx, Error, NotifyFlags, RStr, RString, Result};
+use rm::{Ctx, Error, NotifyFlags, RStr, Result};
 use serde_json::Value;
 
 /// `JSON.SET key VALUE` (whole document) or
