@@ -316,7 +316,7 @@ pub(crate) fn json_getex(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
         ExpiryChange::At(at) if at <= ctx.milliseconds() => {
             key.delete()?;
             ctx.notify_keyspace_event(NotifyFlags::GENERIC, "del", name)?;
-            ctx.replicate("DEL", &[name])?;
+            ctx.replicate("DEL", [name])?;
         }
         ExpiryChange::At(at) => {
             key.set_abs_expire(Some(at))?;
@@ -327,7 +327,7 @@ pub(crate) fn json_getex(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
             if key.expire().is_some() {
                 key.set_expire(None)?;
                 ctx.notify_keyspace_event(NotifyFlags::GENERIC, "persist", name)?;
-                ctx.replicate("PERSIST", &[name])?;
+                ctx.replicate("PERSIST", [name])?;
             }
         }
     }
