@@ -42,10 +42,7 @@ impl rm::DataType for Counter {
     }
 
     fn aof_rewrite(&self, key: &RStr, aof: &mut AofWriter<'_>) -> Result<()> {
-        aof.emit(
-            "COUNTER.INCRBY",
-            &[key.as_bytes(), self.value.to_string().as_bytes()],
-        )
+        aof.emit("COUNTER.INCRBY", (key, self.value))
     }
 
     fn copy(&self) -> Option<Self> {

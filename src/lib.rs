@@ -171,6 +171,7 @@ mod acl;
 mod blocked;
 mod call;
 pub mod cluster;
+mod command_flags;
 pub mod config;
 mod datatype;
 pub mod events;
@@ -191,6 +192,7 @@ pub use call::{
     Arg, CallArg, CallArgs, CallOptions, CallReply, CallValue, Elements, ElementsIter, Pairs,
     PairsIter, Reply, ReplyKind,
 };
+pub use command_flags::CommandFlags;
 pub use config::{BoolConfig, EnumConfig, NumericConfig, StringConfig};
 pub use ctx::{ClientInfo, Ctx, LogLevel, Postponed};
 pub use datatype::defrag::{Defrag, DefragStatus};

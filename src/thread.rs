@@ -35,7 +35,7 @@
 //!     };
 //!     let value = RString::from_bytes((old + 1).to_string().as_bytes());
 //!     key.string_set(&value)?;
-//!     ctx.replicate("SET", &[&name, &value])?; // no command to replicate: say what changed
+//!     ctx.replicate("SET", [&name, &value])?; // no command to replicate: say what changed
 //!     Ok(old + 1)
 //! }
 //!

@@ -89,3 +89,82 @@ fn a_new_module_outside_the_repository_builds_and_passes_its_test() {
         );
     }
 }
+
+/// `cargo <verb> --lib` in `dir` (no server needed), sharing the target directory of the others.
+fn cargo_lib(dir: &Path, verb: &str) -> std::process::Output {
+    let _ = std::fs::copy(root().join("Cargo.lock"), dir.join("Cargo.lock"));
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
+        .args([verb, "--lib"])
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", root().join("target/outside"))
+        .output()
+        .expect("cargo")
+}
+
+/// A command action runs as the server's callback, which carries no user data, so it cannot
+/// capture state. A closure that does fails to compile with an error at the module's own line
+/// saying where to keep state: a capture that is not `Copy` or borrows a local at `cargo check`
+/// (the action's `Copy + 'static` bound); a `Copy` capture at `cargo build` (a size check the
+/// compiler makes only when generating code: `cargo check` does not monomorphize,
+/// rust-lang/rust#99682). The generated module itself builds (the test above).
+#[test]
+fn a_command_closure_that_captures_state_fails_to_compile_at_the_modules_line() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("stateful");
+    assert!(
+        new_module(&["stateful", dir.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let lib = std::fs::read_to_string(dir.join("src/lib.rs")).unwrap();
+    let call = "Command::new(\"stateful.ping\", ping)";
+    assert!(lib.contains(call), "{lib}");
+    let line = lib[..lib.find(call).unwrap()].lines().count();
+    let with = |setup: &str, action: &str| {
+        let code = lib
+            .replace(call, &format!("Command::new(\"stateful.ping\", {action})"))
+            .replace(
+                "fn module() -> Module {\n",
+                &format!("#[allow(dead_code)]\nfn module() -> Module {{\n    {setup}\n"),
+            );
+        std::fs::write(dir.join("src/lib.rs"), code).unwrap();
+    };
+    // The call moved down by the two lines inserted above it.
+    let at = format!("src/lib.rs:{}:", line + 2);
+
+    // A `Copy` capture: `cargo check` cannot see it (no code generated); `cargo build` refuses
+    // it with the SDK's message, naming the module's call.
+    with(
+        "let answer = 42;",
+        "move |ctx: &Ctx, _: &[&RStr]| {\n            ctx.reply_integer(answer);\n            Ok(())\n        }",
+    );
+    let built = cargo_lib(&dir, "build");
+    let errors = String::from_utf8_lossy(&built.stderr);
+    assert!(!built.status.success(), "{errors}");
+    assert!(
+        errors.contains("rs-rm: this closure captures variables")
+            && errors.contains("Keep the state in a static"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains(&format!(
+            "while instantiating `fn rm::Command::new::<{{closure@{at}"
+        )) && errors.contains(&format!("--> {at}")),
+        "not at the module's line {at}: {errors}"
+    );
+
+    // A capture that is not `Copy`: refused at `cargo check` already, at the module's line.
+    with(
+        "let greeting = String::from(\"hi\");",
+        "move |ctx: &Ctx, _: &[&RStr]| {\n            ctx.reply_bulk(greeting.as_bytes());\n            Ok(())\n        }",
+    );
+    let checked = cargo_lib(&dir, "check");
+    let errors = String::from_utf8_lossy(&checked.stderr);
+    assert!(!checked.status.success(), "{errors}");
+    assert!(
+        errors.contains("the trait `Copy` is not implemented for")
+            && errors.contains("to implement `CommandFn`")
+            && errors.contains(&format!("--> {at}")),
+        "{errors}"
+    );
+}

@@ -151,6 +151,7 @@ impl<T: Send + 'static> BlockOptions<T> {
     where
         R: for<'a> Fn(&'a Ctx<'a>, T) -> Result<()> + Copy + 'static,
     {
+        const { crate::boundary::stateless::<R>() };
         let _ = on_reply;
         BlockOptions {
             reply: Some(callbacks::blocked_reply::<T, R>),
@@ -167,6 +168,7 @@ impl<T: Send + 'static> BlockOptions<T> {
     where
         O: for<'a> Fn(&'a Ctx<'a>) -> Result<()> + Copy + 'static,
     {
+        const { crate::boundary::stateless::<O>() };
         let _ = on_timeout;
         let ms = after.as_nanos().div_ceil(1_000_000);
         let timeout_ms = c_longlong::try_from(ms).map_or(MAX_MS, |ms| ms.min(MAX_MS));

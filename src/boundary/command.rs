@@ -13,7 +13,11 @@ use crate::sys::{self, RedisModuleCtx, RedisModuleString};
 /// context and arguments (`args[0]` is the command name).
 ///
 /// It must be zero-sized: the server's command callback carries no user data, so the SDK
-/// monomorphises one trampoline per action instead of storing it.
+/// monomorphises one trampoline per action instead of storing it. A closure that captures
+/// state does not compile, with the error at the module's call: at `cargo check` when a
+/// capture is not `Copy` or borrows a local (this trait's bounds), at `cargo build` when the
+/// captures are `Copy` (a size check, which Rust makes only when it generates code). Keep
+/// state in a static (`OnceLock`, `Mutex`, an atomic), a module config or a key.
 pub trait CommandFn:
     for<'a> Fn(&'a Ctx<'a>, &'a [&'a RStr]) -> Result<()> + Copy + 'static
 {

@@ -41,15 +41,28 @@ use crate::{Error, Result};
 /// capture-less closure, so there is nothing to store.
 #[inline(always)]
 pub(crate) fn conjure<F: Copy + 'static>() -> F {
-    const {
-        assert!(
-            size_of::<F>() == 0,
-            "a callback action must capture nothing"
-        )
-    };
+    const { stateless::<F>() };
     // SAFETY: `F` is zero-sized and `Copy` (a function item or capture-less closure), so it has
     // no bytes and no invariants: any "value" of it is the one value.
     unsafe { std::mem::zeroed() }
+}
+
+/// Refuses (at compile time) an action that captures variables.
+///
+/// Called in a `const` block of each public function taking an action (`Command::new`, …), so
+/// that the compiler's error names the module's own call ("the above error was encountered
+/// while instantiating `fn Command::new::<{closure@src/lib.rs:12:30}>`"), not SDK internals.
+/// Rust evaluates it when it generates code: at `cargo build`, not `cargo check`. A capture
+/// that is not `Copy` (a `String`, an `Arc`) or borrows a local fails at `cargo check`
+/// already, on the `Copy + 'static` bound of the action's trait.
+pub(crate) const fn stateless<F>() {
+    assert!(
+        size_of::<F>() == 0,
+        "rs-rm: this closure captures variables, but the server calls a module's callbacks with \
+         no user data, so an action must be a fn or a closure that captures nothing. Keep the \
+         state in a static (a `std::sync::OnceLock`, a `Mutex`, an atomic), a module config or \
+         a key, and read it in the action"
+    )
 }
 
 /// A panic caught at the boundary: its message and, where the hook saw it, its location.

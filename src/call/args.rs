@@ -25,6 +25,19 @@ pub enum Arg<'s> {
     Double(f64),
 }
 
+impl Arg<'_> {
+    /// A new server string holding this argument's text (a copy even of a server string).
+    pub(crate) fn to_owned_string(self) -> RString {
+        match self {
+            Arg::String(string) => RString::from_bytes(string.as_bytes()),
+            Arg::Bytes(bytes) => RString::from_bytes(bytes),
+            Arg::Integer(n) => RString::from_bytes(n.to_string().as_bytes()),
+            Arg::Unsigned(n) => RString::from_bytes(n.to_string().as_bytes()),
+            Arg::Double(d) => RString::from_bytes(double_text(d).as_bytes()),
+        }
+    }
+}
+
 /// A value usable as one argument of [`Ctx::call`](crate::Ctx::call): server strings
 /// ([`RStr`], [`RString`]), text and bytes (`str`, `String`, `[u8]`, `Vec<u8>`, `[u8; N]`),
 /// integers and `f64`.

@@ -5,6 +5,7 @@
 
 mod args;
 mod options;
+mod replicate;
 mod reply;
 
 use std::ffi::{CStr, CString, c_char};

@@ -351,6 +351,7 @@ impl<'a> Ctx<'a> {
     /// }
     /// ```
     pub fn register_cluster_message_receiver<F: ClusterMessageFn>(&self, kind: u8, _receiver: F) {
+        const { crate::boundary::stateless::<F>() };
         let receiver = Some(callbacks::cluster_message::<F> as _);
         let subscription = crate::events::callbacks::Subscription::ClusterReceiver(kind, receiver);
         // Registering a receiver cannot fail.

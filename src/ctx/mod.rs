@@ -411,28 +411,6 @@ impl<'a> Ctx<'a> {
         unsafe { core_api!(ReplicateVerbatim)(self.as_ptr()) };
     }
 
-    /// Replicates `command args...` instead of the command as sent (for non-deterministic
-    /// commands, replicate their effect).
-    pub fn replicate(&self, command: &str, args: &[&RStr]) -> Result<()> {
-        let command = CString::new(command).map_err(|_| Error::err("command name has a NUL"))?;
-        // SAFETY: live context; "v" takes an array of string pointers and its length, which
-        // `&[&RStr]` is, layout for layout.
-        let status = unsafe {
-            core_api!(Replicate)(
-                self.as_ptr(),
-                command.as_ptr(),
-                c"v".as_ptr(),
-                args.as_ptr(),
-                args.len(),
-            )
-        };
-        if status == sys::REDISMODULE_OK {
-            Ok(())
-        } else {
-            Err(Error::err("no such command to replicate"))
-        }
-    }
-
     /// Runs a command that answers an integer (`SADD`, `SREM`, …) through `RedisModule_Call`,
     /// in the caller's database, replicated with the calling command.
     ///

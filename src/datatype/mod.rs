@@ -13,6 +13,7 @@ use std::marker::PhantomData;
 use std::ptr::NonNull;
 use std::sync::OnceLock;
 
+use crate::call::Arg;
 use crate::ctx::Ctx;
 use crate::module::options::add_module_options;
 use crate::string::{RStr, RString};
@@ -88,7 +89,7 @@ use rdb::{RdbReader, RdbWriter};
 ///         Ok(Counter { label: io.load_bytes()?, n: io.load_signed()? })
 ///     }
 ///     fn aof_rewrite(&self, key: &RStr, aof: &mut AofWriter) -> Result<()> {
-///         aof.emit("counter.set", &[key.as_bytes(), &self.label, self.n.to_string().as_bytes()])
+///         aof.emit("counter.set", (key, &self.label, self.n))
 ///     }
 ///     fn mem_usage(&self) -> usize { size_of::<Self>() + self.label.capacity() }
 ///     fn digest(&self, digest: &mut Digest) {
@@ -398,7 +399,7 @@ impl<'a> Digest<'a> {
 /// # struct Set(Vec<Vec<u8>>);
 /// fn rewrite(set: &Set, key: &rm::RStr, aof: &mut rm::AofWriter) -> rm::Result<()> {
 ///     for member in &set.0 {
-///         aof.emit("myset.add", &[key.as_bytes(), member])?;
+///         aof.emit("myset.add", (key, member))?;
 ///     }
 ///     Ok(())
 /// }
@@ -421,10 +422,17 @@ impl<'a> AofWriter<'a> {
 
     /// Appends the command `command args...` to the new AOF; replaying the AOF runs it.
     /// `Err` if the server knows no such command or the write failed (the rewrite then fails).
+    ///
+    /// `args` as [`Ctx::call`] takes them ([`CallArgs`](crate::CallArgs)): a tuple of mixed
+    /// values (`(key, "$", &text)`, integers written in decimal), an array or a `Vec` of one
+    /// kind (`&[&[u8]]` too). Each is copied into a new string, the key included: the server
+    /// may hand the rewrite a key name on its stack, which it cannot retain.
     #[doc(alias = "RedisModule_EmitAOF")]
-    pub fn emit(&mut self, command: &str, args: &[&[u8]]) -> Result<()> {
+    pub fn emit<A: crate::CallArgs>(&mut self, command: &str, args: A) -> Result<()> {
         let name = CString::new(command).map_err(|_| Error::err("command name has a NUL"))?;
-        let owned: Vec<RString> = args.iter().map(|arg| RString::from_bytes(arg)).collect();
+        let mut collected = Vec::new();
+        args.push_args(&mut collected);
+        let owned: Vec<RString> = collected.into_iter().map(Arg::to_owned_string).collect();
         let argv: Vec<*mut RedisModuleString> = owned.iter().map(|arg| arg.as_ptr()).collect();
         // SAFETY: the live I/O context; "v" takes an array of string pointers and its length,
         // both alive until the call returns (the server copies what it writes).

@@ -239,6 +239,7 @@ impl<'a> Ctx<'a> {
         types: NotifyFlags,
         _callback: F,
     ) -> Result<()> {
+        const { crate::boundary::stateless::<F>() };
         KEYSPACE_SUBSCRIBER.store(true, std::sync::atomic::Ordering::Relaxed);
         callbacks::subscribe(
             self,
@@ -378,6 +379,7 @@ impl<'a> Ctx<'a> {
         _event: E,
         _callback: F,
     ) -> Result<()> {
+        const { crate::boundary::stateless::<F>() };
         callbacks::subscribe_server_event(
             self,
             E::ID,

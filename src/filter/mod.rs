@@ -46,6 +46,7 @@ impl<'a> Ctx<'a> {
         filter: F,
         flags: FilterFlags,
     ) -> Result<CommandFilter> {
+        const { crate::boundary::stateless::<F>() };
         let _ = filter; // zero-sized: the callback conjures it
         // SAFETY: live context; the callback is a plain function.
         let raw = unsafe {

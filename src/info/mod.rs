@@ -159,6 +159,7 @@ impl<'a> Ctx<'a> {
     /// `action` runs under the SDK's boundary: a panic is logged as a warning and the INFO
     /// reply keeps what was added before it.
     pub fn register_info<F: InfoFn>(&self, action: F) -> Result<()> {
+        const { crate::boundary::stateless::<F>() };
         let _ = action; // zero-sized: the callback conjures it
         // SAFETY: live context; the callback is a plain function.
         let status =

@@ -50,7 +50,10 @@ impl<'a> Key<'a> {
 
     /// Sets the key to a string value (replacing any type, like `SET`).
     ///
-    /// `Err` while a view of the old value made through another handle is alive (see
+    /// Takes `&mut self`, unlike the element writes ([`Key::hash_set`], [`Key::list_push`], …):
+    /// it frees the old value, which a view made through this handle
+    /// ([`Key::string_get`]) may still be reading, so the borrow checker must see it as a write
+    /// of the handle. `Err` while a view of the old value made through another handle is alive (see
     /// [`StrView`]).
     pub fn string_set(&mut self, value: &RStr) -> Result<()> {
         self.require_writable()?;
@@ -165,6 +168,11 @@ impl<'a> Key<'a> {
 
     /// Sets a hash field (creating the hash if needed). Returns whether the field existed and
     /// was overwritten.
+    ///
+    /// Takes `&self`, as every element operation on hashes, lists, sets and sorted sets does:
+    /// views exist only of string and module values, and this fails (`WRONGTYPE`) without
+    /// touching a key of another type, so no view can dangle. Writes that replace or free the
+    /// whole value ([`Key::string_set`], [`Key::set_value`], [`Key::delete`]) take `&mut self`.
     #[inline(always)]
     pub fn hash_set(&self, field: &RStr, value: &RStr) -> Result<bool> {
         self.hash_set_raw(sys::REDISMODULE_HASH_NONE, field.as_ptr(), value.as_ptr())

@@ -1,5 +1,6 @@
 //! Module and command definitions, in the spirit of go-rm's `rm.Module` and `rm.Command`.
 
+use std::borrow::Cow;
 use std::ffi::{CString, c_int};
 use std::ptr;
 
@@ -32,7 +33,7 @@ pub struct Command {
     summary: &'static str,
     since: &'static str,
     complexity: &'static str,
-    flags: &'static str,
+    flags: Cow<'static, str>,
     keys: (c_int, c_int, c_int),
     key_flags: &'static str,
     arity: c_int,
@@ -135,7 +136,11 @@ impl Command {
     /// A command `name` run by `action`.
     ///
     /// Defaults: no flags, no keys, any arity; set them with the builder methods.
+    /// The action runs as the server's command callback, which carries no user data, so it
+    /// must be a `fn` or a closure that captures nothing; one that captures variables fails to
+    /// compile, with an error at this call saying where to keep state instead.
     pub fn new<F: CommandFn>(name: &'static str, _action: F) -> Command {
+        const { boundary::stateless::<F>() };
         Command {
             name,
             callback: Some(boundary::command::<F>),
@@ -143,7 +148,7 @@ impl Command {
             summary: "",
             since: "",
             complexity: "",
-            flags: "",
+            flags: Cow::Borrowed(""),
             keys: (0, 0, 0),
             key_flags: "",
             arity: 0,
@@ -167,6 +172,7 @@ impl Command {
         name: &'static str,
         _action: F,
     ) -> Command {
+        const { boundary::stateless::<F>() };
         let mut command = Command::new(name, boundary::fixed_action::<N, F>);
         command.arity = c_int::try_from(N + 1).unwrap_or(c_int::MAX);
         command
@@ -208,9 +214,12 @@ impl Command {
         self
     }
 
-    /// Command flags as the server spells them: `"write fast deny-oom"`, `"readonly"`, …
-    pub fn flags(mut self, flags: &'static str) -> Command {
-        self.flags = flags;
+    /// The command's flags: a typed set, `CommandFlags::WRITE | CommandFlags::DENY_OOM`
+    /// ([`CommandFlags`](crate::CommandFlags)), or the server's words as go-rm and C modules
+    /// write them, `"write deny-oom"`. The server checks the words when the module loads: one
+    /// it does not know fails the load, naming the command and its flags.
+    pub fn flags(mut self, flags: impl Into<Cow<'static, str>>) -> Command {
+        self.flags = flags.into();
         self
     }
 
@@ -242,7 +251,7 @@ impl Command {
 
     fn register(&self, ctx: &Ctx<'_>) -> Result<()> {
         let name = c_string(self.name)?;
-        let flags = c_string(self.flags)?;
+        let flags = c_string(&self.flags)?;
         let key_flags = self.parse_key_flags()?;
         let usage = self.parse_usage()?;
         let (first, last, step) = self.keys;

@@ -114,6 +114,7 @@ impl<'a> Ctx<'a> {
         T: Send + 'static,
         F: EveryFn<T>,
     {
+        const { crate::boundary::stateless::<F>() };
         let _ = callback;
         let serial = SERIAL.fetch_add(1, Ordering::Relaxed);
         let interval = interval.max(Duration::from_millis(1));

@@ -150,6 +150,7 @@ impl<'a> Ctx<'a> {
         T: Send + 'static,
         F: for<'b> Fn(&'b Ctx<'b>, T) -> Result<()> + Copy + 'static,
     {
+        const { crate::boundary::stateless::<F>() };
         let _ = callback;
         let serial = SERIAL.fetch_add(1, Ordering::Relaxed);
         let slot = Box::into_raw(Box::new(TimerSlot {

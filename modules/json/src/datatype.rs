@@ -52,7 +52,7 @@ impl DataType for Json {
     fn aof_rewrite(&self, key: &RStr, aof: &mut AofWriter<'_>) -> Result<()> {
         let mut text = Vec::new();
         self.0.to_compact(&mut text);
-        aof.emit("JSON.SET", &[key.as_bytes(), b"$", &text])
+        aof.emit("JSON.SET", (key, "$", &text))
     }
 
     fn mem_usage(&self) -> usize {

@@ -8,7 +8,7 @@ use crate::format::Format;
 use crate::resp3::{ReplyFormat, expanded_matches, reply_expanded, reply_number};
 use jsondoc::Document;
 use jsondoc::path::Path;
-use rm::{Ctx, Error, NotifyFlags, RStr, RString, Result};
+use rm::{Ctx, Error, NotifyFlags, RStr, Result};
 use serde_json::Value;
 
 /// What a path selects, as the reply shapes need it.
@@ -316,19 +316,18 @@ pub(crate) fn json_getex(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
         ExpiryChange::At(at) if at <= ctx.milliseconds() => {
             key.delete()?;
             ctx.notify_keyspace_event(NotifyFlags::GENERIC, "del", name)?;
-            ctx.replicate("DEL", &[name])?;
+            ctx.replicate("DEL", [name])?;
         }
         ExpiryChange::At(at) => {
             key.set_abs_expire(Some(at))?;
             ctx.notify_keyspace_event(NotifyFlags::GENERIC, "expire", name)?;
-            let at = RString::from_bytes(at.to_string().as_bytes());
-            ctx.replicate("PEXPIREAT", &[name, &at])?;
+            ctx.replicate("PEXPIREAT", (name, at))?;
         }
         ExpiryChange::Persist => {
             if key.expire().is_some() {
                 key.set_expire(None)?;
                 ctx.notify_keyspace_event(NotifyFlags::GENERIC, "persist", name)?;
-                ctx.replicate("PERSIST", &[name])?;
+                ctx.replicate("PERSIST", [name])?;
             }
         }
     }

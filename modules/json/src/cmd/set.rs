@@ -7,7 +7,7 @@ use crate::datatype::Json;
 use crate::expiry::{ExpiryChange, take_expiry};
 use jsondoc::path::{Path, Step};
 use jsondoc::{Document, JsonError, Segment};
-use rm::{Ctx, Error, NotifyFlags, RStr, RString, Result};
+use rm::{Ctx, Error, NotifyFlags, RStr, Result};
 use serde_json::Value;
 
 /// `JSON.SET key VALUE` (whole document) or
@@ -92,9 +92,7 @@ pub(crate) fn json_set(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
             // As SET: a relative time replicated as the absolute one, so replicas and the AOF
             // expire the key at the same instant. NX/XX are left out (this write happened; the
             // replica's copy is the same) as SET does.
-            let pxat = RString::from_bytes(b"PXAT");
-            let at = RString::from_bytes(at.to_string().as_bytes());
-            ctx.replicate("JSON.SET", &[name, path_arg, value_arg, &pxat, &at])?;
+            ctx.replicate("JSON.SET", (name, path_arg, value_arg, "PXAT", at))?;
         }
         _ => ctx.replicate_verbatim(),
     }
