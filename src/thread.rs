@@ -132,7 +132,7 @@ use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::ops::Deref;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 
 use crate::ctx::Ctx;
 use crate::sys::{self, RedisModuleCtx};
@@ -209,13 +209,20 @@ fn on_main_thread() -> bool {
     pthread_self() == MAIN_PTHREAD.load(Ordering::Relaxed)
 }
 
+/// Whether this module ever made a thread-safe context. Until it has, no thread but the main
+/// one can hold a server string the server also holds (a module thread reaches server state
+/// only through a [`Locked`] guard of such a context; a string it makes without one is its
+/// alone), so releasing a string needs no thread test at all.
+static THREAD_CONTEXT_MADE: AtomicBool = AtomicBool::new(false);
+
 /// Runs `body` with the server lock held: directly where this thread holds it already,
 /// otherwise taking it around `body` (on a module thread outside any guard).
 #[inline(always)]
 pub(crate) fn with_server_lock<R>(body: impl FnOnce() -> R) -> R {
-    // The main thread first, without touching thread-locals (a call into the dynamic linker
-    // from a shared library): this is on the hot path of every command that frees a string.
-    if on_main_thread() {
+    // In a module without threads, one load; then the main thread, without touching
+    // thread-locals (a call into the dynamic linker from a shared library): this is on the hot
+    // path of every command that frees a string.
+    if !THREAD_CONTEXT_MADE.load(Ordering::Acquire) || on_main_thread() {
         return body();
     }
     with_server_lock_off_main(body)
@@ -266,6 +273,8 @@ impl<'a> Ctx<'a> {
         // SAFETY: a live context of this module, on the main thread or under the lock.
         let raw = unsafe { core_api!(GetDetachedThreadSafeContext)(self.as_ptr()) };
         let raw = NonNull::new(raw).expect("RedisModule_GetDetachedThreadSafeContext gave NULL");
+        // Before the context can reach another thread (the thread is made after this returns).
+        THREAD_CONTEXT_MADE.store(true, Ordering::Release);
         // SAFETY: both contexts are live; the new one is not shared yet, and we are on the main
         // thread or under the lock, so selecting its database races with nothing.
         unsafe {

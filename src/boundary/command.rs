@@ -40,9 +40,11 @@ pub(crate) unsafe extern "C" fn command<F: CommandFn>(
     // SAFETY: the server passes its live, non-NULL context for the duration of this call.
     let ctx = unsafe { Ctx::from_raw(NonNull::new_unchecked(ctx)) };
     ctx.mark_command();
-    // SAFETY: `argv` holds `argc` live, non-NULL strings for this call; `&RStr` has the layout
-    // of a non-NULL `RedisModuleString *`, so the vector is borrowed as it is.
-    let args: &[&RStr] = unsafe { crate::api::c_array(argv.cast::<&RStr>(), argc.max(0) as usize) };
+    // SAFETY: `argv` holds `argc` live, non-NULL strings for this call, and never fewer than
+    // one (the command's name: the server, RM_Call and filters all keep it), so it is not NULL
+    // and the length is positive; `&RStr` has the layout of a non-NULL `RedisModuleString *`,
+    // so the vector is borrowed as it is. (No NULL test: C reads `argv[0]` without one.)
+    let args: &[&RStr] = unsafe { std::slice::from_raw_parts(argv.cast::<&RStr>(), argc as usize) };
     let action = conjure::<F>();
     let outcome = catch(|| action(&ctx, args));
     if !matches!(outcome, Ok(Ok(()))) {

@@ -146,12 +146,18 @@ impl<'a> Key<'a> {
         self.ptr().is_null()
     }
 
+    /// The server's type code of the key's value (`REDISMODULE_KEYTYPE_*`): for checks on the
+    /// hot path, which compare it without mapping it to [`KeyType`] first.
+    #[inline(always)]
+    pub(crate) fn raw_type(&self) -> std::ffi::c_int {
+        // SAFETY: an open key or NULL, which the server answers as empty.
+        unsafe { core_api!(KeyType)(self.ptr()) }
+    }
+
     /// The type of the value the key holds.
     #[inline(always)]
     pub fn key_type(&self) -> KeyType {
-        // SAFETY: an open key or NULL, which the server answers as empty.
-        let raw = unsafe { core_api!(KeyType)(self.ptr()) };
-        match raw {
+        match self.raw_type() {
             sys::REDISMODULE_KEYTYPE_STRING => KeyType::String,
             sys::REDISMODULE_KEYTYPE_LIST => KeyType::List,
             sys::REDISMODULE_KEYTYPE_HASH => KeyType::Hash,

@@ -211,8 +211,13 @@ impl<'a> Key<'a> {
         let changed = unsafe {
             core_api!(HashSet)(self.ptr(), flags, field, value, ptr::null_mut::<c_void>())
         };
-        if changed == 0 && self.key_type() != KeyType::Hash && !self.is_empty() {
-            return Err(Error::WrongType);
+        // Nothing changed: an update of an existing field, or a key of another type (the type
+        // code compared as it comes, as C does: mapping it to `KeyType` costs more than the test).
+        if changed == 0 {
+            let found = self.raw_type();
+            if found != sys::REDISMODULE_KEYTYPE_HASH && found != sys::REDISMODULE_KEYTYPE_EMPTY {
+                return Err(Error::WrongType);
+            }
         }
         Ok(changed > 0)
     }
