@@ -31,7 +31,11 @@ fn mistakes_do_not_compile_and_their_twins_do() {
     let ui = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui");
     // One twin per mistake and no orphan on either side: a case cannot silently lose its proof.
     let mistakes = names(&ui);
-    assert_eq!(mistakes, names(&ui.join("ok")), "tests/ui/*.rs and tests/ui/ok/*.rs differ");
+    assert_eq!(
+        mistakes,
+        names(&ui.join("ok")),
+        "tests/ui/*.rs and tests/ui/ok/*.rs differ"
+    );
     assert!(mistakes.len() >= 22, "{} cases", mistakes.len());
     let t = trybuild::TestCases::new();
     t.compile_fail("tests/ui/*.rs");
