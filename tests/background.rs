@@ -561,7 +561,7 @@ fn a_view_under_the_lock_keeps_its_value_alive_as_in_a_command() {
     for kind in servers() {
         let server = Server::start(&kind, &["rmtest"], &[]);
         let mut con = server.connection();
-        reply(&mut con, &["set", "view:b", "under the lock"]);
+        assert_eq!(reply(&mut con, &["set", "view:b", "under the lock"]), "+OK");
         let refused = |what: &str| {
             format!(
                 "ERR cannot {what}: a borrowed view of the key's value is still alive (drop it \

@@ -984,17 +984,26 @@ fn aof_rewrite_fails_loudly_when_a_type_cannot_rewrite() {
         wait_rewrite(&mut con);
         // Minimal keeps the default aof_rewrite: the rewrite fails instead of dropping the key.
         assert_eq!(reply(&mut con, &["rmtest.mset", "m", "1"]), "+OK", "{k}");
-        reply(&mut con, &["bgrewriteaof"]);
+        assert_eq!(
+            reply(&mut con, &["bgrewriteaof"]),
+            "+Background append only file rewriting started"
+        );
         assert_eq!(wait_rewrite(&mut con), "err", "{k}");
         assert_eq!(reply(&mut con, &["del", "m"]), "1", "{k}");
         // A panicking aof_rewrite fails it the same way.
         tset(&mut con, "p", b"panic:aof", "1", &[]);
-        reply(&mut con, &["bgrewriteaof"]);
+        assert_eq!(
+            reply(&mut con, &["bgrewriteaof"]),
+            "+Background append only file rewriting started"
+        );
         assert_eq!(wait_rewrite(&mut con), "err", "{k}");
         assert_eq!(reply(&mut con, &["del", "p"]), "1", "{k}");
         // With the value gone, the rewrite works again.
         tset(&mut con, "ok", b"fine", "1", &[]);
-        reply(&mut con, &["bgrewriteaof"]);
+        assert_eq!(
+            reply(&mut con, &["bgrewriteaof"]),
+            "+Background append only file rewriting started"
+        );
         assert_eq!(wait_rewrite(&mut con), "ok", "{k}");
         assert!(server.alive(), "{k}");
         let log = server.log();
