@@ -427,12 +427,8 @@ fn writes_from_a_thread_reach_replicas() {
     for kind in servers() {
         let n = kind.name.clone();
         let master = Server::start(&kind, &["rmtest"], &[]);
-        let port = master.port.to_string();
-        let replica = Server::start(&kind, &["rmtest"], &["--replicaof", "127.0.0.1", &port]);
+        let replica = master.start_replica_of(&["rmtest"], &[]);
         let mut on_replica = replica.connection();
-        wait_for("replica link", || {
-            reply(&mut on_replica, &["info", "replication"]).contains("master_link_status:up")
-        });
         let mut con = master.connection();
         assert_eq!(reply(&mut con, &["rmtest.bg-incr", "n"]), "1", "{n}");
         assert_eq!(reply(&mut con, &["rmtest.bg-incr", "n", "try"]), "2", "{n}");

@@ -300,12 +300,8 @@ fn forwarding_replies() {
 fn replicate_to_replicas_and_aof() {
     for kind in servers() {
         let master = Server::start(&kind, &["rmtest"], &["--appendonly", "yes"]);
-        let port = master.port.to_string();
-        let replica = Server::start(&kind, &["rmtest"], &["--replicaof", "127.0.0.1", &port]);
+        let replica = master.start_replica_of(&["rmtest"], &[]);
         let mut on_replica = replica.connection();
-        wait_for("replica link", || {
-            reply(&mut on_replica, &["info", "replication"]).contains("master_link_status:up")
-        });
         let mut con = master.connection();
         let n = kind.name.clone();
         assert_eq!(call(&mut con, "!", &["set", "both", "1"]), "\"OK\"");

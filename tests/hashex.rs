@@ -2,29 +2,24 @@
 
 mod common;
 
-use common::{Server, reply, servers, wait_for};
+use common::{Server, reply, servers, table, wait_for};
 
 #[test]
 fn seed_transcript() {
     for kind in servers() {
         let server = Server::start(&kind, &["hashex"], &[]);
         let mut con = server.connection();
-        let transcript = [
-            (vec!["hset", "a", "a", "1"], "1"),
-            (vec!["hgetset", "a", "a", "2"], "\"1\""),
-            (vec!["hget", "a", "a"], "\"2\""),
-            (vec!["hgetset", "a", "b", "2"], "(nil)"),
-            (vec!["hgetset", "a", "b", "3"], "\"2\""),
-        ];
-        for (args, expected) in transcript {
-            assert_eq!(
-                reply(&mut con, &args),
-                expected,
-                "{} on {}",
-                args.join(" "),
-                kind.name
-            );
-        }
+        table(
+            &mut con,
+            &kind.name,
+            &[
+                (&["hset", "a", "a", "1"], "1"),
+                (&["hgetset", "a", "a", "2"], "\"1\""),
+                (&["hget", "a", "a"], "\"2\""),
+                (&["hgetset", "a", "b", "2"], "(nil)"),
+                (&["hgetset", "a", "b", "3"], "\"2\""),
+            ],
+        );
     }
 }
 
@@ -98,12 +93,8 @@ fn binary_fields_and_values_round_trip() {
 fn replicated_verbatim_to_replica_and_aof() {
     for kind in servers() {
         let master = Server::start(&kind, &["hashex"], &["--appendonly", "yes"]);
-        let port = master.port.to_string();
-        let replica = Server::start(&kind, &["hashex"], &["--replicaof", "127.0.0.1", &port]);
+        let replica = master.start_replica_of(&["hashex"], &[]);
         let mut on_replica = replica.connection();
-        wait_for("replica link", || {
-            reply(&mut on_replica, &["info", "replication"]).contains("master_link_status:up")
-        });
         let mut con = master.connection();
         assert_eq!(reply(&mut con, &["hgetset", "r", "f", "v1"]), "(nil)");
         assert_eq!(reply(&mut con, &["hgetset", "r", "f", "v2"]), "\"v1\"");

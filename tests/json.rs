@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Server, reply, run, servers};
+use common::{Server, dump, reply, run, servers, table};
 
 /// `DUMP` of `{"a":[1,2.5,"x",null,true]}` by RedisJSON 2.8.3 on Redis 7.0.15
 /// (docs/research/redisjson-2.8/FACTS.md §1.2).
@@ -32,13 +32,6 @@ fn reply_bytes(con: &mut redis::Connection, args: &[&[u8]]) -> String {
         }
         Ok(value) => common::show(&value),
         Err(e) => format!("{} {}", e.code().unwrap_or("?"), e.detail().unwrap_or("")),
-    }
-}
-
-fn dump(con: &mut redis::Connection, key: &str) -> Vec<u8> {
-    match run(con, &["dump", key]).unwrap() {
-        redis::Value::BulkString(bytes) => bytes,
-        other => panic!("DUMP replied {other:?}"),
     }
 }
 
@@ -442,15 +435,7 @@ fn redisjson_set_get_del_type() {
             (&["json.del", "k", "$.b[2,0,0]"], "2"),
             (&["json.get", "k"], r#""{\"b\":[2]}""#),
         ];
-        for (args, expected) in cases {
-            assert_eq!(
-                &reply(&mut con, args),
-                expected,
-                "{} on {}",
-                args.join(" "),
-                kind.name
-            );
-        }
+        table(&mut con, &kind.name, cases);
     }
 }
 
@@ -624,15 +609,7 @@ fn lengths_numbers_and_appends() {
             ),
             (&["json.get", "k", ".arr"], r#""[1,2,\"x\",3]""#),
         ];
-        for (args, expected) in cases {
-            assert_eq!(
-                &reply(&mut con, args),
-                expected,
-                "{} on {}",
-                args.join(" "),
-                kind.name
-            );
-        }
+        table(&mut con, &kind.name, cases);
     }
 }
 
@@ -816,15 +793,7 @@ fn strappend_toggle_clear_objkeys() {
             (&["json.objkeys", "nokey"], "(nil)"),
             (&["json.objkeys", "nokey", "$"], no_key),
         ];
-        for (args, expected) in cases {
-            assert_eq!(
-                &reply(&mut con, args),
-                expected,
-                "{} on {}",
-                args.join(" "),
-                kind.name
-            );
-        }
+        table(&mut con, &kind.name, cases);
     }
 }
 
@@ -1013,15 +982,7 @@ fn arrpop_arrinsert_arrtrim_arrindex() {
                 "WRONGTYPE Operation against a key holding the wrong kind of value",
             ),
         ];
-        for (args, expected) in cases {
-            assert_eq!(
-                &reply(&mut con, args),
-                expected,
-                "{} on {}",
-                args.join(" "),
-                kind.name
-            );
-        }
+        table(&mut con, &kind.name, cases);
     }
 }
 
@@ -1199,15 +1160,7 @@ fn mget_mset_merge_numpowby() {
                 r#""2.8284271247461903""#,
             ),
         ];
-        for (args, expected) in cases {
-            assert_eq!(
-                &reply(&mut con, args),
-                expected,
-                "{} on {}",
-                args.join(" "),
-                kind.name
-            );
-        }
+        table(&mut con, &kind.name, cases);
     }
 }
 
@@ -1295,15 +1248,7 @@ fn resp_and_debug() {
                 "WRONGTYPE Operation against a key holding the wrong kind of value",
             ),
         ];
-        for (args, expected) in cases {
-            assert_eq!(
-                &reply(&mut con, args),
-                expected,
-                "{} on {}",
-                args.join(" "),
-                kind.name
-            );
-        }
+        table(&mut con, &kind.name, cases);
         // Sizes are this module's own; check their shape and that they grow with the value.
         let int = |con: &mut redis::Connection, args: &[&str]| -> i64 {
             reply(con, args)
@@ -1786,15 +1731,7 @@ fn resp3_reply_shapes() {
             (&["json.set", "k", ".s", "1", "NX"], "(nil)"),
             (&["json.debug", "memory", "nokey", "$"], "[]"),
         ];
-        for (args, expected) in cases {
-            assert_eq!(
-                &reply(&mut con, args),
-                expected,
-                "{} on {}",
-                args.join(" "),
-                kind.name
-            );
-        }
+        table(&mut con, &kind.name, cases);
         // Under RESP2, FORMAT before the first path is refused, after it ignored (RedisJSON).
         let mut con2 = server.connection();
         assert_eq!(

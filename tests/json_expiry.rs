@@ -434,12 +434,8 @@ fn replicated_and_logged_as_absolute_times() {
             &["json"],
             &["--appendonly", "yes", "--aof-use-rdb-preamble", "no"],
         );
-        let port = master.port.to_string();
-        let replica = Server::start(&kind, &["json"], &["--replicaof", "127.0.0.1", &port]);
+        let replica = master.start_replica_of(&["json"], &[]);
         let mut r = replica.connection();
-        wait_for("replica link", || {
-            reply(&mut r, &["info", "replication"]).contains("master_link_status:up")
-        });
         let mut con = master.connection();
         let c = &mut con;
         let in_a_day = (now_ms() + 86_400_000).to_string();

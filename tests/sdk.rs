@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Server, reply, servers};
+use common::{Server, reply, servers, table};
 
 #[test]
 fn a_panic_becomes_an_error_reply_and_the_server_keeps_serving() {
@@ -75,9 +75,7 @@ fn typed_arguments_answer_with_the_servers_errors() {
             ),
             (&["rmtest.args-strict", "1", "2"], "ERR syntax error"),
         ];
-        for (args, expected) in cases {
-            assert_eq!(&reply(&mut con, args), expected, "{args:?} on {n}");
-        }
+        table(&mut con, n, cases);
         // Not UTF-8 where text is asked for.
         let bad: redis::Value = redis::cmd("rmtest.args")
             .arg(&b"\xff"[..])
