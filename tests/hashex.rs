@@ -105,6 +105,13 @@ fn replicated_verbatim_to_replica_and_aof() {
             "{}",
             kind.name
         );
+        // The replica ran HGETSET itself, not an HSET the master rewrote it into.
+        let stats = reply(&mut on_replica, &["info", "commandstats"]);
+        assert!(
+            stats.contains("cmdstat_hgetset:calls=2,"),
+            "{}: {stats}",
+            kind.name
+        );
 
         // The AOF is written after the reply; give the server a moment.
         let aof = || -> String {
