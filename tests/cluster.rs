@@ -5,7 +5,6 @@
 
 mod common;
 
-
 use common::{Server, reply, servers, text, wait_long};
 
 fn lines(con: &mut redis::Connection, args: &[&str]) -> Vec<String> {

@@ -6,7 +6,6 @@
 
 mod common;
 
-
 use common::{Server, reply, servers, text, wait_long};
 
 const CLUSTER_ARGS: [&str; 6] = [
