@@ -56,76 +56,30 @@
 //! Misuse does not compile. A thread-safe context offers no keyspace or reply method until
 //! locked:
 //!
-//! ```compile_fail,E0599
-//! fn work(tsc: rm::ThreadSafeContext) {
-//!     tsc.reply_ok();
-//! }
-//! ```
+//! Checked by `tests/ui/thread_context_replies_unlocked.rs`.
 //!
-//! ```compile_fail,E0599
-//! fn work(tsc: rm::ThreadSafeContext, name: &rm::RStr) {
-//!     let _key = tsc.open_key(name);
-//! }
-//! ```
+//! Checked by `tests/ui/thread_context_opens_key_unlocked.rs`.
 //!
 //! The guard cannot be sent to another thread (the lock must be released by the thread that
 //! took it):
 //!
-//! ```compile_fail,E0277
-//! fn work(tsc: rm::ThreadSafeContext) {
-//!     let locked = tsc.lock();
-//!     std::thread::scope(|s| {
-//!         s.spawn(move || drop(locked));
-//!     });
-//! }
-//! ```
+//! Checked by `tests/ui/thread_guard_sent.rs`.
 //!
 //! A key opened under the lock cannot outlive it:
 //!
-//! ```compile_fail,E0505
-//! fn work(tsc: rm::ThreadSafeContext, name: &rm::RStr) {
-//!     let locked = tsc.lock();
-//!     let key = locked.open_key(name);
-//!     drop(locked);
-//!     key.len();
-//! }
-//! ```
+//! Checked by `tests/ui/thread_key_outlives_lock.rs`.
 //!
 //! Nor can a context be shared between threads (only moved to one):
 //!
-//! ```compile_fail,E0277
-//! fn work(tsc: rm::ThreadSafeContext) {
-//!     std::thread::scope(|s| {
-//!         s.spawn(|| drop(tsc.lock()));
-//!         s.spawn(|| drop(tsc.lock()));
-//!     });
-//! }
-//! ```
+//! Checked by `tests/ui/thread_context_shared.rs`.
 //!
 //! And the callback's own `Ctx`, its arguments and its keys stay on the main thread:
 //!
-//! ```compile_fail,E0277
-//! fn cmd(ctx: &rm::Ctx, _args: &[&rm::RStr]) -> rm::Result<()> {
-//!     std::thread::spawn(move || ctx.reply_ok());
-//!     Ok(())
-//! }
-//! ```
+//! Checked by `tests/ui/ctx_spawned.rs`.
 //!
-//! ```compile_fail,E0277
-//! fn cmd(_ctx: &rm::Ctx, args: &[&rm::RStr]) -> rm::Result<()> {
-//!     let name: &rm::RStr = args[1];
-//!     std::thread::spawn(move || name.as_bytes().len());
-//!     Ok(())
-//! }
-//! ```
+//! Checked by `tests/ui/arg_spawned.rs`.
 //!
-//! ```compile_fail,E0277
-//! fn cmd(ctx: &rm::Ctx, args: &[&rm::RStr]) -> rm::Result<()> {
-//!     let key = ctx.open_key(args[1]);
-//!     std::thread::spawn(move || key.len());
-//!     Ok(())
-//! }
-//! ```
+//! Checked by `tests/ui/key_spawned.rs`.
 
 use std::cell::Cell;
 use std::marker::PhantomData;

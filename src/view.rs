@@ -245,38 +245,13 @@ fn remove_slow(entry: Entry) {
 /// from its own key handle: every method that can free, replace or move the value takes
 /// `&mut self`, so it cannot be called while a view of the same handle is alive:
 ///
-/// ```compile_fail,E0502
-/// fn cmd(ctx: &rm::Ctx, args: &[&rm::RStr]) -> rm::Result<()> {
-///     let mut key = ctx.open_key_writable(args[1]);
-///     let bytes = key.string_get()?;
-///     key.delete()?; // would free what `bytes` points into
-///     ctx.reply_bulk(&bytes);
-///     Ok(())
-/// }
-/// ```
+/// Checked by `tests/ui/view_delete_while_viewed.rs`.
 ///
-/// ```compile_fail,E0502
-/// fn cmd(ctx: &rm::Ctx, args: &[&rm::RStr]) -> rm::Result<()> {
-///     let mut key = ctx.open_key_writable(args[1]);
-///     let bytes = key.string_get()?;
-///     key.string_set(args[2])?; // would free what `bytes` points into
-///     ctx.reply_bulk(&bytes);
-///     Ok(())
-/// }
-/// ```
+/// Checked by `tests/ui/view_set_while_viewed.rs`.
 ///
 /// Nor can a view outlive its key:
 ///
-/// ```compile_fail,E0597
-/// fn cmd(ctx: &rm::Ctx, args: &[&rm::RStr]) -> rm::Result<()> {
-///     let bytes = {
-///         let key = ctx.open_key(args[1]);
-///         key.string_get()?
-///     }; // the key closes here
-///     ctx.reply_bulk(&bytes);
-///     Ok(())
-/// }
-/// ```
+/// Checked by `tests/ui/view_outlives_key.rs`.
 ///
 /// A view counts as alive until it is dropped, not just until its last use, so a write
 /// through the same handle needs the view out of scope (or `drop(view)`) first.
@@ -478,22 +453,7 @@ impl fmt::Debug for StrViewMut<'_> {
 ///
 /// While it lives, the value cannot be freed, replaced or lent mutably (see [`StrView`]):
 ///
-/// ```compile_fail,E0502
-/// # struct Counter { n: i64 }
-/// # impl rm::DataType for Counter {
-/// #     const NAME: &'static str = "counter-1";
-/// #     const ENCODING_VERSION: i32 = 1;
-/// #     fn rdb_save(&self, _io: &mut rm::RdbWriter) {}
-/// #     fn rdb_load(_io: &mut rm::RdbReader, _v: i32) -> rm::Result<Self> { Ok(Counter { n: 0 }) }
-/// # }
-/// fn cmd(ctx: &rm::Ctx, args: &[&rm::RStr]) -> rm::Result<()> {
-///     let mut key = ctx.open_key_writable(args[1]);
-///     if let Some(counter) = key.value::<Counter>()? {
-///         key.set_value(Counter { n: counter.n + 1 })?; // would free `counter`
-///     }
-///     Ok(())
-/// }
-/// ```
+/// Checked by `tests/ui/value_ref_set_while_viewed.rs`.
 pub struct ValueRef<'k, T> {
     value: NonNull<T>,
     _claim: Claim,

@@ -123,9 +123,9 @@ fn typed_helpers_and_into_result() {
         let server = Server::start(&kind, &["rmtest"], &[]);
         let mut con = server.connection();
         let n = kind.name.clone();
-        reply(&mut con, &["set", "k", "v"]);
-        reply(&mut con, &["set", "num", "42"]);
-        reply(&mut con, &["lpush", "l", "x"]);
+        assert_eq!(reply(&mut con, &["set", "k", "v"]), "+OK");
+        assert_eq!(reply(&mut con, &["set", "num", "42"]), "+OK");
+        assert_eq!(reply(&mut con, &["lpush", "l", "x"]), "1");
         let strict = |con: &mut redis::Connection, args: &[&str]| {
             let mut full = vec!["rmtest.call.strict"];
             full.extend_from_slice(args);
@@ -195,7 +195,7 @@ fn calls_that_cannot_run_are_clear_errors() {
         );
         assert_eq!(call(&mut con, "S", &["set", "k", "v"]), "\"OK\"", "{n}");
         // Over maxmemory: deny-oom commands refused only when asked to respect it.
-        reply(&mut con, &["config", "set", "maxmemory", "1"]);
+        assert_eq!(reply(&mut con, &["config", "set", "maxmemory", "1"]), "+OK");
         assert_eq!(
             call(&mut con, "M", &["set", "x", "y"]),
             "OOM command not allowed when used memory > 'maxmemory'.",
@@ -208,7 +208,7 @@ fn calls_that_cannot_run_are_clear_errors() {
         );
         assert_eq!(call(&mut con, "M", &["get", "x"]), "_", "{n}");
         assert_eq!(call(&mut con, "-", &["set", "x", "y"]), "\"OK\"", "{n}");
-        reply(&mut con, &["config", "set", "maxmemory", "0"]);
+        assert_eq!(reply(&mut con, &["config", "set", "maxmemory", "0"]), "+OK");
         assert_eq!(reply(&mut con, &["ping"]), "+PONG", "{n}");
     }
 }
@@ -235,8 +235,8 @@ fn forwarding_replies() {
         let mut resp2 = server.connection();
         let mut resp3 = server.connection_resp3();
         let n = kind.name.clone();
-        reply(&mut resp2, &["hset", "h", "a", "1"]);
-        reply(&mut resp2, &["rpush", "l", "x", "y", "z"]);
+        assert_eq!(reply(&mut resp2, &["hset", "h", "a", "1"]), "1");
+        assert_eq!(reply(&mut resp2, &["rpush", "l", "x", "y", "z"]), "3");
         // A RESP3 reply cannot go to a RESP2 client: refused, and the connection stays usable.
         assert_eq!(
             reply(&mut resp2, &["rmtest.call.fwd", "3", "hgetall", "h"]),
@@ -300,12 +300,8 @@ fn forwarding_replies() {
 fn replicate_to_replicas_and_aof() {
     for kind in servers() {
         let master = Server::start(&kind, &["rmtest"], &["--appendonly", "yes"]);
-        let port = master.port.to_string();
-        let replica = Server::start(&kind, &["rmtest"], &["--replicaof", "127.0.0.1", &port]);
+        let replica = master.start_replica_of(&["rmtest"], &[]);
         let mut on_replica = replica.connection();
-        wait_for("replica link", || {
-            reply(&mut on_replica, &["info", "replication"]).contains("master_link_status:up")
-        });
         let mut con = master.connection();
         let n = kind.name.clone();
         assert_eq!(call(&mut con, "!", &["set", "both", "1"]), "\"OK\"");
@@ -377,8 +373,8 @@ fn acl_checked_calls() {
             ),
             "+OK"
         );
-        reply(&mut admin, &["set", "secret", "s"]);
-        reply(&mut admin, &["set", "allowed1", "a"]);
+        assert_eq!(reply(&mut admin, &["set", "secret", "s"]), "+OK");
+        assert_eq!(reply(&mut admin, &["set", "allowed1", "a"]), "+OK");
         let mut alice = server.connection();
         assert_eq!(reply(&mut alice, &["auth", "alice", "any"]), "+OK");
         assert_eq!(text(&mut alice, &["rmtest.acl", "whoami"]), "alice", "{n}");

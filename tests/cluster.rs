@@ -5,18 +5,7 @@
 
 mod common;
 
-use std::thread::sleep;
-use std::time::{Duration, Instant};
-
-use common::{Server, reply, servers};
-
-fn text(con: &mut redis::Connection, args: &[&str]) -> String {
-    let mut cmd = redis::cmd(args[0]);
-    for arg in &args[1..] {
-        cmd.arg(*arg);
-    }
-    cmd.query(con).unwrap_or_else(|e| panic!("{args:?}: {e}"))
-}
+use common::{Server, reply, servers, text, wait_long};
 
 fn lines(con: &mut redis::Connection, args: &[&str]) -> Vec<String> {
     let mut cmd = redis::cmd(args[0]);
@@ -24,18 +13,6 @@ fn lines(con: &mut redis::Connection, args: &[&str]) -> Vec<String> {
         cmd.arg(*arg);
     }
     cmd.query(con).unwrap_or_else(|e| panic!("{args:?}: {e}"))
-}
-
-/// Waits (bounded, 30 s: a cluster takes a few seconds to agree) until `check` holds.
-fn wait_long(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if check() {
-            return;
-        }
-        sleep(Duration::from_millis(100));
-    }
-    panic!("timed out waiting for {what}");
 }
 
 #[test]

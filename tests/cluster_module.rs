@@ -14,7 +14,7 @@ use std::process::Command;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use common::{Server, cluster_nodes, reply, run, servers};
+use common::{Server, cluster_nodes, reply, run, servers, wait_long};
 
 /// A command's reply as text (our commands reply one bulk/verbatim string); panics on errors.
 fn text(con: &mut redis::Connection, args: &[&str]) -> String {
@@ -166,18 +166,6 @@ fn assert_check_ok(port: u16, what: &str) {
             && output.status.success(),
         "{what}: redis-cli --cluster check:\n{out}"
     );
-}
-
-/// Waits (bounded, 30 s) until `check` holds.
-fn wait_long(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if check() {
-            return;
-        }
-        sleep(Duration::from_millis(50));
-    }
-    panic!("timed out waiting for {what}");
 }
 
 fn state_ok(port: u16) -> bool {

@@ -11,16 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use common::{Server, reply, servers, start_cluster};
+use common::{Server, reply, servers, start_cluster, text};
 use serde_json::Value as Json;
-
-fn text(con: &mut redis::Connection, args: &[&str]) -> String {
-    let mut cmd = redis::cmd(args[0]);
-    for arg in &args[1..] {
-        cmd.arg(*arg);
-    }
-    cmd.query(con).unwrap_or_else(|e| panic!("{args:?}: {e}"))
-}
 
 fn events(con: &mut redis::Connection) -> Vec<Json> {
     let json = text(con, &["CLUSTER.EVENTS", "JSON"]);

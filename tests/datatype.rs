@@ -7,7 +7,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{Server, ServerKind, reply, run, servers, show, wait_for};
+use common::{Server, ServerKind, dump, rdb_len, reply, run, servers, show, wait_for};
 use redis::Value;
 
 /// Every server here runs with DEBUG enabled (DEBUG RELOAD, DEBUG DIGEST-VALUE).
@@ -38,13 +38,6 @@ fn reply_bin(con: &mut redis::Connection, args: &[&[u8]]) -> String {
     match run_bin(con, args) {
         Ok(value) => show(&value),
         Err(error) => error,
-    }
-}
-
-fn dump(con: &mut redis::Connection, key: &str) -> Vec<u8> {
-    match run(con, &["dump", key]) {
-        Ok(Value::BulkString(bytes)) => bytes,
-        other => panic!("DUMP {key}: {other:?}"),
     }
 }
 
@@ -154,23 +147,6 @@ fn crc64(bytes: &[u8]) -> u64 {
         }
     }
     crc
-}
-
-/// The RDB length encoding.
-fn rdb_len(n: u64) -> Vec<u8> {
-    if n < 1 << 6 {
-        vec![n as u8]
-    } else if n < 1 << 14 {
-        vec![0x40 | (n >> 8) as u8, n as u8]
-    } else if n <= u64::from(u32::MAX) {
-        let mut v = vec![0x80];
-        v.extend_from_slice(&(n as u32).to_be_bytes());
-        v
-    } else {
-        let mut v = vec![0x81];
-        v.extend_from_slice(&n.to_be_bytes());
-        v
-    }
 }
 
 /// A module type's 64-bit id: 9 name characters of 6 bits, then a 10-bit encoding version.
@@ -984,17 +960,26 @@ fn aof_rewrite_fails_loudly_when_a_type_cannot_rewrite() {
         wait_rewrite(&mut con);
         // Minimal keeps the default aof_rewrite: the rewrite fails instead of dropping the key.
         assert_eq!(reply(&mut con, &["rmtest.mset", "m", "1"]), "+OK", "{k}");
-        reply(&mut con, &["bgrewriteaof"]);
+        assert_eq!(
+            reply(&mut con, &["bgrewriteaof"]),
+            "+Background append only file rewriting started"
+        );
         assert_eq!(wait_rewrite(&mut con), "err", "{k}");
         assert_eq!(reply(&mut con, &["del", "m"]), "1", "{k}");
         // A panicking aof_rewrite fails it the same way.
         tset(&mut con, "p", b"panic:aof", "1", &[]);
-        reply(&mut con, &["bgrewriteaof"]);
+        assert_eq!(
+            reply(&mut con, &["bgrewriteaof"]),
+            "+Background append only file rewriting started"
+        );
         assert_eq!(wait_rewrite(&mut con), "err", "{k}");
         assert_eq!(reply(&mut con, &["del", "p"]), "1", "{k}");
         // With the value gone, the rewrite works again.
         tset(&mut con, "ok", b"fine", "1", &[]);
-        reply(&mut con, &["bgrewriteaof"]);
+        assert_eq!(
+            reply(&mut con, &["bgrewriteaof"]),
+            "+Background append only file rewriting started"
+        );
         assert_eq!(wait_rewrite(&mut con), "ok", "{k}");
         assert!(server.alive(), "{k}");
         let log = server.log();

@@ -21,7 +21,7 @@ fn every_handle_sees_the_key_as_it_is_now() {
         assert_eq!(reply(&mut con, &["hlen", "h:new"]), "2", "{k}");
 
         for value in ["hello", "12345", long.as_str()] {
-            reply(&mut con, &["set", "h:s", value]);
+            assert_eq!(reply(&mut con, &["set", "h:s", value]), "+OK");
             let len = value.len().to_string();
             assert_eq!(
                 reply(&mut con, &["rmtest.handles", "delete-under", "h:s"]),
@@ -30,7 +30,7 @@ fn every_handle_sees_the_key_as_it_is_now() {
             );
             assert_eq!(reply(&mut con, &["exists", "h:s"]), "0", "{k}");
 
-            reply(&mut con, &["set", "view:h", value]);
+            assert_eq!(reply(&mut con, &["set", "view:h", value]), "+OK");
             assert_eq!(
                 reply(&mut con, &["rmtest.handles", "notify-under", "view:h"]),
                 format!(r#"["string {len}", "empty 0"]"#),
@@ -38,7 +38,7 @@ fn every_handle_sees_the_key_as_it_is_now() {
             );
             assert_eq!(reply(&mut con, &["exists", "view:h"]), "0", "{k}");
 
-            reply(&mut con, &["set", "h:s", value]);
+            assert_eq!(reply(&mut con, &["set", "h:s", value]), "+OK");
             assert_eq!(
                 reply(&mut con, &["rmtest.handles", "call-under", "h:s"]),
                 r#"["string", "hash 1"]"#,
@@ -46,7 +46,7 @@ fn every_handle_sees_the_key_as_it_is_now() {
             );
             assert_eq!(reply(&mut con, &["hget", "h:s", "f"]), r#""v""#, "{k}");
 
-            reply(&mut con, &["set", "h:s", value]);
+            assert_eq!(reply(&mut con, &["set", "h:s", value]), "+OK");
             assert_eq!(
                 reply(&mut con, &["rmtest.handles", "unshare-under", "h:s"]),
                 format!("[{len:?}, {value:?}, {value:?}]"),
@@ -89,7 +89,7 @@ fn every_handle_sees_the_key_as_it_is_now() {
             "{k}"
         );
 
-        reply(&mut con, &["set", "h:scan", "scanned"]);
+        assert_eq!(reply(&mut con, &["set", "h:scan", "scanned"]), "+OK");
         assert_eq!(
             reply(&mut con, &["rmtest.handles", "scan-under", "h:scan"]),
             r#"["string 7"]"#,

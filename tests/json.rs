@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Server, reply, run, servers};
+use common::{Server, dump, reply, run, servers, table};
 
 /// `DUMP` of `{"a":[1,2.5,"x",null,true]}` by RedisJSON 2.8.3 on Redis 7.0.15
 /// (docs/research/redisjson-2.8/FACTS.md §1.2).
@@ -32,13 +32,6 @@ fn reply_bytes(con: &mut redis::Connection, args: &[&[u8]]) -> String {
         }
         Ok(value) => common::show(&value),
         Err(e) => format!("{} {}", e.code().unwrap_or("?"), e.detail().unwrap_or("")),
-    }
-}
-
-fn dump(con: &mut redis::Connection, key: &str) -> Vec<u8> {
-    match run(con, &["dump", key]).unwrap() {
-        redis::Value::BulkString(bytes) => bytes,
-        other => panic!("DUMP replied {other:?}"),
     }
 }
 
@@ -94,7 +87,7 @@ fn persistence_round_trips() {
         let mut con = server.connection();
         let doc =
             r#"{"s":"h\u00e9\"","n":-1.5e300,"i":18446744073709551615,"o":{"z":1,"a":[[],{}]}}"#;
-        reply(&mut con, &["json.set", "k", doc]);
+        assert_eq!(reply(&mut con, &["json.set", "k", doc]), "+OK");
         let before = reply(&mut con, &["json.get", "k"]);
         assert_eq!(
             reply(&mut con, &["debug", "reload"]),
@@ -115,7 +108,7 @@ fn persistence_round_trips() {
         assert_eq!(reply(&mut con, &["json.get", "k2"]), before);
         // COPY is a deep copy
         assert_eq!(reply(&mut con, &["copy", "k", "k3"]), "1");
-        reply(&mut con, &["json.set", "k", "$.o.z", "2"]);
+        assert_eq!(reply(&mut con, &["json.set", "k", "$.o.z", "2"]), "+OK");
         assert_eq!(
             reply(&mut con, &["json.get", "k3"]),
             before,
@@ -169,8 +162,14 @@ fn aof_rewrite_without_preamble() {
             ],
         );
         let mut con = server.connection();
-        reply(&mut con, &["json.set", "k", r#"{"a":[1,{"b":"x y"}]}"#]);
-        reply(&mut con, &["bgrewriteaof"]);
+        assert_eq!(
+            reply(&mut con, &["json.set", "k", r#"{"a":[1,{"b":"x y"}]}"#]),
+            "+OK"
+        );
+        assert_eq!(
+            reply(&mut con, &["bgrewriteaof"]),
+            "+Background append only file rewriting started"
+        );
         common::wait_for("rewrite", || {
             let info = reply(&mut con, &["info", "persistence"]);
             info.contains("aof_rewrite_in_progress:0")
@@ -256,7 +255,7 @@ fn strict_parsing_leaves_the_key_unchanged() {
     for kind in servers() {
         let server = Server::start(&kind, &["json"], &[]);
         let mut con = server.connection();
-        reply(&mut con, &["json.set", "k", "[0]"]);
+        assert_eq!(reply(&mut con, &["json.set", "k", "[0]"]), "+OK");
         let deep_ok = format!("{}{}", "[".repeat(127), "]".repeat(127));
         let deep_bad = format!("{}{}", "[".repeat(128), "]".repeat(128));
         let cases: &[(&str, &str)] = &[
@@ -332,7 +331,7 @@ fn strict_parsing_leaves_the_key_unchanged() {
             reply(&mut con, &["json.get", "k", "$[?(@"])
                 .starts_with("ERR Error occurred on position")
         );
-        reply(&mut con, &["set", "s", "x"]);
+        assert_eq!(reply(&mut con, &["set", "s", "x"]), "+OK");
         for args in [
             &["json.set", "s", "1"][..],
             &["json.get", "s"],
@@ -436,15 +435,7 @@ fn redisjson_set_get_del_type() {
             (&["json.del", "k", "$.b[2,0,0]"], "2"),
             (&["json.get", "k"], r#""{\"b\":[2]}""#),
         ];
-        for (args, expected) in cases {
-            assert_eq!(
-                &reply(&mut con, args),
-                expected,
-                "{} on {}",
-                args.join(" "),
-                kind.name
-            );
-        }
+        table(&mut con, &kind.name, cases);
     }
 }
 
@@ -458,21 +449,39 @@ fn events_and_replication_only_on_change() {
             .arg("__keyevent@0__:json.*")
             .exec(&mut sub)
             .unwrap();
-        reply(&mut con, &["json.set", "k", "{}"]);
-        reply(&mut con, &["json.set", "k", "$", "1", "NX"]); // nothing changed
-        reply(&mut con, &["json.set", "k", "[1"]); // error
-        reply(&mut con, &["json.del", "k", "$.nope"]); // nothing deleted
-        reply(&mut con, &["json.del", "k"]);
-        reply(&mut con, &["json.set", "n", r#"{"n":1,"a":[]}"#]);
+        assert_eq!(reply(&mut con, &["json.set", "k", "{}"]), "+OK");
+        assert_eq!(reply(&mut con, &["json.set", "k", "$", "1", "NX"]), "(nil)"); // nothing changed
+        assert_eq!(
+            reply(&mut con, &["json.set", "k", "[1"]),
+            "ERR EOF while parsing a list at line 1 column 2"
+        ); // error
+        assert_eq!(reply(&mut con, &["json.del", "k", "$.nope"]), "0"); // nothing deleted
+        assert_eq!(reply(&mut con, &["json.del", "k"]), "1");
+        assert_eq!(
+            reply(&mut con, &["json.set", "n", r#"{"n":1,"a":[]}"#]),
+            "+OK"
+        );
         reply(
             &mut con,
             &["json.numincrby", "n", ".n", "9223372036854775807"],
         ); // overflow
-        reply(&mut con, &["json.numincrby", "n", "$.a", "1"]); // no number matched
-        reply(&mut con, &["json.arrappend", "n", "$.n", "1"]); // no array matched
-        reply(&mut con, &["json.arrappend", "n", ".a", "1"]);
-        reply(&mut con, &["json.nummultby", "n", ".n", "2"]);
-        reply(&mut con, &["json.numincrby", "n", "$.n", "1"]);
+        assert_eq!(
+            reply(&mut con, &["json.numincrby", "n", "$.a", "1"]),
+            "\"[null]\""
+        ); // no number matched
+        assert_eq!(
+            reply(&mut con, &["json.arrappend", "n", "$.n", "1"]),
+            "[(nil)]"
+        ); // no array matched
+        assert_eq!(reply(&mut con, &["json.arrappend", "n", ".a", "1"]), "1");
+        assert_eq!(
+            reply(&mut con, &["json.nummultby", "n", ".n", "2"]),
+            "\"2\""
+        );
+        assert_eq!(
+            reply(&mut con, &["json.numincrby", "n", "$.n", "1"]),
+            "\"[3]\""
+        );
         let mut events = Vec::new();
         for _ in 0..6 {
             let message = sub.recv_response().unwrap();
@@ -600,15 +609,7 @@ fn lengths_numbers_and_appends() {
             ),
             (&["json.get", "k", ".arr"], r#""[1,2,\"x\",3]""#),
         ];
-        for (args, expected) in cases {
-            assert_eq!(
-                &reply(&mut con, args),
-                expected,
-                "{} on {}",
-                args.join(" "),
-                kind.name
-            );
-        }
+        table(&mut con, &kind.name, cases);
     }
 }
 
@@ -792,15 +793,7 @@ fn strappend_toggle_clear_objkeys() {
             (&["json.objkeys", "nokey"], "(nil)"),
             (&["json.objkeys", "nokey", "$"], no_key),
         ];
-        for (args, expected) in cases {
-            assert_eq!(
-                &reply(&mut con, args),
-                expected,
-                "{} on {}",
-                args.join(" "),
-                kind.name
-            );
-        }
+        table(&mut con, &kind.name, cases);
     }
 }
 
@@ -989,15 +982,7 @@ fn arrpop_arrinsert_arrtrim_arrindex() {
                 "WRONGTYPE Operation against a key holding the wrong kind of value",
             ),
         ];
-        for (args, expected) in cases {
-            assert_eq!(
-                &reply(&mut con, args),
-                expected,
-                "{} on {}",
-                args.join(" "),
-                kind.name
-            );
-        }
+        table(&mut con, &kind.name, cases);
     }
 }
 
@@ -1175,15 +1160,7 @@ fn mget_mset_merge_numpowby() {
                 r#""2.8284271247461903""#,
             ),
         ];
-        for (args, expected) in cases {
-            assert_eq!(
-                &reply(&mut con, args),
-                expected,
-                "{} on {}",
-                args.join(" "),
-                kind.name
-            );
-        }
+        table(&mut con, &kind.name, cases);
     }
 }
 
@@ -1271,15 +1248,7 @@ fn resp_and_debug() {
                 "WRONGTYPE Operation against a key holding the wrong kind of value",
             ),
         ];
-        for (args, expected) in cases {
-            assert_eq!(
-                &reply(&mut con, args),
-                expected,
-                "{} on {}",
-                args.join(" "),
-                kind.name
-            );
-        }
+        table(&mut con, &kind.name, cases);
         // Sizes are this module's own; check their shape and that they grow with the value.
         let int = |con: &mut redis::Connection, args: &[&str]| -> i64 {
             reply(con, args)
@@ -1323,20 +1292,44 @@ fn new_commands_notify_only_on_change() {
             .arg("__keyevent@0__:json.*")
             .exec(&mut sub)
             .unwrap();
-        reply(&mut con, &["json.set", "k", r#"{"a":[],"s":"x"}"#]);
-        reply(&mut con, &["json.arrpop", "k", "$.a"]); // empty: nothing popped
-        reply(&mut con, &["json.arrinsert", "k", "$.a", "1", "1"]); // out of bounds
-        reply(&mut con, &["json.arrinsert", "k", "$.a", "0", "1", "2"]);
-        reply(&mut con, &["json.arrpop", "k", "$.a"]);
-        reply(&mut con, &["json.arrtrim", "k", "$.s", "0", "1"]); // no array matched
-        reply(&mut con, &["json.merge", "k", "$.no.pe", "1"]); // parent missing
-        reply(&mut con, &["json.merge", "k", "$", r#"{"s":null}"#]);
+        assert_eq!(
+            reply(&mut con, &["json.set", "k", r#"{"a":[],"s":"x"}"#]),
+            "+OK"
+        );
+        assert_eq!(reply(&mut con, &["json.arrpop", "k", "$.a"]), "[(nil)]"); // empty: nothing popped
+        assert_eq!(
+            reply(&mut con, &["json.arrinsert", "k", "$.a", "1", "1"]),
+            "ERR index out of bounds"
+        ); // out of bounds
+        assert_eq!(
+            reply(&mut con, &["json.arrinsert", "k", "$.a", "0", "1", "2"]),
+            "[2]"
+        );
+        assert_eq!(reply(&mut con, &["json.arrpop", "k", "$.a"]), "[\"2\"]");
+        assert_eq!(
+            reply(&mut con, &["json.arrtrim", "k", "$.s", "0", "1"]),
+            "[(nil)]"
+        ); // no array matched
+        assert_eq!(
+            reply(&mut con, &["json.merge", "k", "$.no.pe", "1"]),
+            "(nil)"
+        ); // parent missing
+        assert_eq!(
+            reply(&mut con, &["json.merge", "k", "$", r#"{"s":null}"#]),
+            "+OK"
+        );
         reply(
             &mut con,
             &["json.mset", "k", "$.a", "1", "nokey", "$.a", "1"],
         ); // refused
-        reply(&mut con, &["json.mset", "k", "$.a", "1", "j", "$", "2"]);
-        reply(&mut con, &["json.arrindex", "k", "$.a", "1"]); // read
+        assert_eq!(
+            reply(&mut con, &["json.mset", "k", "$.a", "1", "j", "$", "2"]),
+            "+OK"
+        );
+        assert_eq!(
+            reply(&mut con, &["json.arrindex", "k", "$.a", "1"]),
+            "[(nil)]"
+        ); // read
         let mut events = Vec::new();
         for _ in 0..6 {
             let message = sub.recv_response().unwrap();
@@ -1738,15 +1731,7 @@ fn resp3_reply_shapes() {
             (&["json.set", "k", ".s", "1", "NX"], "(nil)"),
             (&["json.debug", "memory", "nokey", "$"], "[]"),
         ];
-        for (args, expected) in cases {
-            assert_eq!(
-                &reply(&mut con, args),
-                expected,
-                "{} on {}",
-                args.join(" "),
-                kind.name
-            );
-        }
+        table(&mut con, &kind.name, cases);
         // Under RESP2, FORMAT before the first path is refused, after it ignored (RedisJSON).
         let mut con2 = server.connection();
         assert_eq!(
@@ -2099,7 +2084,10 @@ fn hostile_paths_are_refused_before_parsing() {
         let n = &kind.name;
         let server = Server::start(&kind, &["json"], &[]);
         let mut con = server.connection();
-        reply(&mut con, &["JSON.SET", "k", "$", r#"{"a":[1,{"b":2}]}"#]);
+        assert_eq!(
+            reply(&mut con, &["JSON.SET", "k", "$", r#"{"a":[1,{"b":2}]}"#]),
+            "+OK"
+        );
         for path in &hostile {
             for command in [
                 &["JSON.GET", "k", path][..],
@@ -2201,7 +2189,10 @@ fn path_evaluation_is_bounded_by_the_budget() {
         // counted with its whole subtree (the reply holds them all): about 30k nodes.
         let all = ["JSON.TYPE", "deep", "$..*"];
         assert!(reply(&mut con, &all).starts_with("[\"array\""), "{n}");
-        reply(&mut con, &["CONFIG", "SET", "json.path-budget", "20000"]);
+        assert_eq!(
+            reply(&mut con, &["CONFIG", "SET", "json.path-budget", "20000"]),
+            "+OK"
+        );
         assert_eq!(
             reply(&mut con, &all),
             "ERR the path would visit or return more than 20000 JSON nodes (json.path-budget)",
@@ -2216,10 +2207,16 @@ fn path_evaluation_is_bounded_by_the_budget() {
             "{n}"
         );
         assert_eq!(reply(&mut con3, &["PING"]), "+PONG", "{n}");
-        reply(&mut con, &["CONFIG", "SET", "json.path-budget", "100000"]);
+        assert_eq!(
+            reply(&mut con, &["CONFIG", "SET", "json.path-budget", "100000"]),
+            "+OK"
+        );
         assert!(reply(&mut con, &all).starts_with("[\"array\""), "{n}");
         // Bytes: every result's value, as the reply would hold it.
-        reply(&mut con, &["CONFIG", "SET", "json.path-max-bytes", "10kb"]);
+        assert_eq!(
+            reply(&mut con, &["CONFIG", "SET", "json.path-max-bytes", "10kb"]),
+            "+OK"
+        );
         assert_eq!(
             reply(&mut con, &["JSON.GET", "deep", "$..*"]),
             "ERR the path's results would hold more than 10240 bytes (json.path-max-bytes)",
@@ -2240,13 +2237,19 @@ fn path_evaluation_is_bounded_by_the_budget() {
             "ERR the filled template would be longer than 10240 bytes (json.path-max-bytes)",
             "{n}"
         );
-        reply(&mut con, &["CONFIG", "SET", "json.path-max-bytes", "512mb"]);
+        assert_eq!(
+            reply(&mut con, &["CONFIG", "SET", "json.path-max-bytes", "512mb"]),
+            "+OK"
+        );
         assert_eq!(
             reply(&mut con, &["json.fmt", "small", &template]).len(),
             2 + 20000,
             "{n}"
         );
-        reply(&mut con, &["CONFIG", "SET", "json.path-budget", "1000000"]);
+        assert_eq!(
+            reply(&mut con, &["CONFIG", "SET", "json.path-budget", "1000000"]),
+            "+OK"
+        );
         // Filters may hold one descendant segment: two would cost a subtree squared per
         // candidate.
         let refused = reply(&mut con, &["JSON.GET", "deep", "$[?@..a..b]"]);

@@ -6,10 +6,7 @@
 
 mod common;
 
-use std::thread::sleep;
-use std::time::{Duration, Instant};
-
-use common::{Server, reply, servers};
+use common::{Server, reply, servers, text, wait_long};
 
 const CLUSTER_ARGS: [&str; 6] = [
     "--cluster-enabled",
@@ -19,26 +16,6 @@ const CLUSTER_ARGS: [&str; 6] = [
     "--cluster-node-timeout",
     "1000",
 ];
-
-/// Waits (bounded, 30 s: a cluster takes a few seconds to agree) until `check` holds.
-fn wait_long(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if check() {
-            return;
-        }
-        sleep(Duration::from_millis(100));
-    }
-    panic!("timed out waiting for {what}");
-}
-
-fn text(con: &mut redis::Connection, args: &[&str]) -> String {
-    let mut cmd = redis::cmd(args[0]);
-    for arg in &args[1..] {
-        cmd.arg(*arg);
-    }
-    cmd.query(con).unwrap_or_else(|e| panic!("{args:?}: {e}"))
-}
 
 /// Three masters owning 0-5460, 5461-10922 and 10923-16383, with json loaded; `ok` once every
 /// node sees the cluster as healthy.

@@ -356,19 +356,40 @@ fn keyspace_events() {
             .exec(&mut sub)
             .unwrap();
         let c = &mut con;
-        reply(c, &["json.set", "k", "$", DOC, "EX", "100"]);
-        reply(c, &["json.set", "k", "$.a", "2"]);
-        reply(c, &["json.set", "k", "$.a", "3", "KEEPTTL"]);
-        reply(c, &["json.set", "k", "$", "1", "NX", "EX", "5"]); // refused: no event
-        reply(c, &["json.set", "k", "$", "1", "EX", "0"]); // error: no event
-        reply(c, &["json.getex", "k"]);
-        reply(c, &["json.getex", "k", "PX", "9000"]);
-        reply(c, &["json.getex", "k", "PERSIST"]);
-        reply(c, &["json.getex", "k", "PERSIST"]); // no expiry left: no event
-        reply(c, &["json.getex", "k", "EXAT", "1"]);
-        reply(c, &["json.set", "g", "$", "1", "PXAT", "1"]);
-        reply(c, &["exists", "g"]); // expires it
-        reply(c, &["set", "end", "1"]);
+        assert_eq!(reply(c, &["json.set", "k", "$", DOC, "EX", "100"]), "+OK");
+        assert_eq!(reply(c, &["json.set", "k", "$.a", "2"]), "+OK");
+        assert_eq!(reply(c, &["json.set", "k", "$.a", "3", "KEEPTTL"]), "+OK");
+        assert_eq!(
+            reply(c, &["json.set", "k", "$", "1", "NX", "EX", "5"]),
+            "(nil)"
+        ); // refused: no event
+        assert_eq!(
+            reply(c, &["json.set", "k", "$", "1", "EX", "0"]),
+            "ERR invalid expire time in 'json.set' command"
+        ); // error: no event
+        assert_eq!(
+            reply(c, &["json.getex", "k"]),
+            "\"{\\\"a\\\":3,\\\"b\\\":[1,2]}\""
+        );
+        assert_eq!(
+            reply(c, &["json.getex", "k", "PX", "9000"]),
+            "\"{\\\"a\\\":3,\\\"b\\\":[1,2]}\""
+        );
+        assert_eq!(
+            reply(c, &["json.getex", "k", "PERSIST"]),
+            "\"{\\\"a\\\":3,\\\"b\\\":[1,2]}\""
+        );
+        assert_eq!(
+            reply(c, &["json.getex", "k", "PERSIST"]),
+            "\"{\\\"a\\\":3,\\\"b\\\":[1,2]}\""
+        ); // no expiry left: no event
+        assert_eq!(
+            reply(c, &["json.getex", "k", "EXAT", "1"]),
+            "\"{\\\"a\\\":3,\\\"b\\\":[1,2]}\""
+        );
+        assert_eq!(reply(c, &["json.set", "g", "$", "1", "PXAT", "1"]), "+OK");
+        assert_eq!(reply(c, &["exists", "g"]), "0"); // expires it
+        assert_eq!(reply(c, &["set", "end", "1"]), "+OK");
         let mut events = Vec::new();
         loop {
             sub.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -413,12 +434,8 @@ fn replicated_and_logged_as_absolute_times() {
             &["json"],
             &["--appendonly", "yes", "--aof-use-rdb-preamble", "no"],
         );
-        let port = master.port.to_string();
-        let replica = Server::start(&kind, &["json"], &["--replicaof", "127.0.0.1", &port]);
+        let replica = master.start_replica_of(&["json"], &[]);
         let mut r = replica.connection();
-        wait_for("replica link", || {
-            reply(&mut r, &["info", "replication"]).contains("master_link_status:up")
-        });
         let mut con = master.connection();
         let c = &mut con;
         let in_a_day = (now_ms() + 86_400_000).to_string();
@@ -453,10 +470,22 @@ fn replicated_and_logged_as_absolute_times() {
                 "+OK"
             );
         }
-        reply(c, &["json.getex", "g1", "EX", "4000", "$.a"]);
-        reply(c, &["json.getex", "g2", "PERSIST"]);
-        reply(c, &["json.getex", "g3", "EXAT", "1"]);
-        reply(c, &["json.getex", "g4"]);
+        assert_eq!(
+            reply(c, &["json.getex", "g1", "EX", "4000", "$.a"]),
+            "\"[1]\""
+        );
+        assert_eq!(
+            reply(c, &["json.getex", "g2", "PERSIST"]),
+            "\"{\\\"a\\\":1,\\\"b\\\":[1,2]}\""
+        );
+        assert_eq!(
+            reply(c, &["json.getex", "g3", "EXAT", "1"]),
+            "\"{\\\"a\\\":1,\\\"b\\\":[1,2]}\""
+        );
+        assert_eq!(
+            reply(c, &["json.getex", "g4"]),
+            "\"{\\\"a\\\":1,\\\"b\\\":[1,2]}\""
+        );
         assert_eq!(reply(c, &["wait", "1", "5000"]), "1");
         let keys = [
             "ex", "px", "exat", "pxat", "path", "keep", "g1", "g2", "g3", "g4",
@@ -532,7 +561,10 @@ fn replicated_and_logged_as_absolute_times() {
         let mut c = master.connection();
         assert_eq!(state(&mut c), on_master, "reloaded AOF on {name}");
         // And after a rewrite (JSON.SET key $ doc, then the server's PEXPIREAT).
-        reply(&mut c, &["bgrewriteaof"]);
+        assert_eq!(
+            reply(&mut c, &["bgrewriteaof"]),
+            "+Background append only file rewriting started"
+        );
         wait_for("the rewrite", || {
             let info = reply(&mut c, &["info", "persistence"]);
             info.contains("aof_rewrite_in_progress:0")

@@ -8,7 +8,7 @@ mod common;
 use std::path::PathBuf;
 use std::process::Command;
 
-use common::{Server, reply, root, run, servers};
+use common::{Server, rdb_len, reply, root, run, servers};
 
 /// RedisJSON's own `backward.rdb` (its test suite's RedisJSON 1.x file), extracted from the
 /// suite's tarball in `../shared/compat/` (or `$RS_RM_COMPAT`) at test time; `None` when the
@@ -87,24 +87,6 @@ enum Node<'a> {
     Code(u64),
     /// A type code, a count and the items, with no member markers (a malformed object).
     Unmarked(u64, Vec<Node<'a>>),
-}
-
-/// The RDB length encoding.
-fn rdb_len(n: u64) -> Vec<u8> {
-    match n {
-        n if n < 1 << 6 => vec![n as u8],
-        n if n < 1 << 14 => vec![0x40 | (n >> 8) as u8, n as u8],
-        n if n <= u32::MAX as u64 => {
-            let mut bytes = vec![0x80];
-            bytes.extend_from_slice(&(n as u32).to_be_bytes());
-            bytes
-        }
-        n => {
-            let mut bytes = vec![0x81];
-            bytes.extend_from_slice(&n.to_be_bytes());
-            bytes
-        }
-    }
 }
 
 fn unsigned(out: &mut Vec<u8>, n: u64) {

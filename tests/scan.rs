@@ -58,21 +58,25 @@ fn every_key_of_the_database() {
                 command(&["set", &format!("key:{i}"), "v"])
             }),
         );
-        for (words, name) in [
-            (&["hset", "a-hash", "f", "v"][..], "a-hash"),
-            (&["sadd", "a-set", "m"], "a-set"),
-            (&["zadd", "a-zset", "1", "m"], "a-zset"),
-            (&["rpush", "a-list", "x"], "a-list"),
-            (&["set", "bin\u{0}ary\r\nname", "v"], "bin\u{0}ary\r\nname"),
+        for (words, name, answer) in [
+            (&["hset", "a-hash", "f", "v"][..], "a-hash", "1"),
+            (&["sadd", "a-set", "m"], "a-set", "1"),
+            (&["zadd", "a-zset", "1", "m"], "a-zset", "1"),
+            (&["rpush", "a-list", "x"], "a-list", "1"),
+            (
+                &["set", "bin\u{0}ary\r\nname", "v"],
+                "bin\u{0}ary\r\nname",
+                "+OK",
+            ),
         ] {
-            reply(&mut con, words);
+            assert_eq!(reply(&mut con, words), answer);
             expected.insert(name.to_owned());
         }
         // Another database is not scanned.
-        reply(&mut con, &["select", "1"]);
-        reply(&mut con, &["set", "in-db-1", "v"]);
+        assert_eq!(reply(&mut con, &["select", "1"]), "+OK");
+        assert_eq!(reply(&mut con, &["set", "in-db-1", "v"]), "+OK");
         assert_eq!(strings(&mut con, &["rmtest.scan.keys"]), ["in-db-1"], "{n}");
-        reply(&mut con, &["select", "0"]);
+        assert_eq!(reply(&mut con, &["select", "0"]), "+OK");
         let got = strings(&mut con, &["rmtest.scan.keys"]);
         assert_eq!(got, expected.into_iter().collect::<Vec<_>>(), "{n}");
     }
@@ -109,10 +113,19 @@ fn every_element_of_hashes_sets_and_sorted_sets() {
             &mut con,
             (0..big).map(|i| command(&["zadd", "big-zset", &i.to_string(), &format!("m{i}")])),
         );
-        reply(&mut con, &["hset", "small-hash", "a", "1", "b", "2"]);
-        reply(&mut con, &["sadd", "small-intset", "3", "1", "2"]);
-        reply(&mut con, &["sadd", "small-set", "x", "y"]);
-        reply(&mut con, &["zadd", "small-zset", "1.5", "m", "-2", "n"]);
+        assert_eq!(
+            reply(&mut con, &["hset", "small-hash", "a", "1", "b", "2"]),
+            "2"
+        );
+        assert_eq!(
+            reply(&mut con, &["sadd", "small-intset", "3", "1", "2"]),
+            "3"
+        );
+        assert_eq!(reply(&mut con, &["sadd", "small-set", "x", "y"]), "2");
+        assert_eq!(
+            reply(&mut con, &["zadd", "small-zset", "1.5", "m", "-2", "n"]),
+            "2"
+        );
         let sorted = |items: Vec<String>| {
             let mut items = items;
             items.sort();
@@ -176,8 +189,8 @@ fn every_element_of_hashes_sets_and_sorted_sets() {
                 "{key} on {n}"
             );
         }
-        reply(&mut con, &["set", "string", "v"]);
-        reply(&mut con, &["rpush", "list", "v"]);
+        assert_eq!(reply(&mut con, &["set", "string", "v"]), "+OK");
+        assert_eq!(reply(&mut con, &["rpush", "list", "v"]), "1");
         for key in ["string", "list"] {
             assert_eq!(
                 reply(&mut con, &["rmtest.scan.fields", key]),
@@ -198,7 +211,7 @@ fn errors_and_panics_stop_a_scan() {
             &mut con,
             (0..300).map(|i| command(&["set", &format!("k{i}"), "v"])),
         );
-        reply(&mut con, &["hset", "h", "a", "1"]);
+        assert_eq!(reply(&mut con, &["hset", "h", "a", "1"]), "1");
         assert_eq!(
             reply(&mut con, &["rmtest.scan.stop", "5"]),
             "ERR stopped at key 5",

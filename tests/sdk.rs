@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Server, reply, servers};
+use common::{Server, reply, servers, table};
 
 #[test]
 fn a_panic_becomes_an_error_reply_and_the_server_keeps_serving() {
@@ -75,9 +75,7 @@ fn typed_arguments_answer_with_the_servers_errors() {
             ),
             (&["rmtest.args-strict", "1", "2"], "ERR syntax error"),
         ];
-        for (args, expected) in cases {
-            assert_eq!(&reply(&mut con, args), expected, "{args:?} on {n}");
-        }
+        table(&mut con, n, cases);
         // Not UTF-8 where text is asked for.
         let bad: redis::Value = redis::cmd("rmtest.args")
             .arg(&b"\xff"[..])
@@ -403,8 +401,8 @@ fn a_view_keeps_its_string_alive_against_other_handles_commands_and_callbacks() 
         // Embedded, integer-encoded and plain strings alike.
         for value in ["hello", "12345", long.as_str()] {
             let upper = value.to_ascii_uppercase();
-            reply(&mut con, &["set", "view:s", value]);
-            reply(&mut con, &["set", "view:o", "other"]);
+            assert_eq!(reply(&mut con, &["set", "view:s", value]), "+OK");
+            assert_eq!(reply(&mut con, &["set", "view:o", "other"]), "+OK");
             assert_eq!(
                 reply(&mut con, &["rmtest.view", "view:s", "view:o", "keep"]),
                 view_answers(value, "kept"),
@@ -418,15 +416,15 @@ fn a_view_keeps_its_string_alive_against_other_handles_commands_and_callbacks() 
             );
             assert_eq!(reply(&mut con, &["exists", "view:o"]), "0", "{k}");
             // With the view gone, the same operations work.
-            reply(&mut con, &["set", "view:o", "other"]);
+            assert_eq!(reply(&mut con, &["set", "view:o", "other"]), "+OK");
             assert_eq!(
                 reply(&mut con, &["rmtest.view", "view:s", "view:o", "del"]),
                 view_answers(&upper, "ok"),
                 "{k} {value}"
             );
             assert_eq!(reply(&mut con, &["exists", "view:s"]), "0", "{k}");
-            reply(&mut con, &["set", "view:s", value]);
-            reply(&mut con, &["set", "view:o", "other"]);
+            assert_eq!(reply(&mut con, &["set", "view:s", value]), "+OK");
+            assert_eq!(reply(&mut con, &["set", "view:o", "other"]), "+OK");
             assert_eq!(
                 reply(&mut con, &["rmtest.view", "view:s", "view:o", "call"]),
                 view_answers(value, "ok"),
@@ -443,7 +441,7 @@ fn a_leaked_view_protects_its_value_until_its_command_ends() {
     for kind in servers() {
         let server = Server::start(&kind, &["rmtest"], &[]);
         let mut con = server.connection();
-        reply(&mut con, &["set", "view:l", "leaked"]);
+        assert_eq!(reply(&mut con, &["set", "view:l", "leaked"]), "+OK");
         assert_eq!(
             reply(&mut con, &["rmtest.view-leak", "view:l"]),
             format!("{DELETE_REFUSED:?}"),
@@ -454,8 +452,8 @@ fn a_leaked_view_protects_its_value_until_its_command_ends() {
         // The next command is not held back by a view no one can use any more.
         assert_eq!(reply(&mut con, &["rmtest.key", "del", "view:l"]), "+OK");
         assert_eq!(reply(&mut con, &["exists", "view:l"]), "0");
-        reply(&mut con, &["set", "view:s", "x"]);
-        reply(&mut con, &["set", "view:o", "y"]);
+        assert_eq!(reply(&mut con, &["set", "view:s", "x"]), "+OK");
+        assert_eq!(reply(&mut con, &["set", "view:o", "y"]), "+OK");
         assert_eq!(
             reply(&mut con, &["rmtest.view", "view:s", "view:o", "call"]),
             view_answers("x", "ok"),

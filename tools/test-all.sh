@@ -96,9 +96,11 @@ for entry in "${entries[@]}"; do
     fi
 done
 
-echo "== tests without a server (unit, property, doc tests)"
+echo "== tests without a server (unit, property, doc and compile-fail tests)"
 p=0 f=0
-for args in "--workspace --exclude rs-rm --exclude rs-rm-tests" "-p rs-rm --lib" "-p rs-rm --doc"; do
+# `--test ui`: the mistakes that must not compile, with their expected errors (tests/ui.rs).
+for args in "--workspace --exclude rs-rm --exclude rs-rm-tests" "-p rs-rm --lib" "-p rs-rm --doc" \
+    "-p rs-rm --test ui"; do
     log="$LOG_DIR/no-server-${args//[^a-z]/}.log"
     # shellcheck disable=SC2086 # the arguments are words
     cargo test $args --no-fail-fast 2>&1 | tee "$log"
@@ -119,7 +121,7 @@ else
     echo "== Rust $msrv (rust-version) is not installed (tools/setup.sh installs it)"
     f=$((f + 1))
 fi
-add_row "(no server)" "$p" "$f" "unit, property and doc tests; the SDK with Rust $msrv"
+add_row "(no server)" "$p" "$f" "unit, property, doc and ui tests; the SDK with Rust $msrv"
 
 i=0
 for bin in "${binaries[@]}"; do

@@ -44,47 +44,19 @@
 //! # Rules the types enforce
 //! A blocked client is unblocked once:
 //!
-//! ```compile_fail,E0382
-//! fn work(blocked: rm::BlockedClient<i64>) {
-//!     blocked.unblock(1);
-//!     blocked.unblock(2);
-//! }
-//! ```
+//! Checked by `tests/ui/blocked_unblocked_twice.rs`.
 //!
 //! It cannot reply from the thread:
 //!
-//! ```compile_fail,E0599
-//! fn work(blocked: rm::BlockedClient<i64>) {
-//!     blocked.reply_integer(1);
-//! }
-//! ```
+//! Checked by `tests/ui/blocked_replies_from_thread.rs`.
 //!
 //! The value must be `Send`: a server string cannot be smuggled to the main thread in it.
 //!
-//! ```compile_fail,E0277
-//! fn cmd(ctx: &rm::Ctx, args: &[&rm::RStr]) -> rm::Result<()> {
-//!     let blocked = ctx.block_client(rm::BlockOptions::new(|ctx: &rm::Ctx, s: rm::RString| {
-//!         ctx.reply_string(&s);
-//!         Ok(())
-//!     }))?;
-//!     blocked.unblock(args[1].to_owned_string());
-//!     Ok(())
-//! }
-//! ```
+//! Checked by `tests/ui/blocked_value_not_send.rs`.
 //!
 //! And the reply callback's `Ctx` is lent for the callback only:
 //!
-//! ```compile_fail,E0521
-//! use std::cell::RefCell;
-//! thread_local!(static KEPT: RefCell<Option<&'static rm::Ctx<'static>>> = RefCell::new(None));
-//! fn cmd(ctx: &rm::Ctx, _args: &[&rm::RStr]) -> rm::Result<()> {
-//!     let _blocked = ctx.block_client(rm::BlockOptions::new(|ctx: &rm::Ctx, _v: i64| {
-//!         KEPT.with(|kept| *kept.borrow_mut() = Some(ctx));
-//!         Ok(())
-//!     }))?;
-//!     Ok(())
-//! }
-//! ```
+//! Checked by `tests/ui/blocked_reply_ctx_kept.rs`.
 
 use std::ffi::c_longlong;
 use std::marker::PhantomData;

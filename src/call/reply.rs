@@ -39,27 +39,10 @@ use crate::{Error, Result};
 /// }
 /// ```
 ///
-/// ```compile_fail,E0597
-/// // An element cannot outlive the reply it belongs to.
-/// fn first(ctx: &rm::Ctx) -> rm::Result<()> {
-///     let value;
-///     {
-///         let reply = ctx.call("LRANGE", ("list", 0, -1))?;
-///         value = reply.value();
-///     }
-///     let _ = value;
-///     Ok(())
-/// }
-/// ```
+/// An element cannot outlive the reply it belongs to:
+/// `tests/ui/call_value_outlives_reply.rs`.
 ///
-/// ```compile_fail,E0277
-/// // Nor can a reply go to another thread.
-/// fn send(ctx: &rm::Ctx) -> rm::Result<()> {
-///     let reply = ctx.call("PING", ())?;
-///     std::thread::spawn(move || drop(reply));
-///     Ok(())
-/// }
-/// ```
+/// Nor can a reply go to another thread: `tests/ui/call_reply_sent.rs`.
 pub struct CallReply<'a> {
     raw: NonNull<RedisModuleCallReply>,
     // Tied to the context that made the call; main thread only.

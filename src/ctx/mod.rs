@@ -18,33 +18,13 @@ use open_keys::OpenKeys;
 /// The context of one callback. It is only ever lent (`&Ctx<'a>`) for the callback's duration:
 /// nothing borrowed from it can outlive the call, and it cannot leave the main thread.
 ///
-/// ```compile_fail,E0521
-/// // A context cannot be kept past its callback.
-/// use std::cell::RefCell;
-/// thread_local!(static KEPT: RefCell<Option<&'static rm::Ctx<'static>>> = RefCell::new(None));
-/// fn keep(ctx: &rm::Ctx, _args: &[&rm::RStr]) -> rm::Result<()> {
-///     KEPT.with(|kept| *kept.borrow_mut() = Some(ctx));
-///     Ok(())
-/// }
-/// ```
+/// A context cannot be kept past its callback: `tests/ui/ctx_kept.rs` (each `tests/ui/` case
+/// is a mistake with the compiler error it must give, beside a twin in `tests/ui/ok/` that
+/// compiles).
 ///
-/// ```compile_fail,E0277
-/// // Nor sent to another thread.
-/// fn send(ctx: &rm::Ctx, _args: &[&rm::RStr]) -> rm::Result<()> {
-///     std::thread::scope(|s| { s.spawn(|| ctx.reply_ok()); });
-///     Ok(())
-/// }
-/// ```
+/// Nor sent to another thread: `tests/ui/ctx_shared.rs`.
 ///
-/// ```compile_fail,E0521
-/// // Nor can an argument or an open key.
-/// use std::cell::RefCell;
-/// thread_local!(static ARG: RefCell<Option<&'static rm::RStr>> = RefCell::new(None));
-/// fn keep(_ctx: &rm::Ctx, args: &[&rm::RStr]) -> rm::Result<()> {
-///     ARG.with(|kept| *kept.borrow_mut() = Some(args[1]));
-///     Ok(())
-/// }
-/// ```
+/// Nor can an argument or an open key: `tests/ui/arg_kept.rs`.
 pub struct Ctx<'a> {
     raw: NonNull<RedisModuleCtx>,
     /// How many borrowed views of key values were alive when the callback began; any made

@@ -27,17 +27,7 @@
 //!
 //! The timer's `Ctx` is lent for the callback only:
 //!
-//! ```compile_fail,E0521
-//! use std::cell::RefCell;
-//! thread_local!(static KEPT: RefCell<Option<&'static rm::Ctx<'static>>> = RefCell::new(None));
-//! fn cmd(ctx: &rm::Ctx, _args: &[&rm::RStr]) -> rm::Result<()> {
-//!     ctx.create_timer(std::time::Duration::ZERO, (), |ctx: &rm::Ctx, ()| {
-//!         KEPT.with(|kept| *kept.borrow_mut() = Some(ctx));
-//!         Ok(())
-//!     });
-//!     Ok(())
-//! }
-//! ```
+//! Checked by `tests/ui/timer_ctx_kept.rs`.
 
 use std::ffi::c_void;
 use std::fmt;

@@ -1,0 +1,12 @@
+// A key cannot be deleted while a view of its value is alive (src/view.rs, `StrView`).
+fn cmd(ctx: &rm::Ctx, args: &[&rm::RStr]) -> rm::Result<()> {
+    let mut key = ctx.open_key_writable(args[1]);
+    let bytes = key.string_get()?;
+    key.delete()?; // would free what `bytes` points into
+    ctx.reply_bulk(&bytes);
+    Ok(())
+}
+
+fn main() {
+    let _ = cmd;
+}
