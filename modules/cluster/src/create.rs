@@ -290,10 +290,9 @@ fn take_over(
                     Some(e) if e.starts_with("LOADING") => Ok(None),
                     // Already a master: its partner was counted failed (a node timeout on a
                     // busy machine) and it won an election, which gave it an agreed epoch.
-                    Some(e) if e.contains("to a replica") => Ok(Some((
-                        0,
-                        info.number("cluster_my_epoch").max(1),
-                    ))),
+                    Some(e) if e.contains("to a replica") => {
+                        Ok(Some((0, info.number("cluster_my_epoch").max(1))))
+                    }
                     Some(e) => Err(Error::err(format!(
                         "{}: CLUSTER FAILOVER TAKEOVER: {e}",
                         conn.addr

@@ -479,14 +479,20 @@ fn move_batch(
     let mut pairs: BTreeMap<&str, BTreeMap<&str, Vec<u16>>> = BTreeMap::new();
     for m in batch {
         let slot = m.slot.to_string();
-        importing
-            .entry(&m.target)
-            .or_default()
-            .push(command(&["CLUSTER", "SETSLOT", &slot, "IMPORTING", &m.source]));
-        migrating
-            .entry(&m.source)
-            .or_default()
-            .push(command(&["CLUSTER", "SETSLOT", &slot, "MIGRATING", &m.target]));
+        importing.entry(&m.target).or_default().push(command(&[
+            "CLUSTER",
+            "SETSLOT",
+            &slot,
+            "IMPORTING",
+            &m.source,
+        ]));
+        migrating.entry(&m.source).or_default().push(command(&[
+            "CLUSTER",
+            "SETSLOT",
+            &slot,
+            "MIGRATING",
+            &m.target,
+        ]));
         pairs
             .entry(&m.source)
             .or_default()
@@ -509,7 +515,13 @@ fn move_batch(
     let moved = std::sync::atomic::AtomicU64::new(0);
     on_masters(conns, pairs, |lanes, by_target| {
         for (target, slots) in by_target {
-            let keys = move_keys(job, lanes.first(), &targets[target], &slots, OnBusy::Replace)?;
+            let keys = move_keys(
+                job,
+                lanes.first(),
+                &targets[target],
+                &slots,
+                OnBusy::Replace,
+            )?;
             moved.fetch_add(keys, std::sync::atomic::Ordering::Relaxed);
         }
         Ok(())
@@ -528,10 +540,7 @@ fn move_batch(
     let ids: Vec<String> = conns.keys().cloned().collect();
     for m in batch {
         let node = command(&["CLUSTER", "SETSLOT", &m.slot.to_string(), "NODE", &m.target]);
-        node_target
-            .entry(&m.target)
-            .or_default()
-            .push(node.clone());
+        node_target.entry(&m.target).or_default().push(node.clone());
         for id in ids.iter().filter(|id| **id != m.target) {
             node_others
                 .entry(id.as_str())
