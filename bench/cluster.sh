@@ -21,7 +21,8 @@
 # target/bench/cluster-profile.log.
 # Every server runs in its own temp dir on a free port and is killed by pid when its round
 # ends, when the script exits, fails or is interrupted (trap). A step that hangs is cut by
-# STEP_TIMEOUT (s). About 9 min with the defaults (Redis 7.0.15, 3 rounds, 2 cores).
+# STEP_TIMEOUT (s). About 17 min with the defaults (Redis 7.0.15, 3 rounds, 2 busy cores;
+# redis-cli takes 35-75 s per round at 25+25).
 #
 # Environment:
 #   REDIS_SERVER     server binary (default: redis-server)
