@@ -1,33 +1,47 @@
 #!/usr/bin/env bash
 # Cluster management benchmark: wall time of the cluster module (A) against
-# `redis-cli --cluster` (B), in the same run, on fresh loopback clusters.
+# `redis-cli --cluster` (B), in the same run, on fresh loopback clusters, at several sizes.
 #
-# Per server binary and round, each tool gets its own 7 fresh cluster nodes
-# (--cluster-node-timeout 1000 --repl-diskless-sync-delay 0; A's commands run
-# on a separate standalone server with cluster.so) and times:
-#   create     6 nodes, 3 masters + 3 replicas, until every node reports
+# Per server binary, size M (masters, each with one replica) and round, each tool gets its own
+# 2M+1 fresh cluster nodes (--cluster-node-timeout 1000 --repl-diskless-sync-delay 0, no
+# persistence, small maxmemory; A's commands run on a separate standalone server with
+# cluster.so); the tools alternate (module, redis-cli, module, ...). Timed:
+#   create     2M nodes, M masters + M replicas, until every node reports
 #              cluster_state:ok and every replica's link is up
-#   reshard    1000 slots (~10k keys) from the first master to the second
-#   rebalance  onto a 7th, empty master (USE-EMPTY-MASTERS): 4096 slots, ~40k keys
+#   reshard    RESHARD_SLOTS (1000) slots FROM ALL masters to the first master (~10k keys)
+#   rebalance  onto an extra, empty master (USE-EMPTY-MASTERS): 16384/(M+1) slots
 #   import     IMPORT_KEYS (20000) keys of a fresh standalone server moved into the cluster
-# with 10 keys in every slot (163840 keys). redis-cli's reshard/rebalance are
+#              (only at the first size; STEPS)
+# with KEYS_PER_SLOT (10) keys in every slot (163840 keys). redis-cli's reshard/rebalance are
 # timed until they return (they do not wait for the nodes to agree; ours do).
 # After each step the script waits (untimed) for the nodes to agree, then
 # checks `redis-cli --cluster check` and the key count.
-# Prints a Markdown table of medians and ratios; writes target/bench/cluster.md.
+# Prints a Markdown table of medians and ratios; writes target/bench/cluster.md, and the
+# module's own JSON replies and job counters (phases, us_* per slot-moving step) to
+# target/bench/cluster-profile.log.
+# Every server runs in its own temp dir on a free port and is killed by pid when its round
+# ends, when the script exits, fails or is interrupted (trap). A step that hangs is cut by
+# STEP_TIMEOUT (s). About 17 min with the defaults (Redis 7.0.15, 3 rounds, 2 busy cores;
+# redis-cli takes 35-75 s per round at 25+25).
 #
 # Environment:
 #   REDIS_SERVER     server binary (default: redis-server)
 #   VALKEY_SERVER    if set, also measured
 #   BENCH_SERVERS    space-separated server binaries (default: $REDIS_SERVER [+ $VALKEY_SERVER])
+#   SIZES            masters per cluster, space-separated (default: "3 10 25")
 #   CLUSTER_SO       module (default: $ROOT/target/modules/cluster.so)
-#   ROUNDS           rounds per server (default: 3)
+#   ROUNDS           rounds per server and size (default: 3)
 #   KEYS_PER_SLOT    default 10
+#   RESHARD_SLOTS    default 1000
 #   IMPORT_KEYS      default 20000
 #   REDIS_CLI        default redis-cli
+#   BENCH_TMPDIR     where the nodes' dirs go (default: /dev/shm if writable, else $TMPDIR or /tmp)
+#   STEP_TIMEOUT     seconds a timed step may take (default: 300)
 #   SYNC_DELAY       the nodes' repl-diskless-sync-delay: 0 (default) or "server" (the
 #                    server's own default, 5 s: what a user who changed nothing has)
-#   STEPS            "all" (default) or "create" (only create is timed)
+#   TOOLS            "module cli" (default); one of them alone to try a tool (no ratios)
+#   STEPS            "all" (default: create reshard rebalance, and import at the first
+#                    size) or "create" (only create is timed)
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -38,17 +52,35 @@ if [[ -n ${VALKEY_SERVER:-} && -x ${VALKEY_SERVER:-} && " $BENCH_SERVERS " != *"
 fi
 CLUSTER_SO=${CLUSTER_SO:-$ROOT/target/modules/cluster.so}
 ROUNDS=${ROUNDS:-3}
+SIZES=${SIZES:-3 10 25}
 KEYS_PER_SLOT=${KEYS_PER_SLOT:-10}
+RESHARD_SLOTS=${RESHARD_SLOTS:-1000}
+STEP_TIMEOUT=${STEP_TIMEOUT:-300}
 IMPORT_KEYS=${IMPORT_KEYS:-20000}
 REDIS_CLI=${REDIS_CLI:-redis-cli}
 SYNC_DELAY=${SYNC_DELAY:-0}
 STEPS=${STEPS:-all}
+# The nodes' dirs: on tmpfs where there is one. Every config change makes a node rewrite and
+# often fsync nodes.conf; on this machine's shared disk an fsync takes ~10 ms, and 50 nodes
+# doing it at once measured the disk (and the other jobs on it), not either tool.
+if [[ -z ${BENCH_TMPDIR:-} ]]; then
+    BENCH_TMPDIR=${TMPDIR:-/tmp}
+    [[ -d /dev/shm && -w /dev/shm ]] && BENCH_TMPDIR=/dev/shm
+fi
+TOOLS=${TOOLS:-module cli}
 OUT_DIR=$ROOT/target/bench
 REPORT=$OUT_DIR/cluster.md
+PROFILE=$OUT_DIR/cluster-profile.log
 [[ $STEPS == all ]] || REPORT=$OUT_DIR/cluster-$STEPS-delay-$SYNC_DELAY.md
+[[ $STEPS == all ]] || PROFILE=$OUT_DIR/cluster-$STEPS-delay-$SYNC_DELAY-profile.log
 
 log() { printf '[cluster] %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 2; }
+die() {
+    log "error: $*"
+    # HOLD_ON_FAIL=1: keep a failed round's nodes up for a look (the pid to stop is logged)
+    [[ -n ${HOLD_ON_FAIL:-} && -n ${NODE_PORTS:-} ]] && log "holding ${NODE_PORTS[*]} (pid $BASHPID)" && sleep 600
+    exit 2
+}
 
 [[ -f $CLUSTER_SO ]] || die "no $CLUSTER_SO (run tools/build-modules.sh)"
 command -v python3 >/dev/null || die "python3 is needed to write the keys"
@@ -63,8 +95,10 @@ cleanup() {
     for d in "${DIRS[@]}"; do rm -rf -- "$d"; done
     DIRS=()
 }
+ROUND_PID=
 trap cleanup EXIT
-trap 'cleanup; exit 130' INT TERM
+# The running round (a subshell) stops its own servers when it exits.
+trap '[[ -n $ROUND_PID ]] && kill -TERM "$ROUND_PID" 2>/dev/null && wait "$ROUND_PID"; cleanup; exit 130' INT TERM
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 free_port() { # a port whose bus port (+10000) is free too
@@ -83,10 +117,10 @@ start_node() { # server [extra...] -> starts on a free port (NEW_PORT), waits fo
     shift
     for _attempt in 1 2 3 4 5; do
         port=$(free_port) || die "no free port"
-        dir=$(mktemp -d "${TMPDIR:-/tmp}/rs-rm-bench-cluster.XXXXXX")
+        dir=$(mktemp -d "$BENCH_TMPDIR/rs-rm-bench-cluster.XXXXXX")
         DIRS+=("$dir")
         "$server" --port "$port" --bind 127.0.0.1 --dir "$dir" --save '' --appendonly no \
-            --daemonize no --logfile server.log "$@" >/dev/null 2>&1 &
+             --maxmemory 64mb --daemonize no --logfile server.log "$@" >/dev/null 2>&1 &
         pid=$!
         PIDS+=("$pid")
         for _ in $(seq 100); do
@@ -119,21 +153,10 @@ ask() { # port command...
     printf '%s' "$reply"
 }
 
-# every node cluster_state:ok and every replica linked
-all_ok() {
-    local p
-    for p in "${NODE_PORTS[@]:0:6}"; do
-        [[ $(ask "$p" CLUSTER INFO) == *cluster_state:ok* ]] || return 1
-    done
-    for p in "${NODE_PORTS[@]:3:3}"; do
-        [[ $(ask "$p" INFO replication) == *master_link_status:up* ]] || return 1
-    done
-}
-
-# untimed: redis-cli --cluster check clean (the nodes agree), within 30 s
+# untimed: redis-cli --cluster check clean (the nodes agree), within 60 s
 wait_check_ok() {
     local out
-    for _ in $(seq 300); do
+    for _ in $(seq 600); do
         out=$(cli --cluster check "127.0.0.1:${NODE_PORTS[0]}" 2>&1)
         if [[ $out == *"[OK] All nodes agree"* && $out == *"[OK] All 16384 slots covered."* &&
             $out != *"[ERR]"* && $out != *"[WARNING]"* ]]; then
@@ -145,12 +168,11 @@ wait_check_ok() {
     return 1
 }
 
-total_keys() {
-    local sum=0 p n
-    for p in "${NODE_PORTS[@]:0:3}" "${NODE_PORTS[6]}"; do
-        if cli -p "$p" role | head -1 | grep -q master; then
-            n=$(cli -p "$p" dbsize)
-            sum=$((sum + n))
+total_keys() { # the keys on every master
+    local sum=0 p
+    for p in "${NODE_PORTS[@]}"; do
+        if [[ $(ask "$p" INFO replication) == *role:master* ]]; then
+            sum=$((sum + $(cli -p "$p" dbsize)))
         fi
     done
     echo "$sum"
@@ -158,36 +180,53 @@ total_keys() {
 
 myid() { cli -p "$1" cluster myid; }
 
-# one round for one tool: prints "create reshard rebalance" in ms
+# A timed command, cut after STEP_TIMEOUT s (a hung step fails the round instead of the run).
+timed() { timeout "$STEP_TIMEOUT" "$@" </dev/null; }
+
+# The module's reply (JSON) and its job counters, for the profile log.
+profile() { # step reply [port: its server time per command too]
+    [[ -n ${3:-} ]] && printf '  %s: %s\n' "$3" "$(cli -p "$3" info commandstats | grep -E 'cluster|migrate|restore' | tr -d '\r' | tr '\n' ' ')" >>"$PROFILE"
+    printf '%s masters=%s %s %s\n  reply: %s\n  job: %s\n' "$LABEL" "$MASTERS" "$ROUND_NO" "$1" \
+        "$2" "$(cli -p "$MGR" cluster.jobs json | python3 -c '
+import json, sys
+jobs = json.load(sys.stdin)
+jobs = jobs.get("jobs", []) if isinstance(jobs, dict) else jobs
+print(json.dumps(max(jobs, key=lambda j: j["id"]) if jobs else None))' 2>/dev/null)" >>"$PROFILE"
+}
+
+# one round for one tool at MASTERS masters: prints "create reshard rebalance import" in ms
 round() { # server tool (runs in a subshell: its servers are stopped when it exits)
     trap cleanup EXIT
-    local server=$1 tool=$2 p t0 t1 create reshard rebalance mgr=
+    trap 'cleanup; exit 130' INT TERM
+    local server=$1 tool=$2 p t0 t1 create reshard rebalance import=- out
     NODE_PORTS=()
-    for _ in 1 2 3 4 5 6 7; do
+    for _ in $(seq $((NODES + 1))); do
         start_node "$server" "${node_args[@]}"
         NODE_PORTS+=("$NEW_PORT")
     done
     if [[ $tool == module ]]; then
         start_node "$server" --loadmodule "$CLUSTER_SO"
-        mgr=$NEW_PORT
+        MGR=$NEW_PORT
     fi
     local addrs=()
-    for p in "${NODE_PORTS[@]:0:6}"; do addrs+=("127.0.0.1:$p"); done
-    local seed=127.0.0.1:${NODE_PORTS[0]} new=127.0.0.1:${NODE_PORTS[6]}
+    for p in "${NODE_PORTS[@]:0:NODES}"; do addrs+=("127.0.0.1:$p"); done
+    local seed=127.0.0.1:${NODE_PORTS[0]} new=127.0.0.1:${NODE_PORTS[NODES]}
     # Masters refuse cluster_state:ok for 2 s after they start (both tools alike).
     sleep 2.5
 
     t0=$(now_ms)
     if [[ $tool == module ]]; then
-        out=$(cli -p "$mgr" cluster.create "${addrs[@]}" replicas 1)
-        [[ $out == *"[OK] All 6 nodes agree"* ]] || die "CLUSTER.CREATE: $out"
+        out=$(timed "$REDIS_CLI" -p "$MGR" cluster.create "${addrs[@]}" replicas 1 json)
+        [[ $out == *'"ok":true'* ]] || { profile create "$out"; die "CLUSTER.CREATE: $out"; }
     else
-        cli --cluster create "${addrs[@]}" --cluster-replicas 1 --cluster-yes >/dev/null ||
+        timed "$REDIS_CLI" --cluster create "${addrs[@]}" --cluster-replicas 1 --cluster-yes >/dev/null ||
             die "redis-cli --cluster create failed"
     fi
-    until all_ok; do sleep 0.01; done
+    python3 "$ROOT/bench/cluster_ok.py" "$STEP_TIMEOUT" "$MASTERS" "${NODE_PORTS[@]:0:NODES}" ||
+        die "create: the nodes are not ok"
     t1=$(now_ms)
     create=$((t1 - t0))
+    [[ $tool == module ]] && profile create "$out"
     wait_check_ok create || die "create left the cluster broken"
     if [[ $STEPS == create ]]; then
         cleanup
@@ -198,70 +237,74 @@ round() { # server tool (runs in a subshell: its servers are stopped when it exi
     written=$(python3 "$ROOT/bench/cluster_populate.py" "$REDIS_CLI" "${NODE_PORTS[0]}" "$KEYS_PER_SLOT") ||
         die "populate failed"
 
-    local from to
-    from=$(myid "${NODE_PORTS[0]}") to=$(myid "${NODE_PORTS[1]}")
+    local to
+    to=$(myid "${NODE_PORTS[0]}")
     t0=$(now_ms)
     if [[ $tool == module ]]; then
-        out=$(cli -p "$mgr" cluster.reshard "$seed" from "$from" to "$to" slots 1000)
-        [[ $out == *"moved 1000 slots"* ]] || die "CLUSTER.RESHARD: $out"
+        out=$(timed "$REDIS_CLI" -p "$MGR" cluster.reshard "$seed" from all to "$to" slots "$RESHARD_SLOTS" json)
+        [[ $out == *"\"slots_moved\":$RESHARD_SLOTS"[,}]* ]] || { profile reshard "$out"; die "CLUSTER.RESHARD: $out"; }
     else
-        cli --cluster reshard "$seed" --cluster-from "$from" --cluster-to "$to" \
-            --cluster-slots 1000 --cluster-yes >/dev/null || die "redis-cli reshard failed"
+        timed "$REDIS_CLI" --cluster reshard "$seed" --cluster-from all --cluster-to "$to" \
+            --cluster-slots "$RESHARD_SLOTS" --cluster-yes >/dev/null || die "redis-cli reshard failed"
     fi
     t1=$(now_ms)
     reshard=$((t1 - t0))
+    [[ $tool == module ]] && profile reshard "$out" "${NODE_PORTS[0]}"
     wait_check_ok reshard || die "reshard left the cluster broken"
     [[ $(total_keys) == "$written" ]] || die "keys after reshard: $(total_keys) != $written"
 
     if [[ $tool == module ]]; then
-        out=$(cli -p "$mgr" cluster.addnode "$new" "$seed")
+        out=$(timed "$REDIS_CLI" -p "$MGR" cluster.addnode "$new" "$seed")
         [[ $out == "[OK]"* ]] || die "CLUSTER.ADDNODE: $out"
     else
-        cli --cluster add-node "$new" "$seed" >/dev/null || die "redis-cli add-node failed"
+        timed "$REDIS_CLI" --cluster add-node "$new" "$seed" >/dev/null || die "redis-cli add-node failed"
     fi
     # untimed: the new master must be ok before it can take keys
     for _ in $(seq 300); do
-        cli -p "${NODE_PORTS[6]}" cluster info | grep -q 'cluster_state:ok' && break
+        [[ $(ask "${NODE_PORTS[NODES]}" CLUSTER INFO) == *cluster_state:ok* ]] && break
         sleep 0.05
     done
     wait_check_ok addnode || die "add-node left the cluster broken"
 
     t0=$(now_ms)
     if [[ $tool == module ]]; then
-        out=$(cli -p "$mgr" cluster.rebalance "$seed" use-empty-masters)
-        [[ $out == *"moved 4096 slots"* ]] || die "CLUSTER.REBALANCE: $out"
+        out=$(timed "$REDIS_CLI" -p "$MGR" cluster.rebalance "$seed" use-empty-masters json)
+        [[ $out == *'"ok":true'* ]] || { profile rebalance "$out"; die "CLUSTER.REBALANCE: $out"; }
     else
-        cli --cluster rebalance "$seed" --cluster-use-empty-masters >/dev/null ||
+        timed "$REDIS_CLI" --cluster rebalance "$seed" --cluster-use-empty-masters >/dev/null ||
             die "redis-cli rebalance failed"
     fi
     t1=$(now_ms)
     rebalance=$((t1 - t0))
+    [[ $tool == module ]] && profile rebalance "$out" "${NODE_PORTS[NODES]}"
     wait_check_ok rebalance || die "rebalance left the cluster broken"
     [[ $(total_keys) == "$written" ]] || die "keys after rebalance: $(total_keys) != $written"
-    [[ $(cli -p "${NODE_PORTS[6]}" dbsize) -gt 0 ]] || die "the new master got no keys"
+    [[ $(cli -p "${NODE_PORTS[NODES]}" dbsize) -gt 0 ]] || die "the new master got no keys"
 
-    # import: IMPORT_KEYS keys of a standalone server moved into the cluster
-    start_node "$server"
-    local src=$NEW_PORT
-    python3 -c 'import sys
+    if [[ $WITH_IMPORT == 1 ]]; then
+        # import: IMPORT_KEYS keys of a standalone server moved into the cluster
+        start_node "$server"
+        local src=$NEW_PORT
+        python3 -c 'import sys
 for i in range(int(sys.argv[1])):
     k, v = f"imp:{i}", str(i)
     sys.stdout.write(f"*3\r\n$3\r\nSET\r\n${len(k)}\r\n{k}\r\n${len(v)}\r\n{v}\r\n")' "$IMPORT_KEYS" |
-        "$REDIS_CLI" -p "$src" --pipe >/dev/null || die "writing the import source failed"
-    t0=$(now_ms)
-    if [[ $tool == module ]]; then
-        out=$(cli -p "$mgr" cluster.import "$seed" from "127.0.0.1:$src")
-        [[ $out == "[OK] $IMPORT_KEYS keys moved"* ]] || die "CLUSTER.IMPORT: $out"
-    else
-        cli --cluster import "$seed" --cluster-from "127.0.0.1:$src" >/dev/null ||
-            die "redis-cli import failed"
+            "$REDIS_CLI" -p "$src" --pipe >/dev/null || die "writing the import source failed"
+        t0=$(now_ms)
+        if [[ $tool == module ]]; then
+            out=$(timed "$REDIS_CLI" -p "$MGR" cluster.import "$seed" from "127.0.0.1:$src")
+            [[ $out == "[OK] $IMPORT_KEYS keys moved"* ]] || die "CLUSTER.IMPORT: $out"
+        else
+            timed "$REDIS_CLI" --cluster import "$seed" --cluster-from "127.0.0.1:$src" >/dev/null ||
+                die "redis-cli import failed"
+        fi
+        t1=$(now_ms)
+        import=$((t1 - t0))
+        wait_check_ok import || die "import left the cluster broken"
+        [[ $(cli -p "$src" dbsize) == 0 ]] || die "keys left on the import source"
+        [[ $(total_keys) == $((written + IMPORT_KEYS)) ]] ||
+            die "keys after import: $(total_keys) != $((written + IMPORT_KEYS))"
     fi
-    t1=$(now_ms)
-    import=$((t1 - t0))
-    wait_check_ok import || die "import left the cluster broken"
-    [[ $(cli -p "$src" dbsize) == 0 ]] || die "keys left on the import source"
-    [[ $(total_keys) == $((written + IMPORT_KEYS)) ]] ||
-        die "keys after import: $(total_keys) != $((written + IMPORT_KEYS))"
 
     cleanup
     echo "$create $reshard $rebalance $import"
@@ -276,41 +319,71 @@ server_label() {
     echo "$name${v:+ $v}"
 }
 
+TARGET=0.25
 {
     echo "## Cluster management: cluster module vs redis-cli --cluster"
     echo
-    echo "Wall time in ms, median of $ROUNDS rounds (fresh clusters each round, $KEYS_PER_SLOT keys per slot, repl-diskless-sync-delay $SYNC_DELAY)."
-    echo "Ratio = module / redis-cli (lower is better). Targets: create <= 0.25, reshard <= 0.5, rebalance <= 0.3 (import: none, $IMPORT_KEYS keys)."
+    echo "Wall time in ms, median of $ROUNDS rounds (fresh clusters each round, tools alternating, $KEYS_PER_SLOT keys per slot, repl-diskless-sync-delay $SYNC_DELAY)."
+    echo "masters = M masters + M replicas; reshard = $RESHARD_SLOTS slots from all masters to one; rebalance = onto one more, empty master."
+    echo "Ratio = module / redis-cli (lower is better); target <= $TARGET at every size (import: none, $IMPORT_KEYS keys)."
     echo
-    echo "| server | step | module (ms) | redis-cli (ms) | ratio | target | rounds (module; redis-cli) |"
-    echo "|---|---|---:|---:|---:|---:|---|"
+    echo "| server | masters | step | module (ms) | redis-cli (ms) | ratio | vs $TARGET | rounds (module; redis-cli) |"
+    echo "|---|---:|---|---:|---:|---:|---|---|"
 } >"$REPORT.tmp"
+: >"$PROFILE"
 
+STARTED=$(now_ms)
+first_size=${SIZES%% *}
 for server in $BENCH_SERVERS; do
-    label=$(server_label "$server")
-    declare -a mc=() mr=() mb=() mi=() cc=() cr=() cb=() ci=()
-    for r in $(seq "$ROUNDS"); do
-        log "$label round $r: module"
-        read -r a b c d < <(round "$server" module) || die "module round failed"
-        mc+=("$a") mr+=("$b") mb+=("$c") mi+=("$d")
-        log "$label round $r: redis-cli"
-        read -r a b c d < <(round "$server" cli) || die "redis-cli round failed"
-        cc+=("$a") cr+=("$b") cb+=("$c") ci+=("$d")
-        log "module: ${mc[-1]} ${mr[-1]} ${mb[-1]} ${mi[-1]}; redis-cli: $a $b $c $d (create reshard rebalance import, ms)"
-    done
-    steps=(create reshard rebalance import)
-    [[ $STEPS == all ]] || steps=("$STEPS")
-    for step in "${steps[@]}"; do
-        case $step in
-        create) m=("${mc[@]}") c=("${cc[@]}") target=0.25 ;;
-        reshard) m=("${mr[@]}") c=("${cr[@]}") target=0.5 ;;
-        rebalance) m=("${mb[@]}") c=("${cb[@]}") target=0.3 ;;
-        import) m=("${mi[@]}") c=("${ci[@]}") target=- ;;
-        esac
-        mm=$(median "${m[@]}") cm=$(median "${c[@]}")
-        ratio=$(awk -v a="$mm" -v b="$cm" 'BEGIN {printf "%.2f", a / b}')
-        echo "| $label | $step | $mm | $cm | $ratio | $target | ${m[*]}; ${c[*]} |" >>"$REPORT.tmp"
+    LABEL=$(server_label "$server")
+    for MASTERS in $SIZES; do
+        ((MASTERS >= 3)) || die "a size below 3 masters: $MASTERS"
+        NODES=$((2 * MASTERS))
+        WITH_IMPORT=0
+        [[ $STEPS == all && $MASTERS == "$first_size" ]] && WITH_IMPORT=1
+        declare -a mc=() mr=() mb=() mi=() cc=() cr=() cb=() ci=()
+        for r in $(seq "$ROUNDS"); do
+            ROUND_NO=round-$r
+            log "$LABEL $MASTERS+$MASTERS round $r: module"
+            a=- b=- c=- d=-
+            if [[ $TOOLS == *module* ]]; then
+                exec 4< <(round "$server" module)
+                ROUND_PID=$!
+                read -r a b c d <&4 || die "module round failed"
+            fi
+            mc+=("$a") mr+=("$b") mb+=("$c") mi+=("$d")
+            log "$LABEL $MASTERS+$MASTERS round $r: redis-cli"
+            a=- b=- c=- d=-
+            if [[ $TOOLS == *cli* ]]; then
+                exec 4< <(round "$server" cli)
+                ROUND_PID=$!
+                read -r a b c d <&4 || die "redis-cli round failed"
+            fi
+            cc+=("$a") cr+=("$b") cb+=("$c") ci+=("$d")
+            log "module: ${mc[-1]} ${mr[-1]} ${mb[-1]} ${mi[-1]}; redis-cli: $a $b $c $d (create reshard rebalance import, ms; $((($(now_ms) - STARTED) / 1000)) s so far)"
+        done
+        steps=(create reshard rebalance)
+        [[ $WITH_IMPORT == 1 ]] && steps+=(import)
+        [[ $STEPS == all ]] || steps=("$STEPS")
+        for step in "${steps[@]}"; do
+            target=$TARGET
+            case $step in
+            create) m=("${mc[@]}") c=("${cc[@]}") ;;
+            reshard) m=("${mr[@]}") c=("${cr[@]}") ;;
+            rebalance) m=("${mb[@]}") c=("${cb[@]}") ;;
+            import) m=("${mi[@]}") c=("${ci[@]}") target=- ;;
+            esac
+            mm=$(median "${m[@]}") cm=$(median "${c[@]}")
+            ratio=$(awk -v a="$mm" -v b="$cm" 'BEGIN {printf "%.2f", a / b}')
+            verdict=-
+            [[ $target == - ]] || verdict=$(awk -v r="$ratio" -v t="$target" 'BEGIN {print (r <= t ? "PASS" : "FAIL")}')
+            echo "| $LABEL | $MASTERS | $step | $mm | $cm | $ratio | $verdict | ${m[*]}; ${c[*]} |" >>"$REPORT.tmp"
+        done
     done
 done
+{
+    echo
+    echo "Run time: $((($(now_ms) - STARTED) / 1000)) s ($(date -u '+%Y-%m-%d %H:%M UTC'))."
+} >>"$REPORT.tmp"
 mv "$REPORT.tmp" "$REPORT"
 cat "$REPORT"

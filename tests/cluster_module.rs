@@ -761,10 +761,12 @@ fn reshard_and_kill(
             break;
         }
         assert!(Instant::now() < deadline, "no keys moving");
-        assert!(
-            !job.is_finished(),
-            "the reshard ended before a node could be killed"
-        );
+        if job.is_finished() {
+            panic!(
+                "the reshard ended before a node could be killed: {}",
+                job.join().unwrap()
+            );
+        }
         sleep(Duration::from_millis(1));
     }
     victim.kill();
@@ -819,7 +821,8 @@ fn fix_repairs_a_reshard_interrupted_by_a_kill_with_no_key_lost() {
                 && checked.contains("[OK] All 16384 slots covered."),
             "{n}: {checked}"
         );
-        const KEYS: i64 = 60000;
+        // Enough keys that the reshard (3000 slots) lasts long enough to kill a node in it.
+        const KEYS: i64 = 200000;
         populate(ports[0], KEYS as usize);
         assert_eq!(total_keys(ports[0]), KEYS, "{n}");
 

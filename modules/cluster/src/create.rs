@@ -150,6 +150,17 @@ fn poll<T>(
     conn: &mut Conn,
     deadline: Instant,
     what: &str,
+    ready: impl FnMut(&mut Conn) -> Result<Option<T>>,
+) -> Result<T> {
+    poll_up_to(conn, deadline, what, POLL, ready)
+}
+
+/// [`poll`], backing off to `slowest`.
+fn poll_up_to<T>(
+    conn: &mut Conn,
+    deadline: Instant,
+    what: &str,
+    slowest: Duration,
     mut ready: impl FnMut(&mut Conn) -> Result<Option<T>>,
 ) -> Result<T> {
     let mut pause = FAST_POLL;
@@ -161,7 +172,7 @@ fn poll<T>(
             return Err(Error::err(format!("{}: {what} in time", conn.addr)));
         }
         std::thread::sleep(pause);
-        pause = (pause * 2).min(POLL);
+        pause = (pause * 2).min(slowest);
     }
 }
 
@@ -231,8 +242,11 @@ fn take_over(
     // uncovers the slots there: a master whose state drops to fail waits out the rejoin delay
     // again). Best effort: a link listed as connected may still be connecting; a master that
     // loses that race costs time, and the final wait covers it.
+    // Every node reads CLUSTER NODES (all nodes' lines) at once: at 50 nodes, every 10 ms
+    // would keep a core of a small machine busy and slow the handshakes it waits for.
+    let slowest = POLL * (all.len() as u32 / 12).max(1);
     on_all(conns, |i, conn| {
-        poll(conn, deadline, "nodes did not meet", |conn| {
+        poll_up_to(conn, deadline, "nodes did not meet", slowest, |conn| {
             let view = NodeView::read(conn)?;
             let meshed = view.nodes.len() == all.len()
                 && view.nodes.iter().all(|n| {
@@ -252,7 +266,7 @@ fn take_over(
         // the previous takeover yet would pick the same epoch. And it must see every slot
         // covered (a replica recovers from a glimpse of an uncovered slot at once, a master
         // only after the rejoin delay). A master still loading its first sync says LOADING.
-        poll(
+        let info = poll(
             &mut conns[i],
             deadline,
             "the previous takeover did not reach it",
@@ -261,10 +275,24 @@ fn take_over(
                 if !info.state_ok() || info.number("cluster_current_epoch") < epoch {
                     return Ok(None);
                 }
-                let reply = conn.cmd_raw(&["CLUSTER", "FAILOVER", "TAKEOVER"])?;
-                match value_error(&reply) {
-                    None => Ok(Some(())),
+                // Its new epoch in the same round trip: the chain is one of the few
+                // sequential steps, so its round trips add up with the number of masters.
+                let replies = conn.pipeline(&[
+                    topology::command(&["CLUSTER", "FAILOVER", "TAKEOVER"]),
+                    topology::command(&["CLUSTER", "INFO"]),
+                ])?;
+                match value_error(&replies[0]) {
+                    None => Ok(Some((
+                        info.number("cluster_current_epoch"),
+                        ClusterInfo::parse(&topology::value_text(&replies[1]).unwrap_or_default())
+                            .number("cluster_my_epoch"),
+                    ))),
                     Some(e) if e.starts_with("LOADING") => Ok(None),
+                    // Already a master: its partner was counted failed (a node timeout on a
+                    // busy machine) and it won an election, which gave it an agreed epoch.
+                    Some(e) if e.contains("to a replica") => {
+                        Ok(Some((0, info.number("cluster_my_epoch").max(1))))
+                    }
                     Some(e) => Err(Error::err(format!(
                         "{}: CLUSTER FAILOVER TAKEOVER: {e}",
                         conn.addr
@@ -272,8 +300,21 @@ fn take_over(
                 }
             },
         )?;
-        let info = ClusterInfo::parse(&conns[i].text(&["CLUSTER", "INFO"])?);
-        epoch = info.number("cluster_my_epoch");
+        let (before, mut after) = info;
+        // A server that applies the takeover after the command's reply shows the old epoch:
+        // read it again until it is new.
+        while after <= before {
+            if Instant::now() >= deadline {
+                return Err(Error::err(format!(
+                    "{}: the takeover did not take effect in time",
+                    conns[i].addr
+                )));
+            }
+            std::thread::sleep(FAST_POLL);
+            after = ClusterInfo::parse(&conns[i].text(&["CLUSTER", "INFO"])?)
+                .number("cluster_my_epoch");
+        }
+        epoch = epoch.max(after);
     }
     mark("taken over");
     Ok(())

@@ -365,10 +365,6 @@ const LANES: usize = 8;
 struct Lanes(Vec<Conn>);
 
 impl Lanes {
-    fn open(addr: &Addr) -> Result<Lanes> {
-        Lanes::open_n(addr, LANES)
-    }
-
     fn open_n(addr: &Addr, lanes: usize) -> Result<Lanes> {
         (0..lanes)
             .map(|_| Conn::open(addr))
@@ -383,10 +379,21 @@ impl Lanes {
 
     /// Sends `commands` split over the lanes at once; fails on any error reply.
     fn pipeline_ok(&mut self, commands: &[Vec<Vec<u8>>], what: &str) -> Result<()> {
-        if commands.len() < 2 * LANES {
+        self.pipeline_ok_grouped(commands, 1, what)
+    }
+
+    /// As [`Lanes::pipeline_ok`], keeping each run of `group` commands on one connection, in
+    /// order.
+    fn pipeline_ok_grouped(
+        &mut self,
+        commands: &[Vec<Vec<u8>>],
+        group: usize,
+        what: &str,
+    ) -> Result<()> {
+        if commands.len() < 2 * LANES * group {
             return pipeline_ok(self.first(), commands, what);
         }
-        let per_lane = commands.len().div_ceil(self.0.len());
+        let per_lane = commands.len().div_ceil(self.0.len()).div_ceil(group) * group;
         std::thread::scope(|s| {
             let handles: Vec<_> = self
                 .0
@@ -400,130 +407,220 @@ impl Lanes {
     }
 }
 
-fn setslot_all(slots: &[u16], state: &str, id: &str) -> Vec<Vec<Vec<u8>>> {
-    slots
-        .iter()
-        .map(|slot| command(&["CLUSTER", "SETSLOT", &slot.to_string(), state, id]))
+/// The slot of a `CLUSTER SETSLOT <slot> ...` command.
+fn slot_of(setslot: &[Vec<u8>]) -> String {
+    String::from_utf8_lossy(&setslot[2]).into_owned()
+}
+
+/// Connections to every master a move touches, opened once per move: [`lanes_per_master`]
+/// each (the first also carries the keys), keyed by id.
+fn open_masters(view: &ClusterView, ids: &[&str]) -> Result<BTreeMap<String, Lanes>> {
+    let lanes = lanes_per_master(ids.len());
+    let opened = topology::parallel_n(ids.to_vec(), CONNECTS_AT_ONCE, |id| {
+        let addr = view.require_addr(id)?;
+        Ok((id.to_owned(), Lanes::open_n(&addr, lanes)?))
+    });
+    opened
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(Error::err("connecting to the masters panicked"))))
         .collect()
 }
 
-/// Moves `slots` from `source` to `target` (ids), in batches, telling `others` (other
-/// masters' addresses) the new owner.
-fn move_pair(
-    job: &Job,
-    view: &ClusterView,
-    source_id: &str,
-    target_id: &str,
-    slots: &[u16],
-    total: usize,
-) -> Result<MoveStats> {
-    let address = |id: &str| view.require_addr(id);
-    let source_addr = address(source_id)?;
-    let target_addr = address(target_id)?;
-    let mut source = Lanes::open(&source_addr)?;
-    let mut target = Lanes::open(&target_addr)?;
-    let other_addrs: Vec<Addr> = view
-        .masters()
-        .into_iter()
-        .filter(|m| m.id != source_id && m.id != target_id)
-        .filter_map(|m| view.addr_of(&m.id))
-        .collect();
-    // Fewer lanes each when there are many other masters: about 128 connections in all.
-    let other_lanes = (LANES * 16 / other_addrs.len().max(1)).clamp(1, LANES);
-    let mut others: Vec<Lanes> = other_addrs
-        .iter()
-        .map(|addr| Lanes::open_n(addr, other_lanes))
-        .collect::<Result<_>>()?;
-    let mut stats = MoveStats::default();
-    for batch in slots.chunks(SLOT_BATCH) {
-        let mut clock = Instant::now();
-        let mut lap = |name: &'static str| {
-            job.add(name, clock.elapsed().as_micros() as u64);
-            clock = Instant::now();
-        };
-        target.pipeline_ok(
-            &setslot_all(batch, "IMPORTING", source_id),
-            "SETSLOT IMPORTING",
-        )?;
-        lap("us_importing");
-        source.pipeline_ok(
-            &setslot_all(batch, "MIGRATING", target_id),
-            "SETSLOT MIGRATING",
-        )?;
-        lap("us_migrating");
-        stats.keys += move_keys(job, source.first(), &target_addr, batch, OnBusy::Replace)?;
-        lap("us_keys");
-        let node = setslot_all(batch, "NODE", target_id);
-        target.pipeline_ok(&node, "SETSLOT NODE")?;
-        lap("us_node_target");
-        // Then the source and every other master, at once.
-        std::thread::scope(|s| {
-            let node = &node;
-            let handles: Vec<_> = std::iter::once(&mut source)
-                .chain(others.iter_mut())
-                .map(|lanes| s.spawn(move || lanes.pipeline_ok(node, "SETSLOT NODE")))
-                .collect();
-            join_setslot_workers(handles)
-        })?;
-        lap("us_node_others");
-        stats.slots += batch.len() as u64;
-        job.add("slots_moved", batch.len() as u64);
-        let info = job.info();
-        job.progress(format!(
-            "moved {}/{total} slots",
-            info.counters.get("slots_moved").copied().unwrap_or(0)
-        ));
-    }
-    Ok(stats)
+/// Lanes per master: [`LANES`] for a few masters, fewer for many (about 128 connections in
+/// all), at least 2.
+fn lanes_per_master(masters: usize) -> usize {
+    (LANES * 16 / masters.max(1)).clamp(2, LANES)
 }
 
-/// Source/target pairs that move slots at the same time (each holds 2 × [`LANES`] connections
-/// and some to every other master).
-const PAIRS_AT_ONCE: usize = 8;
+/// Masters connected to at once.
+const CONNECTS_AT_ONCE: usize = 32;
 
-/// Moves every slot in `moves`, source/target pairs in parallel (`PAIRS_AT_ONCE` at a time),
-/// then waits for the cluster to agree. `view` must be a current, agreeing view.
+/// Runs `work` on every `(id, item)` at once, each with the id's lanes; the first error wins.
+fn on_masters<T: Send>(
+    conns: &mut BTreeMap<String, Lanes>,
+    items: BTreeMap<&str, T>,
+    work: impl Fn(&mut Lanes, T) -> Result<()> + Sync,
+) -> Result<()> {
+    let mut jobs = Vec::new();
+    let mut items = items;
+    for (id, lanes) in conns.iter_mut() {
+        if let Some(item) = items.remove(id.as_str()) {
+            jobs.push((lanes, item));
+        }
+    }
+    std::thread::scope(|s| {
+        let work = &work;
+        let handles: Vec<_> = jobs
+            .into_iter()
+            .map(|(lanes, item)| s.spawn(move || work(lanes, item)))
+            .collect();
+        join_setslot_workers(handles)
+    })
+}
+
+/// Moves one batch (at most [`SLOT_BATCH`] slots per source/target pair), every step on every
+/// node at once: `IMPORTING` on the targets, `MIGRATING` on the sources, the keys (each
+/// source's pairs one after the other, the sources in parallel), `SETSLOT NODE` on the
+/// targets, then on every other master. The round trips per batch do not grow with the
+/// number of pairs or masters.
+fn move_batch(
+    job: &Job,
+    view: &ClusterView,
+    conns: &mut BTreeMap<String, Lanes>,
+    batch: &[SlotMove],
+) -> Result<u64> {
+    let mut clock = Instant::now();
+    let mut lap = |name: &'static str| {
+        job.add(name, clock.elapsed().as_micros() as u64);
+        clock = Instant::now();
+    };
+    let mut importing: BTreeMap<&str, Vec<Vec<Vec<u8>>>> = BTreeMap::new();
+    let mut migrating: BTreeMap<&str, Vec<Vec<Vec<u8>>>> = BTreeMap::new();
+    let mut pairs: BTreeMap<&str, BTreeMap<&str, Vec<u16>>> = BTreeMap::new();
+    for m in batch {
+        let slot = m.slot.to_string();
+        importing.entry(&m.target).or_default().push(command(&[
+            "CLUSTER",
+            "SETSLOT",
+            &slot,
+            "IMPORTING",
+            &m.source,
+        ]));
+        migrating.entry(&m.source).or_default().push(command(&[
+            "CLUSTER",
+            "SETSLOT",
+            &slot,
+            "MIGRATING",
+            &m.target,
+        ]));
+        pairs
+            .entry(&m.source)
+            .or_default()
+            .entry(&m.target)
+            .or_default()
+            .push(m.slot);
+    }
+    on_masters(conns, importing, |lanes, cmds| {
+        lanes.pipeline_ok(&cmds, "SETSLOT IMPORTING")
+    })?;
+    lap("us_importing");
+    on_masters(conns, migrating, |lanes, cmds| {
+        lanes.pipeline_ok(&cmds, "SETSLOT MIGRATING")
+    })?;
+    lap("us_migrating");
+    let mut targets = BTreeMap::new();
+    for m in batch {
+        targets.insert(m.target.as_str(), view.require_addr(&m.target)?);
+    }
+    let moved = std::sync::atomic::AtomicU64::new(0);
+    on_masters(conns, pairs, |lanes, by_target| {
+        for (target, slots) in by_target {
+            let keys = move_keys(
+                job,
+                lanes.first(),
+                &targets[target],
+                &slots,
+                OnBusy::Replace,
+            )?;
+            moved.fetch_add(keys, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(())
+    })?;
+    lap("us_keys");
+    // The target first: SETSLOT NODE there bumps its epoch, so the new owner wins everywhere.
+    // A target still importing the slot also broadcasts a pong to every node for each such
+    // SETSLOT, and every node walks all 16384 slots of each: O(slots x nodes x 16384) work,
+    // most of a move's time at 25+25 nodes. So only a target's first and last slot are given
+    // to it while importing: the first bumps its epoch above every source's (from then on it
+    // ignores a source's stale claim, which could otherwise take back a slot it no longer
+    // imports), the last broadcasts every slot it owns now. Each slot in between is made
+    // STABLE first, then given to it (the same connection, one after the other).
+    let mut node_target: BTreeMap<&str, Vec<Vec<Vec<u8>>>> = BTreeMap::new();
+    let mut node_others: BTreeMap<&str, Vec<Vec<Vec<u8>>>> = BTreeMap::new();
+    let ids: Vec<String> = conns.keys().cloned().collect();
+    for m in batch {
+        let node = command(&["CLUSTER", "SETSLOT", &m.slot.to_string(), "NODE", &m.target]);
+        node_target.entry(&m.target).or_default().push(node.clone());
+        for id in ids.iter().filter(|id| **id != m.target) {
+            node_others
+                .entry(id.as_str())
+                .or_default()
+                .push(node.clone());
+        }
+    }
+    on_masters(conns, node_target, |lanes, mut nodes| {
+        let last = (nodes.len() > 1).then(|| nodes.pop()).flatten();
+        let rest = nodes.split_off(1);
+        pipeline_ok(lanes.first(), &nodes, "SETSLOT NODE")?;
+        let quiet: Vec<Vec<Vec<u8>>> = rest
+            .into_iter()
+            .flat_map(|node| {
+                let stable = command(&["CLUSTER", "SETSLOT", &slot_of(&node), "STABLE"]);
+                [stable, node]
+            })
+            .collect();
+        lanes.pipeline_ok_grouped(&quiet, 2, "SETSLOT NODE")?;
+        match last {
+            Some(last) => pipeline_ok(lanes.first(), &[last], "SETSLOT NODE"),
+            None => Ok(()),
+        }
+    })?;
+    lap("us_node_target");
+    on_masters(conns, node_others, |lanes, cmds| {
+        lanes.pipeline_ok(&cmds, "SETSLOT NODE")
+    })?;
+    lap("us_node_others");
+    Ok(moved.into_inner())
+}
+
+/// Moves every slot in `moves` in batches of at most [`SLOT_BATCH`] slots per source/target
+/// pair (all pairs in each batch), then waits for the cluster to agree. `view` must be a
+/// current, agreeing view.
 pub fn move_slots(job: &Job, view: &ClusterView, moves: &[SlotMove]) -> Result<MoveStats> {
-    let mut pairs: BTreeMap<(&str, &str), Vec<u16>> = BTreeMap::new();
+    let mut pairs: BTreeMap<(&str, &str), Vec<&SlotMove>> = BTreeMap::new();
     for m in moves {
         pairs
             .entry((m.source.as_str(), m.target.as_str()))
             .or_default()
-            .push(m.slot);
+            .push(m);
     }
-    job.set("slots_total", moves.len() as u64);
-    let results: Vec<Result<MoveStats>> = topology::parallel_n(
-        pairs.into_iter().collect(),
-        PAIRS_AT_ONCE,
-        |((source, target), slots)| move_pair(job, view, source, target, &slots, moves.len()),
-    )
-    .into_iter()
-    .map(|result| result.unwrap_or_else(|| Err(Error::err("slot mover panicked"))))
-    .collect();
-    let mut stats = MoveStats::default();
-    let mut first_error = None;
-    for result in results {
-        match result {
-            Ok(s) => {
-                stats.slots += s.slots;
-                stats.keys += s.keys;
+    // Batch k holds the k-th chunk of every pair.
+    let mut batches: Vec<Vec<SlotMove>> = Vec::new();
+    for slots in pairs.values() {
+        for (k, chunk) in slots.chunks(SLOT_BATCH).enumerate() {
+            if batches.len() <= k {
+                batches.push(Vec::new());
             }
-            Err(e) => {
-                first_error.get_or_insert(e);
-            }
+            batches[k].extend(chunk.iter().map(|m| (*m).clone()));
         }
     }
-    if let Some(e) = first_error {
-        // The job's counters, not `stats`: a pair that failed returned no stats, though it may
-        // have moved most of its slots (CLUSTER.JOBS shows the same counters).
-        let counters = job.info().counters;
-        let counted = |name| counters.get(name).copied().unwrap_or(0);
-        return Err(Error::err(format!(
-            "{} (moved {} slots, {} keys before it; CLUSTER.FIX closes the open slots)",
-            e.to_string().trim_start_matches("ERR "),
-            counted("slots_moved"),
-            counted("keys_moved")
-        )));
+    job.set("slots_total", moves.len() as u64);
+    let mut stats = MoveStats::default();
+    if !moves.is_empty() {
+        let masters = view.masters();
+        let ids: Vec<&str> = masters.iter().map(|m| m.id.as_str()).collect();
+        let mut conns = open_masters(view, &ids)?;
+        for batch in &batches {
+            match move_batch(job, view, &mut conns, batch) {
+                Ok(keys) => {
+                    stats.keys += keys;
+                    stats.slots += batch.len() as u64;
+                    job.add("slots_moved", batch.len() as u64);
+                    job.progress(format!("moved {}/{} slots", stats.slots, moves.len()));
+                }
+                Err(e) => {
+                    // The job's counters: the batch that failed may have moved some keys.
+                    let counters = job.info().counters;
+                    let counted = |name| counters.get(name).copied().unwrap_or(0);
+                    return Err(Error::err(format!(
+                        "{} (moved {} slots, {} keys before it; CLUSTER.FIX closes the open slots)",
+                        e.to_string().trim_start_matches("ERR "),
+                        counted("slots_moved"),
+                        counted("keys_moved")
+                    )));
+                }
+            }
+        }
     }
     job.progress("waiting for the nodes to agree");
     let moved_at = Instant::now();
