@@ -127,6 +127,7 @@ PY
     fi
 fi
 [[ -f $REJSON_SO ]] || die "rejson.so not found: $REJSON_SO"
+REJSON_SO=$(cd "$(dirname "$REJSON_SO")" && pwd)/$(basename "$REJSON_SO")
 
 # --- helpers -------------------------------------------------------------------------------
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
