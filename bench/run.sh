@@ -9,6 +9,8 @@ bash "$ROOT/bench/hgetset.sh"
 bash "$ROOT/bench/twins.sh"
 bash "$ROOT/bench/mod.sh"
 bash "$ROOT/bench/json.sh"
+bash "$ROOT/bench/json-datasets.sh"
+bash "$ROOT/bench/json-throughput.sh"
 bash "$ROOT/bench/cluster.sh"
 # CREATE on the servers' default settings (repl-diskless-sync-delay 5 s).
 STEPS=create SYNC_DELAY=server ROUNDS=5 bash "$ROOT/bench/cluster.sh"

@@ -236,8 +236,14 @@ impl Document {
     /// [`Document::from_json`] for input already validated as UTF-8 (faster: serde_json skips
     /// validating each string again).
     pub fn from_json_str(input: &str) -> Result<Document, JsonError> {
+        // The plain input most clients send takes one hand-written pass; the rest (and every
+        // error) serde_json's.
+        let text = match crate::canon_fast::canonicalize(input) {
+            Some(text) => text,
+            None => text::canonicalize_str(input, None)?,
+        };
         Ok(Document {
-            root: Node::from_canonical(text::canonicalize_str(input, None)?),
+            root: Node::from_canonical(text),
         })
     }
 
@@ -364,11 +370,13 @@ impl Document {
                 _ => return None,
             };
         };
-        let mut range = 0..text.len();
+        // Only the start of each value on the way is found; the matched value is skipped once,
+        // at the end (skipping the containers the walk enters was most of its cost).
+        let mut start = 0;
         for step in steps {
-            range = match step {
+            start = match step {
                 Step::Key(key) => {
-                    let member = text::find_member(text, range, key)?;
+                    let member = text::member_start(text, start, key)?;
                     record(&|| Segment::Key(key.clone()));
                     member
                 }
@@ -376,17 +384,23 @@ impl Document {
                     let position = match usize::try_from(*index) {
                         Ok(position) => position,
                         Err(_) => {
-                            let length = text::element_count(text.as_bytes(), range.clone())?;
+                            let length = text::element_count(text.as_bytes(), start..text.len())?;
                             Step::array_position(*index, length)?
                         }
                     };
-                    let element = text::find_element(text.as_bytes(), range, position)?;
+                    let element = text::element_start(text.as_bytes(), start, position)?;
                     record(&|| Segment::Index(position));
                     element
                 }
             };
         }
-        Some(ValueRef::of_text(&text[range]))
+        // No step into the blob: the blob is the value.
+        let end = if start == 0 {
+            text.len()
+        } else {
+            text::skip_value(text.as_bytes(), start)
+        };
+        Some(ValueRef::of_text(&text[start..end]))
     }
 
     /// Bytes allocated for this document: the boxed `Document` plus everything it owns, with

@@ -507,21 +507,28 @@ fn key_matches(quoted: &str, escaped: bool, key: &str) -> bool {
 
 /// Range of the member `key` of the object at `text[range]`.
 pub(crate) fn find_member(text: &str, range: Range<usize>, key: &str) -> Option<Range<usize>> {
+    let start = member_start(text, range.start, key)?;
+    Some(start..skip_value(text.as_bytes(), start))
+}
+
+/// Where the value of the member `key` of the object starting at `text[object]` starts. The
+/// matched value is not skipped: a walk that goes on into it needs only its start.
+pub(crate) fn member_start(text: &str, object: usize, key: &str) -> Option<usize> {
     let bytes = text.as_bytes();
-    if bytes[range.start] != b'{' {
+    if bytes[object] != b'{' {
         return None;
     }
-    let mut i = range.start + 1;
+    let mut i = object + 1;
     if bytes[i] == b'}' {
         return None;
     }
     loop {
         let (key_end, escaped) = scan_string(bytes, i);
         let value_start = key_end + 1;
-        let value_end = skip_value(bytes, value_start);
         if key_matches(&text[i..key_end], escaped, key) {
-            return Some(value_start..value_end);
+            return Some(value_start);
         }
+        let value_end = skip_value(bytes, value_start);
         if bytes[value_end] == b',' {
             i = value_end + 1;
         } else {
@@ -532,19 +539,26 @@ pub(crate) fn find_member(text: &str, range: Range<usize>, key: &str) -> Option<
 
 /// Range of element `index` of the array at `text[range]`.
 pub(crate) fn find_element(text: &[u8], range: Range<usize>, index: usize) -> Option<Range<usize>> {
-    if text[range.start] != b'[' {
+    let start = element_start(text, range.start, index)?;
+    Some(start..skip_value(text, start))
+}
+
+/// Where element `index` of the array starting at `text[array]` starts (the element itself is
+/// not skipped, as in [`member_start`]).
+pub(crate) fn element_start(text: &[u8], array: usize, index: usize) -> Option<usize> {
+    if text[array] != b'[' {
         return None;
     }
-    let mut i = range.start + 1;
+    let mut i = array + 1;
     if text[i] == b']' {
         return None;
     }
     let mut position = 0;
     loop {
-        let end = skip_value(text, i);
         if position == index {
-            return Some(i..end);
+            return Some(i);
         }
+        let end = skip_value(text, i);
         if text[end] == b',' {
             i = end + 1;
             position += 1;

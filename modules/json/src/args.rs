@@ -5,6 +5,7 @@ use crate::config::dialect;
 use jsondoc::path::Path;
 use jsondoc::{Document, JsonError};
 use rm::{Error, RStr, Result};
+use std::rc::Rc;
 
 // Every error reply starts with a code (`ERR`, `WRONGTYPE`). RedisJSON sends several of its
 // messages bare — serde's parse errors, path syntax errors, `Couldn't parse as …`,
@@ -26,6 +27,11 @@ pub(crate) fn budget_error(error: jsondoc::path::BudgetExceeded) -> Error {
 
 pub(crate) fn parse_path(arg: &RStr) -> Result<Path> {
     Path::parse_in(utf8(arg)?, dialect()).map_err(path_error)
+}
+
+/// [`parse_path`] through the cache of recent paths (the hot commands' path argument).
+pub(crate) fn parse_path_cached(arg: &RStr) -> Result<Rc<Path>> {
+    crate::path_cache::cached(arg.as_bytes(), dialect(), || parse_path(arg))
 }
 
 /// The default path of the commands whose path is optional (legacy `.`, also under RESP3).

@@ -14,6 +14,7 @@ mod defrag;
 mod expiry;
 mod format;
 mod legacy_rdb;
+mod path_cache;
 mod resp3;
 
 use cmd::array::{json_arrappend, json_arrindex, json_arrinsert, json_arrpop, json_arrtrim};

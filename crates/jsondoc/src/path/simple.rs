@@ -82,8 +82,8 @@ pub(crate) fn legacy_query_text(steps: &[Step]) -> String {
 /// Recognises the plainest simple chains straight from the text a client sent, so that the common paths
 /// (`$.friends[1].name`, `.a.b`, `a[0]`, `.`) skip the legacy translation and the RFC 9535 parser.
 ///
-/// Accepted: a `$` path of `.name` (RFC 9535 shorthand: a letter, `_` or non-ASCII first, then also digits)
-/// and `[index]` segments; or a legacy path `.`, or an optional `.` then a legacy name (RedisJSON's
+/// Accepted: a `$` path of `.name` (RFC 9535 shorthand: a letter, `_` or non-ASCII first, then also digits),
+/// `['name']` / `["name"]` (no escapes, no blanks) and `[index]` segments; or a legacy path `.`, or an optional `.` then a legacy name (RedisJSON's
 /// shorthand alphabet) followed by `.name` and `[index]` segments. Indices are canonical integers of at most
 /// 15 digits (`0`, `7`, `-1`; not `01`, `-0`, `+1`), always inside RFC 9535's I-JSON range. Anything else
 /// (blanks, quotes, wildcards, `..`, filters, odd spellings) returns `None` and takes the general parse,
@@ -120,6 +120,11 @@ pub(crate) fn recognise_text(text: &str) -> Option<FastSimple> {
             steps.push(Step::Key(after_dot[..name_len].to_owned()));
             rest = &after_dot[name_len..];
         } else if let Some(inside) = rest.strip_prefix('[') {
+            if let Some((name, after)) = plain_quoted_name(inside).filter(|_| !legacy) {
+                steps.push(Step::Key(name.to_owned()));
+                rest = after;
+                continue;
+            }
             let close = inside.find(']')?;
             let digits = &inside[..close];
             steps.push(Step::Index(canonical_index(digits)?));
@@ -129,6 +134,26 @@ pub(crate) fn recognise_text(text: &str) -> Option<FastSimple> {
         }
     }
     Some(FastSimple { legacy, steps })
+}
+
+/// A bracketed name without escapes at the start of `text` (after the `[`): `'web-app']` or
+/// `"servlet-name"]` gives the name and the text after the `]`. RFC 9535 §2.3.1.1 allows any
+/// character in a quoted name but the quote itself, `\\` and controls (U+0000–U+001F); a name
+/// with an escape, or any blank around it, is left to the general parse.
+fn plain_quoted_name(text: &str) -> Option<(&str, &str)> {
+    let quote = *text.as_bytes().first()?;
+    if quote != b'\'' && quote != b'"' {
+        return None;
+    }
+    let body = &text[1..];
+    let end = body
+        .bytes()
+        .position(|b| b == quote || b == b'\\' || b < 0x20)?;
+    if body.as_bytes()[end] != quote {
+        return None;
+    }
+    let after = body[end + 1..].strip_prefix(']')?;
+    Some((&body[..end], after))
 }
 
 /// Length of the RFC 9535 member-name-shorthand at the start of `text` (0 if none).

@@ -695,6 +695,12 @@ fn fast_recognition_agrees_with_the_general_parse() {
         ".$",
         ".a:b.c~d",
         "x.ü",
+        "$['a']",
+        "$[\"web-app\"].servlet[0][\"servlet-name\"]",
+        "$['a\"b'][\"a'b\"]",
+        "$['']",
+        "$['a b.c[0]*']",
+        "$.a['ü'][-1]",
     ] {
         assert!(
             assert_fast_agrees(accepted),
@@ -714,7 +720,14 @@ fn fast_recognition_agrees_with_the_general_parse() {
         "$.a ",
         "$.1a",
         "$.a-b",
-        "$['a']",
+        "$['a\\'b']",
+        "$['a\\u0062']",
+        "$['a\u{1}']",
+        "$[ 'a']",
+        "$['a' ]",
+        "$['a]",
+        "$['a'",
+        "$['a\"]",
         "$[*]",
         "$.*",
         "$[0,1]",
@@ -748,7 +761,7 @@ proptest! {
     }
 
     #[test]
-    fn fast_recognition_agrees_on_dollar_text(text in "\\$[.\\[\\]0-9ab\\-_ü]{0,12}") {
+    fn fast_recognition_agrees_on_dollar_text(text in "\\$[.\\[\\]0-9ab\\-_ü'\" ]{0,12}") {
         assert_fast_agrees(&text);
     }
 }

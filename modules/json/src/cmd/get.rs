@@ -1,6 +1,6 @@
 //! Reads: JSON.GET, JSON.GETEX, JSON.MGET, JSON.RESP, json.path, json.fmt.
 
-use crate::args::{budget_error, is, legacy_root, parse_path, path_error, utf8};
+use crate::args::{budget_error, is, legacy_root, parse_path, parse_path_cached, path_error, utf8};
 use crate::config::dialect;
 use crate::datatype::Json;
 use crate::expiry::{ExpiryChange, take_expiry};
@@ -239,13 +239,13 @@ pub(crate) fn json_get(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
     if let [only] = rest
         && !GET_OPTIONS.iter().any(|word| is(only, word))
     {
-        let path = parse_path(only)?;
+        let path = parse_path_cached(only)?;
         if path.as_simple().is_none() {
             let request = GetRequest {
                 format: Format::COMPACT,
                 reply_format: ReplyFormat::String,
                 texts: vec![*only],
-                paths: vec![path],
+                paths: vec![Path::clone(&path)],
             };
             return answer_get(ctx, name, &request);
         }

@@ -1,7 +1,7 @@
 //! Arithmetic: JSON.NUMINCRBY, JSON.NUMMULTBY, JSON.NUMPOWBY.
 
 use super::edit::{edit_matches, skip_wrong_type};
-use crate::args::{parse_path, utf8};
+use crate::args::{parse_path_cached, utf8};
 use crate::resp3::reply_number;
 use rm::{Ctx, Error, RStr, Result};
 use serde_json::Value;
@@ -10,7 +10,7 @@ fn num(ctx: &Ctx, args: &[&RStr], op: jsondoc::NumOp, event: &str) -> Result<()>
     let [_, name, path, number, ..] = args else {
         return Err(Error::WrongArity);
     };
-    let path = parse_path(path)?;
+    let path = parse_path_cached(path)?;
     let by = match serde_json::from_str::<Value>(utf8(number)?) {
         Ok(Value::Number(by)) => by,
         Ok(_) => return Err(Error::err("bad input number")),
