@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Everything CI runs: build the modules and fixtures, run the tests that need no server once
 # (unit, property and doc tests of every crate), then the whole server suite — the cargo
-# integration tests in tests/ and the redis-cli scripts in tests/scripts/ — once per server of
-# the matrix, and RedisJSON's own test suite against the json module (tools/redisjson-suite.sh,
-# when ../shared/compat has it); a table per server, then one closing line `N passed, N failed`
-# over all of them.
+# integration tests in tests/ (the SDK's) and modules/*/tests/ (each module's) and the redis-cli
+# scripts in tests/scripts/ — once per server of the matrix, and RedisJSON's own test suite
+# against the json module (tools/redisjson-suite.sh, when ../shared/compat has it); a table per
+# server, then one closing line `N passed, N failed` over all of them.
 #
 # The matrix is RS_RM_SERVERS, whitespace-separated entries, each a server binary (a path, or a
 # name on PATH) or a Redis source tarball or tree, built once into a cache outside the work tree
@@ -99,8 +99,10 @@ done
 echo "== tests without a server (unit, property, doc and compile-fail tests)"
 p=0 f=0
 # `--test ui`: the mistakes that must not compile, with their expected errors (tests/ui.rs).
-for args in "--workspace --exclude rs-rm --exclude rs-rm-tests" "-p rs-rm --lib" "-p rs-rm --doc" \
-    "-p rs-rm --test ui"; do
+# The modules' own suites (modules/*/tests/) need a server: here only their unit tests.
+modules="-p json -p hashex -p mod -p cluster"
+for args in "--workspace --exclude rs-rm --exclude rs-rm-tests ${modules//-p/--exclude}" \
+    "-p rs-rm --lib" "-p rs-rm --doc" "-p rs-rm --test ui" "$modules --lib"; do
     log="$LOG_DIR/no-server-${args//[^a-z]/}.log"
     # shellcheck disable=SC2086 # the arguments are words
     cargo test $args --no-fail-fast 2>&1 | tee "$log"
@@ -135,7 +137,11 @@ for bin in "${binaries[@]}"; do
     echo "== $name ($bin): cargo integration tests"
     p=0 f=0
     log="$LOG_DIR/$i-$name-cargo.log"
-    RS_RM_SERVER=$bin cargo test -p rs-rm-tests --test '*' --no-fail-fast 2>&1 | tee "$log"
+    # The SDK's suites (tests/) and each module's (modules/*/tests/); `--test '*'`: their
+    # integration tests only, the unit tests ran once above.
+    # shellcheck disable=SC2086 # the arguments are words
+    RS_RM_SERVER=$bin cargo test -p rs-rm-tests $modules --test '*' --no-fail-fast 2>&1 |
+        tee "$log"
     count_cargo "$log" "${PIPESTATUS[0]}"
     echo "== $name ($bin): redis-cli scripts"
     log="$LOG_DIR/$i-$name-scripts.log"
