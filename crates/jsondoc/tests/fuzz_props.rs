@@ -458,7 +458,7 @@ proptest! {
 
     /// Any mix of hostile pieces parses or is refused, and evaluates within the budget or is
     /// refused for it: never a panic, never an unbounded run (a hang fails the suite's time
-    /// limit; the budget's own units are asserted in tests/json.rs on real servers).
+    /// limit; the budget's own units are asserted in modules/json/tests/json.rs on real servers).
     #[test]
     fn hostile_path_shapes_stay_bounded(
         pieces in prop::collection::vec(prop::sample::select(HOSTILE_PIECES), 1..60),
