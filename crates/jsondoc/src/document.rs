@@ -49,9 +49,34 @@ enum Target<'a> {
     Text(&'a mut Node, Range<usize>),
 }
 
-fn target_mut<'a>(node: &'a mut Node, location: &[Segment]) -> Option<Target<'a>> {
+/// Where a walk ended: an expanded node, or the start of a value in a blob's text.
+enum Walked<'a> {
+    Node(&'a Node),
+    Text(&'a str, usize),
+}
+
+impl<'a> Walked<'a> {
+    fn value(self) -> ValueRef<'a> {
+        match self {
+            Walked::Node(node) => ValueRef::of_node(node),
+            // No step into the blob: the blob is the value.
+            Walked::Text(text, 0) => ValueRef::of_text(text),
+            Walked::Text(text, start) => {
+                ValueRef::of_text(&text[start..text::skip_value(text.as_bytes(), start)])
+            }
+        }
+    }
+}
+
+/// The target at `location`; in a blob, `locate` finds its range (or only its start, as
+/// `start..start`, for an edit that finds the end itself).
+fn target_mut<'a>(
+    node: &'a mut Node,
+    location: &[Segment],
+    locate: fn(&str, &[Segment]) -> Option<Range<usize>>,
+) -> Option<Target<'a>> {
     if let Node::Blob(text) = &*node {
-        let range = text::locate(text, 0..text.len(), location)?;
+        let range = locate(text, location)?;
         return Some(Target::Text(node, range));
     }
     let Some((first, rest)) = location.split_first() else {
@@ -64,7 +89,7 @@ fn target_mut<'a>(node: &'a mut Node, location: &[Segment]) -> Option<Target<'a>
         }
         _ => return None,
     };
-    target_mut(child, rest)
+    target_mut(child, rest, locate)
 }
 
 /// After an edit that may shrink things, let the expanded ancestors along `location` collapse
@@ -93,13 +118,18 @@ fn blob_text(node: &Node) -> &str {
     }
 }
 
-/// Replace `range` of the blob `node` with `replacement`; re-expand if it grew big.
+/// Replace `range` of the blob `node` with `replacement`; re-expand if it grew big. The text
+/// is edited in its own allocation: a same-length replacement (most NUMINCRBYs) overwrites the
+/// bytes, any other moves only the tail (one exact-size realloc, no copy of the head).
 fn splice(node: &mut Node, range: Range<usize>, replacement: &str) {
-    let old = blob_text(node);
-    let mut text = String::with_capacity(old.len() - range.len() + replacement.len());
-    text.push_str(&old[..range.start]);
-    text.push_str(replacement);
-    text.push_str(&old[range.end..]);
+    let Node::Blob(blob) = node else {
+        unreachable!("a text target is always a blob")
+    };
+    let mut text = String::from(std::mem::take(blob));
+    if replacement.len() > range.len() {
+        text.reserve_exact(replacement.len() - range.len());
+    }
+    text.replace_range(range, replacement);
     count_rewrite(text.len());
     *node = Node::from_canonical(text);
 }
@@ -326,21 +356,29 @@ impl Document {
     /// `serde_json::Value`): the same result as [`crate::path::resolve`] on [`Document::to_value`].
     pub fn walk(&self, steps: &[Step]) -> Option<(Location, ValueRef<'_>)> {
         let mut location = Location::with_capacity(steps.len());
-        let value = self.walk_recording(steps, Some(&mut location))?;
+        let value = self.walk_recording(steps, Some(&mut location))?.value();
         Some((location, value))
+    }
+
+    /// The location a simple chain selects, as [`Document::walk`] finds it, without finding
+    /// where the matched value ends (an edit locates it again; a blob's match is not skipped).
+    pub fn walk_location(&self, steps: &[Step]) -> Option<Location> {
+        let mut location = Location::with_capacity(steps.len());
+        self.walk_recording(steps, Some(&mut location))?;
+        Some(location)
     }
 
     /// The value a simple chain selects, as [`Document::walk`] finds it, without building its
     /// location (reads need only the value).
     pub fn find(&self, steps: &[Step]) -> Option<ValueRef<'_>> {
-        self.walk_recording(steps, None)
+        Some(self.walk_recording(steps, None)?.value())
     }
 
     fn walk_recording(
         &self,
         steps: &[Step],
         mut location: Option<&mut Location>,
-    ) -> Option<ValueRef<'_>> {
+    ) -> Option<Walked<'_>> {
         // Builds the segment only when recording (a key is a copy).
         let mut record = |segment: &dyn Fn() -> Segment| {
             if let Some(location) = location.as_deref_mut() {
@@ -354,7 +392,7 @@ impl Document {
                 break text;
             }
             let Some(step) = steps.next() else {
-                return Some(ValueRef::of_node(node));
+                return Some(Walked::Node(node));
             };
             node = match (node, step) {
                 (Node::Array(items), Step::Index(index)) => {
@@ -371,7 +409,8 @@ impl Document {
             };
         };
         // Only the start of each value on the way is found; the matched value is skipped once,
-        // at the end (skipping the containers the walk enters was most of its cost).
+        // at the end, and only by a caller that needs it (skipping the containers the walk
+        // enters was most of its cost).
         let mut start = 0;
         for step in steps {
             start = match step {
@@ -394,13 +433,7 @@ impl Document {
                 }
             };
         }
-        // No step into the blob: the blob is the value.
-        let end = if start == 0 {
-            text.len()
-        } else {
-            text::skip_value(text.as_bytes(), start)
-        };
-        Some(ValueRef::of_text(&text[start..end]))
+        Some(Walked::Text(text, start))
     }
 
     /// Bytes allocated for this document: the boxed `Document` plus everything it owns, with
@@ -438,7 +471,19 @@ impl Document {
     }
 
     fn target(&mut self, location: &[Segment]) -> Result<Target<'_>, JsonError> {
-        target_mut(&mut self.root, location).ok_or(JsonError::NoSuchPath)
+        target_mut(&mut self.root, location, |text, location| {
+            text::locate(text, 0..text.len(), location)
+        })
+        .ok_or(JsonError::NoSuchPath)
+    }
+
+    /// [`Document::target`], where a blob's range is only its start (`start..start`).
+    fn target_start(&mut self, location: &[Segment]) -> Result<Target<'_>, JsonError> {
+        target_mut(&mut self.root, location, |text, location| {
+            let start = text::locate_start(text, location)?;
+            Some(start..start)
+        })
+        .ok_or(JsonError::NoSuchPath)
     }
 
     // -----------------------------------------------------------------------------------------
@@ -701,7 +746,7 @@ impl Document {
         values: &[Document],
     ) -> Result<usize, JsonError> {
         check_depth(location.len() + 1, values)?;
-        match self.target(location)? {
+        match self.target_start(location)? {
             Target::Node(Node::Array(items)) => {
                 items.extend(values.iter().map(|value| value.root.clone()));
                 Ok(items.len())
@@ -709,13 +754,15 @@ impl Document {
             Target::Node(node) => Err(wrong_type(JsonType::Array, node)),
             Target::Text(blob, range) => {
                 let text = blob_text(blob);
-                if !text[range.clone()].starts_with('[') {
+                let start = range.start;
+                // One scan finds both the end and the length (the walk did not skip it).
+                let Some((end, length)) = text::array_end_and_count(text.as_bytes(), start) else {
+                    let end = text::skip_value(text.as_bytes(), start);
                     return Err(JsonError::WrongType {
                         expected: JsonType::Array,
-                        found: text_type(&text[range]),
+                        found: text_type(&text[start..end]),
                     });
-                }
-                let length = text::element_count(text.as_bytes(), range.clone()).unwrap_or(0);
+                };
                 let mut insertion = Vec::new();
                 for (position, value) in values.iter().enumerate() {
                     if position > 0 || length > 0 {
@@ -724,7 +771,7 @@ impl Document {
                     value.to_compact(&mut insertion);
                 }
                 let insertion = String::from_utf8(insertion).expect("UTF-8");
-                splice(blob, range.end - 1..range.end - 1, &insertion);
+                splice(blob, end - 1..end - 1, &insertion);
                 Ok(length + values.len())
             }
         }

@@ -151,7 +151,7 @@ pub use error::JsonError;
 pub use location::{Location, Segment};
 pub use node::{COLLAPSE_BYTES, COLLAPSE_MAX_CHILDREN, EXPAND_BYTES};
 pub use relocate::{RELOCATE_BATCH, Relocate, RelocatePosition};
-pub use text::{PrettyFormat, format_number};
+pub use text::{PrettyFormat, format_number, write_number};
 pub use value::{JsonType, ValueRef};
 
 #[cfg(test)]

@@ -568,6 +568,32 @@ pub(crate) fn element_start(text: &[u8], array: usize, index: usize) -> Option<u
     }
 }
 
+/// Start of the value at `location` inside the value starting at `text[0]` (its end is not
+/// found: only the containers on the way are entered, none is skipped whole).
+pub(crate) fn locate_start(text: &str, location: &[Segment]) -> Option<usize> {
+    let mut start = 0;
+    for segment in location {
+        start = match segment {
+            Segment::Key(key) => member_start(text, start, key)?,
+            Segment::Index(index) => element_start(text.as_bytes(), start, *index)?,
+        };
+    }
+    Some(start)
+}
+
+/// End (exclusive) and number of elements of the array starting at `text[start]`, in one
+/// scan; `None` if it is not an array.
+pub(crate) fn array_end_and_count(text: &[u8], start: usize) -> Option<(usize, usize)> {
+    if text[start] != b'[' {
+        return None;
+    }
+    if text[start + 1] == b']' {
+        return Some((start + 2, 0));
+    }
+    let (end, commas) = scan_array(text, start);
+    Some((end, commas + 1))
+}
+
 /// Number of elements of the array at `text[range]`; `None` if it is not an array.
 pub(crate) fn element_count(text: &[u8], range: Range<usize>) -> Option<usize> {
     if text[range.start] != b'[' {
@@ -677,8 +703,8 @@ pub(crate) fn write_f64(out: &mut Vec<u8>, value: f64) {
     out.extend_from_slice(buffer.format_finite(value).as_bytes());
 }
 
-/// Append the canonical text of a number.
-pub(crate) fn write_number(out: &mut Vec<u8>, number: &serde_json::Number) {
+/// Append the canonical text of a number (as [`format_number`], into a buffer).
+pub fn write_number(out: &mut Vec<u8>, number: &serde_json::Number) {
     if let Some(integer) = number.as_i64() {
         write_json(out, &integer);
     } else if let Some(integer) = number.as_u64() {

@@ -270,11 +270,7 @@ impl Path {
     /// chain walks the document's own storage; any other path materialises the document.
     pub fn query_document(&self, document: &Document) -> Result<Vec<Location>, BudgetExceeded> {
         match &self.simple {
-            Some(steps) => Ok(document
-                .walk(steps)
-                .map(|(location, _)| location)
-                .into_iter()
-                .collect()),
+            Some(steps) => Ok(document.walk_location(steps).into_iter().collect()),
             None => self.query_with_engine(&document.to_value()),
         }
     }
@@ -285,7 +281,7 @@ impl Path {
         document: &Document,
     ) -> Result<Option<Location>, BudgetExceeded> {
         match &self.simple {
-            Some(steps) => Ok(document.walk(steps).map(|(location, _)| location)),
+            Some(steps) => Ok(document.walk_location(steps)),
             None => Ok(self
                 .query_with_engine(&document.to_value())?
                 .into_iter()

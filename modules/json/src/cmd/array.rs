@@ -3,7 +3,8 @@
 
 use super::edit::{edit_matches, edit_matches_if, reply_counts, skip_wrong_type};
 use crate::args::{
-    budget_error, integer, is, json_error, legacy_root, parse_path, parse_value, path_error, utf8,
+    budget_error, integer, is, json_error, legacy_root, parse_path, parse_path_cached, parse_value,
+    path_error, utf8,
 };
 use crate::datatype::Json;
 use crate::resp3::{ReplyFormat, reply_expand};
@@ -20,7 +21,7 @@ pub(crate) fn json_arrappend(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
     if values.is_empty() {
         return Err(Error::WrongArity);
     }
-    let path = parse_path(path_arg)?;
+    let path = parse_path_cached(path_arg)?;
     let values = values
         .iter()
         .map(|v| parse_value(v))

@@ -30,9 +30,11 @@ fn num(ctx: &Ctx, args: &[&RStr], op: jsondoc::NumOp, event: &str) -> Result<()>
         }
         return Ok(());
     }
-    let text = if path.is_legacy() {
+    // The reply is written into one buffer (no string per match, no `format!`).
+    let mut text = Vec::with_capacity(24);
+    if path.is_legacy() {
         match results.iter().rev().flatten().next() {
-            Some(last) => jsondoc::format_number(last),
+            Some(last) => jsondoc::write_number(&mut text, last),
             None => {
                 return Err(Error::err(format!(
                     "Path '{}' does not exist or does not contains a number",
@@ -41,16 +43,19 @@ fn num(ctx: &Ctx, args: &[&RStr], op: jsondoc::NumOp, event: &str) -> Result<()>
             }
         }
     } else {
-        let items: Vec<String> = results
-            .iter()
-            .map(|r| {
-                r.as_ref()
-                    .map_or_else(|| "null".to_owned(), jsondoc::format_number)
-            })
-            .collect();
-        format!("[{}]", items.join(","))
-    };
-    ctx.reply_bulk(text.as_bytes());
+        text.push(b'[');
+        for (i, result) in results.iter().enumerate() {
+            if i > 0 {
+                text.push(b',');
+            }
+            match result {
+                Some(number) => jsondoc::write_number(&mut text, number),
+                None => text.extend_from_slice(b"null"),
+            }
+        }
+        text.push(b']');
+    }
+    ctx.reply_bulk(&text);
     Ok(())
 }
 
