@@ -547,7 +547,18 @@ pub fn run(job: &Job, addrs: &[Addr], replicas: usize) -> Result<Report> {
         })
         .collect();
     let linked = |view: &ClusterView| -> bool {
-        view.agree()
+        // No two masters with one config epoch: a takeover bumps the epoch without agreement,
+        // and one that raced an election on a busy machine can repeat another master's; the
+        // servers resolve such a collision themselves within a few pings, which this waits for
+        // (a cluster handed over with a collision would move slots by the node-ID tie-break).
+        let mut epochs = BTreeSet::new();
+        let distinct_epochs = view
+            .views
+            .iter()
+            .filter(|v| v.me().is_some_and(|me| me.is_master()))
+            .all(|v| epochs.insert(v.info.number("cluster_my_epoch")));
+        distinct_epochs
+            && view.agree()
             && view.views.len() == all.len()
             && view.views.iter().all(|v| {
                 v.info.state_ok()

@@ -801,16 +801,19 @@ fn a_restart_keeps_the_watchers_the_events_and_the_jobs() {
             .find(|j| j["kind"] == "check")
             .map(|j| j["id"].as_u64().unwrap())
             .expect("the check job");
-        // Written within a second of the change.
+        // Written within a second of the change. The check job must be in the file as done:
+        // a file written while it still ran lists it running, and a kill -9 then (rightly)
+        // makes it interrupted (under load this raced, and the test failed now and then).
         common::wait_for("the state file", || {
             let state = state_file(&manager);
             state["watchers"][0]["seed"] == seed.as_str()
                 && state["events"]
                     .as_array()
                     .is_some_and(|e| e.len() >= before.len())
-                && state["jobs"]
-                    .as_array()
-                    .is_some_and(|j| j.iter().any(|j| j["kind"] == "check"))
+                && state["jobs"].as_array().is_some_and(|j| {
+                    j.iter()
+                        .any(|j| j["kind"] == "check" && j["state"] == "done")
+                })
         });
 
         // kill -9, start again: resumed, with its events and jobs.
