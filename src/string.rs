@@ -1,7 +1,7 @@
 //! Redis strings: borrowed ([`RStr`], zero-copy) and owned ([`RString`], freed on drop).
 
 use std::cell::UnsafeCell;
-use std::ffi::c_char;
+use std::ffi::{CStr, CString, c_char};
 use std::fmt;
 use std::marker::{PhantomData, PhantomPinned};
 use std::ops::Deref;
@@ -217,5 +217,20 @@ impl Clone for RString {
 impl fmt::Debug for RString {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&**self, f)
+    }
+}
+
+/// Runs `f` with `text` as a C string: copied into a stack buffer when short (command and
+/// event names are), into a `CString` otherwise, so the common case allocates nothing.
+/// `None` for a text with a NUL byte.
+#[inline(always)]
+pub(crate) fn with_c_str<R>(text: &str, f: impl FnOnce(&CStr) -> R) -> Option<R> {
+    let bytes = text.as_bytes();
+    let mut buffer = [0u8; 32];
+    if bytes.len() < buffer.len() {
+        buffer[..bytes.len()].copy_from_slice(bytes);
+        Some(f(CStr::from_bytes_with_nul(&buffer[..=bytes.len()]).ok()?))
+    } else {
+        Some(f(&CString::new(text).ok()?))
     }
 }

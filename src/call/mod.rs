@@ -8,7 +8,7 @@ mod options;
 mod replicate;
 mod reply;
 
-use std::ffi::{CStr, CString, c_char};
+use std::ffi::{CStr, c_char};
 use std::ptr::NonNull;
 
 use crate::ctx::Ctx;
@@ -136,20 +136,11 @@ impl<'a> Ctx<'a> {
     }
 }
 
-/// Runs `f` with `command` as a C string: copied into a stack buffer when short (command
-/// names are), into a `CString` otherwise. `Err` for a name with a NUL.
+/// Runs `f` with `command` as a C string (no allocation for a short name). `Err` for a name
+/// with a NUL.
 #[inline(always)]
 fn with_c_name<R>(command: &str, f: impl FnOnce(&CStr) -> R) -> Result<R> {
-    let bytes = command.as_bytes();
-    let mut buffer = [0u8; 32];
-    if bytes.len() < buffer.len() {
-        buffer[..bytes.len()].copy_from_slice(bytes);
-        let name = CStr::from_bytes_with_nul(&buffer[..=bytes.len()]).map_err(|_| no_nul())?;
-        Ok(f(name))
-    } else {
-        let name = CString::new(command).map_err(|_| no_nul())?;
-        Ok(f(&name))
-    }
+    crate::string::with_c_str(command, f).ok_or_else(no_nul)
 }
 
 #[cold]

@@ -1,10 +1,9 @@
 //! `Ctx::replicate`: a command sent to replicas and the AOF, with its arguments given as
 //! `Ctx::call` takes them (so it lives with call, not with the core `Ctx`).
 
-use std::ffi::CString;
-
 use super::{Argv, CallArgs};
 use crate::ctx::Ctx;
+use crate::string::with_c_str;
 use crate::sys;
 use crate::{Error, Result};
 
@@ -24,19 +23,21 @@ impl Ctx<'_> {
     /// # Ok(()) }
     /// ```
     pub fn replicate<A: CallArgs>(&self, command: &str, args: A) -> Result<()> {
-        let command = CString::new(command).map_err(|_| Error::err("command name has a NUL"))?;
         let argv = Argv::new(None, &args);
-        // SAFETY: live context; "v" takes an array of string pointers and its length, which
-        // `argv` holds alive until the call returns (the server retains what it keeps).
-        let status = unsafe {
-            core_api!(Replicate)(
-                self.as_ptr(),
-                command.as_ptr(),
-                c"v".as_ptr(),
-                argv.as_ptr(),
-                argv.len(),
-            )
-        };
+        let status = with_c_str(command, |command| {
+            // SAFETY: live context; "v" takes an array of string pointers and its length, which
+            // `argv` holds alive until the call returns (the server retains what it keeps).
+            unsafe {
+                core_api!(Replicate)(
+                    self.as_ptr(),
+                    command.as_ptr(),
+                    c"v".as_ptr(),
+                    argv.as_ptr(),
+                    argv.len(),
+                )
+            }
+        })
+        .ok_or_else(|| Error::err("command name has a NUL"))?;
         if status == sys::REDISMODULE_OK {
             Ok(())
         } else {

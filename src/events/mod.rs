@@ -49,7 +49,7 @@
 pub(crate) mod callbacks;
 mod decode;
 
-use std::ffi::{CString, c_int, c_void};
+use std::ffi::{c_int, c_void};
 use std::fmt;
 use std::ops::{BitAnd, BitOr, BitOrAssign};
 
@@ -261,17 +261,25 @@ impl<'a> Ctx<'a> {
     /// }
     /// ```
     pub fn notify_keyspace_event(&self, kind: NotifyFlags, event: &str, key: &RStr) -> Result<()> {
-        let event = CString::new(event).map_err(|_| Error::err("event name has a NUL byte"))?;
-        // This module's subscribers run now and may write to any key under the open handles:
-        // close them around the notification. Without subscribers (json, say), closing and
-        // reopening would cost more than the rest of the command's key work.
-        let _reopen = KEYSPACE_SUBSCRIBER
-            .load(std::sync::atomic::Ordering::Relaxed)
-            .then(|| self.open_keys().close_all(self));
-        // SAFETY: live context and string; the server copies the event name.
-        let status = unsafe {
-            core_api!(NotifyKeyspaceEvent)(self.as_ptr(), kind.bits(), event.as_ptr(), key.as_ptr())
-        };
+        let status = crate::string::with_c_str(event, |event| {
+            // This module's subscribers run now and may write to any key under the open
+            // handles: close them around the notification. Without subscribers (json, say),
+            // closing and reopening would cost more than the rest of the command's key work.
+            let _reopen = KEYSPACE_SUBSCRIBER
+                .load(std::sync::atomic::Ordering::Relaxed)
+                .then(|| self.open_keys().close_all(self));
+            // SAFETY: live context and string; the server copies the event name (a short one
+            // from a stack buffer: no allocation per notification).
+            unsafe {
+                core_api!(NotifyKeyspaceEvent)(
+                    self.as_ptr(),
+                    kind.bits(),
+                    event.as_ptr(),
+                    key.as_ptr(),
+                )
+            }
+        })
+        .ok_or_else(|| Error::err("event name has a NUL byte"))?;
         if status == sys::REDISMODULE_OK {
             Ok(())
         } else {
