@@ -163,11 +163,19 @@ fn on_main_thread() -> bool {
     pthread_self() == MAIN_PTHREAD.load(Ordering::Relaxed)
 }
 
-/// Whether this module ever made a thread-safe context. Until it has, no thread but the main
-/// one can hold a server string the server also holds (a module thread reaches server state
-/// only through a [`Locked`] guard of such a context; a string it makes without one is its
-/// alone), so releasing a string needs no thread test at all.
-static THREAD_CONTEXT_MADE: AtomicBool = AtomicBool::new(false);
+/// Whether a server string of this module may be released off the main thread: set when the
+/// module makes a thread-safe context (a module thread reaches server state only through a
+/// [`Locked`] guard of one; a string it makes without one is its alone) and when the server
+/// asks a data type's free effort (a big value is then dropped on the server's lazy-free
+/// thread). Until then releasing a string needs no thread test at all.
+static STRINGS_MAY_LEAVE_MAIN: AtomicBool = AtomicBool::new(false);
+
+/// Records that server strings may from now on be released off the main thread (before the
+/// other thread can get one: the store is released, the server's hand-over acquires it).
+#[inline]
+pub(crate) fn strings_may_leave_the_main_thread() {
+    STRINGS_MAY_LEAVE_MAIN.store(true, Ordering::Release);
+}
 
 /// Runs `body` with the server lock held: directly where this thread holds it already,
 /// otherwise taking it around `body` (on a module thread outside any guard).
@@ -176,7 +184,7 @@ pub(crate) fn with_server_lock<R>(body: impl FnOnce() -> R) -> R {
     // In a module without threads, one load; then the main thread, without touching
     // thread-locals (a call into the dynamic linker from a shared library): this is on the hot
     // path of every command that frees a string.
-    if !THREAD_CONTEXT_MADE.load(Ordering::Acquire) || on_main_thread() {
+    if !STRINGS_MAY_LEAVE_MAIN.load(Ordering::Acquire) || on_main_thread() {
         return body();
     }
     with_server_lock_off_main(body)
@@ -228,7 +236,7 @@ impl<'a> Ctx<'a> {
         let raw = unsafe { core_api!(GetDetachedThreadSafeContext)(self.as_ptr()) };
         let raw = NonNull::new(raw).expect("RedisModule_GetDetachedThreadSafeContext gave NULL");
         // Before the context can reach another thread (the thread is made after this returns).
-        THREAD_CONTEXT_MADE.store(true, Ordering::Release);
+        strings_may_leave_the_main_thread();
         // SAFETY: both contexts are live; the new one is not shared yet, and we are on the main
         // thread or under the lock, so selecting its database races with nothing.
         unsafe {

@@ -248,6 +248,9 @@ unsafe extern "C" fn free_effort<T: DataType>(
     let Some(value) = NonNull::new(value.cast_mut().cast::<T>()) else {
         return 1;
     };
+    // Past the server's threshold the value is freed on its lazy-free thread, whose drops of
+    // server strings must take the lock: from now on every release makes the thread test.
+    crate::thread::strings_may_leave_the_main_thread();
     // SAFETY: our boxed `T`, alive during the callback.
     run::<T, _>(
         "free_effort",
