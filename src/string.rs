@@ -192,7 +192,7 @@ impl Drop for RString {
         let raw = self.raw.as_ptr();
         // A string may be shared with the keyspace (e.g. after `Key::string_set`), so its
         // reference count is server state: release it under the lock. On the main thread, or
-        // under a `Locked` guard, that is already so (one thread-local check).
+        // under a `Locked` guard, that is already so (`with_server_lock` says what it tests).
         // SAFETY: we own exactly one reference; a NULL context releases it without touching
         // automatic memory, which the SDK never turns on.
         crate::thread::with_server_lock(|| unsafe { core_api!(FreeString)(ptr::null_mut(), raw) });
