@@ -208,18 +208,24 @@ const INLINE: usize = 8;
 /// string created for the call and released with the vector. Up to `INLINE` arguments cost no
 /// allocation.
 pub struct Argv<'s> {
-    /// The first `len` pointers, while they fit (`heap` is empty then).
+    /// The first `len` pointers, while they fit (no `spill` then).
     inline: [*mut RedisModuleString; INLINE],
-    /// All `len` pointers, once there are more than `INLINE`.
-    heap: Vec<*mut RedisModuleString>,
     len: usize,
     /// Bit `i` set: pointer `i` (`i < 64`) is a string created for this vector.
     created: u64,
-    /// The indexes past 63 of created strings (a vector of more than 64 arguments).
-    created_past: Vec<usize>,
+    /// Past `INLINE` arguments (one test on drop while there is none).
+    spill: Option<Box<Spill>>,
     /// Whether server strings are copied too (for a server that may keep them past `'s`).
     copy_all: bool,
     _borrowed: PhantomData<&'s RStr>,
+}
+
+/// The part of an [`Argv`] past `INLINE` arguments.
+struct Spill {
+    /// All the pointers (the inline ones moved here).
+    pointers: Vec<*mut RedisModuleString>,
+    /// The indexes past 63 of created strings.
+    created: Vec<usize>,
 }
 
 impl<'s> Argv<'s> {
@@ -243,10 +249,9 @@ impl<'s> Argv<'s> {
     ) -> Argv<'s> {
         let mut argv = Argv {
             inline: [ptr::null_mut(); INLINE],
-            heap: Vec::new(),
             len: 0,
             created: 0,
-            created_past: Vec::new(),
+            spill: None,
             copy_all,
             _borrowed: PhantomData,
         };
@@ -274,7 +279,7 @@ impl<'s> Argv<'s> {
             if index < 64 {
                 self.created |= 1 << index;
             } else {
-                self.created_past.push(index);
+                self.spill_mut().created.push(index);
             }
         }
     }
@@ -282,18 +287,27 @@ impl<'s> Argv<'s> {
     /// Appends past the inline pointers (moving them to the heap on the first).
     #[cold]
     fn push_heap(&mut self, pointer: *mut RedisModuleString) {
-        if self.heap.is_empty() {
-            self.heap.reserve(2 * INLINE);
-            self.heap.extend_from_slice(&self.inline);
-        }
-        self.heap.push(pointer);
+        self.spill_mut().pointers.push(pointer);
+    }
+
+    /// The spilled vectors, made (with the inline pointers) on first need.
+    #[cold]
+    fn spill_mut(&mut self) -> &mut Spill {
+        let inline = &self.inline;
+        self.spill.get_or_insert_with(|| {
+            let mut pointers = Vec::with_capacity(2 * INLINE);
+            pointers.extend_from_slice(inline);
+            Box::new(Spill {
+                pointers,
+                created: Vec::new(),
+            })
+        })
     }
 
     fn pointers(&self) -> &[*mut RedisModuleString] {
-        if self.heap.is_empty() {
-            &self.inline[..self.len]
-        } else {
-            &self.heap
+        match &self.spill {
+            None => &self.inline[..self.len],
+            Some(spill) => &spill.pointers,
         }
     }
 
@@ -331,8 +345,10 @@ impl Drop for Argv<'_> {
             self.release(created.trailing_zeros() as usize);
             created &= created - 1;
         }
-        for &index in &self.created_past {
-            self.release(index);
+        if let Some(spill) = &self.spill {
+            for &index in &spill.created {
+                self.release(index);
+            }
         }
     }
 }
