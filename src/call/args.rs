@@ -2,6 +2,7 @@
 //! become.
 
 use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::ptr::{self, NonNull};
 
 use crate::string::{RStr, RString};
@@ -214,7 +215,8 @@ pub struct Argv<'s> {
     /// Bit `i` set: pointer `i` (`i < 64`) is a string created for this vector.
     created: u64,
     /// Past `INLINE` arguments (one test on drop while there is none).
-    spill: Option<Box<Spill>>,
+    /// (Not dropped as a field: `drop` frees it off the inline path.)
+    spill: ManuallyDrop<Option<Box<Spill>>>,
     /// Whether server strings are copied too (for a server that may keep them past `'s`).
     copy_all: bool,
     _borrowed: PhantomData<&'s RStr>,
@@ -251,7 +253,7 @@ impl<'s> Argv<'s> {
             inline: [ptr::null_mut(); INLINE],
             len: 0,
             created: 0,
-            spill: None,
+            spill: ManuallyDrop::new(None),
             copy_all,
             _borrowed: PhantomData,
         };
@@ -305,7 +307,7 @@ impl<'s> Argv<'s> {
     }
 
     fn pointers(&self) -> &[*mut RedisModuleString] {
-        match &self.spill {
+        match &*self.spill {
             None => &self.inline[..self.len],
             Some(spill) => &spill.pointers,
         }
@@ -338,18 +340,30 @@ impl<'s> Argv<'s> {
 }
 
 impl Drop for Argv<'_> {
-    #[inline]
+    #[inline(always)]
     fn drop(&mut self) {
         let mut created = self.created;
         while created != 0 {
             self.release(created.trailing_zeros() as usize);
             created &= created - 1;
         }
-        if let Some(spill) = &self.spill {
+        if self.spill.is_some() {
+            self.drop_spill();
+        }
+    }
+}
+
+impl Argv<'_> {
+    /// Releases the strings created past index 63, then frees the spill.
+    #[cold]
+    #[inline(never)]
+    fn drop_spill(&mut self) {
+        if let Some(spill) = &*self.spill {
             for &index in &spill.created {
                 self.release(index);
             }
         }
+        drop(self.spill.take());
     }
 }
 
