@@ -189,7 +189,7 @@ pub use args::{Args, FromArg, Keyword};
 pub use blocked::{BlockOptions, BlockedClient, BlockedReplyFn, BlockedTimeoutFn};
 pub use boundary::{CommandFn, FixedCommandFn, LoadFn, UnloadFn};
 pub use call::{
-    Arg, CallArg, CallArgs, CallOptions, CallReply, CallValue, Elements, ElementsIter, Pairs,
+    Arg, Argv, CallArg, CallArgs, CallOptions, CallReply, CallValue, Elements, ElementsIter, Pairs,
     PairsIter, Reply, ReplyKind,
 };
 pub use command_flags::CommandFlags;

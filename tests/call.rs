@@ -229,6 +229,37 @@ fn arguments_of_every_kind() {
 }
 
 #[test]
+fn many_created_arguments() {
+    for kind in servers() {
+        let server = Server::start(&kind, &["rmtest"], &[]);
+        let mut con = server.connection();
+        let n = kind.name.clone();
+        // 101 strings made for the call: past the inline 8 and the 64 of the bit mask.
+        assert_eq!(
+            reply(&mut con, &["rmtest.call.many", "l", "100"]),
+            "100",
+            "{n}"
+        );
+        assert_eq!(
+            reply(&mut con, &["lrange", "l", "0", "1"]),
+            "[\"0\", \"1\"]",
+            "{n}"
+        );
+        assert_eq!(
+            reply(&mut con, &["lrange", "l", "62", "64"]),
+            "[\"62\", \"63\", \"64\"]",
+            "{n}"
+        );
+        assert_eq!(reply(&mut con, &["lindex", "l", "99"]), "\"99\"", "{n}");
+        assert_eq!(
+            reply(&mut con, &["rmtest.call.many", "l", "7"]),
+            "107",
+            "{n}"
+        );
+    }
+}
+
+#[test]
 fn forwarding_replies() {
     for kind in servers() {
         let server = Server::start(&kind, &["rmtest"], &[]);

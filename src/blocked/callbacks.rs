@@ -93,11 +93,15 @@ unsafe fn args<'a>(argv: *mut *mut RedisModuleString, argc: c_int) -> &'a [&'a R
 /// Replies an action's outcome as a command's would be: `Err` as its error line, a panic as
 /// `ERR panic: <message>` plus a warning naming the command and the callback. `what` is the
 /// callback's name with "of" ("reply callback of"): a literal, so a reply allocates nothing.
+#[inline(always)]
 fn finish(
     ctx: &Ctx<'_>,
     args: &[&RStr],
     what: &str,
     outcome: std::result::Result<Result<()>, Caught>,
 ) {
-    answer(ctx, args, what, outcome);
+    // The common outcome needs no answer: test it here rather than in a call.
+    if !matches!(outcome, Ok(Ok(()))) {
+        answer(ctx, args, what, outcome);
+    }
 }

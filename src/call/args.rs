@@ -4,7 +4,6 @@
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::ptr::{self, NonNull};
-use std::sync::atomic::{AtomicPtr, Ordering};
 
 use crate::string::{RStr, RString};
 use crate::sys::RedisModuleString;
@@ -135,34 +134,42 @@ impl<T: CallArg + ?Sized> CallArg for &T {
 /// # Ok(()) }
 /// ```
 pub trait CallArgs {
-    /// Appends each argument to `out`.
-    fn push_args<'s>(&'s self, out: &mut Vec<Arg<'s>>);
+    /// Hands each argument, in order, to `out`, which makes it a server string for the call
+    /// at once (no intermediate list).
+    fn push_args<'s>(&'s self, out: &mut Argv<'s>);
 }
 
 impl CallArgs for () {
-    fn push_args<'s>(&'s self, _out: &mut Vec<Arg<'s>>) {}
+    #[inline]
+    fn push_args<'s>(&'s self, _out: &mut Argv<'s>) {}
 }
 
 impl<T: CallArg> CallArgs for [T] {
-    fn push_args<'s>(&'s self, out: &mut Vec<Arg<'s>>) {
-        out.extend(self.iter().map(CallArg::as_arg));
+    #[inline]
+    fn push_args<'s>(&'s self, out: &mut Argv<'s>) {
+        for arg in self {
+            out.push(arg.as_arg());
+        }
     }
 }
 
 impl<T: CallArg, const N: usize> CallArgs for [T; N] {
-    fn push_args<'s>(&'s self, out: &mut Vec<Arg<'s>>) {
-        out.extend(self.iter().map(CallArg::as_arg));
+    #[inline]
+    fn push_args<'s>(&'s self, out: &mut Argv<'s>) {
+        self.as_slice().push_args(out);
     }
 }
 
 impl<T: CallArg> CallArgs for Vec<T> {
-    fn push_args<'s>(&'s self, out: &mut Vec<Arg<'s>>) {
-        out.extend(self.iter().map(CallArg::as_arg));
+    #[inline]
+    fn push_args<'s>(&'s self, out: &mut Argv<'s>) {
+        self.as_slice().push_args(out);
     }
 }
 
 impl<T: CallArgs + ?Sized> CallArgs for &T {
-    fn push_args<'s>(&'s self, out: &mut Vec<Arg<'s>>) {
+    #[inline]
+    fn push_args<'s>(&'s self, out: &mut Argv<'s>) {
         (**self).push_args(out);
     }
 }
@@ -171,7 +178,8 @@ macro_rules! tuple_args {
     ($($name:ident)+) => {
         impl<$($name: CallArg),+> CallArgs for ($($name,)+) {
             #[allow(non_snake_case)]
-            fn push_args<'s>(&'s self, out: &mut Vec<Arg<'s>>) {
+            #[inline]
+            fn push_args<'s>(&'s self, out: &mut Argv<'s>) {
                 let ($($name,)+) = self;
                 $(out.push($name.as_arg());)+
             }
@@ -194,111 +202,114 @@ tuple_args!(A B C D E F G H I J K L);
 /// Pointers kept inline in an [`Argv`]: more arguments take a heap vector.
 const INLINE: usize = 8;
 
-/// The capacity of the reusable argument buffer ([`SCRATCH`]).
-const SCRATCH_LEN: usize = 16;
-
-/// A spare buffer of `SCRATCH_LEN` `Arg`s (empty, any lifetime: it holds no values), or null.
-/// [`CallArgs::push_args`] collects into a `Vec`; taking this one instead of allocating makes
-/// a call's argument vector cost no allocation. A nested call (a command the call runs makes
-/// a call of its own) finds it taken and allocates its own.
-static SCRATCH: AtomicPtr<u8> = AtomicPtr::new(ptr::null_mut());
-
-/// The spare buffer, or a new one.
-fn take_scratch<'s>() -> Vec<Arg<'s>> {
-    match NonNull::new(SCRATCH.swap(ptr::null_mut(), Ordering::Acquire)) {
-        // SAFETY: `give_back` stored it: the buffer of a `Vec<Arg>` of capacity `SCRATCH_LEN`
-        // from the global allocator, emptied; the swap made it ours alone. `Arg`'s layout does
-        // not depend on its lifetime, and the vector is empty.
-        Some(buffer) => unsafe { Vec::from_raw_parts(buffer.as_ptr().cast(), 0, SCRATCH_LEN) },
-        None => Vec::with_capacity(SCRATCH_LEN),
-    }
-}
-
-/// Keeps `args`' buffer as the spare one if it has the spare's size and there is none yet.
-fn give_back(mut args: Vec<Arg<'_>>) {
-    if args.capacity() != SCRATCH_LEN {
-        return;
-    }
-    args.clear();
-    let mut args = ManuallyDrop::new(args);
-    let buffer = args.as_mut_ptr().cast::<u8>();
-    if SCRATCH
-        .compare_exchange(
-            ptr::null_mut(),
-            buffer,
-            Ordering::Release,
-            Ordering::Relaxed,
-        )
-        .is_err()
-    {
-        // SAFETY: the buffer `args` owned (not stored: another call stored its own first).
-        drop(unsafe { Vec::from_raw_parts(buffer.cast::<Arg<'_>>(), 0, SCRATCH_LEN) });
-    }
-}
-
-/// The argument vector handed to `RedisModule_Call`: borrowed server strings as they are
-/// (alive for `'s`, which the borrow of the arguments guarantees), everything else in strings
-/// created for the call and released with the vector. Up to `INLINE` arguments cost no
+/// The argument vector handed to the server (`RedisModule_Call`, `Replicate`, `EmitAOF`, ACL
+/// checks), filled by [`CallArgs::push_args`]: each argument becomes its string pointer as it
+/// is pushed. Borrowed server strings go in as they are (alive for `'s`, which the borrow of
+/// the arguments guarantees); everything else (and every argument of a copying vector) in a
+/// string created for the call and released with the vector. Up to `INLINE` arguments cost no
 /// allocation.
-pub(crate) struct Argv<'s> {
-    /// The arguments, in order (the created strings are those not `Arg::String`).
-    args: Vec<Arg<'s>>,
-    /// `args.len()` pointers, here when they fit, else in `heap`.
+pub struct Argv<'s> {
+    /// The first `len` pointers, while they fit (no `spill` then).
     inline: [*mut RedisModuleString; INLINE],
-    heap: Vec<*mut RedisModuleString>,
-    /// How many pointers are set (all but while `new` runs): what `Drop` releases.
-    filled: usize,
+    len: usize,
+    /// Bit `i` set: pointer `i` (`i < 64`) is a string created for this vector.
+    created: u64,
+    /// Past `INLINE` arguments (one test on drop while there is none).
+    /// (Not dropped as a field: `drop` frees it off the inline path.)
+    spill: ManuallyDrop<Option<Box<Spill>>>,
+    /// Whether server strings are copied too (for a server that may keep them past `'s`).
+    copy_all: bool,
     _borrowed: PhantomData<&'s RStr>,
+}
+
+/// The part of an [`Argv`] past `INLINE` arguments.
+struct Spill {
+    /// All the pointers (the inline ones moved here).
+    pointers: Vec<*mut RedisModuleString>,
+    /// The indexes past 63 of created strings.
+    created: Vec<usize>,
 }
 
 impl<'s> Argv<'s> {
     /// The vector of `args`, after `first` if given (a command name).
+    #[inline]
     pub(crate) fn new<A: CallArgs + ?Sized>(first: Option<&'s [u8]>, args: &'s A) -> Argv<'s> {
-        let mut collected = take_scratch();
-        if let Some(first) = first {
-            collected.push(Arg::Bytes(first));
-        }
-        args.push_args(&mut collected);
-        let count = collected.len();
+        Argv::build(first, args, false)
+    }
+
+    /// The vector of `args` with every argument copied into a new string, server strings
+    /// included.
+    pub(crate) fn copied<A: CallArgs + ?Sized>(args: &'s A) -> Argv<'s> {
+        Argv::build(None, args, true)
+    }
+
+    #[inline(always)]
+    fn build<A: CallArgs + ?Sized>(
+        first: Option<&'s [u8]>,
+        args: &'s A,
+        copy_all: bool,
+    ) -> Argv<'s> {
         let mut argv = Argv {
-            args: collected,
             inline: [ptr::null_mut(); INLINE],
-            heap: if count > INLINE {
-                Vec::with_capacity(count)
-            } else {
-                Vec::new()
-            },
-            filled: 0,
+            len: 0,
+            created: 0,
+            spill: ManuallyDrop::new(None),
+            copy_all,
             _borrowed: PhantomData,
         };
-        for index in 0..count {
-            let pointer = match argv.args[index] {
-                Arg::String(string) => string.as_ptr(),
-                Arg::Bytes(bytes) => RString::from_bytes(bytes).into_raw().as_ptr(),
-                Arg::Integer(n) => RString::from_bytes(n.to_string().as_bytes())
-                    .into_raw()
-                    .as_ptr(),
-                Arg::Unsigned(n) => RString::from_bytes(n.to_string().as_bytes())
-                    .into_raw()
-                    .as_ptr(),
-                Arg::Double(d) => RString::from_bytes(double_text(d).as_bytes())
-                    .into_raw()
-                    .as_ptr(),
-            };
-            match argv.inline.get_mut(index) {
-                Some(slot) if count <= INLINE => *slot = pointer,
-                _ => argv.heap.push(pointer),
-            }
-            argv.filled = index + 1;
+        if let Some(first) = first {
+            argv.push(Arg::Bytes(first));
         }
+        args.push_args(&mut argv);
         argv
     }
 
+    /// Appends `arg`: a server string's own pointer, or a new string holding its text.
+    #[inline]
+    pub fn push(&mut self, arg: Arg<'s>) {
+        let (pointer, created) = match arg {
+            Arg::String(string) if !self.copy_all => (string.as_ptr(), false),
+            other => (other.to_owned_string().into_raw().as_ptr(), true),
+        };
+        let index = self.len;
+        match self.inline.get_mut(index) {
+            Some(slot) => *slot = pointer,
+            None => self.push_heap(pointer),
+        }
+        self.len = index + 1;
+        if created {
+            if index < 64 {
+                self.created |= 1 << index;
+            } else {
+                self.spill_mut().created.push(index);
+            }
+        }
+    }
+
+    /// Appends past the inline pointers (moving them to the heap on the first).
+    #[cold]
+    fn push_heap(&mut self, pointer: *mut RedisModuleString) {
+        self.spill_mut().pointers.push(pointer);
+    }
+
+    /// The spilled vectors, made (with the inline pointers) on first need.
+    #[cold]
+    fn spill_mut(&mut self) -> &mut Spill {
+        let inline = &self.inline;
+        self.spill.get_or_insert_with(|| {
+            let mut pointers = Vec::with_capacity(2 * INLINE);
+            pointers.extend_from_slice(inline);
+            Box::new(Spill {
+                pointers,
+                created: Vec::new(),
+            })
+        })
+    }
+
     fn pointers(&self) -> &[*mut RedisModuleString] {
-        if self.args.len() <= INLINE {
-            &self.inline[..self.filled]
-        } else {
-            &self.heap
+        match &*self.spill {
+            None => &self.inline[..self.len],
+            Some(spill) => &spill.pointers,
         }
     }
 
@@ -309,7 +320,7 @@ impl<'s> Argv<'s> {
 
     /// The number of strings.
     pub(crate) fn len(&self) -> usize {
-        self.filled
+        self.len
     }
 
     /// The string at `index`.
@@ -318,19 +329,41 @@ impl<'s> Argv<'s> {
         // by `self`.
         unsafe { RStr::from_raw(self.pointers()[index]) }
     }
+
+    /// Releases the string at `index`, one `push` created.
+    fn release(&self, index: usize) {
+        let pointer = self.pointers()[index];
+        // SAFETY: a string `push` created for this vector (`into_raw`), released once (from
+        // `drop`); never null.
+        drop(unsafe { RString::from_raw(NonNull::new_unchecked(pointer)) });
+    }
 }
 
 impl Drop for Argv<'_> {
+    #[inline(always)]
     fn drop(&mut self) {
-        for index in 0..self.filled {
-            if !matches!(self.args[index], Arg::String(_)) {
-                let pointer = self.pointers()[index];
-                // SAFETY: a string `new` created for this vector (`into_raw`), released once,
-                // here; never null.
-                drop(unsafe { RString::from_raw(NonNull::new_unchecked(pointer)) });
+        let mut created = self.created;
+        while created != 0 {
+            self.release(created.trailing_zeros() as usize);
+            created &= created - 1;
+        }
+        if self.spill.is_some() {
+            self.drop_spill();
+        }
+    }
+}
+
+impl Argv<'_> {
+    /// Releases the strings created past index 63, then frees the spill.
+    #[cold]
+    #[inline(never)]
+    fn drop_spill(&mut self) {
+        if let Some(spill) = &*self.spill {
+            for &index in &spill.created {
+                self.release(index);
             }
         }
-        give_back(std::mem::take(&mut self.args));
+        drop(self.spill.take());
     }
 }
 

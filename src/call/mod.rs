@@ -15,8 +15,7 @@ use crate::ctx::Ctx;
 use crate::sys;
 use crate::{Error, Result};
 
-pub(crate) use args::Argv;
-pub use args::{Arg, CallArg, CallArgs};
+pub use args::{Arg, Argv, CallArg, CallArgs};
 pub use options::CallOptions;
 use options::{NO_WRITES, RESPECT_OOM};
 pub use reply::{CallReply, CallValue, Elements, ElementsIter, Pairs, PairsIter, Reply, ReplyKind};

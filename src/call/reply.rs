@@ -70,6 +70,7 @@ impl CallReply<'_> {
     /// let length = ctx.call("LLEN", ["queue"])?.into_result()?.as_i64(); // WRONGTYPE → Err
     /// # Ok(()) }
     /// ```
+    #[inline]
     pub fn into_result(self) -> Result<Self> {
         match self.error() {
             Some(error) => Err(error),
@@ -308,10 +309,18 @@ impl Reply {
 
     /// The error reply as an [`Error`] (its line as the server sent it); `None` unless the
     /// reply is an error.
+    #[inline]
     pub fn error(&self) -> Option<Error> {
-        if self.kind() != ReplyKind::Error {
+        // SAFETY: a live reply.
+        if unsafe { core_api!(CallReplyType)(self.as_ptr()) } != sys::REDISMODULE_REPLY_ERROR {
             return None;
         }
+        self.error_slow()
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn error_slow(&self) -> Option<Error> {
         match self.value() {
             CallValue::Error(line) => Some(Error::Coded(
                 String::from_utf8_lossy(line).into_owned().into(),

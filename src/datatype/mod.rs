@@ -13,11 +13,10 @@ use std::marker::PhantomData;
 use std::ptr::NonNull;
 use std::sync::OnceLock;
 
-use crate::call::Arg;
 use crate::ctx::Ctx;
 use crate::module::options::add_module_options;
-use crate::string::{RStr, RString};
-use crate::sys::{self, RedisModuleDigest, RedisModuleIO, RedisModuleString, RedisModuleType};
+use crate::string::RStr;
+use crate::sys::{self, RedisModuleDigest, RedisModuleIO, RedisModuleType};
 use crate::{Error, Result};
 
 mod callbacks;
@@ -430,10 +429,7 @@ impl<'a> AofWriter<'a> {
     #[doc(alias = "RedisModule_EmitAOF")]
     pub fn emit<A: crate::CallArgs>(&mut self, command: &str, args: A) -> Result<()> {
         let name = CString::new(command).map_err(|_| Error::err("command name has a NUL"))?;
-        let mut collected = Vec::new();
-        args.push_args(&mut collected);
-        let owned: Vec<RString> = collected.into_iter().map(Arg::to_owned_string).collect();
-        let argv: Vec<*mut RedisModuleString> = owned.iter().map(|arg| arg.as_ptr()).collect();
+        let argv = crate::call::Argv::copied(&args);
         // SAFETY: the live I/O context; "v" takes an array of string pointers and its length,
         // both alive until the call returns (the server copies what it writes).
         unsafe {
