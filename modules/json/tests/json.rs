@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Server, dump, reply, run, servers, table};
+use common::{Server, dump, reply, reply_bin, run, servers, table};
 
 /// `DUMP` of `{"a":[1,2.5,"x",null,true]}` by RedisJSON 2.8.3 on Redis 7.0.15
 /// (docs/research/redisjson-2.8/FACTS.md §1.2).
@@ -18,21 +18,6 @@ fn unhex(text: &str) -> Vec<u8> {
         .step_by(2)
         .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
         .collect()
-}
-
-/// [`reply`] for arguments that are not UTF-8.
-fn reply_bytes(con: &mut redis::Connection, args: &[&[u8]]) -> String {
-    let mut cmd = redis::cmd(std::str::from_utf8(args[0]).unwrap());
-    for arg in &args[1..] {
-        cmd.arg(*arg);
-    }
-    match cmd.query::<redis::Value>(con) {
-        Ok(redis::Value::ServerError(e)) => {
-            format!("{} {}", e.code(), e.details().unwrap_or(""))
-        }
-        Ok(value) => common::show(&value),
-        Err(e) => format!("{} {}", e.code().unwrap_or("?"), e.detail().unwrap_or("")),
-    }
 }
 
 #[test]
@@ -281,7 +266,7 @@ fn strict_parsing_leaves_the_key_unchanged() {
         }
         // invalid UTF-8
         assert_eq!(
-            reply_bytes(&mut con, &[b"json.set", b"k", b"\"\xff\""]),
+            reply_bin(&mut con, &[b"json.set", b"k", b"\"\xff\""]),
             "ERR Couldn't parse as UTF-8 string"
         );
         assert_eq!(reply(&mut con, &["json.get", "k"]), r#""[0]""#);
@@ -1948,7 +1933,7 @@ fn bad_input_is_a_clear_error_and_changes_nothing() {
             (vec![b"json.nummultby", b"k", b"..*", b"-1"], OVERFLOW),
         ];
         for (args, expected) in &cases {
-            let got = reply_bytes(&mut con, args);
+            let got = reply_bin(&mut con, args);
             let shown = String::from_utf8_lossy(&args.concat()).into_owned();
             assert_eq!(&got, expected, "{shown} on {}", kind.name);
             assert_eq!(
@@ -2002,21 +1987,18 @@ fn bad_input_is_a_clear_error_and_changes_nothing() {
         assert_eq!(reply(&mut con, &["json.get", "k"]), unchanged);
         // Keys are binary: a key that is not UTF-8 is an ordinary key.
         assert_eq!(
-            reply_bytes(&mut con, &[b"json.set", b"\xff\xfe", b"$", b"{\"a\":1}"]),
+            reply_bin(&mut con, &[b"json.set", b"\xff\xfe", b"$", b"{\"a\":1}"]),
             "+OK"
         );
         assert_eq!(
-            reply_bytes(&mut con, &[b"json.mget", b"\xff\xfe", b"k", b"$.a"]),
+            reply_bin(&mut con, &[b"json.mget", b"\xff\xfe", b"k", b"$.a"]),
             r#"["[1]", "[1]"]"#
         );
         assert_eq!(
-            reply_bytes(&mut con, &[b"json.del", b"\xff\xfe", b"$.a"]),
+            reply_bin(&mut con, &[b"json.del", b"\xff\xfe", b"$.a"]),
             "1"
         );
-        assert_eq!(
-            reply_bytes(&mut con, &[b"json.get", b"\xff\xfe"]),
-            r#""{}""#
-        );
+        assert_eq!(reply_bin(&mut con, &[b"json.get", b"\xff\xfe"]), r#""{}""#);
     }
 }
 
