@@ -9,6 +9,9 @@ use common::{Server, dump, reply, reply_bin, run, servers, table};
 /// (docs/research/redisjson-2.8/FACTS.md §1.2).
 const REJSON_DUMP_HEX: &str = "078145e25238df912c03051b7b2261223a5b312c322e352c2278222c6e756c6c2c747275655d7d000a00a3962a9e4248e3f5";
 
+/// The trailer of the same `DUMP` on Valkey 9: RDB version 80, then the checksum.
+const VALKEY_9_DUMP_TRAILER_HEX: &str = "50006cbce30fdc1a8401";
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -47,6 +50,13 @@ fn dump_is_byte_identical_to_redisjson() {
                 hex(&ours),
                 REJSON_DUMP_HEX,
                 "redis 7.0 DUMP (RDB version 10)"
+            );
+        }
+        if kind.valkey && kind.version.0 == 9 {
+            assert_eq!(
+                hex(&ours[ours.len() - 10..]),
+                VALKEY_9_DUMP_TRAILER_HEX,
+                "valkey 9 DUMP trailer (RDB version 80)"
             );
         }
         // RedisJSON's payload restores into our type on both servers.
@@ -197,6 +207,14 @@ fn seed_commands() {
                 "ERR unterminated {{ in template",
             ),
             (&["json.fmt", "nokey", "x"], "(nil)"),
+            (
+                &["json.fmt", "p", "{{$.a[9]}}"],
+                "ERR Path '$.a[9]' does not exist",
+            ),
+            (
+                &["json.fmt", "p", "no placeholders"],
+                r#""no placeholders""#,
+            ),
             (&["json.get", "p"], r#""{\"name\":\"ann\",\"age\":30}""#),
             (
                 &["json.get", "p", "pretty"],
@@ -419,6 +437,9 @@ fn redisjson_set_get_del_type() {
             (&["json.get", "k"], r#""{\"b\":[{},2,3]}""#),
             (&["json.del", "k", "$.b[2,0,0]"], "2"),
             (&["json.get", "k"], r#""{\"b\":[2]}""#),
+            // JSON.FORGET is JSON.DEL's alias, without a path too.
+            (&["json.forget", "k"], "1"),
+            (&["exists", "k"], "0"),
         ];
         table(&mut con, &kind.name, cases);
     }
@@ -428,6 +449,7 @@ fn redisjson_set_get_del_type() {
 fn events_and_replication_only_on_change() {
     for kind in servers() {
         let server = Server::start(&kind, &["json"], &["--notify-keyspace-events", "KEA"]);
+        let replica = server.start_replica_of(&["json"], &[]);
         let mut con = server.connection();
         let mut sub = server.connection();
         redis::cmd("psubscribe")
@@ -483,6 +505,22 @@ fn events_and_replication_only_on_change() {
             "json.numincrby\", \"n\"]",
         ];
         assert_eq!(events, expected, "{}", kind.name);
+        // The replica ran each command that changed something itself (verbatim), and no other.
+        assert_eq!(reply(&mut con, &["wait", "1", "5000"]), "1");
+        let stats = reply(&mut replica.connection(), &["info", "commandstats"]);
+        for (command, calls) in [
+            ("json.set", 2),
+            ("json.del", 1),
+            ("json.arrappend", 1),
+            ("json.nummultby", 1),
+            ("json.numincrby", 1),
+        ] {
+            assert!(
+                stats.contains(&format!("cmdstat_{command}:calls={calls},")),
+                "{command} on the replica of {}: {stats}",
+                kind.name
+            );
+        }
     }
 }
 
@@ -536,6 +574,7 @@ fn lengths_numbers_and_appends() {
                 "ERR Path '$.nope' does not exist",
             ),
             (&["json.strlen", "k", "$.nope"], "[]"),
+            (&["json.strlen", "k", r#"$["a","u"]"#], "[(nil), 3]"),
             (&["json.strlen", "nokey"], "(nil)"),
             (
                 &["json.strlen", "nokey", "$.a"],
