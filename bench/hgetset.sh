@@ -27,48 +27,22 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-REDIS_SERVER=${REDIS_SERVER:-redis-server}
-BENCH_SERVERS=${BENCH_SERVERS:-$REDIS_SERVER}
-if [[ -n ${VALKEY_SERVER:-} && " $BENCH_SERVERS " != *" $VALKEY_SERVER "* ]]; then
-    BENCH_SERVERS="$BENCH_SERVERS $VALKEY_SERVER"
-fi
+# The server list, tools, OUT_DIR; log/die, start_server/shutdown_server/cleanup (on exit),
+# callgrind helpers, median.
+BENCH_NAME=hgetset
+# shellcheck source=lib.sh
+source "$ROOT/bench/lib.sh"
 HASHEX_SO=${HASHEX_SO:-$ROOT/target/modules/hashex.so}
 ROUNDS=${ROUNDS:-3}
 REQUESTS=${REQUESTS:-20000}
 KEYSPACE=${KEYSPACE:-1000}
 TARGET=${TARGET:-1.02}
-REDIS_CLI=${REDIS_CLI:-redis-cli}
-REDIS_BENCHMARK=${REDIS_BENCHMARK:-redis-benchmark}
-VALGRIND=${VALGRIND:-valgrind}
-CALLGRIND_ANNOTATE=${CALLGRIND_ANNOTATE:-callgrind_annotate}
+MEDIAN_DIGITS=2 # instructions per call, as the report prints them
 CC=${CC:-gcc}
-START_TIMEOUT=${START_TIMEOUT:-60}
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-900}
-STOP_TIMEOUT=${STOP_TIMEOUT:-120}
 
-OUT_DIR=$ROOT/target/bench
 C_SO=$OUT_DIR/hgetset_c.so
 REPORT=$OUT_DIR/hgetset.md
-
-log() { printf '[hgetset] %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 2; }
-
-# --- cleanup: servers are stopped by pid, temp dirs removed -------------------------------
-SERVER_PID=
-TMP_DIRS=()
-cleanup() {
-    if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -TERM "$SERVER_PID" 2>/dev/null
-        for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$SERVER_PID" 2>/dev/null
-        wait "$SERVER_PID" 2>/dev/null
-    fi
-    SERVER_PID=
-    for d in "${TMP_DIRS[@]}"; do [[ -n $d ]] && rm -rf -- "$d"; done
-    TMP_DIRS=()
-}
-trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT TERM HUP
 
 # --- preflight -----------------------------------------------------------------------------
 for tool in "$REDIS_CLI" "$REDIS_BENCHMARK" "$VALGRIND" "$CALLGRIND_ANNOTATE" "$CC"; do
@@ -79,63 +53,14 @@ done
 [[ -f $HASHEX_SO ]] || die "Rust module not found: $HASHEX_SO (build it, or set HASHEX_SO)"
 HASHEX_SO=$(cd "$(dirname "$HASHEX_SO")" && pwd)/$(basename "$HASHEX_SO")
 
-SERVERS=()
-for s in $BENCH_SERVERS; do
-    p=$(command -v "$s") || die "server binary not found: $s"
-    SERVERS+=("$p")
-done
+resolve_servers
 
 mkdir -p "$OUT_DIR"
 log "building $C_SO"
 (cd "$ROOT" && "$CC" -O2 -fPIC -shared -I vendor -o target/bench/hgetset_c.so bench/ref/hgetset.c) \
     || die "failed to build the C reference module"
 
-# --- helpers -------------------------------------------------------------------------------
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_port() {
-    local p
-    for _ in $(seq 100); do
-        p=$((20000 + RANDOM % 40000))
-        port_in_use "$p" || { echo "$p"; return 0; }
-    done
-    return 1
-}
-
-server_label() {
-    local v name
-    name=$(basename "$1")
-    v=$("$1" --version 2>/dev/null | sed -n 's/.* v=\([^ ]*\).*/\1/p')
-    echo "$name${v:+ $v}"
-}
-
-# Inclusive Ir of the dispatcher, from callgrind_annotate. Prints "<symbol> <Ir>".
-dispatcher_ir() {
-    "$CALLGRIND_ANNOTATE" --inclusive=yes --threshold=100 "$1" 2>/dev/null | awk '
-        /[: ](Redis|Valkey)ModuleCommandDispatcher( |$)/ {
-            ir = $1; gsub(/,/, "", ir)
-            if (match($0, /(Redis|Valkey)ModuleCommandDispatcher/)) sym = substr($0, RSTART, RLENGTH)
-            if (ir ~ /^[0-9]+$/) { print sym, ir; exit }
-        }'
-}
-
-# Number of calls to the dispatcher recorded by callgrind itself (cross-check of INFO).
-dispatcher_calls() {
-    awk -v sym="$2" '
-        # (id) name definitions for fn=/cfn= compress names; map both ways.
-        function name_of(s,   id, rest) {
-            if (match(s, /^\([0-9]+\)/)) {
-                id = substr(s, 2, RLENGTH - 2); rest = substr(s, RLENGTH + 1); sub(/^ /, "", rest)
-                if (rest != "") names[id] = rest
-                return names[id]
-            }
-            return s
-        }
-        /^cfn=/ { cur = name_of(substr($0, 5)); next }
-        /^fn=/  { name_of(substr($0, 4)); cur = ""; next }
-        /^calls=/ { if (cur == sym) { split(substr($0, 7), a, " "); n += a[1] } next }
-        END { print n + 0 }' "$1"
-}
-
+# --- measure -------------------------------------------------------------------------------
 # One measurement. Sets RESULT to instructions per call (2 decimals), or returns non-zero.
 measure() {
     local server=$1 module=$2 tag=$3 tmp port out info calls failed sym_ir sym ir cg_calls
@@ -143,38 +68,10 @@ measure() {
     tmp=$(mktemp -d "${TMPDIR:-/tmp}/hgetset-bench.XXXXXX") || return 1
     TMP_DIRS+=("$tmp")
     out=$tmp/callgrind.out
-    local attempt up=
-    # A port found free can be taken by another process before the server binds it: retry.
-    for attempt in 1 2 3; do
-        port=$(free_port) || { log "$tag: no free port"; return 1; }
-        "$VALGRIND" --tool=callgrind --callgrind-out-file="$out" \
-            "$server" --port "$port" --bind 127.0.0.1 --dir "$tmp" --save '' --appendonly no \
-            --daemonize no --logfile '' --loadmodule "$module" >"$tmp/server.log" 2>&1 &
-        SERVER_PID=$!
-
-        local deadline=$((SECONDS + START_TIMEOUT))
-        while ((SECONDS < deadline)); do
-            if ! kill -0 "$SERVER_PID" 2>/dev/null; then break; fi
-            if [[ $("$REDIS_CLI" -p "$port" PING 2>/dev/null) == PONG ]]; then up=1; break; fi
-            sleep 0.2
-        done
-        [[ -n $up ]] && break
-        if ! kill -0 "$SERVER_PID" 2>/dev/null && grep -q "Failed listening on port" "$tmp/server.log"; then
-            log "$tag: port $port was taken (attempt $attempt); trying another"
-            wait "$SERVER_PID" 2>/dev/null
-            continue
-        fi
-        break
-    done
-    if [[ -z $up ]]; then
-        if kill -0 "$SERVER_PID" 2>/dev/null; then
-            log "$tag: server did not answer PING within ${START_TIMEOUT}s; log:"
-        else
-            log "$tag: server exited during startup; log:"
-        fi
-        tail -n 20 "$tmp/server.log" >&2
+    TMP=$tmp
+    start_server "$server" "$module" "$tag" "$VALGRIND" --tool=callgrind --callgrind-out-file="$out" ||
         return 1
-    fi
+    port=$PORT
 
     # Options must precede the command: everything after it is sent as arguments.
     if ! timeout "$BENCH_TIMEOUT" "$REDIS_BENCHMARK" -p "$port" -c 1 -n "$REQUESTS" -r "$KEYSPACE" -q \
@@ -188,15 +85,7 @@ measure() {
     calls=$(sed -n 's/^cmdstat_hgetset:calls=\([0-9]*\).*/\1/p' <<<"$info")
     failed=$(sed -n 's/^cmdstat_hgetset:.*failed_calls=\([0-9]*\).*/\1/p' <<<"$info")
 
-    "$REDIS_CLI" -p "$port" SHUTDOWN NOSAVE >/dev/null 2>&1
-    deadline=$((SECONDS + STOP_TIMEOUT))
-    while kill -0 "$SERVER_PID" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
-    if kill -0 "$SERVER_PID" 2>/dev/null; then
-        log "$tag: server did not exit within ${STOP_TIMEOUT}s after SHUTDOWN NOSAVE"
-        return 1
-    fi
-    wait "$SERVER_PID" 2>/dev/null
-    SERVER_PID=
+    shutdown_server "$tag" || return 1
 
     if [[ -z $calls || $calls -eq 0 ]]; then
         log "$tag: no cmdstat_hgetset calls in INFO commandstats"; return 1
@@ -215,7 +104,7 @@ measure() {
         return 1
     fi
     read -r sym ir <<<"$sym_ir"
-    cg_calls=$(dispatcher_calls "$out" "$sym")
+    cg_calls=$(calls_of "$out" "$sym")
     if [[ $cg_calls -ne $calls ]]; then
         log "$tag: callgrind counted $cg_calls calls to $sym, INFO counted $calls"; return 1
     fi
@@ -228,10 +117,6 @@ measure() {
     rm -rf -- "$tmp"
     return 0
 }
-
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
-    if (NR == 0) exit; if (NR % 2) printf "%.2f", v[(NR + 1) / 2]
-    else printf "%.2f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # --- run -----------------------------------------------------------------------------------
 START=$SECONDS

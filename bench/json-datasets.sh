@@ -30,11 +30,11 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-REDIS_SERVER=${REDIS_SERVER:-redis-server}
-BENCH_SERVERS=${BENCH_SERVERS:-$REDIS_SERVER}
-if [[ -n ${VALKEY_SERVER:-} && " $BENCH_SERVERS " != *" $VALKEY_SERVER "* ]]; then
-    BENCH_SERVERS="$BENCH_SERVERS $VALKEY_SERVER"
-fi
+# The server list, tools, OUT_DIR; log/die, start_server/shutdown_server/cleanup (on exit),
+# callgrind helpers, median.
+BENCH_NAME=json-datasets
+# shellcheck source=lib.sh
+source "$ROOT/bench/lib.sh"
 JSON_SO=${JSON_SO:-$ROOT/target/modules/json.so}
 REJSON_SO=${REJSON_SO:-$ROOT/target/bench/rejson/0.1.8/rejson.so}
 COMPAT=${RS_RM_COMPAT:-/work/shared/compat}
@@ -43,17 +43,9 @@ ROUNDS=${ROUNDS:-3}
 REQUESTS=${REQUESTS:-2000}
 BYTES_PER_PHASE=${BYTES_PER_PHASE:-1000000}
 MEMORY_BYTES=${MEMORY_BYTES:-16000000}
-REDIS_CLI=${REDIS_CLI:-redis-cli}
-REDIS_BENCHMARK=${REDIS_BENCHMARK:-redis-benchmark}
-VALGRIND=${VALGRIND:-valgrind}
-CALLGRIND_ANNOTATE=${CALLGRIND_ANNOTATE:-callgrind_annotate}
-CALLGRIND_CONTROL=${CALLGRIND_CONTROL:-callgrind_control}
 PYTHON=${PYTHON:-python3}
-START_TIMEOUT=${START_TIMEOUT:-60}
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-900}
-STOP_TIMEOUT=${STOP_TIMEOUT:-120}
 
-OUT_DIR=$ROOT/target/bench
 REPORT=$OUT_DIR/json-datasets.md
 DATA_DIR=$OUT_DIR/datasets
 
@@ -74,27 +66,8 @@ declare -A D_PATH=(
 )
 read -ra DATASETS <<<"${DATASETS:-${ALL_DATASETS[*]}}"
 
-log() { printf '[json-datasets] %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 2; }
-
-SERVER_PID=
-TMP_DIRS=()
-stop_server() {
-    if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -TERM "$SERVER_PID" 2>/dev/null
-        for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$SERVER_PID" 2>/dev/null
-        wait "$SERVER_PID" 2>/dev/null
-    fi
-    SERVER_PID=
-}
-cleanup() {
-    stop_server
-    for d in "${TMP_DIRS[@]}"; do [[ -n $d ]] && rm -rf -- "$d"; done
-    TMP_DIRS=()
-}
-trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT TERM HUP
+# A whole data set file goes in one argument (redis-cli --pipe).
+SERVER_ARGS=(--proto-max-bulk-len 64mb)
 
 # --- preflight -----------------------------------------------------------------------------
 for tool in "$REDIS_CLI" "$REDIS_BENCHMARK" "$VALGRIND" "$CALLGRIND_ANNOTATE" \
@@ -109,11 +82,7 @@ for d in "${DATASETS[@]}"; do [[ -n ${D_FILE[$d]:-} ]] || die "unknown dataset: 
 [[ -f $REJSON_SO ]] || die "rejson.so not found: $REJSON_SO (bash bench/json.sh fetches it, or set REJSON_SO)"
 JSON_SO=$(cd "$(dirname "$JSON_SO")" && pwd)/$(basename "$JSON_SO")
 REJSON_SO=$(cd "$(dirname "$REJSON_SO")" && pwd)/$(basename "$REJSON_SO")
-SERVERS=()
-for s in $BENCH_SERVERS; do
-    p=$(command -v "$s") || die "server binary not found: $s"
-    SERVERS+=("$p")
-done
+resolve_servers
 
 # The datasets, extracted at run time (never part of the repository).
 mkdir -p "$DATA_DIR"
@@ -169,88 +138,11 @@ with open(out, "wb") as f:
 PY
 }
 
-# --- helpers (as bench/json.sh) ------------------------------------------------------------
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_port() {
-    local p
-    for _ in $(seq 100); do
-        p=$((20000 + RANDOM % 40000))
-        port_in_use "$p" || { echo "$p"; return 0; }
-    done
-    return 1
-}
-server_label() {
-    local v name
-    name=$(basename "$1")
-    v=$("$1" --version 2>/dev/null | sed -n 's/.* v=\([^ ]*\).*/\1/p')
-    echo "$name${v:+ $v}"
-}
-cli() { "$REDIS_CLI" -p "$PORT" "$@"; }
-
-start_server() {
-    local server=$1 module=$2 tag=$3 attempt up= deadline
-    shift 3
-    for attempt in 1 2 3; do
-        PORT=$(free_port) || { log "$tag: no free port"; return 1; }
-        "$@" "$server" --port "$PORT" --bind 127.0.0.1 --dir "$TMP" --save '' --appendonly no \
-            --daemonize no --logfile '' --proto-max-bulk-len 64mb --loadmodule "$module" >"$TMP/server.log" 2>&1 &
-        SERVER_PID=$!
-        deadline=$((SECONDS + START_TIMEOUT))
-        while ((SECONDS < deadline)); do
-            kill -0 "$SERVER_PID" 2>/dev/null || break
-            if [[ $(cli PING 2>/dev/null) == PONG ]]; then up=1; break; fi
-            sleep 0.2
-        done
-        [[ -n $up ]] && return 0
-        if ! kill -0 "$SERVER_PID" 2>/dev/null && grep -q "Failed listening on port" "$TMP/server.log"; then
-            wait "$SERVER_PID" 2>/dev/null
-            continue
-        fi
-        break
-    done
-    log "$tag: server did not start; log:"
-    tail -n 20 "$TMP/server.log" >&2
-    return 1
-}
-shutdown_server() {
-    local tag=$1 deadline
-    cli SHUTDOWN NOSAVE >/dev/null 2>&1
-    deadline=$((SECONDS + STOP_TIMEOUT))
-    while kill -0 "$SERVER_PID" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
-    if kill -0 "$SERVER_PID" 2>/dev/null; then
-        log "$tag: server did not exit within ${STOP_TIMEOUT}s after SHUTDOWN NOSAVE"
-        return 1
-    fi
-    wait "$SERVER_PID" 2>/dev/null
-    SERVER_PID=
-}
+# --- helpers -------------------------------------------------------------------------------
 # Send a RESP file with redis-cli --pipe; fails unless every one of $2 replies was OK.
 pipe_file() {
     cli --pipe <"$1" >"$TMP/pipe.log" 2>&1
     grep -q "errors: 0, replies: $2" "$TMP/pipe.log" || { tail -n 5 "$TMP/pipe.log" >&2; return 1; }
-}
-dispatcher_ir() {
-    "$CALLGRIND_ANNOTATE" --inclusive=yes --threshold=100 "$1" 2>/dev/null | awk '
-        /[: ](Redis|Valkey)ModuleCommandDispatcher( |$)/ {
-            ir = $1; gsub(/,/, "", ir)
-            if (match($0, /(Redis|Valkey)ModuleCommandDispatcher/)) sym = substr($0, RSTART, RLENGTH)
-            if (ir ~ /^[0-9]+$/) { print sym, ir; exit }
-        }'
-}
-dispatcher_calls() {
-    awk -v sym="$2" '
-        function name_of(s,   id, rest) {
-            if (match(s, /^\([0-9]+\)/)) {
-                id = substr(s, 2, RLENGTH - 2); rest = substr(s, RLENGTH + 1); sub(/^ /, "", rest)
-                if (rest != "") names[id] = rest
-                return names[id]
-            }
-            return s
-        }
-        /^cfn=/ { cur = name_of(substr($0, 5)); next }
-        /^fn=/  { name_of(substr($0, 4)); cur = ""; next }
-        /^calls=/ { if (cur == sym) { split(substr($0, 7), a, " "); n += a[1] } next }
-        END { print n + 0 }' "$1"
 }
 
 # --- speed ---------------------------------------------------------------------------------
@@ -281,7 +173,7 @@ run_phase() {
     sym_ir=$(dispatcher_ir "$dump")
     [[ -n $sym_ir ]] || { log "$tag: $d $phase: no dispatcher in the profile"; return 1; }
     read -r sym ir <<<"$sym_ir"
-    cg=$(dispatcher_calls "$dump" "$sym")
+    cg=$(calls_of "$dump" "$sym")
     [[ $cg == "$calls" ]] || { log "$tag: $d $phase: callgrind counted $cg calls, INFO $calls"; return 1; }
     R[$d,$phase]=$(awk -v ir="$ir" -v n="$calls" 'BEGIN { printf "%.0f", ir / n }')
     if [[ ${KEEP_PROFILES:-0} == 1 ]]; then
@@ -351,10 +243,6 @@ measure_memory() {
     log "$tag: memory $(for d in "${DATASETS[@]}"; do printf '%s=%s ' "$d" "${MEM[$d]}"; done)"
     shutdown_server "$tag"
 }
-
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
-    if (NR == 0) exit; if (NR % 2) printf "%.0f", v[(NR + 1) / 2]
-    else printf "%.0f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # --- run -----------------------------------------------------------------------------------
 START=$SECONDS

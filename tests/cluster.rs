@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Server, reply, servers, text, wait_long};
+use common::{Server, cluster_nodes, reply, servers, text, wait_long};
 
 fn lines(con: &mut redis::Connection, args: &[&str]) -> Vec<String> {
     let mut cmd = redis::cmd(args[0]);
@@ -48,19 +48,11 @@ fn outside_cluster_mode_there_is_no_cluster() {
 
 #[test]
 fn cluster_api_on_a_three_node_cluster() {
-    let cluster_args = [
-        "--cluster-enabled",
-        "yes",
-        "--cluster-config-file",
-        "nodes.conf",
-        "--cluster-node-timeout",
-        "1000",
-    ];
     for kind in servers() {
         let n = kind.name.clone();
-        let a = Server::start(&kind, &["rmtest"], &cluster_args);
-        let b = Server::start(&kind, &["rmtest"], &cluster_args);
-        let c = Server::start(&kind, &["rmtest"], &cluster_args);
+        let [a, b, c]: [Server; 3] = cluster_nodes(&kind, 3, &["rmtest"], &[])
+            .try_into()
+            .unwrap_or_else(|_| unreachable!("three nodes"));
         let (mut ca, mut cb, mut cc) = (a.connection(), b.connection(), c.connection());
 
         // Each node's own id, as the server shows it.
@@ -74,15 +66,8 @@ fn cluster_api_on_a_three_node_cluster() {
         assert_eq!(reply(&mut ca, &["rmtest.cluster", "size"]), "1", "{n}");
 
         // A and B are masters sharing the slots; C replicates A.
-        for port in [b.port, c.port] {
-            assert_eq!(
-                reply(
-                    &mut ca,
-                    &["cluster", "meet", "127.0.0.1", &port.to_string()]
-                ),
-                "+OK"
-            );
-        }
+        a.meet(&b);
+        a.meet(&c);
         assert_eq!(
             reply(&mut ca, &["cluster", "addslotsrange", "0", "8191"]),
             "+OK"

@@ -7,7 +7,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{Server, ServerKind, dump, rdb_len, reply, run, servers, show, wait_for};
+use common::{Server, ServerKind, dump, rdb_len, reply, reply_bin, run, servers, wait_for};
 use redis::Value;
 
 /// Every server here runs with DEBUG enabled (DEBUG RELOAD, DEBUG DIGEST-VALUE).
@@ -15,30 +15,6 @@ fn start(kind: &ServerKind, extra: &[&str]) -> Server {
     let mut args = vec!["--enable-debug-command", "yes"];
     args.extend_from_slice(extra);
     Server::start(kind, &["rmtest"], &args)
-}
-
-/// Runs a command with binary arguments; an error reply as `Err("CODE message")`.
-fn run_bin(con: &mut redis::Connection, args: &[&[u8]]) -> Result<Value, String> {
-    let mut cmd = redis::cmd(std::str::from_utf8(args[0]).unwrap());
-    for arg in &args[1..] {
-        cmd.arg(*arg);
-    }
-    match cmd.query::<Value>(con) {
-        Ok(Value::ServerError(e)) => Err(format!("{} {}", e.code(), e.details().unwrap_or(""))),
-        Ok(value) => Ok(value),
-        Err(e) => Err(format!(
-            "{} {}",
-            e.code().unwrap_or("?"),
-            e.detail().unwrap_or("")
-        )),
-    }
-}
-
-fn reply_bin(con: &mut redis::Connection, args: &[&[u8]]) -> String {
-    match run_bin(con, args) {
-        Ok(value) => show(&value),
-        Err(error) => error,
-    }
 }
 
 fn restore(con: &mut redis::Connection, key: &str, payload: &[u8]) -> String {
@@ -1119,12 +1095,8 @@ fn a_replica_receives_values_and_aux_data() {
         tset(&mut con, "b", b"bin\0ary", "-2", &[i64::MAX]);
         assert_eq!(reply(&mut con, &["rmtest.mset", "m", "9"]), "+OK", "{k}");
         assert_eq!(reply(&mut con, &["rmtest.tcounter", "42"]), "+OK", "{k}");
-        let port = primary.port.to_string();
-        let replica = start(&kind, &["--replicaof", "127.0.0.1", &port]);
+        let replica = primary.start_replica_of(&["rmtest"], &["--enable-debug-command", "yes"]);
         let mut rcon = replica.connection();
-        wait_for("the replica to sync", || {
-            info(&mut rcon, "replication", "master_link_status") == "up"
-        });
         for key in ["a", "b"] {
             assert_eq!(tget(&mut rcon, key), tget(&mut con, key), "{key} on {k}");
         }

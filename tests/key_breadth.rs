@@ -6,19 +6,7 @@
 
 mod common;
 
-use common::{Server, reply, run, servers};
-
-fn pipeline(con: &mut redis::Connection, commands: &[Vec<String>]) {
-    let mut pipe = redis::pipe();
-    for command in commands {
-        let mut cmd = redis::cmd(&command[0]);
-        for arg in &command[1..] {
-            cmd.arg(arg);
-        }
-        pipe.add_command(cmd).ignore();
-    }
-    pipe.query::<()>(con).expect("pipeline");
-}
+use common::{Server, pipeline, reply, run, servers};
 
 fn words(text: &str) -> Vec<String> {
     text.split(' ').map(str::to_owned).collect()
@@ -194,7 +182,7 @@ fn twin_streams(con: &mut redis::Connection, a: &str, b: &str) {
             commands.push(words(&format!("XADD {key} {i}-1 k {k} i {i}")));
         }
     }
-    pipeline(con, &commands);
+    pipeline(con, commands);
 }
 
 #[test]

@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{Server, reply, run, servers};
+use common::{Server, pipeline, reply, run, servers};
 
 /// The reply as a list of strings (bulk strings of an array).
 fn strings(con: &mut redis::Connection, args: &[&str]) -> Vec<String> {
@@ -21,18 +21,6 @@ fn strings(con: &mut redis::Connection, args: &[&str]) -> Vec<String> {
             .collect(),
         other => panic!("{args:?} replied {other:?}"),
     }
-}
-
-fn pipeline(con: &mut redis::Connection, commands: impl IntoIterator<Item = Vec<String>>) {
-    let mut pipe = redis::pipe();
-    for command in commands {
-        let mut cmd = redis::cmd(&command[0]);
-        for arg in &command[1..] {
-            cmd.arg(arg);
-        }
-        pipe.add_command(cmd).ignore();
-    }
-    pipe.query::<()>(con).expect("pipeline");
 }
 
 fn command(words: &[&str]) -> Vec<String> {

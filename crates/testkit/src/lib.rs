@@ -245,6 +245,42 @@ impl Server {
     }
 }
 
+/// Cluster nodes.
+impl Server {
+    /// The cluster bus port of a node started by [`Server::start_cluster_node`].
+    pub fn bus_port(&self) -> u16 {
+        self.args
+            .iter()
+            .position(|arg| arg == "--cluster-port")
+            .and_then(|i| self.args.get(i + 1)?.to_str()?.parse().ok())
+            .expect("a cluster node (started by start_cluster_node)")
+    }
+
+    /// Introduces `other` to this node: `CLUSTER MEET` with its port and bus port.
+    pub fn meet(&self, other: &Server) {
+        let (port, bus) = (other.port.to_string(), other.bus_port().to_string());
+        let mut con = self.connection();
+        assert_eq!(
+            reply(&mut con, &["cluster", "meet", "127.0.0.1", &port, &bus]),
+            "+OK",
+            "CLUSTER MEET {port} {bus}"
+        );
+    }
+}
+
+/// The append-only file.
+impl Server {
+    /// The text of every file in the server's `appendonlydir` (base and increments, as far as
+    /// written), bytes that are not UTF-8 replaced.
+    pub fn aof(&self) -> String {
+        std::fs::read_dir(self.dir().join("appendonlydir"))
+            .expect("appendonlydir")
+            .filter_map(|entry| std::fs::read(entry.ok()?.path()).ok())
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .collect()
+    }
+}
+
 /// Replication.
 impl Server {
     /// Starts a server of the same kind with `modules` and `extra`, replicating this one, and
@@ -368,7 +404,14 @@ fn free_port() -> u16 {
 
 /// Runs a command and returns its reply, with an error reply as `Err("CODE message")`.
 pub fn run(con: &mut redis::Connection, args: &[&str]) -> Result<redis::Value, String> {
-    let mut cmd = redis::cmd(args[0]);
+    let args: Vec<&[u8]> = args.iter().map(|arg| arg.as_bytes()).collect();
+    run_bin(con, &args)
+}
+
+/// [`run`] with binary arguments (the command name is text).
+pub fn run_bin(con: &mut redis::Connection, args: &[&[u8]]) -> Result<redis::Value, String> {
+    let name = std::str::from_utf8(args[0]).expect("a command name in UTF-8");
+    let mut cmd = redis::cmd(name);
     for arg in &args[1..] {
         cmd.arg(*arg);
     }
@@ -459,6 +502,27 @@ pub fn reply(con: &mut redis::Connection, args: &[&str]) -> String {
         Ok(value) => show(&value),
         Err(error) => error,
     }
+}
+
+/// [`reply`] with binary arguments (the command name is text).
+pub fn reply_bin(con: &mut redis::Connection, args: &[&[u8]]) -> String {
+    match run_bin(con, args) {
+        Ok(value) => show(&value),
+        Err(error) => error,
+    }
+}
+
+/// Runs `commands` in one pipeline, ignoring their replies (an error fails the pipeline).
+pub fn pipeline(con: &mut redis::Connection, commands: impl IntoIterator<Item = Vec<String>>) {
+    let mut pipe = redis::pipe();
+    for command in commands {
+        let mut cmd = redis::cmd(&command[0]);
+        for arg in &command[1..] {
+            cmd.arg(arg);
+        }
+        pipe.add_command(cmd).ignore();
+    }
+    pipe.query::<()>(con).expect("pipeline");
 }
 
 /// How long the suites wait for a server to get somewhere (a replica link, a key to expire)

@@ -37,6 +37,34 @@ fn wait_event(con: &mut redis::Connection, what: &str, matches: impl Fn(&Json) -
     );
 }
 
+/// Waits (bounded, 15 s) until a second passes without a new event: a cluster that just
+/// changed may still settle (epochs, roles), and a snapshot of the log taken meanwhile races
+/// the next event.
+fn wait_quiet(con: &mut redis::Connection) {
+    let mut seen = events(con).len();
+    let quiet_by = Instant::now() + Duration::from_secs(15);
+    loop {
+        sleep(Duration::from_secs(1));
+        let now = events(con).len();
+        if now == seen || Instant::now() > quiet_by {
+            return;
+        }
+        seen = now;
+    }
+}
+
+/// Whether `e` is the watcher missing a node's reply deadline (250 ms at the intervals used
+/// here), or reading it again after that. On a loaded machine a busy node (migrating slots,
+/// a replica syncing) may miss one poll's deadline: that is the watcher's view, not an event
+/// of the cluster the tests look for. A node it cannot reach at all is not this.
+fn missed_deadline(e: &Json) -> bool {
+    e["kind"] == "node_reachable"
+        || (e["kind"] == "node_unreachable"
+            && e["details"]
+                .as_str()
+                .is_some_and(|d| d.contains("no reply within 250 ms")))
+}
+
 /// Node ids by port, and each replica's master id.
 /// The cluster as `con`'s node sees it — node ids by port, and replica id → master id — once
 /// it sees 3 masters each with one replica: right after creation a node may not have heard yet
@@ -231,6 +259,8 @@ fn a_failover_is_recorded_published_and_counted() {
             e["kind"] == "role_changed" && e["node"] == victim_id.as_str()
         });
 
+        // The log is read twice below (JSON, text) and compared with COUNT and SINCE reads.
+        wait_quiet(&mut con);
         let all = events(&mut con);
         let shown = text(&mut con, &["CLUSTER.EVENTS"]);
         let at = |kind: &str, node: &str| {
@@ -301,7 +331,7 @@ fn a_failover_is_recorded_published_and_counted() {
         // Nothing happened to the other nodes' health, and no node came or went.
         for e in &all {
             let kind = e["kind"].as_str().unwrap();
-            if kind.starts_with("node_") {
+            if kind.starts_with("node_") && !missed_deadline(e) {
                 assert_eq!(e["node"], victim_id.as_str(), "{n}: {e}");
             }
         }
@@ -575,19 +605,21 @@ fn a_frozen_node_delays_no_other() {
         let (ids, masters) = topology(&mut nodes[0].connection());
         let seed = format!("127.0.0.1:{}", nodes[0].port);
         text(&mut con, &["CLUSTER.MONITOR", &seed, "INTERVAL", "200"]);
-        // Unfrozen, about one poll per interval (200 ms, plus the poll).
-        let normal = polls_during(&mut con, 2000);
-        assert!(normal >= 5, "{n}: {normal} polls in 2 s");
+        // Unfrozen, about one poll per interval (200 ms, plus the poll): some 15 in 4 s, at
+        // least 5 on a loaded machine.
+        let normal = polls_during(&mut con, 4000);
+        assert!(normal >= 5, "{n}: {normal} polls in 4 s");
 
         let v = (1..6)
             .find(|&i| !masters.contains_key(&ids[&nodes[i].port]))
             .expect("a master besides the seed");
         let victim_id = ids[&nodes[v].port].clone();
         signal(&nodes[v], "STOP");
-        // Each poll waits at most its deadline (250 ms here) for the frozen node: never one
-        // poll per 2 s (the reply timeout of a blocking read).
-        let frozen = polls_during(&mut con, 2000);
-        assert!(frozen >= 4, "{n}: {frozen} polls in 2 s with a node frozen");
+        // Each poll waits at most its deadline (250 ms here) for the frozen node: some 8 polls
+        // in 4 s, never one per 2 s (the reply timeout of a blocking read: 2 in 4 s). The
+        // window is 4 s so that a loaded machine (half the polls) still tells the two apart.
+        let frozen = polls_during(&mut con, 4000);
+        assert!(frozen >= 4, "{n}: {frozen} polls in 4 s with a node frozen");
         wait_event(&mut con, "the frozen master's failover", |e| {
             e["kind"] == "failover" && e["data"]["old_master"] == victim_id.as_str()
         });
@@ -611,7 +643,9 @@ fn a_frozen_node_delays_no_other() {
             e["kind"] == "node_reachable" && e["node"] == victim_id.as_str()
         });
 
-        // A replica frozen, then thawed: only its own events.
+        // A replica frozen, then thawed: only its own events (once the thawed master's are
+        // all in).
+        wait_quiet(&mut con);
         let seen = events(&mut con).len();
         let (ids, masters) = topology(&mut nodes[0].connection());
         let r = (1..6)
@@ -626,7 +660,10 @@ fn a_frozen_node_delays_no_other() {
         wait_event(&mut con, "the thawed replica's recovery", |e| {
             e["kind"] == "node_recovered" && e["node"] == replica_id.as_str()
         });
-        for e in &events(&mut con)[seen..] {
+        for e in events(&mut con)[seen..]
+            .iter()
+            .filter(|e| !missed_deadline(e))
+        {
             let kind = e["kind"].as_str().unwrap();
             assert!(
                 kind.starts_with("node_") && e["node"] == replica_id.as_str(),
@@ -659,16 +696,8 @@ fn slot_moves_removed_nodes_and_a_node_down_are_told_as_such() {
         let (from, to) = (master_ports[0], master_ports[1]);
         // A new cluster may still settle epoch collisions (seen on Valkey: a master's config
         // epoch 2 -> 7): start once a second passes without an event.
-        let mut seen = events(&mut con).len();
-        let quiet_by = Instant::now() + Duration::from_secs(15);
-        loop {
-            sleep(Duration::from_secs(1));
-            let now = events(&mut con).len();
-            if now == seen || Instant::now() > quiet_by {
-                break;
-            }
-            seen = now;
-        }
+        wait_quiet(&mut con);
+        let seen = events(&mut con).len();
         let resharded = text(
             &mut con,
             &[
@@ -696,7 +725,7 @@ fn slot_moves_removed_nodes_and_a_node_down_are_told_as_such() {
             .iter()
             .map(|e| format!("{} {} {}", e["kind"], e["addr"], e["details"]))
             .collect();
-        for e in during {
+        for e in during.iter().filter(|e| !missed_deadline(e)) {
             assert_eq!(e["kind"], "slots_moved", "{n}: {shown:#?}");
             assert_eq!(e["data"]["from"], ids[&from].as_str(), "{n}: {e}");
             assert_eq!(e["data"]["to"], ids[&to].as_str(), "{n}: {e}");
@@ -906,7 +935,14 @@ fn a_restart_keeps_the_watchers_the_events_and_the_jobs() {
         });
         manager.restart();
         let mut con = manager.connection();
-        sleep(Duration::from_millis(500));
+        // The file is read on the first cron tick after the start: wait for that read (a fixed
+        // sleep could look before it, and see no watchers whatever the file said).
+        common::wait_for("the state file read after the restart", || {
+            manager.log().contains(&format!(
+                "cluster: from cluster-manager-{}.json: resumed 0 watchers",
+                manager.port
+            ))
+        });
         assert_eq!(
             text(&mut con, &["CLUSTER.MONITOR", "LIST"]),
             "no watchers\n",

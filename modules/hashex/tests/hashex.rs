@@ -114,13 +114,7 @@ fn replicated_verbatim_to_replica_and_aof() {
         );
 
         // The AOF is written after the reply; give the server a moment.
-        let aof = || -> String {
-            std::fs::read_dir(master.dir().join("appendonlydir"))
-                .expect("appendonlydir")
-                .filter_map(|entry| std::fs::read(entry.ok()?.path()).ok())
-                .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-                .collect()
-        };
+        let aof = || master.aof();
         wait_for("both HGETSETs in the AOF", || {
             aof().matches("hgetset").count() >= 2
         });

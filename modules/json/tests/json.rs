@@ -3,11 +3,14 @@
 
 mod common;
 
-use common::{Server, dump, reply, run, servers, table};
+use common::{Server, dump, reply, reply_bin, run, servers, table};
 
 /// `DUMP` of `{"a":[1,2.5,"x",null,true]}` by RedisJSON 2.8.3 on Redis 7.0.15
 /// (docs/research/redisjson-2.8/FACTS.md §1.2).
 const REJSON_DUMP_HEX: &str = "078145e25238df912c03051b7b2261223a5b312c322e352c2278222c6e756c6c2c747275655d7d000a00a3962a9e4248e3f5";
+
+/// The trailer of the same `DUMP` on Valkey 9: RDB version 80, then the checksum.
+const VALKEY_9_DUMP_TRAILER_HEX: &str = "50006cbce30fdc1a8401";
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -18,21 +21,6 @@ fn unhex(text: &str) -> Vec<u8> {
         .step_by(2)
         .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
         .collect()
-}
-
-/// [`reply`] for arguments that are not UTF-8.
-fn reply_bytes(con: &mut redis::Connection, args: &[&[u8]]) -> String {
-    let mut cmd = redis::cmd(std::str::from_utf8(args[0]).unwrap());
-    for arg in &args[1..] {
-        cmd.arg(*arg);
-    }
-    match cmd.query::<redis::Value>(con) {
-        Ok(redis::Value::ServerError(e)) => {
-            format!("{} {}", e.code(), e.details().unwrap_or(""))
-        }
-        Ok(value) => common::show(&value),
-        Err(e) => format!("{} {}", e.code().unwrap_or("?"), e.detail().unwrap_or("")),
-    }
 }
 
 #[test]
@@ -62,6 +50,13 @@ fn dump_is_byte_identical_to_redisjson() {
                 hex(&ours),
                 REJSON_DUMP_HEX,
                 "redis 7.0 DUMP (RDB version 10)"
+            );
+        }
+        if kind.valkey && kind.version.0 == 9 {
+            assert_eq!(
+                hex(&ours[ours.len() - 10..]),
+                VALKEY_9_DUMP_TRAILER_HEX,
+                "valkey 9 DUMP trailer (RDB version 80)"
             );
         }
         // RedisJSON's payload restores into our type on both servers.
@@ -212,6 +207,14 @@ fn seed_commands() {
                 "ERR unterminated {{ in template",
             ),
             (&["json.fmt", "nokey", "x"], "(nil)"),
+            (
+                &["json.fmt", "p", "{{$.a[9]}}"],
+                "ERR Path '$.a[9]' does not exist",
+            ),
+            (
+                &["json.fmt", "p", "no placeholders"],
+                r#""no placeholders""#,
+            ),
             (&["json.get", "p"], r#""{\"name\":\"ann\",\"age\":30}""#),
             (
                 &["json.get", "p", "pretty"],
@@ -281,7 +284,7 @@ fn strict_parsing_leaves_the_key_unchanged() {
         }
         // invalid UTF-8
         assert_eq!(
-            reply_bytes(&mut con, &[b"json.set", b"k", b"\"\xff\""]),
+            reply_bin(&mut con, &[b"json.set", b"k", b"\"\xff\""]),
             "ERR Couldn't parse as UTF-8 string"
         );
         assert_eq!(reply(&mut con, &["json.get", "k"]), r#""[0]""#);
@@ -434,6 +437,9 @@ fn redisjson_set_get_del_type() {
             (&["json.get", "k"], r#""{\"b\":[{},2,3]}""#),
             (&["json.del", "k", "$.b[2,0,0]"], "2"),
             (&["json.get", "k"], r#""{\"b\":[2]}""#),
+            // JSON.FORGET is JSON.DEL's alias, without a path too.
+            (&["json.forget", "k"], "1"),
+            (&["exists", "k"], "0"),
         ];
         table(&mut con, &kind.name, cases);
     }
@@ -443,6 +449,7 @@ fn redisjson_set_get_del_type() {
 fn events_and_replication_only_on_change() {
     for kind in servers() {
         let server = Server::start(&kind, &["json"], &["--notify-keyspace-events", "KEA"]);
+        let replica = server.start_replica_of(&["json"], &[]);
         let mut con = server.connection();
         let mut sub = server.connection();
         redis::cmd("psubscribe")
@@ -498,6 +505,22 @@ fn events_and_replication_only_on_change() {
             "json.numincrby\", \"n\"]",
         ];
         assert_eq!(events, expected, "{}", kind.name);
+        // The replica ran each command that changed something itself (verbatim), and no other.
+        assert_eq!(reply(&mut con, &["wait", "1", "5000"]), "1");
+        let stats = reply(&mut replica.connection(), &["info", "commandstats"]);
+        for (command, calls) in [
+            ("json.set", 2),
+            ("json.del", 1),
+            ("json.arrappend", 1),
+            ("json.nummultby", 1),
+            ("json.numincrby", 1),
+        ] {
+            assert!(
+                stats.contains(&format!("cmdstat_{command}:calls={calls},")),
+                "{command} on the replica of {}: {stats}",
+                kind.name
+            );
+        }
     }
 }
 
@@ -551,6 +574,7 @@ fn lengths_numbers_and_appends() {
                 "ERR Path '$.nope' does not exist",
             ),
             (&["json.strlen", "k", "$.nope"], "[]"),
+            (&["json.strlen", "k", r#"$["a","u"]"#], "[(nil), 3]"),
             (&["json.strlen", "nokey"], "(nil)"),
             (
                 &["json.strlen", "nokey", "$.a"],
@@ -1948,7 +1972,7 @@ fn bad_input_is_a_clear_error_and_changes_nothing() {
             (vec![b"json.nummultby", b"k", b"..*", b"-1"], OVERFLOW),
         ];
         for (args, expected) in &cases {
-            let got = reply_bytes(&mut con, args);
+            let got = reply_bin(&mut con, args);
             let shown = String::from_utf8_lossy(&args.concat()).into_owned();
             assert_eq!(&got, expected, "{shown} on {}", kind.name);
             assert_eq!(
@@ -2002,21 +2026,18 @@ fn bad_input_is_a_clear_error_and_changes_nothing() {
         assert_eq!(reply(&mut con, &["json.get", "k"]), unchanged);
         // Keys are binary: a key that is not UTF-8 is an ordinary key.
         assert_eq!(
-            reply_bytes(&mut con, &[b"json.set", b"\xff\xfe", b"$", b"{\"a\":1}"]),
+            reply_bin(&mut con, &[b"json.set", b"\xff\xfe", b"$", b"{\"a\":1}"]),
             "+OK"
         );
         assert_eq!(
-            reply_bytes(&mut con, &[b"json.mget", b"\xff\xfe", b"k", b"$.a"]),
+            reply_bin(&mut con, &[b"json.mget", b"\xff\xfe", b"k", b"$.a"]),
             r#"["[1]", "[1]"]"#
         );
         assert_eq!(
-            reply_bytes(&mut con, &[b"json.del", b"\xff\xfe", b"$.a"]),
+            reply_bin(&mut con, &[b"json.del", b"\xff\xfe", b"$.a"]),
             "1"
         );
-        assert_eq!(
-            reply_bytes(&mut con, &[b"json.get", b"\xff\xfe"]),
-            r#""{}""#
-        );
+        assert_eq!(reply_bin(&mut con, &[b"json.get", b"\xff\xfe"]), r#""{}""#);
     }
 }
 

@@ -6,30 +6,14 @@
 
 mod common;
 
-use common::{Server, reply, servers, text, wait_long};
-
-const CLUSTER_ARGS: [&str; 6] = [
-    "--cluster-enabled",
-    "yes",
-    "--cluster-config-file",
-    "nodes.conf",
-    "--cluster-node-timeout",
-    "1000",
-];
+use common::{Server, cluster_nodes, reply, servers, text, wait_long};
 
 /// Three masters owning 0-5460, 5461-10922 and 10923-16383, with json loaded; `ok` once every
 /// node sees the cluster as healthy.
 fn start_cluster(kind: &common::ServerKind) -> Vec<Server> {
-    let nodes: Vec<Server> = (0..3)
-        .map(|_| Server::start(kind, &["json"], &CLUSTER_ARGS))
-        .collect();
-    let mut first = nodes[0].connection();
+    let nodes = cluster_nodes(kind, 3, &["json"], &[]);
     for node in &nodes[1..] {
-        let port = node.port.to_string();
-        assert_eq!(
-            reply(&mut first, &["cluster", "meet", "127.0.0.1", &port]),
-            "+OK"
-        );
+        nodes[0].meet(node);
     }
     for (node, (low, high)) in
         nodes

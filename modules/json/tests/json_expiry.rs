@@ -510,13 +510,7 @@ fn replicated_and_logged_as_absolute_times() {
 
         // The AOF holds the absolute forms: JSON.SET … PXAT ms, PEXPIREAT, PERSIST, DEL, and
         // no relative time and no JSON.GETEX.
-        let aof = || -> String {
-            std::fs::read_dir(master.dir().join("appendonlydir"))
-                .expect("appendonlydir")
-                .filter_map(|entry| std::fs::read(entry.ok()?.path()).ok())
-                .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-                .collect()
-        };
+        let aof = || master.aof();
         wait_for("the AOF", || aof().contains("\r\nDEL\r\n$2\r\ng3\r\n"));
         let text = aof();
         let at = on_master[0].0.clone();

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Server, reply, servers};
+use common::{Server, rdb_len, reply, servers};
 
 /// RDB_TYPE_MODULE_2, then the 64-bit module id of "ReJSON-RL" (length-encoded, `0x81` + 8
 /// bytes big-endian) whose low 10 bits are the encoding version (FACTS.md §1.2).
@@ -15,23 +15,10 @@ fn header(encver: u8) -> Vec<u8> {
     bytes
 }
 
-/// The RDB length encoding.
-fn rdb_len(n: usize) -> Vec<u8> {
-    match n {
-        n if n < 1 << 6 => vec![n as u8],
-        n if n < 1 << 14 => vec![0x40 | (n >> 8) as u8, n as u8],
-        n => {
-            let mut bytes = vec![0x80];
-            bytes.extend_from_slice(&(n as u32).to_be_bytes());
-            bytes
-        }
-    }
-}
-
 /// A module string item (opcode 5).
 fn string_item(text: &[u8]) -> Vec<u8> {
     let mut bytes = vec![5];
-    bytes.extend(rdb_len(text.len()));
+    bytes.extend(rdb_len(text.len() as u64));
     bytes.extend_from_slice(text);
     bytes
 }
@@ -39,7 +26,7 @@ fn string_item(text: &[u8]) -> Vec<u8> {
 /// A module unsigned item (opcode 2).
 fn unsigned_item(n: usize) -> Vec<u8> {
     let mut bytes = vec![2];
-    bytes.extend(rdb_len(n));
+    bytes.extend(rdb_len(n as u64));
     bytes
 }
 
