@@ -714,6 +714,82 @@ pub fn write_number(out: &mut Vec<u8>, number: &serde_json::Number) {
     }
 }
 
+/// A canonical integer (`0`, `-12`, no leading zero, no `-0`, which JSON reads as a float)
+/// that fits an i64 with room to spare (at most 18 digits): the common case of a stored number
+/// or an argument, read without serde_json. `None` for anything else (the caller's general
+/// parse decides).
+pub fn plain_integer(text: &str) -> Option<i64> {
+    let digits = text.strip_prefix('-').unwrap_or(text).as_bytes();
+    let canonical = match digits {
+        [] | [b'0', _, ..] => false,
+        [b'0'] => digits.len() == text.len(),
+        _ => digits.len() <= 18,
+    };
+    if !canonical || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let magnitude = digits
+        .iter()
+        .fold(0i64, |value, digit| value * 10 + i64::from(digit - b'0'));
+    Some(if digits.len() == text.len() {
+        magnitude
+    } else {
+        -magnitude
+    })
+}
+
+/// The canonical text of a number in a stack buffer (an edit's replacement: no allocation).
+pub(crate) struct NumberText {
+    bytes: [u8; 24],
+    len: usize,
+}
+
+impl NumberText {
+    pub(crate) fn new(number: &serde_json::Number) -> NumberText {
+        let mut text = NumberText {
+            bytes: [0; 24],
+            len: 0,
+        };
+        if let Some(integer) = number.as_i64() {
+            text.push_integer(integer.unsigned_abs(), integer < 0);
+        } else if let Some(integer) = number.as_u64() {
+            text.push_integer(integer, false);
+        } else {
+            let mut buffer = ryu::Buffer::new();
+            let float = buffer.format_finite(number.as_f64().expect("a Number is i64, u64 or f64"));
+            text.bytes[..float.len()].copy_from_slice(float.as_bytes());
+            text.len = float.len();
+        }
+        text
+    }
+
+    fn push_integer(&mut self, mut magnitude: u64, negative: bool) {
+        let mut digits = [0u8; 20];
+        let mut start = digits.len();
+        loop {
+            start -= 1;
+            digits[start] = b'0' + (magnitude % 10) as u8;
+            magnitude /= 10;
+            if magnitude == 0 {
+                break;
+            }
+        }
+        if negative {
+            self.bytes[0] = b'-';
+            self.len = 1;
+        }
+        let count = digits.len() - start;
+        self.bytes[self.len..self.len + count].copy_from_slice(&digits[start..]);
+        self.len += count;
+    }
+}
+
+impl AsRef<str> for NumberText {
+    fn as_ref(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..self.len]).expect("ASCII digits")
+    }
+}
+
 /// The canonical text of a number, as RedisJSON prints it (`3`, `10.0`, `1e30`).
 pub fn format_number(number: &serde_json::Number) -> String {
     let mut out = Vec::new();
