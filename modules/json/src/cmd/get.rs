@@ -64,6 +64,34 @@ fn write_simple_match(doc: &Document, path: &Path, out: &mut Vec<u8>) -> Result<
     Ok(())
 }
 
+/// [`write_simple_match`] sent as the reply, without a heap buffer when the match is stored as
+/// text: a legacy path's match is sent from where it lies, a `$` path's small one is bracketed
+/// in a stack buffer.
+fn reply_simple_match(ctx: &Ctx, doc: &Document, path: &Path) -> Result<()> {
+    /// Matches up to this long are bracketed on the stack (names, numbers, small objects).
+    const STACK: usize = 256;
+    let found = path.as_simple().and_then(|steps| doc.find(steps));
+    match (
+        found.and_then(|value| value.compact_text()),
+        path.is_legacy(),
+    ) {
+        (Some(text), true) => ctx.reply_bulk(text.as_bytes()),
+        (Some(text), false) if text.len() + 2 <= STACK => {
+            let mut buffer = [0u8; STACK];
+            buffer[0] = b'[';
+            buffer[1..=text.len()].copy_from_slice(text.as_bytes());
+            buffer[text.len() + 1] = b']';
+            ctx.reply_bulk(&buffer[..text.len() + 2]);
+        }
+        _ => {
+            let mut out = Vec::new();
+            write_simple_match(doc, path, &mut out)?;
+            ctx.reply_bulk(&out);
+        }
+    }
+    Ok(())
+}
+
 /// The words JSON.GET reads as options rather than paths.
 const GET_OPTIONS: [&str; 6] = ["PRETTY", "INDENT", "NEWLINE", "SPACE", "FORMAT", "NOESCAPE"];
 
@@ -254,10 +282,7 @@ pub(crate) fn json_get(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
             ctx.reply_null();
             return Ok(());
         };
-        let mut out = Vec::new();
-        write_simple_match(&json.0, &path, &mut out)?;
-        ctx.reply_bulk(&out);
-        return Ok(());
+        return reply_simple_match(ctx, &json.0, &path);
     }
     let mut request = match rest {
         [only] if is(only, "PRETTY") => GetRequest {
