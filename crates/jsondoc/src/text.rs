@@ -416,6 +416,26 @@ fn scan_array(text: &[u8], start: usize) -> (usize, usize) {
     }
 }
 
+/// [`skip_value`] with the common scalars handled in line (a walk skips mostly strings,
+/// numbers and literals between the members it looks at); containers take the call.
+#[inline(always)]
+fn skip_member_value(text: &[u8], start: usize) -> usize {
+    match text[start] {
+        b'"' => scan_string(text, start).0,
+        b't' | b'n' => start + 4,
+        b'f' => start + 5,
+        b'[' | b'{' => skip_value(text, start),
+        _ => {
+            // A number: canonical text has no blanks, so it ends at the separator.
+            let mut i = start + 1;
+            while i < text.len() && !matches!(text[i], b',' | b']' | b'}') {
+                i += 1;
+            }
+            i
+        }
+    }
+}
+
 /// End (exclusive, after the closing quote) of the string starting at `start`.
 fn skip_string(text: &[u8], start: usize) -> usize {
     scan_string(text, start).0
@@ -535,7 +555,7 @@ pub(crate) fn member_start(text: &str, object: usize, key: &str) -> Option<usize
         if matches {
             return Some(value_start);
         }
-        let value_end = skip_value(bytes, value_start);
+        let value_end = skip_member_value(bytes, value_start);
         if bytes[value_end] == b',' {
             i = value_end + 1;
         } else {
@@ -565,7 +585,7 @@ pub(crate) fn element_start(text: &[u8], array: usize, index: usize) -> Option<u
         if position == index {
             return Some(i);
         }
-        let end = skip_value(text, i);
+        let end = skip_member_value(text, i);
         if text[end] == b',' {
             i = end + 1;
             position += 1;

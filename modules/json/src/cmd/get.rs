@@ -68,8 +68,9 @@ fn write_simple_match(doc: &Document, path: &Path, out: &mut Vec<u8>) -> Result<
 /// text: a legacy path's match is sent from where it lies, a `$` path's small one is bracketed
 /// in a stack buffer.
 fn reply_simple_match(ctx: &Ctx, doc: &Document, path: &Path) -> Result<()> {
-    /// Matches up to this long are bracketed on the stack (names, numbers, small objects).
-    const STACK: usize = 256;
+    /// Matches up to this long are bracketed on the stack (names, numbers, small values); the
+    /// buffer is small enough to be zeroed in a few stores.
+    const STACK: usize = 64;
     let found = path.as_simple().and_then(|steps| doc.find(steps));
     match (
         found.and_then(|value| value.compact_text()),
