@@ -545,12 +545,18 @@ pub(crate) fn member_start(text: &str, object: usize, key: &str) -> Option<usize
     loop {
         let (key_end, escaped) = scan_string(bytes, i);
         let value_start = key_end + 1;
-        // Most keys differ in length from the one sought: compare bytes only when the lengths
-        // agree (a key with an escape is decoded first: its text is longer than its name).
+        // Most keys differ in length or first byte from the one sought: compare the rest only
+        // when both agree (a key with an escape is decoded first: its text is longer than its
+        // name).
         let matches = if escaped {
             key_matches(&text[i..key_end], true, key)
         } else {
-            key_end - i - 2 == key.len() && bytes[i + 1..key_end - 1] == *key.as_bytes()
+            key_end - i - 2 == key.len()
+                && key
+                    .as_bytes()
+                    .first()
+                    .is_none_or(|&first| bytes[i + 1] == first)
+                && bytes[i + 1..key_end - 1] == *key.as_bytes()
         };
         if matches {
             return Some(value_start);

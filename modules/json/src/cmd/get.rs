@@ -96,6 +96,13 @@ fn reply_simple_match(ctx: &Ctx, doc: &Document, path: &Path) -> Result<()> {
 /// The words JSON.GET reads as options rather than paths.
 const GET_OPTIONS: [&str; 6] = ["PRETTY", "INDENT", "NEWLINE", "SPACE", "FORMAT", "NOESCAPE"];
 
+/// Whether `arg` is one of [`GET_OPTIONS`] (its bytes fetched once, not once per word).
+fn is_get_option(arg: &[u8]) -> bool {
+    GET_OPTIONS
+        .iter()
+        .any(|word| arg.eq_ignore_ascii_case(word.as_bytes()))
+}
+
 /// The options and paths of JSON.GET (and JSON.GETEX, which adds its expiry options).
 struct GetRequest<'a> {
     format: Format,
@@ -266,7 +273,7 @@ pub(crate) fn json_get(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
     // The other common read, one simple path (`$.a.b[1]`): answered without building a
     // request (same errors, in the same order: the path is read before the key).
     if let [only] = rest
-        && !GET_OPTIONS.iter().any(|word| is(only, word))
+        && !is_get_option(only.as_bytes())
     {
         let path = parse_path_cached(only)?;
         if path.as_simple().is_none() {
