@@ -8,7 +8,7 @@ use crate::node::{Node, allocation_size, count_rewrite, explode, write_key};
 use crate::path::Step;
 use crate::text::{self, PrettyFormat};
 use crate::value::{JsonType, ValueRef, string_len, text_type};
-use crate::{JsonError, Location, Segment};
+use crate::{At, JsonError, Location, Segment, Spot};
 
 /// Nesting accepted when loading saved (RDB) text: RedisJSON loads documents deeper than its
 /// input limit (FACTS.md §1.3), but unbounded recursion could overflow the stack.
@@ -92,6 +92,41 @@ fn target_mut<'a>(
     target_mut(child, rest, locate)
 }
 
+/// The target a [`Spot`] names: down the expanded nodes along its chain again (no text to
+/// skip), then the blob's range from the walk's start (`whole`: to the value's end; else
+/// `start..start`, for an edit that finds the end itself).
+fn target_spot<'a>(
+    node: &'a mut Node,
+    steps: &[Step],
+    start: Option<usize>,
+    whole: bool,
+) -> Option<Target<'a>> {
+    if let Node::Blob(text) = &*node {
+        let start = start?;
+        let end = match (whole, start) {
+            (false, _) => start,
+            // No step into the blob: the blob is the value.
+            (true, 0) => text.len(),
+            (true, _) => text::skip_value(text.as_bytes(), start),
+        };
+        return Some(Target::Text(node, start..end));
+    }
+    let Some((first, rest)) = steps.split_first() else {
+        return Some(Target::Node(node));
+    };
+    let child = match (node, first) {
+        (Node::Array(items), Step::Index(index)) => {
+            let position = Step::array_position(*index, items.len())?;
+            &mut items[position]
+        }
+        (Node::Object(members), Step::Key(key)) => {
+            &mut members.iter_mut().find(|(name, _)| **name == **key)?.1
+        }
+        _ => return None,
+    };
+    target_spot(child, rest, start, whole)
+}
+
 /// After an edit that may shrink things, let the expanded ancestors along `location` collapse
 /// (deepest first). O(depth × COLLAPSE_MAX_CHILDREN).
 fn collapse_along(node: &mut Node, location: &[Segment]) {
@@ -139,10 +174,10 @@ fn node_type(node: &Node) -> JsonType {
 }
 
 /// Edit the scalar at `target`: `edit` gets its text and returns the new text and a result.
-fn edit_scalar<R>(
+fn edit_scalar<S: AsRef<str>, R>(
     target: Target<'_>,
     expected: JsonType,
-    edit: impl FnOnce(&str) -> Result<(String, R), JsonError>,
+    edit: impl FnOnce(&str) -> Result<(S, R), JsonError>,
 ) -> Result<R, JsonError> {
     match target {
         Target::Node(node) => Err(JsonError::WrongType {
@@ -151,7 +186,7 @@ fn edit_scalar<R>(
         }),
         Target::Text(blob, range) => {
             let (replacement, result) = edit(&blob_text(blob)[range.clone()])?;
-            splice(blob, range, &replacement);
+            splice(blob, range, replacement.as_ref());
             Ok(result)
         }
     }
@@ -374,6 +409,16 @@ impl Document {
         Some(self.walk_recording(steps, None)?.value())
     }
 
+    /// Where a simple chain's match is, for one edit that applies there without walking the
+    /// document again (the match's location is not built).
+    pub fn spot<'p>(&self, steps: &'p [Step]) -> Option<Spot<'p>> {
+        let start = match self.walk_recording(steps, None)? {
+            Walked::Node(_) => None,
+            Walked::Text(_, start) => Some(start),
+        };
+        Some(Spot { steps, start })
+    }
+
     fn walk_recording(
         &self,
         steps: &[Step],
@@ -475,6 +520,16 @@ impl Document {
             text::locate(text, 0..text.len(), location)
         })
         .ok_or(JsonError::NoSuchPath)
+    }
+
+    /// The target at `at`: [`Document::target`] (`whole`) or [`Document::target_start`].
+    fn target_at(&mut self, at: At<'_>, whole: bool) -> Result<Target<'_>, JsonError> {
+        match at {
+            At::Location(location) if whole => self.target(location),
+            At::Location(location) => self.target_start(location),
+            At::Spot(spot) => target_spot(&mut self.root, spot.steps, spot.start, whole)
+                .ok_or(JsonError::NoSuchPath),
+        }
     }
 
     /// [`Document::target`], where a blob's range is only its start (`start..start`).
@@ -621,23 +676,28 @@ impl Document {
         }
     }
 
-    /// JSON.NUMINCRBY / NUMMULTBY / NUMPOWBY on the number at `location`; returns the new value.
-    pub fn num_op(
+    /// JSON.NUMINCRBY / NUMMULTBY / NUMPOWBY on the number at `at` (a location, or a
+    /// [`Spot`] a walk found); returns the new value.
+    pub fn num_op<'a>(
         &mut self,
-        location: &[Segment],
+        at: impl Into<At<'a>>,
         op: NumOp,
         by: &Number,
     ) -> Result<Number, JsonError> {
-        edit_scalar(self.target(location)?, JsonType::Number, |text| {
+        edit_scalar(self.target_at(at.into(), true)?, JsonType::Number, |text| {
             if !text_type(text).is_numeric() {
                 return Err(JsonError::WrongType {
                     expected: JsonType::Number,
                     found: text_type(text),
                 });
             }
-            let value: Number = serde_json::from_str(text).expect("canonical number");
+            // Most stored numbers are integers: read them without serde_json.
+            let value = match text::plain_integer(text) {
+                Some(integer) => Number::from(integer),
+                None => serde_json::from_str(text).expect("canonical number"),
+            };
             let result = apply_num_op(&value, by, op)?;
-            Ok((text::format_number(&result), result))
+            Ok((text::NumberText::new(&result), result))
         })
     }
 
@@ -738,15 +798,17 @@ impl Document {
         }
     }
 
-    /// JSON.ARRAPPEND: append `values` to the array at `location`; returns the new length.
+    /// JSON.ARRAPPEND: append `values` to the array at `at` (a location, or a [`Spot`] a walk
+    /// found); returns the new length.
     /// On an expanded array this is `Vec::push` (amortised O(1)).
-    pub fn arr_append(
+    pub fn arr_append<'a>(
         &mut self,
-        location: &[Segment],
+        at: impl Into<At<'a>>,
         values: &[Document],
     ) -> Result<usize, JsonError> {
-        check_depth(location.len() + 1, values)?;
-        match self.target_start(location)? {
+        let at = at.into();
+        check_depth(at.depth() + 1, values)?;
+        match self.target_at(at, false)? {
             Target::Node(Node::Array(items)) => {
                 items.extend(values.iter().map(|value| value.root.clone()));
                 Ok(items.len())

@@ -148,10 +148,10 @@ mod value;
 
 pub use document::{Document, MAX_DEPTH, MAX_TRUSTED_DEPTH, NumOp, apply_num_op, merge_patch};
 pub use error::JsonError;
-pub use location::{Location, Segment};
+pub use location::{At, Location, Segment, Spot};
 pub use node::{COLLAPSE_BYTES, COLLAPSE_MAX_CHILDREN, EXPAND_BYTES};
 pub use relocate::{RELOCATE_BATCH, Relocate, RelocatePosition};
-pub use text::{PrettyFormat, format_number, write_number};
+pub use text::{PrettyFormat, format_number, plain_integer, write_number};
 pub use value::{JsonType, ValueRef};
 
 #[cfg(test)]

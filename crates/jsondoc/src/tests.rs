@@ -941,6 +941,101 @@ fn value_round_trip() {
     assert_eq!(compact(&document), r#"{"b":[1,2.5,{"c":null}],"a":"x"}"#);
 }
 
+/// An edit at a [`crate::Spot`] (one walk) does what the same edit at the match's location does,
+/// in a blob document and an expanded one, including negative indices, wrong types and misses.
+#[test]
+fn edits_at_a_spot_match_edits_at_the_location() {
+    use crate::path::Path;
+    let json =
+        r#"{"n":41,"f":1.5,"s":"x","a":[1,[2],{"k":-3}],"o":{"deep":{"n":9007199254740993}}}"#;
+    let paths = [
+        "$.n",
+        "$.f",
+        "$.s",
+        "$.a",
+        "$.a[1]",
+        "$.a[-2]",
+        "$.a[2].k",
+        "$.o.deep.n",
+        "$.o",
+        "$",
+        "$.missing",
+        "$.a[9]",
+        "$.n.x",
+    ];
+    for path_text in paths {
+        let path = Path::parse(path_text).unwrap();
+        let steps = path.as_simple().unwrap();
+        for (small, wrapped) in [(doc(json), false), (big(json), true)] {
+            let mut by_spot = small.clone();
+            let mut by_location = small.clone();
+            let mut big_steps = vec![crate::path::Step::Key("d".into())];
+            big_steps.extend_from_slice(steps);
+            let steps = if wrapped { &big_steps[..] } else { steps };
+            let location = by_location.walk_location(steps);
+            let spot = by_spot.spot(steps);
+            assert_eq!(location.is_some(), spot.is_some(), "{path_text}");
+            let (Some(location), Some(spot)) = (location, spot) else {
+                continue;
+            };
+            let by = Number::from(2);
+            let spot_result = by_spot.num_op(spot, NumOp::Add, &by);
+            let location_result = by_location.num_op(&location, NumOp::Add, &by);
+            assert_eq!(
+                format!("{spot_result:?}"),
+                format!("{location_result:?}"),
+                "{path_text}"
+            );
+            let spot = by_spot.spot(steps).unwrap();
+            let values = [doc("7"), doc(r#"{"z":[]}"#)];
+            let spot_result = by_spot.arr_append(spot, &values);
+            let location_result = by_location.arr_append(&location, &values);
+            assert_eq!(
+                format!("{spot_result:?}"),
+                format!("{location_result:?}"),
+                "{path_text}"
+            );
+            assert_eq!(compact(&by_spot), compact(&by_location), "{path_text}");
+        }
+    }
+}
+
+#[test]
+fn plain_integers_are_read_as_json_reads_them() {
+    for text in [
+        "0",
+        "7",
+        "-1",
+        "1042",
+        "-123456789012345678",
+        "123456789012345678",
+    ] {
+        let expected: Number = serde_json::from_str(text).unwrap();
+        assert_eq!(
+            crate::plain_integer(text).map(Number::from),
+            Some(expected),
+            "{text}"
+        );
+    }
+    // Floats, non-canonical spellings, too many digits, not numbers: left to serde_json.
+    for text in [
+        "",
+        "-",
+        "-0",
+        "01",
+        "-01",
+        "+1",
+        "1.0",
+        "1e3",
+        " 1",
+        "1 ",
+        "1234567890123456789",
+        "a",
+    ] {
+        assert_eq!(crate::plain_integer(text), None, "{text}");
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Fast paths against the general ones.
 

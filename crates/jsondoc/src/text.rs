@@ -297,19 +297,23 @@ pub(crate) fn skip_value(text: &[u8], start: usize) -> usize {
             let mut i = start;
             loop {
                 // A table lookup per byte: the gaps between strings are short, too short for
-                // the word-at-a-time test to pay off.
-                match SCAN_CLASS[usize::from(text[i])] {
-                    0 => {}
-                    1 => {
-                        i = skip_string(text, i);
-                        continue;
-                    }
-                    2 => depth += 1,
-                    _ => {
-                        depth -= 1;
-                        if depth == 0 {
-                            return i + 1;
-                        }
+                // the word-at-a-time test to pay off. Tested in order of frequency (a branch
+                // each, no jump table): plain bytes, strings, then brackets.
+                let class = SCAN_CLASS[usize::from(text[i])];
+                if class == 0 {
+                    i += 1;
+                    continue;
+                }
+                if class == 1 {
+                    i = skip_string(text, i);
+                    continue;
+                }
+                if class == 2 {
+                    depth += 1;
+                } else {
+                    depth -= 1;
+                    if depth == 0 {
+                        return i + 1;
                     }
                 }
                 i += 1;
@@ -413,6 +417,26 @@ fn scan_array(text: &[u8], start: usize) -> (usize, usize) {
             }
         }
         i += 1;
+    }
+}
+
+/// [`skip_value`] with the common scalars handled in line (a walk skips mostly strings,
+/// numbers and literals between the members it looks at); containers take the call.
+#[inline(always)]
+fn skip_member_value(text: &[u8], start: usize) -> usize {
+    match text[start] {
+        b'"' => scan_string(text, start).0,
+        b't' | b'n' => start + 4,
+        b'f' => start + 5,
+        b'[' | b'{' => skip_value(text, start),
+        _ => {
+            // A number: canonical text has no blanks, so it ends at the separator.
+            let mut i = start + 1;
+            while i < text.len() && !matches!(text[i], b',' | b']' | b'}') {
+                i += 1;
+            }
+            i
+        }
     }
 }
 
@@ -525,10 +549,23 @@ pub(crate) fn member_start(text: &str, object: usize, key: &str) -> Option<usize
     loop {
         let (key_end, escaped) = scan_string(bytes, i);
         let value_start = key_end + 1;
-        if key_matches(&text[i..key_end], escaped, key) {
+        // Most keys differ in length or first byte from the one sought: compare the rest only
+        // when both agree (a key with an escape is decoded first: its text is longer than its
+        // name).
+        let matches = if escaped {
+            key_matches(&text[i..key_end], true, key)
+        } else {
+            key_end - i - 2 == key.len()
+                && key
+                    .as_bytes()
+                    .first()
+                    .is_none_or(|&first| bytes[i + 1] == first)
+                && bytes[i + 1..key_end - 1] == *key.as_bytes()
+        };
+        if matches {
             return Some(value_start);
         }
-        let value_end = skip_value(bytes, value_start);
+        let value_end = skip_member_value(bytes, value_start);
         if bytes[value_end] == b',' {
             i = value_end + 1;
         } else {
@@ -558,7 +595,7 @@ pub(crate) fn element_start(text: &[u8], array: usize, index: usize) -> Option<u
         if position == index {
             return Some(i);
         }
-        let end = skip_value(text, i);
+        let end = skip_member_value(text, i);
         if text[end] == b',' {
             i = end + 1;
             position += 1;
@@ -711,6 +748,82 @@ pub fn write_number(out: &mut Vec<u8>, number: &serde_json::Number) {
         write_json(out, &integer);
     } else {
         write_f64(out, number.as_f64().expect("a Number is i64, u64 or f64"));
+    }
+}
+
+/// A canonical integer (`0`, `-12`, no leading zero, no `-0`, which JSON reads as a float)
+/// that fits an i64 with room to spare (at most 18 digits): the common case of a stored number
+/// or an argument, read without serde_json. `None` for anything else (the caller's general
+/// parse decides).
+pub fn plain_integer(text: &str) -> Option<i64> {
+    let digits = text.strip_prefix('-').unwrap_or(text).as_bytes();
+    let canonical = match digits {
+        [] | [b'0', _, ..] => false,
+        [b'0'] => digits.len() == text.len(),
+        _ => digits.len() <= 18,
+    };
+    if !canonical || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let magnitude = digits
+        .iter()
+        .fold(0i64, |value, digit| value * 10 + i64::from(digit - b'0'));
+    Some(if digits.len() == text.len() {
+        magnitude
+    } else {
+        -magnitude
+    })
+}
+
+/// The canonical text of a number in a stack buffer (an edit's replacement: no allocation).
+pub(crate) struct NumberText {
+    bytes: [u8; 24],
+    len: usize,
+}
+
+impl NumberText {
+    pub(crate) fn new(number: &serde_json::Number) -> NumberText {
+        let mut text = NumberText {
+            bytes: [0; 24],
+            len: 0,
+        };
+        if let Some(integer) = number.as_i64() {
+            text.push_integer(integer.unsigned_abs(), integer < 0);
+        } else if let Some(integer) = number.as_u64() {
+            text.push_integer(integer, false);
+        } else {
+            let mut buffer = ryu::Buffer::new();
+            let float = buffer.format_finite(number.as_f64().expect("a Number is i64, u64 or f64"));
+            text.bytes[..float.len()].copy_from_slice(float.as_bytes());
+            text.len = float.len();
+        }
+        text
+    }
+
+    fn push_integer(&mut self, mut magnitude: u64, negative: bool) {
+        let mut digits = [0u8; 20];
+        let mut start = digits.len();
+        loop {
+            start -= 1;
+            digits[start] = b'0' + (magnitude % 10) as u8;
+            magnitude /= 10;
+            if magnitude == 0 {
+                break;
+            }
+        }
+        if negative {
+            self.bytes[0] = b'-';
+            self.len = 1;
+        }
+        let count = digits.len() - start;
+        self.bytes[self.len..self.len + count].copy_from_slice(&digits[start..]);
+        self.len += count;
+    }
+}
+
+impl AsRef<str> for NumberText {
+    fn as_ref(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..self.len]).expect("ASCII digits")
     }
 }
 

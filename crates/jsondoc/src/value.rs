@@ -117,6 +117,15 @@ impl<'a> ValueRef<'a> {
         }
     }
 
+    /// The compact JSON in place, when the value is stored as text (every value inside a blob):
+    /// a read replies it without a copy. `None` for an expanded container.
+    pub fn compact_text(&self) -> Option<&'a str> {
+        match self.0 {
+            Inner::Text(text) => Some(text),
+            Inner::Node(_) => None,
+        }
+    }
+
     /// The length of the compact JSON if it is stored as text (an expanded container: 0), to
     /// reserve an output buffer.
     pub fn compact_len_hint(&self) -> usize {

@@ -1,7 +1,7 @@
 //! Arrays: JSON.ARRAPPEND, JSON.ARRPOP, JSON.ARRINSERT, JSON.ARRTRIM, JSON.ARRINDEX (JSON.ARRLEN
 //! is with the other lengths).
 
-use super::edit::{edit_matches, edit_matches_if, reply_counts, skip_wrong_type};
+use super::edit::{edit_matches, edit_matches_at, edit_matches_if, reply_counts, skip_wrong_type};
 use crate::args::{
     budget_error, integer, is, json_error, legacy_root, parse_path, parse_path_cached, parse_value,
     path_error, utf8,
@@ -26,8 +26,8 @@ pub(crate) fn json_arrappend(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
         .iter()
         .map(|v| parse_value(v))
         .collect::<Result<Vec<_>>>()?;
-    let results = edit_matches(ctx, name, &path, "json.arrappend", |doc, location| {
-        skip_wrong_type(doc.arr_append(location, &values))
+    let results = edit_matches_at(ctx, name, &path, "json.arrappend", |doc, at| {
+        skip_wrong_type(doc.arr_append(at, &values))
     })?;
     if path.is_legacy() {
         match results.iter().rev().flatten().next() {

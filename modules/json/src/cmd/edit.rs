@@ -4,7 +4,7 @@ use super::{NO_KEY, notify};
 use crate::args::{budget_error, json_error};
 use crate::datatype::Json;
 use jsondoc::path::Path;
-use jsondoc::{Document, JsonError, Location};
+use jsondoc::{At, Document, JsonError, Location};
 use rm::{Ctx, Error, RStr, Result};
 
 /// Applies `edit` to every match of `path` (all-or-nothing); `None` for a match it skipped
@@ -17,6 +17,37 @@ pub(super) fn edit_matches<R>(
     edit: impl Fn(&mut Document, &Location) -> std::result::Result<Option<R>, JsonError>,
 ) -> Result<Vec<Option<R>>> {
     edit_matches_if(ctx, name, path, event, edit, |_| true)
+}
+
+/// [`edit_matches`] for an edit that can take a [`jsondoc::Spot`]: a simple chain (at most one
+/// match) is walked once, and the edit applies where the walk stopped (no location built, no
+/// second walk); any other path goes through [`edit_matches`].
+pub(super) fn edit_matches_at<R>(
+    ctx: &Ctx,
+    name: &RStr,
+    path: &Path,
+    event: &str,
+    edit: impl Fn(&mut Document, At<'_>) -> std::result::Result<Option<R>, JsonError>,
+) -> Result<Vec<Option<R>>> {
+    let Some(steps) = path.as_simple() else {
+        return edit_matches(ctx, name, path, event, |doc, location| {
+            edit(doc, location.into())
+        });
+    };
+    let mut key = ctx.open_key_writable(name);
+    let Some(mut json) = key.value_mut::<Json>()? else {
+        return Err(Error::err(NO_KEY));
+    };
+    let results = match json.0.spot(steps) {
+        Some(spot) => vec![edit(&mut json.0, spot.into()).map_err(json_error)?],
+        None => Vec::new(),
+    };
+    drop(json);
+    if results.iter().flatten().next().is_some() {
+        ctx.replicate_verbatim();
+        notify(ctx, event, name)?;
+    }
+    Ok(results)
 }
 
 /// [`edit_matches`] where `changed` says whether a match's result changed the document.

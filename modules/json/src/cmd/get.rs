@@ -64,8 +64,44 @@ fn write_simple_match(doc: &Document, path: &Path, out: &mut Vec<u8>) -> Result<
     Ok(())
 }
 
+/// [`write_simple_match`] sent as the reply, without a heap buffer when the match is stored as
+/// text: a legacy path's match is sent from where it lies, a `$` path's small one is bracketed
+/// in a stack buffer.
+fn reply_simple_match(ctx: &Ctx, doc: &Document, path: &Path) -> Result<()> {
+    /// Matches up to this long are bracketed on the stack (names, numbers, small values); the
+    /// buffer is small enough to be zeroed in a few stores.
+    const STACK: usize = 64;
+    let found = path.as_simple().and_then(|steps| doc.find(steps));
+    match (
+        found.and_then(|value| value.compact_text()),
+        path.is_legacy(),
+    ) {
+        (Some(text), true) => ctx.reply_bulk(text.as_bytes()),
+        (Some(text), false) if text.len() + 2 <= STACK => {
+            let mut buffer = [0u8; STACK];
+            buffer[0] = b'[';
+            buffer[1..=text.len()].copy_from_slice(text.as_bytes());
+            buffer[text.len() + 1] = b']';
+            ctx.reply_bulk(&buffer[..text.len() + 2]);
+        }
+        _ => {
+            let mut out = Vec::new();
+            write_simple_match(doc, path, &mut out)?;
+            ctx.reply_bulk(&out);
+        }
+    }
+    Ok(())
+}
+
 /// The words JSON.GET reads as options rather than paths.
 const GET_OPTIONS: [&str; 6] = ["PRETTY", "INDENT", "NEWLINE", "SPACE", "FORMAT", "NOESCAPE"];
+
+/// Whether `arg` is one of [`GET_OPTIONS`] (its bytes fetched once, not once per word).
+fn is_get_option(arg: &[u8]) -> bool {
+    GET_OPTIONS
+        .iter()
+        .any(|word| arg.eq_ignore_ascii_case(word.as_bytes()))
+}
 
 /// The options and paths of JSON.GET (and JSON.GETEX, which adds its expiry options).
 struct GetRequest<'a> {
@@ -237,7 +273,7 @@ pub(crate) fn json_get(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
     // The other common read, one simple path (`$.a.b[1]`): answered without building a
     // request (same errors, in the same order: the path is read before the key).
     if let [only] = rest
-        && !GET_OPTIONS.iter().any(|word| is(only, word))
+        && !is_get_option(only.as_bytes())
     {
         let path = parse_path_cached(only)?;
         if path.as_simple().is_none() {
@@ -254,10 +290,7 @@ pub(crate) fn json_get(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
             ctx.reply_null();
             return Ok(());
         };
-        let mut out = Vec::new();
-        write_simple_match(&json.0, &path, &mut out)?;
-        ctx.reply_bulk(&out);
-        return Ok(());
+        return reply_simple_match(ctx, &json.0, &path);
     }
     let mut request = match rest {
         [only] if is(only, "PRETTY") => GetRequest {

@@ -1,6 +1,6 @@
 //! Arithmetic: JSON.NUMINCRBY, JSON.NUMMULTBY, JSON.NUMPOWBY.
 
-use super::edit::{edit_matches, skip_wrong_type};
+use super::edit::{edit_matches_at, skip_wrong_type};
 use crate::args::{parse_path_cached, utf8};
 use crate::resp3::reply_number;
 use rm::{Ctx, Error, RStr, Result};
@@ -11,13 +11,18 @@ fn num(ctx: &Ctx, args: &[&RStr], op: jsondoc::NumOp, event: &str) -> Result<()>
         return Err(Error::WrongArity);
     };
     let path = parse_path_cached(path)?;
-    let by = match serde_json::from_str::<Value>(utf8(number)?) {
-        Ok(Value::Number(by)) => by,
-        Ok(_) => return Err(Error::err("bad input number")),
-        Err(error) => return Err(Error::err(error.to_string())),
+    let number = utf8(number)?;
+    // The usual argument (`1`) is read without serde_json; anything else (and every error) by it.
+    let by = match jsondoc::plain_integer(number) {
+        Some(integer) => serde_json::Number::from(integer),
+        None => match serde_json::from_str::<Value>(number) {
+            Ok(Value::Number(by)) => by,
+            Ok(_) => return Err(Error::err("bad input number")),
+            Err(error) => return Err(Error::err(error.to_string())),
+        },
     };
-    let results = edit_matches(ctx, name, &path, event, |doc, location| {
-        skip_wrong_type(doc.num_op(location, op, &by))
+    let results = edit_matches_at(ctx, name, &path, event, |doc, at| {
+        skip_wrong_type(doc.num_op(at, op, &by))
     })?;
     if ctx.is_resp3() {
         // RedisJSON's RESP3 reply: every match's new value typed, legacy paths included.
