@@ -2,79 +2,157 @@
 //!
 //! Most documents clients send are plain: strings without escape sequences, integers, a few
 //! floats, whitespace or none. For such input the canonical text is the input with its
-//! whitespace removed and its floats reprinted, so one pass that validates as it copies does
-//! the whole job: strings are copied as whole slices (found 8 bytes at a time), integers of up
-//! to 18 digits are copied as they are (they print the same), floats are parsed (exactly, as
-//! serde_json's `float_roundtrip` does) and printed with ryu as [`crate::text`] prints them.
+//! whitespace removed and its floats written as ryu writes them, so one pass that validates
+//! does the whole job, and copies the input in bulk: only where the canonical text differs
+//! (whitespace, a float not already in ryu's form) is the run copied so far cut. Strings are
+//! found 8 bytes at a time; integers that serde_json reads as i64/u64 print as they are; a
+//! float of at most 15 significant digits is checked (and if need be rewritten) from its own
+//! digits, without parsing or printing a double ([`FloatText::shortest`] says why that is
+//! exact); longer ones are parsed (exactly, as serde_json's `float_roundtrip` does) and
+//! printed with ryu as [`crate::text`] prints them. Duplicate keys are caught by a 64-bit
+//! filter per object, so most keys are never compared.
 //!
-//! Anything else (an escape serde_json would rewrite: `\/`, `\u…`; a control character, `-0`, an integer of 19 digits or
-//! more, a float out of range, a duplicate key, nesting past serde_json's limit, and every
-//! error) answers `None`, and the caller runs the serde canonicaliser, which gives the
-//! same result for what is accepted here (tested on every kind of input) and the exact error
-//! text otherwise. So this pass only ever has to be right about what it accepts.
+//! Anything else (an escape serde_json would rewrite: `\/`, `\u…`; a control character, a
+//! float out of range, a duplicate key, nesting past serde_json's limit, and every error)
+//! answers `None`, and the caller runs the serde canonicaliser, which gives the same result
+//! for what is accepted here (tested on every kind of input) and the exact error text
+//! otherwise. So this pass only ever has to be right about what it accepts.
 
 use std::ops::Range;
 
-/// An object key already written: its bytes in the output and a fingerprint (length and
-/// first/last bytes), so most comparisons of two keys are one integer comparison.
+/// An object key seen: its bytes in the input (a key is copied as it is, so they are its
+/// bytes in the output too) and a fingerprint (length and first/last bytes), so most
+/// comparisons of two keys are one integer comparison.
 struct Key {
     fingerprint: u64,
     range: Range<usize>,
 }
 
-fn fingerprint(key: &[u8]) -> u64 {
-    // A key with its quotes is at least 2 bytes; fixed-size loads (no copy) from 8 bytes on.
-    let (head, tail) = if key.len() >= 8 {
-        let head = u64::from_le_bytes(key[..8].try_into().unwrap_or_default());
-        let tail = u64::from_le_bytes(key[key.len() - 8..].try_into().unwrap_or_default());
-        (head, tail)
-    } else {
-        let mut word = 0u64;
-        for &byte in key {
-            word = (word << 8) | u64::from(byte);
+/// The fingerprint of the key `bytes[start..end]` (with its quotes, so at least 2 bytes):
+/// keys of up to 8 bytes are one load (the input goes on after a key, so the load is in
+/// bounds except at the very end), longer ones their first and last 8 bytes.
+fn fingerprint(bytes: &[u8], start: usize, end: usize) -> u64 {
+    let len = end - start;
+    let word = if len <= 8 {
+        match bytes.get(start..start + 8) {
+            Some(chunk) => load(chunk) & (u64::MAX >> (64 - 8 * len)),
+            None => bytes[start..end]
+                .iter()
+                .rev()
+                .fold(0, |word, &byte| (word << 8) | u64::from(byte)),
         }
-        (word, 0)
+    } else {
+        load(&bytes[start..]) ^ load(&bytes[end - 8..]).rotate_left(29)
     };
-    (head ^ tail.rotate_left(29)) ^ (key.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    word ^ (len as u64).wrapping_mul(MIX)
 }
+
+/// The first 8 bytes of `bytes` (at least 8 long) as a little-endian word.
+fn load(bytes: &[u8]) -> u64 {
+    u64::from_le_bytes(bytes[..8].try_into().unwrap_or_default())
+}
+
+const MIX: u64 = 0x9E37_79B9_7F4A_7C15;
 
 /// Containers serde_json lets JSON.SET nest (the 128th is refused).
 const MAX_NESTING: usize = 127;
 
-/// Objects up to this many members check each new key against the earlier ones (by
-/// fingerprint first); bigger ones sort their keys once at the end.
+/// Objects up to this many members check each new key against the earlier ones (by a 64-bit
+/// filter of the keys seen, then by fingerprint); bigger ones sort their keys once at the end.
 const LINEAR_DUPLICATE_CHECK: usize = 64;
 
 const ONES: u64 = u64::from_le_bytes([0x01; 8]);
 const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
 
+/// An open container.
+struct Open {
+    /// `None` for an array, `Some(index of its first key in keys)` for an object.
+    first_key: Option<usize>,
+    /// One bit per key of the object seen (a bit of the key's fingerprint's hash): a new key
+    /// whose bit is clear cannot be a duplicate, so most keys are never compared.
+    seen: u64,
+}
+
+/// The output: the input itself in runs, copied in bulk only where the canonical text differs
+/// from it (whitespace dropped, a number rewritten). Input already canonical, as most clients
+/// send, is copied once at the end.
+struct Output<'a> {
+    input: &'a str,
+    /// Empty (no allocation) until the first difference from the input.
+    out: String,
+    /// Where the run of input not yet copied to `out` starts.
+    run: usize,
+}
+
+impl Output<'_> {
+    /// The input's `from..to` left out of the output.
+    fn drop_range(&mut self, from: usize, to: usize) {
+        if self.out.capacity() == 0 {
+            // Room for a few rewritten numbers (`1e5` is `100000.0`); more grows the string.
+            self.out.reserve(self.input.len() + 16);
+        }
+        self.out.push_str(&self.input[self.run..from]);
+        self.run = to;
+    }
+
+    /// The input's `from..to` written as `text`.
+    fn replace(&mut self, from: usize, to: usize, text: &str) {
+        self.drop_range(from, to);
+        self.out.push_str(text);
+    }
+
+    /// JSON whitespace from `i` on skipped (and left out).
+        fn blank(&mut self, bytes: &[u8], i: usize) -> usize {
+        if !matches!(bytes.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            return i;
+        }
+        self.skip_blank(bytes, i)
+    }
+
+    /// [`Output::blank`] where there is whitespace (kept out of line: compact input has none).
+    #[inline(never)]
+    fn skip_blank(&mut self, bytes: &[u8], i: usize) -> usize {
+        let mut end = i + 1;
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = bytes.get(end) {
+            end += 1;
+        }
+        self.drop_range(i, end);
+        end
+    }
+
+    fn finish(mut self) -> String {
+        if self.out.capacity() == 0 {
+            return self.input.to_owned();
+        }
+        self.out.push_str(&self.input[self.run..]);
+        self.out
+    }
+}
+
 /// The canonical text of `input`, or `None` when the input needs the serde canonicaliser.
 pub(crate) fn canonicalize(input: &str) -> Option<String> {
     let bytes = input.as_bytes();
-    let mut out = String::with_capacity(input.len());
-    // Byte ranges (in `out`) of the keys of the open objects, innermost last.
+    let mut out = Output {
+        input,
+        out: String::new(),
+        run: 0,
+    };
+    // Keys of the open objects, innermost last.
     let mut keys: Vec<Key> = Vec::new();
-    // Open containers: `None` for an array, `Some(index of its first key in keys)` for an object.
-    let mut open: Vec<Option<usize>> = Vec::new();
-    let mut i = skip_blank(bytes, 0);
+    let mut open: Vec<Open> = Vec::new();
+    let mut i = out.blank(bytes, 0);
     'value: loop {
         // A value starts at `i`.
         match *bytes.get(i)? {
-            b'"' => {
-                let end = string_end(bytes, i)?;
-                out.push_str(&input[i..end]);
-                i = end;
-            }
+            b'"' => i = string_end(bytes, i)?,
             open_byte @ (b'{' | b'[') => {
                 if open.len() >= MAX_NESTING {
                     return None;
                 }
                 let object = open_byte == b'{';
-                out.push(char::from(open_byte));
-                i = skip_blank(bytes, i + 1);
+                i = out.blank(bytes, i + 1);
                 let close = if object { b'}' } else { b']' };
                 if *bytes.get(i)? == close {
-                    out.push(char::from(close));
                     i += 1;
                 } else {
                     if open.capacity() == 0 {
@@ -82,50 +160,48 @@ pub(crate) fn canonicalize(input: &str) -> Option<String> {
                         open.reserve(16);
                         keys.reserve(32);
                     }
-                    let first_key = keys.len();
-                    open.push(object.then_some(first_key));
+                    open.push(Open {
+                        first_key: object.then_some(keys.len()),
+                        seen: 0,
+                    });
                     if object {
-                        i = key(input, i, &mut out, &mut keys, first_key)?;
+                        i = key(&mut out, bytes, i, &mut keys, &mut open)?;
                     }
                     continue 'value;
                 }
             }
-            b't' => i = literal(input, i, "true", &mut out)?,
-            b'f' => i = literal(input, i, "false", &mut out)?,
-            b'n' => i = literal(input, i, "null", &mut out)?,
-            b'-' | b'0'..=b'9' => i = number(input, i, &mut out)?,
+            b't' => i = literal(bytes, i, b"true")?,
+            b'f' => i = literal(bytes, i, b"false")?,
+            b'n' => i = literal(bytes, i, b"null")?,
+            b'-' | b'0'..=b'9' => i = number(&mut out, bytes, i)?,
             _ => return None,
         }
         // After a value: separators and closing brackets until the next value or the end.
         loop {
-            i = skip_blank(bytes, i);
-            let Some(&container) = open.last() else {
+            i = out.blank(bytes, i);
+            let Some(container) = open.last() else {
                 break 'value;
             };
-            match (*bytes.get(i)?, container) {
-                (b',', _) => {
-                    out.push(',');
-                    i = skip_blank(bytes, i + 1);
-                    if let Some(first_key) = container {
-                        i = key(input, i, &mut out, &mut keys, first_key)?;
+            match (*bytes.get(i)?, container.first_key) {
+                (b',', first_key) => {
+                    i = out.blank(bytes, i + 1);
+                    if first_key.is_some() {
+                        i = key(&mut out, bytes, i, &mut keys, &mut open)?;
                     }
                     continue 'value;
                 }
-                (b']', None) => out.push(']'),
+                (b']', None) => {}
                 (b'}', Some(first_key)) => {
                     let own = &keys[first_key..];
                     if own.len() > LINEAR_DUPLICATE_CHECK {
-                        let mut sorted: Vec<&[u8]> = own
-                            .iter()
-                            .map(|key| &out.as_bytes()[key.range.clone()])
-                            .collect();
+                        let mut sorted: Vec<&[u8]> =
+                            own.iter().map(|key| &bytes[key.range.clone()]).collect();
                         sorted.sort_unstable();
                         if sorted.windows(2).any(|pair| pair[0] == pair[1]) {
                             return None;
                         }
                     }
                     keys.truncate(first_key);
-                    out.push('}');
                 }
                 _ => return None,
             }
@@ -133,15 +209,7 @@ pub(crate) fn canonicalize(input: &str) -> Option<String> {
             i += 1;
         }
     }
-    (i == bytes.len()).then_some(out)
-}
-
-/// JSON whitespace from `i` on skipped.
-fn skip_blank(bytes: &[u8], mut i: usize) -> usize {
-    while let Some(b' ' | b'\t' | b'\n' | b'\r') = bytes.get(i) {
-        i += 1;
-    }
-    i
+    (i == bytes.len()).then(|| out.finish())
 }
 
 /// End (exclusive, past the closing quote) of the string starting at `bytes[start]`, if the
@@ -152,7 +220,7 @@ fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
     let mut i = start + 1;
     loop {
         while i + 8 <= bytes.len() {
-            let word = u64::from_le_bytes(bytes[i..i + 8].try_into().ok()?);
+            let word = load(&bytes[i..]);
             // The lowest marked byte is exact in each of the three tests, so in their union.
             let stops = matches_byte(word, b'"') | matches_byte(word, b'\\') | below_space(word);
             if stops != 0 {
@@ -184,80 +252,82 @@ fn below_space(word: u64) -> u64 {
     word.wrapping_sub(ONES * 0x20) & !word & HIGHS
 }
 
-/// An object key at `i` (a string, its `:`), checked against the object's earlier keys; the
-/// position of the value after it.
+/// An object key at `i` (a string, its `:`), checked against the innermost object's earlier
+/// keys; the position of the value after it.
 fn key(
-    input: &str,
+    out: &mut Output,
+    bytes: &[u8],
     i: usize,
-    out: &mut String,
     keys: &mut Vec<Key>,
-    first_key: usize,
+    open: &mut [Open],
 ) -> Option<usize> {
-    let bytes = input.as_bytes();
     if *bytes.get(i)? != b'"' {
         return None;
     }
     let end = string_end(bytes, i)?;
-    let start = out.len();
-    out.push_str(&input[i..end]);
-    let new_key = &out.as_bytes()[start..];
-    let new_fingerprint = fingerprint(new_key);
-    let own = &keys[first_key..];
-    if own.len() < LINEAR_DUPLICATE_CHECK
-        && own.iter().any(|key| {
-            key.fingerprint == new_fingerprint && &out.as_bytes()[key.range.clone()] == new_key
-        })
-    {
-        return None;
+    let new_fingerprint = fingerprint(bytes, i, end);
+    let object = open.last_mut()?;
+    let own = &keys[object.first_key?..];
+    if own.len() < LINEAR_DUPLICATE_CHECK {
+        let bit = 1u64 << (new_fingerprint.wrapping_mul(MIX) >> 58);
+        if object.seen & bit != 0
+            && own.iter().any(|key| {
+                key.fingerprint == new_fingerprint && bytes[key.range.clone()] == bytes[i..end]
+            })
+        {
+            return None;
+        }
+        object.seen |= bit;
     }
     keys.push(Key {
         fingerprint: new_fingerprint,
-        range: start..out.len(),
+        range: i..end,
     });
-    let colon = skip_blank(bytes, end);
+    let colon = out.blank(bytes, end);
     if *bytes.get(colon)? != b':' {
         return None;
     }
-    out.push(':');
-    Some(skip_blank(bytes, colon + 1))
+    Some(out.blank(bytes, colon + 1))
 }
 
-fn literal(input: &str, i: usize, word: &str, out: &mut String) -> Option<usize> {
+fn literal(bytes: &[u8], i: usize, word: &[u8]) -> Option<usize> {
     let end = i + word.len();
-    if input.as_bytes().get(i..end)? != word.as_bytes() {
-        return None;
-    }
-    out.push_str(word);
-    Some(end)
+    (bytes.get(i..end)? == word).then_some(end)
 }
 
-/// A number at `i` (RFC 8259 grammar); the position after it.
-fn number(input: &str, start: usize, out: &mut String) -> Option<usize> {
-    let bytes = input.as_bytes();
+/// A number at `i` (RFC 8259 grammar), written as serde_json reads and prints it; the position
+/// after it.
+fn number(out: &mut Output, bytes: &[u8], start: usize) -> Option<usize> {
     let digits = |mut i: usize| {
         while bytes.get(i).is_some_and(u8::is_ascii_digit) {
             i += 1;
         }
         i
     };
-    let mut i = start + usize::from(bytes[start] == b'-');
+    let negative = bytes[start] == b'-';
+    let int_start = start + usize::from(negative);
+    let mut i = int_start;
     match bytes.get(i)? {
         b'0' => i += 1,
         b'1'..=b'9' => i = digits(i + 1),
         _ => return None,
     }
-    let integer_end = i;
-    let mut float = false;
+    let int_end = i;
+    let mut fraction = i..i;
     if bytes.get(i) == Some(&b'.') {
         let after = digits(i + 1);
         if after == i + 1 {
             return None;
         }
+        fraction = i + 1..after;
         i = after;
-        float = true;
     }
+    // The exponent, saturated far outside any finite double's.
+    let mut exponent = 0i64;
+    let mut float = !fraction.is_empty();
     if let Some(b'e' | b'E') = bytes.get(i) {
         i += 1;
+        let exponent_negative = bytes.get(i) == Some(&b'-');
         if let Some(b'+' | b'-') = bytes.get(i) {
             i += 1;
         }
@@ -265,28 +335,181 @@ fn number(input: &str, start: usize, out: &mut String) -> Option<usize> {
         if after == i {
             return None;
         }
+        for &digit in &bytes[i..after] {
+            exponent = (exponent * 10 + i64::from(digit - b'0')).min(100_000);
+        }
+        if exponent_negative {
+            exponent = -exponent;
+        }
         i = after;
         float = true;
     }
-    let text = &input[start..i];
-    if !float {
-        // Up to 18 digits is inside i64: serde_json reads it as an integer and prints it back
-        // the same. `-0` is a float (-0.0) to serde_json; longer ones may be u64 or floats.
-        let digit_count = integer_end - start - usize::from(bytes[start] == b'-');
-        if digit_count > 18 || text == "-0" {
-            return None;
-        }
-        out.push_str(text);
+    let integer = &bytes[int_start..int_end];
+    if !float && fits_integer(integer, negative) {
+        // serde_json reads it as an i64 or u64 and prints it back the same.
         return Some(i);
     }
-    // Correctly rounded, as serde_json's `float_roundtrip` parse; out of range is its error.
-    let value: f64 = text.parse().ok()?;
-    if !value.is_finite() {
-        return None;
+    // A float to serde_json (so is an integer out of i64/u64 range, and `-0`).
+    let text = &out.input[start..i];
+    let mut canonical = FloatText::default();
+    if !canonical.shortest(negative, integer, &bytes[fraction], exponent) {
+        // More than 15 significant digits, or near the ends of the range: parsed correctly
+        // rounded (as serde_json's `float_roundtrip`) and printed by ryu, as [`crate::text`]
+        // prints floats. Out of range is serde_json's error.
+        let value: f64 = text.parse().ok()?;
+        if !value.is_finite() {
+            return None;
+        }
+        let mut buffer = ryu::Buffer::new();
+        let printed = buffer.format_finite(value);
+        if printed != text {
+            out.replace(start, i, printed);
+        }
+        return Some(i);
     }
-    let mut buffer = ryu::Buffer::new();
-    out.push_str(buffer.format_finite(value));
+    let printed = canonical.as_str();
+    if printed != text {
+        out.replace(start, i, printed);
+    }
     Some(i)
+}
+
+/// Whether the integer digits (no sign, no leading zero) are read by serde_json as an i64
+/// (negative) or u64 and so printed back as they are. `-0` is a float (-0.0) to serde_json.
+fn fits_integer(digits: &[u8], negative: bool) -> bool {
+    let limit: &[u8] = if negative {
+        b"9223372036854775808"
+    } else {
+        b"18446744073709551615"
+    };
+    match digits.len().cmp(&limit.len()) {
+        std::cmp::Ordering::Less => !negative || digits != b"0",
+        // Same length, no leading zeros: byte order is numeric order.
+        std::cmp::Ordering::Equal => digits <= limit,
+        std::cmp::Ordering::Greater => false,
+    }
+}
+
+/// The text ryu prints for a double, worked out from the decimal digits that were read rather
+/// than by printing the double, where that is exact.
+#[derive(Default)]
+struct FloatText {
+    bytes: [u8; 32],
+    len: usize,
+}
+
+impl FloatText {
+    fn push(&mut self, byte: u8) {
+        self.bytes[self.len] = byte;
+        self.len += 1;
+    }
+
+    fn push_all(&mut self, bytes: &[u8]) {
+        self.bytes[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
+    }
+
+    /// Writes what ryu prints for the double nearest to `±integer.fraction × 10^exponent`, when
+    /// that decimal has at most 15 significant digits and lies in the normal range; `false`
+    /// (nothing written) otherwise.
+    ///
+    /// Why this is exact: a decimal of at most 15 significant digits in the normal range is
+    /// recovered by rounding its nearest double back to 15 digits (10^15 < 2^52, the theorem
+    /// behind DBL_DIG), so no two such decimals read as the same double. ryu prints the
+    /// shortest decimal that reads back as the double (the closest such when there are
+    /// several); the input's digits read back as it, so ryu's digits are no more than 15, and
+    /// being a decimal that reads as the same double they are the input's own (trailing
+    /// zeros dropped). What is left is ryu's layout of those digits, copied below from
+    /// `ryu::pretty::format64`.
+    fn shortest(&mut self, negative: bool, integer: &[u8], fraction: &[u8], exponent: i64) -> bool {
+        let mut digits = [b'0'; 15];
+        let mut count = 0;
+        // Zeros read after the last non-zero digit (kept only if a non-zero digit follows).
+        let mut zeros = 0;
+        // The decimal exponent of the first significant digit's place + 1 (so the value is
+        // `0.digits × 10^point`), before `exponent`.
+        let mut point = 0i64;
+        for (place, &digit) in integer.iter().chain(fraction).enumerate() {
+            if digit == b'0' {
+                zeros += usize::from(count > 0);
+                continue;
+            }
+            if count == 0 {
+                point = integer.len() as i64 - place as i64;
+            }
+            if count + zeros >= digits.len() {
+                return false;
+            }
+            count += zeros;
+            zeros = 0;
+            digits[count] = digit;
+            count += 1;
+        }
+        if negative {
+            self.push(b'-');
+        }
+        if count == 0 {
+            // ±0: ryu's special case.
+            self.push_all(b"0.0");
+            return true;
+        }
+        let kk = point + exponent;
+        // 10^(kk-1) ≤ value < 10^kk: at least 1e-307, above the smallest normal double, and
+        // below 1e308, below the largest.
+        if !(-306..=308).contains(&kk) {
+            self.len = 0;
+            return false;
+        }
+        let digits = &digits[..count];
+        let length = count as i64;
+        let k = kk - length;
+        if 0 <= k && kk <= 16 {
+            // 1234e7 -> 12340000000.0
+            self.push_all(digits);
+            for _ in 0..k {
+                self.push(b'0');
+            }
+            self.push_all(b".0");
+        } else if 0 < kk && kk <= 16 {
+            // 1234e-2 -> 12.34
+            let (whole, part) = digits.split_at(kk as usize);
+            self.push_all(whole);
+            self.push(b'.');
+            self.push_all(part);
+        } else if -5 < kk && kk <= 0 {
+            // 1234e-6 -> 0.001234
+            self.push_all(b"0.");
+            for _ in 0..-kk {
+                self.push(b'0');
+            }
+            self.push_all(digits);
+        } else {
+            // 1e30, 1234e30 -> 1.234e33
+            self.push(digits[0]);
+            if digits.len() > 1 {
+                self.push(b'.');
+                self.push_all(&digits[1..]);
+            }
+            self.push(b'e');
+            let mut e = kk - 1;
+            if e < 0 {
+                self.push(b'-');
+                e = -e;
+            }
+            if e >= 100 {
+                self.push(b'0' + (e / 100) as u8);
+            }
+            if e >= 10 {
+                self.push(b'0' + (e / 10 % 10) as u8);
+            }
+            self.push(b'0' + (e % 10) as u8);
+        }
+        true
+    }
 }
 
 #[cfg(test)]
@@ -311,7 +534,13 @@ mod tests {
             "1",
             " 0 ",
             "-12",
+            "-0",
             "123456789012345678",
+            "1234567890123456789",
+            "18446744073709551615",
+            "18446744073709551616",
+            "-9223372036854775808",
+            "-9223372036854775809",
             "-123456789012345678",
             "1.5",
             "1.3e2",
@@ -357,15 +586,15 @@ mod tests {
         for input in [
             "",
             " ",
-            "-0",
-            "1234567890123456789",
-            "18446744073709551615",
             "01",
             "1.",
             ".5",
             "-",
             "1e",
             "1e400",
+            "-1e400",
+            "1e99999999999999999999",
+            "1.8e308",
             "+1",
             "\"a\\/b\"",
             "\"a\\u0041\"",
@@ -404,8 +633,95 @@ mod tests {
         assert!(!agrees(&deep));
     }
 
+    /// Every kind of number: each takes the fast pass and prints as the serde pass does.
+    #[test]
+    fn numbers_print_as_serde_prints_them() {
+        let mut inputs: Vec<String> = [
+            // ±0 in every spelling.
+            "0", "-0", "0.0", "-0.0", "0.000", "0e0", "-0e-5", "0E+400",
+            // The layouts and their boundaries (kk ≤ 16 is 123.0, above it 1e16).
+            "1e15", "1e16", "1e17", "1e20", "1e21", "1e22", "1.0e15", "1.5e15", "1.5e16",
+            "999999999999999.0", "9999999999999998.0", "123456789012345.6", "12345678901234567e0",
+            "100000000000000000000", "99999999999999999999999", "123456789012345678901234567890",
+            "-18446744073709551616", "-9223372036854775809",
+            "0.1", "0.01", "0.001", "0.0001", "0.00001", "0.000001", "1e-4", "1e-5", "1e-6",
+            "1.5e-5", "1.25e-4", "12.5e-6", "0.00012345", "1234e-7", "1.3e2", "1E5", "1e+5",
+            "2.5E+3", "-2.5e-3", "5e-1", "50e-2", "1.000", "10.50", "1.0e0", "1e0", "1e00001",
+            "3.14", "-3.14", "52.52", "13.405", "87.5", "6.02214076e23", "1.602176634e-19",
+            // Long mantissas (more than 15 digits): ryu's own shortest digits.
+            "0.30000000000000004", "0.1000000000000000055511151231257827",
+            "3.141592653589793238462643383279", "1.7976931348623157e308", "123456789.123456789",
+            "9007199254740993", "9007199254740993.0", "0.333333333333333333333333",
+            "1234567890123456.7", "123456789012345.67",
+            // The ends of the range: subnormals, the smallest normal, the largest finite.
+            "2.2250738585072014e-308", "2.2250738585072011e-308", "2.225e-308", "2.3e-308",
+            "1e-307", "9.99e-308", "1e-306", "1e-308", "1e-310", "4.9e-324", "5e-324",
+            "2e-324", "3e-324", "1e-400", "-1e-400", "1e308", "9.99999999999999e307",
+            "1.797693134862315e308", "1.79769313486231e308", "1.7976931348623158e308",
+            // Exponents written long or with leading zeros.
+            "1e-0", "1e+0", "1e007", "-1.5E-007", "1e0000000000000000000000000000001",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect();
+        for exponent in -330..=330 {
+            for mantissa in ["1", "9", "1.5", "12345", "999999999999999", "1234567890123456"] {
+                inputs.push(format!("{mantissa}e{exponent}"));
+                inputs.push(format!("-{mantissa}E{exponent:+}"));
+            }
+        }
+        for input in &inputs {
+            // Out of range (`999999999999999e294`) is serde_json's error, so the serde pass's.
+            let overflows = crate::text::canonicalize_str(input, None).is_err();
+            assert!(
+                agrees(input) != overflows,
+                "{input:?} should take the fast pass (or overflow)"
+            );
+            if overflows {
+                continue;
+            }
+            let wrapped = format!("[ {input} , {{ \"k\" : {input} }} ]");
+            assert!(agrees(&wrapped), "{wrapped:?} should take the fast pass");
+        }
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+
+        /// Any finite double, printed in many ways (shortest, fixed digits, exponent form).
+        #[test]
+        fn any_double_prints_as_serde_prints_it(bits in proptest::prelude::any::<u64>(), digits in 0usize..20) {
+            let value = f64::from_bits(bits);
+            if value.is_finite() {
+                for text in [
+                    format!("{value:?}"),
+                    format!("{value:e}"),
+                    format!("{value:.digits$e}"),
+                    format!("{value:.digits$}"),
+                    ryu::Buffer::new().format_finite(value).to_owned(),
+                ] {
+                    proptest::prop_assert!(agrees(&text), "{text:?} should take the fast pass");
+                }
+            }
+        }
+
+        /// Any decimal: up to 20 digits before and after the point, any exponent near the range.
+        #[test]
+        fn any_decimal_prints_as_serde_prints_it(
+            negative in proptest::prelude::any::<bool>(),
+            integer in "[1-9][0-9]{0,19}|0",
+            fraction in proptest::option::of("[0-9]{1,20}"),
+            exponent in proptest::option::of(-340i32..340),
+        ) {
+            let mut text = format!("{}{integer}", if negative { "-" } else { "" });
+            if let Some(fraction) = fraction {
+                text = format!("{text}.{fraction}");
+            }
+            if let Some(exponent) = exponent {
+                text = format!("{text}e{exponent}");
+            }
+            agrees(&text);
+        }
 
         #[test]
         fn fast_pass_agrees_on_json_like_text(text in "[ \\[\\]{}:,\"ab0-9.eE+\\-tfnrul\\\\]{0,24}") {
