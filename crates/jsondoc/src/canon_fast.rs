@@ -23,9 +23,17 @@ use std::ops::Range;
 /// An object key seen: its bytes in the input (a key is copied as it is, so they are its
 /// bytes in the output too) and a fingerprint (length and first/last bytes), so most
 /// comparisons of two keys are one integer comparison.
+#[derive(Clone, Copy, Default)]
 struct Key {
     fingerprint: u64,
-    range: Range<usize>,
+    start: u32,
+    end: u32,
+}
+
+impl Key {
+    fn range(self) -> Range<usize> {
+        self.start as usize..self.end as usize
+    }
 }
 
 /// The fingerprint of the key `bytes[start..end]` (with its quotes, so at least 2 bytes):
@@ -67,9 +75,10 @@ const ONES: u64 = u64::from_le_bytes([0x01; 8]);
 const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
 
 /// An open container.
+#[derive(Clone, Copy, Default)]
 struct Open {
     /// `None` for an array, `Some(index of its first key in keys)` for an object.
-    first_key: Option<usize>,
+    first_key: Option<u32>,
     /// One bit per key of the object seen (a bit of the key's fingerprint's hash): a new key
     /// whose bit is clear cannot be a duplicate, so most keys are never compared.
     seen: u64,
@@ -77,30 +86,80 @@ struct Open {
 
 /// The output: the input itself in runs, copied in bulk only where the canonical text differs
 /// from it (whitespace dropped, a number rewritten). Input already canonical, as most clients
-/// send, is copied once at the end.
+/// send, is copied once at the end; so is input with a few differences (they are held until
+/// then), at its exact size (the document keeps it as a boxed `str`: any spare room would
+/// cost a reallocation).
 struct Output<'a> {
     input: &'a str,
-    /// Empty (no allocation) until the first difference from the input.
+    held: [Edit; HELD_EDITS],
+    held_count: usize,
+    /// The output's length (input's length plus what the held edits add or take).
+    len: usize,
+    /// Empty (no allocation) until more than [`HELD_EDITS`] differences: then the output so
+    /// far, written as the pass goes.
     out: String,
     /// Where the run of input not yet copied to `out` starts.
     run: usize,
 }
 
+/// Differences from the input held before the output is written.
+const HELD_EDITS: usize = 8;
+
+/// The input's `from..to` written as `text[..len]` (empty: left out).
+#[derive(Clone, Copy, Default)]
+struct Edit {
+    from: usize,
+    to: usize,
+    text: [u8; EDIT_TEXT],
+    len: usize,
+}
+
+/// Longest edit text held: ryu's longest double (`-1.2345678901234567e-308`).
+const EDIT_TEXT: usize = 24;
+
 impl Output<'_> {
-    /// The input's `from..to` left out of the output.
-    fn drop_range(&mut self, from: usize, to: usize) {
+    fn new(input: &str) -> Output<'_> {
+        Output {
+            input,
+            held: [Edit::default(); HELD_EDITS],
+            held_count: 0,
+            len: input.len(),
+            out: String::new(),
+            run: 0,
+        }
+    }
+
+    /// The input's `from..to` written as `text` (ASCII).
+    #[inline(never)]
+    fn replace(&mut self, from: usize, to: usize, text: &[u8]) {
         if self.out.capacity() == 0 {
-            // Room for a few rewritten numbers (`1e5` is `100000.0`); more grows the string.
+            if self.held_count < HELD_EDITS && text.len() <= EDIT_TEXT {
+                let edit = &mut self.held[self.held_count];
+                edit.from = from;
+                edit.to = to;
+                edit.text[..text.len()].copy_from_slice(text);
+                edit.len = text.len();
+                self.held_count += 1;
+                self.len = self.len + text.len() - (to - from);
+                return;
+            }
+            // Many differences (whitespace between tokens): write as the pass goes.
             self.out.reserve(self.input.len() + 16);
+            self.write_held();
         }
         self.out.push_str(&self.input[self.run..from]);
+        push_ascii(&mut self.out, text);
         self.run = to;
     }
 
-    /// The input's `from..to` written as `text`.
-    fn replace(&mut self, from: usize, to: usize, text: &str) {
-        self.drop_range(from, to);
-        self.out.push_str(text);
+    /// The held edits and the runs between them written to `out`.
+    fn write_held(&mut self) {
+        for edit in &self.held[..self.held_count] {
+            self.out.push_str(&self.input[self.run..edit.from]);
+            push_ascii(&mut self.out, &edit.text[..edit.len]);
+            self.run = edit.to;
+        }
+        self.held_count = 0;
     }
 
     /// JSON whitespace from `i` on skipped (and left out).
@@ -119,30 +178,104 @@ impl Output<'_> {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = bytes.get(end) {
             end += 1;
         }
-        self.drop_range(i, end);
+        self.replace(i, end, b"");
         end
     }
 
     fn finish(mut self) -> String {
         if self.out.capacity() == 0 {
-            return self.input.to_owned();
+            self.out.reserve_exact(self.len);
+            self.write_held();
         }
         self.out.push_str(&self.input[self.run..]);
         self.out
     }
 }
 
+/// ASCII bytes (an edit's text) appended to `out`.
+fn push_ascii(out: &mut String, text: &[u8]) {
+    out.extend(text.iter().map(|&byte| char::from(byte)));
+}
+
+/// A stack held in place up to `N` entries (a typical document allocates nothing for it),
+/// moved to the heap beyond.
+struct Stack<T, const N: usize> {
+    inline: [T; N],
+    len: usize,
+    /// Empty (no allocation) until more than `N` entries: then the whole stack.
+    heap: Vec<T>,
+}
+
+impl<T: Copy + Default, const N: usize> Stack<T, N> {
+    fn new() -> Self {
+        Stack {
+            inline: [T::default(); N],
+            len: 0,
+            heap: Vec::new(),
+        }
+    }
+
+    #[inline(always)]
+    fn as_slice(&self) -> &[T] {
+        if self.heap.capacity() == 0 {
+            &self.inline[..self.len]
+        } else {
+            &self.heap
+        }
+    }
+
+    #[inline(always)]
+    fn len(&self) -> usize {
+        if self.heap.capacity() == 0 {
+            self.len
+        } else {
+            self.heap.len()
+        }
+    }
+
+    #[inline(always)]
+    fn last_mut(&mut self) -> Option<&mut T> {
+        if self.heap.capacity() == 0 {
+            self.inline[..self.len].last_mut()
+        } else {
+            self.heap.last_mut()
+        }
+    }
+
+    #[inline(always)]
+    fn push(&mut self, value: T) {
+        if self.heap.capacity() == 0 {
+            if let Some(slot) = self.inline.get_mut(self.len) {
+                *slot = value;
+                self.len += 1;
+                return;
+            }
+            self.heap.reserve(2 * N);
+            self.heap.extend_from_slice(&self.inline);
+        }
+        self.heap.push(value);
+    }
+
+    #[inline(always)]
+    fn truncate(&mut self, len: usize) {
+        if self.heap.capacity() == 0 {
+            self.len = self.len.min(len);
+        } else {
+            self.heap.truncate(len);
+        }
+    }
+}
+
 /// The canonical text of `input`, or `None` when the input needs the serde canonicaliser.
 pub(crate) fn canonicalize(input: &str) -> Option<String> {
     let bytes = input.as_bytes();
-    let mut out = Output {
-        input,
-        out: String::new(),
-        run: 0,
-    };
+    // Positions are kept as u32 (half the room); longer input (beyond Redis' default 512 MB
+    // limit on a string) takes the serde pass.
+    u32::try_from(bytes.len()).ok()?;
+    let mut out = Output::new(input);
     // Keys of the open objects, innermost last.
-    let mut keys: Vec<Key> = Vec::new();
-    let mut open: Vec<Open> = Vec::new();
+    let mut keys: Stack<Key, 32> = Stack::new();
+    let mut open: Stack<Open, 16> = Stack::new();
     let mut i = out.blank(bytes, 0);
     'value: loop {
         // A value starts at `i`.
@@ -158,13 +291,8 @@ pub(crate) fn canonicalize(input: &str) -> Option<String> {
                 if *bytes.get(i)? == close {
                     i += 1;
                 } else {
-                    if open.capacity() == 0 {
-                        // Room for a typical document at once (a scalar needs none).
-                        open.reserve(16);
-                        keys.reserve(32);
-                    }
                     open.push(Open {
-                        first_key: object.then_some(keys.len()),
+                        first_key: object.then_some(keys.len() as u32),
                         seen: 0,
                     });
                     if object {
@@ -182,7 +310,7 @@ pub(crate) fn canonicalize(input: &str) -> Option<String> {
         // After a value: separators and closing brackets until the next value or the end.
         loop {
             i = out.blank(bytes, i);
-            let Some(container) = open.last() else {
+            let Some(container) = open.last_mut() else {
                 break 'value;
             };
             match (*bytes.get(i)?, container.first_key) {
@@ -195,10 +323,11 @@ pub(crate) fn canonicalize(input: &str) -> Option<String> {
                 }
                 (b']', None) => {}
                 (b'}', Some(first_key)) => {
-                    let own = &keys[first_key..];
+                    let first_key = first_key as usize;
+                    let own = &keys.as_slice()[first_key..];
                     if own.len() > LINEAR_DUPLICATE_CHECK {
                         let mut sorted: Vec<&[u8]> =
-                            own.iter().map(|key| &bytes[key.range.clone()]).collect();
+                            own.iter().map(|key| &bytes[key.range()]).collect();
                         sorted.sort_unstable();
                         if sorted.windows(2).any(|pair| pair[0] == pair[1]) {
                             return None;
@@ -208,7 +337,7 @@ pub(crate) fn canonicalize(input: &str) -> Option<String> {
                 }
                 _ => return None,
             }
-            open.pop();
+            open.truncate(open.len() - 1);
             i += 1;
         }
     }
@@ -267,8 +396,8 @@ fn key(
     out: &mut Output,
     bytes: &[u8],
     i: usize,
-    keys: &mut Vec<Key>,
-    open: &mut [Open],
+    keys: &mut Stack<Key, 32>,
+    open: &mut Stack<Open, 16>,
 ) -> Option<usize> {
     if *bytes.get(i)? != b'"' {
         return None;
@@ -276,12 +405,12 @@ fn key(
     let end = string_end(bytes, i)?;
     let new_fingerprint = fingerprint(bytes, i, end);
     let object = open.last_mut()?;
-    let own = &keys[object.first_key?..];
+    let own = &keys.as_slice()[object.first_key? as usize..];
     if own.len() < LINEAR_DUPLICATE_CHECK {
         let bit = 1u64 << (new_fingerprint.wrapping_mul(MIX) >> 58);
         if object.seen & bit != 0
             && own.iter().any(|key| {
-                key.fingerprint == new_fingerprint && bytes[key.range.clone()] == bytes[i..end]
+                key.fingerprint == new_fingerprint && bytes[key.range()] == bytes[i..end]
             })
         {
             return None;
@@ -290,7 +419,8 @@ fn key(
     }
     keys.push(Key {
         fingerprint: new_fingerprint,
-        range: i..end,
+        start: i as u32,
+        end: end as u32,
     });
     let colon = out.blank(bytes, end);
     if *bytes.get(colon)? != b':' {
@@ -373,12 +503,12 @@ fn number(out: &mut Output, bytes: &[u8], start: usize) -> Option<usize> {
         let mut buffer = ryu::Buffer::new();
         let printed = buffer.format_finite(value);
         if printed != text {
-            out.replace(start, i, printed);
+            out.replace(start, i, printed.as_bytes());
         }
         return Some(i);
     }
-    let printed = canonical.as_str();
-    if printed != text {
+    let printed = canonical.text();
+    if printed != text.as_bytes() {
         out.replace(start, i, printed);
     }
     Some(i)
@@ -409,6 +539,10 @@ struct FloatText {
 }
 
 impl FloatText {
+    fn text(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+
     fn push(&mut self, byte: u8) {
         self.bytes[self.len] = byte;
         self.len += 1;
@@ -417,10 +551,6 @@ impl FloatText {
     fn push_all(&mut self, bytes: &[u8]) {
         self.bytes[self.len..self.len + bytes.len()].copy_from_slice(bytes);
         self.len += bytes.len();
-    }
-
-    fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
     }
 
     /// Writes what ryu prints for the double nearest to `±integer.fraction × 10^exponent`, when
@@ -589,6 +719,16 @@ mod tests {
         assert!(agrees(&many));
         let deep = "[".repeat(127) + &"]".repeat(127);
         assert!(agrees(&deep));
+        let deep_objects = "{\"a\":".repeat(60) + "[{\"a\":1,\"b\":2}]" + &"}".repeat(60);
+        assert!(agrees(&deep_objects));
+        // Differences from the input: a few (held until the end) and many (written as found).
+        for spaces in [1, 7, 8, 9, 40] {
+            let members = (0..spaces)
+                .map(|k| format!("\"k{k}\" :1.5e1"))
+                .collect::<Vec<_>>()
+                .join(",");
+            assert!(agrees(&format!("{{{members}}}")));
+        }
     }
 
     #[test]
@@ -639,6 +779,17 @@ mod tests {
                 .join(",")
         );
         assert!(!agrees(&many));
+        // Duplicates found by the linear check, among keys held in place and on the heap.
+        for (count, duplicate) in [(40, 5), (40, 35), (64, 63), (20, 19)] {
+            let keys = (0..count)
+                .map(|k| format!("\"k{k}\":{{\"k{k}\":[{k}]}}"))
+                .collect::<Vec<_>>()
+                .join(",");
+            let object = format!("{{{keys},\"k{duplicate}\":0}}");
+            assert!(!agrees(&object), "{object:?}");
+            let nested = format!("[{{\"a\":{{{keys}}}}},{object}]");
+            assert!(!agrees(&nested), "{nested:?}");
+        }
         let deep = "[".repeat(128) + &"]".repeat(128);
         assert!(!agrees(&deep));
     }
