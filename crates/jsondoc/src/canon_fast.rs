@@ -234,15 +234,6 @@ impl<T: Copy + Default, const N: usize> Stack<T, N> {
     }
 
     #[inline(always)]
-    fn last_mut(&mut self) -> Option<&mut T> {
-        if self.heap.capacity() == 0 {
-            self.inline[..self.len].last_mut()
-        } else {
-            self.heap.last_mut()
-        }
-    }
-
-    #[inline(always)]
     fn push(&mut self, value: T) {
         if self.heap.capacity() == 0 {
             if let Some(slot) = self.inline.get_mut(self.len) {
@@ -254,6 +245,16 @@ impl<T: Copy + Default, const N: usize> Stack<T, N> {
             self.heap.extend_from_slice(&self.inline);
         }
         self.heap.push(value);
+    }
+
+    #[inline(always)]
+    fn pop(&mut self) -> Option<T> {
+        if self.heap.capacity() == 0 {
+            self.len = self.len.checked_sub(1)?;
+            Some(self.inline[self.len])
+        } else {
+            self.heap.pop()
+        }
     }
 
     #[inline(always)]
@@ -275,14 +276,17 @@ pub(crate) fn canonicalize(input: &str) -> Option<String> {
     let mut out = Output::new(input);
     // Keys of the open objects, innermost last.
     let mut keys: Stack<Key, 32> = Stack::new();
-    let mut open: Stack<Open, 16> = Stack::new();
-    let mut i = out.blank(bytes, 0);
+    // The innermost open container, and those around it (outermost first).
+    let mut current: Option<Open> = None;
+    let mut outer: Stack<Open, 16> = Stack::new();
+    let mut i = 0;
     'value: loop {
-        // A value starts at `i`.
+        // A value starts at `i`. Whitespace is a case of each match (not skipped before it):
+        // compact input then pays nothing for it.
         match *bytes.get(i)? {
             b'"' => i = string_end(bytes, i)?,
             open_byte @ (b'{' | b'[') => {
-                if open.len() >= MAX_NESTING {
+                if outer.len() + usize::from(current.is_some()) >= MAX_NESTING {
                     return None;
                 }
                 let object = open_byte == b'{';
@@ -291,12 +295,15 @@ pub(crate) fn canonicalize(input: &str) -> Option<String> {
                 if *bytes.get(i)? == close {
                     i += 1;
                 } else {
-                    open.push(Open {
+                    if let Some(container) = current {
+                        outer.push(container);
+                    }
+                    let container = current.insert(Open {
                         first_key: object.then_some(keys.len() as u32),
                         seen: 0,
                     });
                     if object {
-                        i = key(&mut out, bytes, i, &mut keys, &mut open)?;
+                        i = key(&mut out, bytes, i, &mut keys, container)?;
                     }
                     continue 'value;
                 }
@@ -305,19 +312,23 @@ pub(crate) fn canonicalize(input: &str) -> Option<String> {
             b'f' => i = literal(bytes, i, b"false")?,
             b'n' => i = literal(bytes, i, b"null")?,
             b'-' | b'0'..=b'9' => i = number(&mut out, bytes, i)?,
+            b' ' | b'\t' | b'\n' | b'\r' => {
+                i = out.skip_blank(bytes, i);
+                continue 'value;
+            }
             _ => return None,
         }
         // After a value: separators and closing brackets until the next value or the end.
         loop {
-            i = out.blank(bytes, i);
-            let Some(container) = open.last_mut() else {
+            let Some(container) = current.as_mut() else {
+                i = out.blank(bytes, i);
                 break 'value;
             };
             match (*bytes.get(i)?, container.first_key) {
                 (b',', first_key) => {
-                    i = out.blank(bytes, i + 1);
+                    i += 1;
                     if first_key.is_some() {
-                        i = key(&mut out, bytes, i, &mut keys, &mut open)?;
+                        i = key(&mut out, bytes, i, &mut keys, container)?;
                     }
                     continue 'value;
                 }
@@ -335,9 +346,13 @@ pub(crate) fn canonicalize(input: &str) -> Option<String> {
                     }
                     keys.truncate(first_key);
                 }
+                (b' ' | b'\t' | b'\n' | b'\r', _) => {
+                    i = out.skip_blank(bytes, i);
+                    continue;
+                }
                 _ => return None,
             }
-            open.truncate(open.len() - 1);
+            current = outer.pop();
             i += 1;
         }
     }
@@ -389,27 +404,29 @@ fn below_space(word: u64) -> u64 {
     word.wrapping_sub(ONES * 0x20) & !word & HIGHS
 }
 
-/// An object key at `i` (a string, its `:`), checked against the innermost object's earlier
-/// keys; the position of the value after it.
+/// An object key at `i` (a string, its `:`), checked against the object's earlier keys; the
+/// position of the value after it.
 #[inline(always)]
 fn key(
     out: &mut Output,
     bytes: &[u8],
-    i: usize,
+    mut i: usize,
     keys: &mut Stack<Key, 32>,
-    open: &mut Stack<Open, 16>,
+    object: &mut Open,
 ) -> Option<usize> {
     if *bytes.get(i)? != b'"' {
-        return None;
+        i = out.blank(bytes, i);
+        if *bytes.get(i)? != b'"' {
+            return None;
+        }
     }
     let end = string_end(bytes, i)?;
     let new_fingerprint = fingerprint(bytes, i, end);
-    let object = open.last_mut()?;
-    let own = &keys.as_slice()[object.first_key? as usize..];
-    if own.len() < LINEAR_DUPLICATE_CHECK {
+    let first_key = object.first_key? as usize;
+    if keys.len() - first_key < LINEAR_DUPLICATE_CHECK {
         let bit = 1u64 << (new_fingerprint.wrapping_mul(MIX) >> 58);
         if object.seen & bit != 0
-            && own.iter().any(|key| {
+            && keys.as_slice()[first_key..].iter().any(|key| {
                 key.fingerprint == new_fingerprint && bytes[key.range()] == bytes[i..end]
             })
         {
@@ -422,11 +439,14 @@ fn key(
         start: i as u32,
         end: end as u32,
     });
+    if bytes.get(end) == Some(&b':') {
+        return Some(end + 1);
+    }
     let colon = out.blank(bytes, end);
     if *bytes.get(colon)? != b':' {
         return None;
     }
-    Some(out.blank(bytes, colon + 1))
+    Some(colon + 1)
 }
 
 #[inline(always)]
