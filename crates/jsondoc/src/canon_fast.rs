@@ -12,8 +12,10 @@
 //! printed with ryu as [`crate::text`] prints them. Duplicate keys are caught by a 64-bit
 //! filter per object, so most keys are never compared.
 //!
-//! Anything else (an escape serde_json would rewrite: `\/`, `\u…`; a control character, a
-//! float out of range, a duplicate key, nesting past serde_json's limit, and every error)
+//! Escapes serde_json writes differently (`\/`, `\u…`) are rewritten in place in values.
+//!
+//! Anything else (such an escape in a key, a lone surrogate, a control character, a float out
+//! of range, a duplicate key, nesting past serde_json's limit, and every error)
 //! answers `None`, and the caller runs the serde canonicaliser, which gives the same result
 //! for what is accepted here (tested on every kind of input) and the exact error text
 //! otherwise. So this pass only ever has to be right about what it accepts.
@@ -129,7 +131,7 @@ impl Output<'_> {
         }
     }
 
-    /// The input's `from..to` written as `text` (ASCII).
+    /// The input's `from..to` written as `text` (whole UTF-8 characters).
     #[inline(never)]
     fn replace(&mut self, from: usize, to: usize, text: &[u8]) {
         if self.out.capacity() == 0 {
@@ -148,7 +150,7 @@ impl Output<'_> {
             self.write_held();
         }
         self.out.push_str(&self.input[self.run..from]);
-        push_ascii(&mut self.out, text);
+        push_text(&mut self.out, text);
         self.run = to;
     }
 
@@ -156,7 +158,7 @@ impl Output<'_> {
     fn write_held(&mut self) {
         for edit in &self.held[..self.held_count] {
             self.out.push_str(&self.input[self.run..edit.from]);
-            push_ascii(&mut self.out, &edit.text[..edit.len]);
+            push_text(&mut self.out, &edit.text[..edit.len]);
             self.run = edit.to;
         }
         self.held_count = 0;
@@ -192,9 +194,9 @@ impl Output<'_> {
     }
 }
 
-/// ASCII bytes (an edit's text) appended to `out`.
-fn push_ascii(out: &mut String, text: &[u8]) {
-    out.extend(text.iter().map(|&byte| char::from(byte)));
+/// An edit's text (whole UTF-8 characters) appended to `out`.
+fn push_text(out: &mut String, text: &[u8]) {
+    out.push_str(std::str::from_utf8(text).unwrap_or_default());
 }
 
 /// A stack held in place up to `N` entries (a typical document allocates nothing for it),
@@ -284,7 +286,7 @@ pub(crate) fn canonicalize(input: &str) -> Option<String> {
         // A value starts at `i`. Whitespace is a case of each match (not skipped before it):
         // compact input then pays nothing for it.
         match *bytes.get(i)? {
-            b'"' => i = string_end(bytes, i)?,
+            b'"' => i = string_end(&mut out, bytes, i, false)?,
             open_byte @ (b'{' | b'[') => {
                 if outer.len() + usize::from(current.is_some()) >= MAX_NESTING {
                     return None;
@@ -359,14 +361,14 @@ pub(crate) fn canonicalize(input: &str) -> Option<String> {
     (i == bytes.len()).then(|| out.finish())
 }
 
-/// End (exclusive, past the closing quote) of the string starting at `bytes[start]`, if the
-/// string is its own canonical form: no control character, and only the escapes serde_json
-/// writes itself (`\"`, `\\`, `\n`, `\t`, `\r`, `\b`, `\f`). `\/` and `\u` escapes are
-/// rewritten by the canonical form, so they take the serde pass.
+/// End (exclusive, past the closing quote) of the string starting at `bytes[start]`: no control
+/// character, and escapes either as serde_json writes them (`\"`, `\\`, `\n`, `\t`, `\r`,
+/// `\b`, `\f`: kept) or, in a value, `\/` and `\u…` (rewritten as serde_json writes their
+/// character).
 // Inlined, as the helpers below: called once or twice per token, the calls were a fifth
 // of the pass.
 #[inline(always)]
-fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
+fn string_end(out: &mut Output, bytes: &[u8], start: usize, key: bool) -> Option<usize> {
     let mut i = start + 1;
     loop {
         while i + 8 <= bytes.len() {
@@ -383,12 +385,69 @@ fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
             b'"' => return Some(i + 1),
             b'\\' => match *bytes.get(i + 1)? {
                 b'"' | b'\\' | b'n' | b't' | b'r' | b'b' | b'f' => i += 2,
+                // A key is compared by its input bytes: one spelt with these takes the serde pass.
+                b'/' | b'u' if !key => i = rewrite_escape(out, bytes, i)?,
                 _ => return None,
             },
             0..=0x1f => return None,
             _ => i += 1,
         }
     }
+}
+
+/// The escape `\/` or `\u…` at `bytes[i]` (in a value) written as serde_json writes the
+/// character it stands for: itself (UTF-8), or the short or `\u00xx` escape of a quote,
+/// backslash or control character. A lone or reversed surrogate is serde_json's error (`None`:
+/// the serde pass). The position after it.
+#[inline(never)]
+fn rewrite_escape(out: &mut Output, bytes: &[u8], i: usize) -> Option<usize> {
+    if bytes[i + 1] == b'/' {
+        out.replace(i, i + 2, b"/");
+        return Some(i + 2);
+    }
+    let unit = hex4(bytes, i + 2)?;
+    let (code, end) = match unit {
+        0xD800..=0xDBFF => {
+            if bytes.get(i + 6..i + 8)? != b"\\u" {
+                return None;
+            }
+            let low = hex4(bytes, i + 8)?;
+            if !(0xDC00..=0xDFFF).contains(&low) {
+                return None;
+            }
+            (0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00), i + 12)
+        }
+        0xDC00..=0xDFFF => return None,
+        _ => (unit, i + 6),
+    };
+    let character = char::from_u32(code)?;
+    let mut buffer = [0u8; 6];
+    let text: &[u8] = match character {
+        '"' => b"\\\"",
+        '\\' => b"\\\\",
+        '\u{8}' => b"\\b",
+        '\t' => b"\\t",
+        '\n' => b"\\n",
+        '\u{c}' => b"\\f",
+        '\r' => b"\\r",
+        '\0'..='\u{1f}' => {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            buffer = *b"\\u0000";
+            buffer[4] = HEX[(code >> 4) as usize];
+            buffer[5] = HEX[(code & 0xF) as usize];
+            &buffer
+        }
+        _ => character.encode_utf8(&mut buffer).as_bytes(),
+    };
+    out.replace(i, end, text);
+    Some(end)
+}
+
+/// The 4 hex digits at `bytes[at..]` (either case).
+fn hex4(bytes: &[u8], at: usize) -> Option<u32> {
+    bytes.get(at..at + 4)?.iter().try_fold(0, |value, &digit| {
+        Some(value << 4 | char::from(digit).to_digit(16)?)
+    })
 }
 
 /// Bytes of `word` equal to `byte` (lowest marked one exact).
@@ -420,7 +479,7 @@ fn key(
             return None;
         }
     }
-    let end = string_end(bytes, i)?;
+    let end = string_end(out, bytes, i, true)?;
     let new_fingerprint = fingerprint(bytes, i, end);
     let first_key = object.first_key? as usize;
     if keys.len() - first_key < LINEAR_DUPLICATE_CHECK {
@@ -713,6 +772,11 @@ mod tests {
             "\"abc def ü €\u{7f}\"",
             "\"a long string with more than eight bytes /\"",
             "\"a\\nb\"",
+            "\"a\\/b\"",
+            "\"a\\u0041\"",
+            "\"a\\u001f\\u0000\\u0008\\u000C\\u005c\\u0022\\u007f\\u00e9\\u20AC\"",
+            "\"\\ud83d\\ude00 and \\uD83D\\uDE00 and \\/\\/ in a longer string\"",
+            "{\"url\":\"http:\\/\\/example.com\\/a\",\"b\":[\"\\u00e9t\\u00e9\"]}",
             "\"a\\\"b\\\\c\\td\\re\\bf\\fg and more than eight bytes\"",
             "{\"a\\\"\":1,\"a\":2}",
             "true",
@@ -766,9 +830,13 @@ mod tests {
             "1e99999999999999999999",
             "1.8e308",
             "+1",
-            "\"a\\/b\"",
-            "\"a\\u0041\"",
-            "\"a\\u001f\"",
+            "{\"a\\/b\":1}",
+            "{\"a\\u0041\":1}",
+            "\"\\ud83d\"",
+            "\"\\ud83d\\u0041\"",
+            "\"\\ude00\\ud83d\"",
+            "\"\\u12\"",
+            "\"\\u12g4\"",
             "\"a\\x\"",
             "\"tab\there\"",
             "\"unterminated",
@@ -951,6 +1019,20 @@ mod tests {
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+
+        /// Strings with every kind of escape, as a value and as a key.
+        #[test]
+        fn escapes_print_as_serde_prints_them(pieces in proptest::collection::vec(proptest::sample::select(vec![
+            "a", "é", " ", "\\/", "\\u0041", "\\u00e9", "\\u00E9", "\\u001f", "\\u0000",
+            "\\u0022", "\\u005c", "\\u005C", "\\u0008", "\\u0009", "\\u000a", "\\u000c",
+            "\\u000d", "\\u007f", "\\u2028", "\\ud83d\\ude00", "\\uD83D\\uDE00", "\\ud83d",
+            "\\ude00", "\\udbff\\udfff", "\\ud800\\udc00", "\\n", "\\\"", "\\\\", "\\t", "\\u", "\\uzzzz",
+            "\\", "\\x", "\t",
+        ]), 0..12)) {
+            let text = pieces.concat();
+            agrees(&format!("\"{text}\""));
+            agrees(&format!("[\"{text}\",{{\"{text}\":\"{text}\"}}]"));
+        }
 
         /// Any finite double, printed in many ways (shortest, fixed digits, exponent form).
         #[test]
