@@ -150,8 +150,21 @@ impl Output<'_> {
             self.write_held();
         }
         self.out.push_str(&self.input[self.run..from]);
-        push_text(&mut self.out, text);
+        if !text.is_empty() {
+            push_text(&mut self.out, text);
+        }
         self.run = to;
+    }
+
+    /// The input's `from..to` left out (whitespace): inline once the output is being written.
+    #[inline(always)]
+    fn drop_range(&mut self, from: usize, to: usize) {
+        if self.out.capacity() == 0 {
+            self.replace(from, to, b"");
+        } else {
+            self.out.push_str(&self.input[self.run..from]);
+            self.run = to;
+        }
     }
 
     /// The held edits and the runs between them written to `out`.
@@ -177,10 +190,17 @@ impl Output<'_> {
     #[inline(never)]
     fn skip_blank(&mut self, bytes: &[u8], i: usize) -> usize {
         let mut end = i + 1;
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = bytes.get(end) {
-            end += 1;
+        loop {
+            // Indentation 8 spaces at a time (pretty-printed input is mostly that).
+            while bytes.get(end..end + 8) == Some(b"        ") {
+                end += 8;
+            }
+            match bytes.get(end) {
+                Some(b' ' | b'\t' | b'\n' | b'\r') => end += 1,
+                _ => break,
+            }
         }
-        self.replace(i, end, b"");
+        self.drop_range(i, end);
         end
     }
 
@@ -793,6 +813,14 @@ mod tests {
         }
         let doc = include_str!("../../../bench/json-doc.json");
         assert!(agrees(doc));
+        // Pretty-printed: runs of whitespace of every length, deep indentation.
+        let value: serde_json::Value = serde_json::from_str(doc).unwrap();
+        assert!(agrees(&serde_json::to_string_pretty(&value).unwrap()));
+        for indent in [1, 7, 8, 9, 16, 17, 40] {
+            let pad = " ".repeat(indent);
+            let text = format!("{pad}{{\n{pad}\"a\" :{pad}[\t{pad}1 ,\r\n{pad}2{pad}]{pad}}}{pad}");
+            assert!(agrees(&text), "{text:?}");
+        }
         let many: String = format!(
             "{{{}}}",
             (0..100)
