@@ -910,6 +910,28 @@ mod tests {
         assert!(!agrees(&deep));
     }
 
+    /// Any JSON value (objects keep distinct keys: `serde_json::Map`).
+    fn json_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::Bool),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<u64>().prop_map(serde_json::Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(serde_json::Value::from),
+            "[a-z\"\\\\/\u{0}-\u{1f}é€😀]{0,12}".prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(6, 200, 40, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..40).prop_map(serde_json::Value::from),
+                proptest::collection::btree_map("[a-z]{0,3}", inner, 0..40)
+                    .prop_map(|map| serde_json::Value::Object(map.into_iter().collect())),
+            ]
+        })
+    }
+
     /// Every kind of number: each takes the fast pass and prints as the serde pass does.
     #[test]
     fn numbers_print_as_serde_prints_them() {
@@ -1047,6 +1069,19 @@ mod tests {
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+
+        /// Whole documents (nesting, many members, numbers, strings with escapes), written
+        /// compact, pretty and with `, `/`: ` separators: each takes the fast pass (unless it
+        /// has a duplicate key) and prints as the serde pass does.
+        #[test]
+        fn documents_print_as_serde_prints_them(value in json_value()) {
+            let compact = serde_json::to_string(&value).unwrap();
+            let pretty = serde_json::to_string_pretty(&value).unwrap();
+            let spaced = compact.replace("\",\"", "\", \"").replace("\":", "\": ");
+            for text in [compact, pretty, spaced] {
+                proptest::prop_assert!(agrees(&text), "{text:?} should take the fast pass");
+            }
+        }
 
         /// Strings with every kind of escape, as a value and as a key.
         #[test]
