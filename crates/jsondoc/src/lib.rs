@@ -53,9 +53,11 @@
 //!   whitespace. `1 2`, `[1]]`, `50asd`, `{"a":1,}` are errors (RedisJSON ignores trailing
 //!   input; the issue requires the error). Parse errors are serde_json's messages, the texts
 //!   RedisJSON sends (FACTS.md §3.0), e.g. `trailing characters at line 1 column 3`.
-//! * Plain JSON.SET input (only the escapes the canonical form keeps, integers up to 18
-//!   digits, no duplicate keys) takes a hand-written validating copy (`canon_fast`); the rest,
-//!   and every error, the serde pass below, which gives the same text for what the copy accepts.
+//! * Common JSON.SET input (no escape in a key other than those the canonical form keeps, no
+//!   lone surrogate, no duplicate keys) takes a hand-written validating copy (`canon_fast`)
+//!   that copies the input in bulk and rewrites only whitespace, floats and `\/`/`\u` escapes;
+//!   the rest, and every error, the serde pass below, which gives the same text for what the
+//!   copy accepts.
 //! * Parsing and re-serialising is **one streaming pass** (a serde `Visitor` that writes as
 //!   the deserializer reads; no tree). Strings serde_json lends straight from the input (no
 //!   escapes) are copied as they are; [`Document::from_json_str`] skips serde_json's second

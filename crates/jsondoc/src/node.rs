@@ -43,18 +43,11 @@ pub(crate) enum Node {
 impl Node {
     /// A node for canonical `text`, expanded where it is big.
     pub(crate) fn from_canonical(text: String) -> Node {
-        let mut node = Node::Blob(text.into_boxed_str());
-        node.expand_if_big();
-        node
-    }
-
-    pub(crate) fn expand_if_big(&mut self) {
-        if let Node::Blob(text) = self
-            && text.len() > EXPAND_BYTES
-            && matches!(text.as_bytes()[0], b'[' | b'{')
-        {
-            *self = expand(text);
+        // Big containers split straight from the string (no boxed copy of a big text).
+        if text.len() > EXPAND_BYTES && matches!(text.as_bytes()[0], b'[' | b'{') {
+            return expand(&text);
         }
+        Node::Blob(text.into_boxed_str())
     }
 
     /// Collapse a small expanded container back into a blob (cheap to check: see the constants).
@@ -207,44 +200,41 @@ pub(crate) fn into_text(bytes: Vec<u8>) -> Box<str> {
         .into_boxed_str()
 }
 
-/// Expand the container `text` one level; children that are big themselves expand too.
+/// A container's canonical `text` as nodes: split one level, and each child over
+/// [`EXPAND_BYTES`] split in turn straight from this text (a big child is never copied as a
+/// blob first, so deep documents are copied once, not once per level).
 pub(crate) fn expand(text: &str) -> Node {
-    let node = explode(text);
-    match node {
-        Node::Array(mut items) => {
-            items.iter_mut().for_each(Node::expand_if_big);
-            Node::Array(items)
-        }
-        Node::Object(mut members) => {
-            members
-                .iter_mut()
-                .for_each(|(_, value)| value.expand_if_big());
-            Node::Object(members)
-        }
-        blob => blob,
-    }
+    split(text, true)
 }
 
 /// Split the container `text` one level into blob children (no further expansion).
 pub(crate) fn explode(text: &str) -> Node {
+    split(text, false)
+}
+
+fn split(text: &str, deep: bool) -> Node {
     let bytes = text.as_bytes();
     if !matches!(bytes[0], b'[' | b'{') {
         return Node::Blob(text.into());
     }
+    let child = |range: std::ops::Range<usize>| {
+        let child = &text[range];
+        if deep && child.len() > EXPAND_BYTES && matches!(child.as_bytes()[0], b'[' | b'{') {
+            expand(child)
+        } else {
+            Node::Blob(child.into())
+        }
+    };
     let list: Vec<Child> = text::children(bytes, 0..bytes.len());
     match bytes[0] {
-        b'[' => Node::Array(
-            list.into_iter()
-                .map(|child| Node::Blob(text[child.value].into()))
-                .collect(),
-        ),
+        b'[' => Node::Array(list.into_iter().map(|item| child(item.value)).collect()),
         b'{' => Node::Object(
             list.into_iter()
-                .map(|child| {
-                    let key = child.key.expect("object members have keys");
+                .map(|member| {
+                    let key = member.key.expect("object members have keys");
                     (
                         text::unescape_key(&text[key]).into_boxed_str(),
-                        Node::Blob(text[child.value].into()),
+                        child(member.value),
                     )
                 })
                 .collect(),

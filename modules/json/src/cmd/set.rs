@@ -22,7 +22,13 @@ pub(crate) fn json_set(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
         [_, name, path, value, rest @ ..] => (*name, Some(*path), *value, rest),
         _ => return Err(Error::WrongArity),
     };
-    let path = path_arg.map(parse_path).transpose()?;
+    // The root written out (`$`, `.`: the whole-document SET) needs no parse.
+    let literal_root = path_arg.is_none_or(|arg| matches!(arg.as_bytes(), b"$" | b"."));
+    let path = if literal_root {
+        None
+    } else {
+        path_arg.map(parse_path).transpose()?
+    };
     let (mut nx, mut xx) = (false, false);
     let mut expiry = None;
     let mut i = 0;
@@ -53,8 +59,19 @@ pub(crate) fn json_set(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
     let value = parse_value(value_arg)?;
     let mut key = ctx.open_key_writable(name);
     let root = path.as_ref().is_none_or(Path::is_root);
-    let exists = key.value::<Json>()?.is_some();
-    let changed = if !exists {
+    // One lookup: the stored document, or none (WRONGTYPE for another type).
+    let changed = if let Some(mut json) = key.value_mut::<Json>()? {
+        match &path {
+            Some(path) if !root => set_at(&mut json.0, path, &value, nx, xx)?,
+            // The root always exists (NX refuses, XX agrees): replacing it is a move (no
+            // lookup, no clone).
+            _ if nx => false,
+            _ => {
+                json.0 = value;
+                true
+            }
+        }
+    } else {
         if !root {
             return Err(Error::err("new objects must be created at the root"));
         }
@@ -63,20 +80,6 @@ pub(crate) fn json_set(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
         } else {
             key.set_value(Json(value))?;
             true
-        }
-    } else {
-        let mut json = key.value_mut::<Json>()?.ok_or(Error::WrongType)?;
-        match &path {
-            // The root always exists: replacing it is a move (no lookup, no clone).
-            None => {
-                json.0 = value;
-                true
-            }
-            Some(path) if path.is_root() && !nx => {
-                json.0 = value;
-                true
-            }
-            Some(path) => set_at(&mut json.0, path, &value, nx, xx)?,
         }
     };
     if !changed {
