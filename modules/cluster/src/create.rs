@@ -35,6 +35,10 @@ use crate::topology::{
     self, Addr, ClusterInfo, ClusterView, Conn, NodeView, POLL, SLOTS, value_error, wait_for,
 };
 
+/// The cluster node timeout (ms) while the cluster is created (see [`TemporarySettings`]):
+/// the servers' default.
+const CREATE_NODE_TIMEOUT: u64 = 15_000;
+
 /// How long the nodes may take to join and link.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -184,6 +188,14 @@ fn poll_up_to<T>(
 /// - `repl-diskless-load` (replicas; default `disabled`): Valkey 9 saves a full sync to disk on
 ///   a thread and notices the end only at its next once-a-second replication cron: up to a
 ///   second per replica. Set to `on-empty-db`.
+/// - `cluster-node-timeout` (every node, when masters start as replicas): a node pings every
+///   node it has not heard from in half the timeout, each ping and pong ~2 KB of slot bitmap
+///   plus gossip that every node parses. With 1 s, 50 nodes sent ~28k bus messages in a
+///   2 s CREATE (CLUSTER INFO's stats), the CPU the handshakes and the takeover chain wait
+///   for. Raised to [`CREATE_NODE_TIMEOUT`] while the nodes are empty and unused (no failure
+///   to detect); its other use, the rejoin delay, applies only to a master that turns ok,
+///   which these masters do as replicas. Not with `REPLICAS 0`: those masters wait out
+///   that delay.
 struct TemporarySettings {
     /// (node, setting, its value before).
     changed: Vec<(Addr, &'static str, String)>,
@@ -425,6 +437,12 @@ pub fn run(job: &Job, addrs: &[Addr], replicas: usize) -> Result<Report> {
         changed: Vec::new(),
     };
     settings.apply(&mut conns, "repl-diskless-sync-delay", "0", |c| c != "0");
+    if replicas > 0 {
+        let timeout = CREATE_NODE_TIMEOUT.to_string();
+        settings.apply(&mut conns, "cluster-node-timeout", &timeout, |c| {
+            c.parse::<u64>().is_ok_and(|ms| ms < CREATE_NODE_TIMEOUT)
+        });
+    }
     settings.apply(
         &mut conns[master_count..],
         "repl-diskless-load",
