@@ -491,7 +491,12 @@ pub fn run(job: &Job, addrs: &[Addr], replicas: usize) -> Result<Report> {
         changed: Vec::new(),
     };
     settings.apply(&mut conns, "repl-diskless-sync-delay", "0", |c| c != "0");
-    if replicas > 0 {
+    // Not on Valkey: there the raised timeout made the mesh slower, not faster (10+10: every
+    // node linked to every other 0.7-0.9 s after the first handshakes instead of 0.2 s).
+    let valkey = conns[0]
+        .text(&["INFO", "server"])
+        .is_ok_and(|info| info.contains("valkey_version"));
+    if replicas > 0 && !valkey {
         let timeout = CREATE_NODE_TIMEOUT.to_string();
         settings.apply(&mut conns, "cluster-node-timeout", &timeout, |c| {
             c.parse::<u64>().is_ok_and(|ms| ms < CREATE_NODE_TIMEOUT)
