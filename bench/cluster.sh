@@ -16,9 +16,11 @@
 # timed until they return (they do not wait for the nodes to agree; ours do).
 # After each step the script waits (untimed) for the nodes to agree, then
 # checks `redis-cli --cluster check` and the key count.
-# Prints a Markdown table of medians and ratios; writes target/bench/cluster.md, and the
-# module's own JSON replies and job counters (phases, us_* per slot-moving step) to
-# target/bench/cluster-profile.log.
+# The create step ends when bench/cluster_ok.py, started (untimed) before the step and told
+# to go when the tool returns, sees every node ok.
+# Prints a Markdown table of medians and ratios, and the module's CREATE step by step
+# (bench/cluster_phases.py); writes target/bench/cluster.md, and the module's own JSON replies
+# and job counters (phases, us_* per slot-moving step) to target/bench/cluster-profile.log.
 # Every server runs in its own temp dir on a free port and is killed by pid when its round
 # ends, when the script exits, fails or is interrupted (trap). A step that hangs is cut by
 # STEP_TIMEOUT (s). About 17 min with the defaults (Redis 7.0.15, 3 rounds, 2 busy cores;
@@ -214,6 +216,12 @@ round() { # server tool (runs in a subshell: its servers are stopped when it exi
     # Masters refuse cluster_state:ok for 2 s after they start (both tools alike).
     sleep 2.5
 
+    # The ok check runs in one Python process started (untimed) before the step: told to go
+    # when the tool returns, it prints the time the nodes were ok (bench/cluster_ok.py).
+    local ready
+    coproc OK_CHECK { python3 "$ROOT/bench/cluster_ok.py" "$STEP_TIMEOUT" "$MASTERS" "${NODE_PORTS[@]:0:NODES}"; }
+    PIDS+=("$OK_CHECK_PID")
+    read -r ready <&"${OK_CHECK[0]}" && [[ $ready == ready ]] || die "the ok check did not start"
     t0=$(now_ms)
     if [[ $tool == module ]]; then
         out=$(timed "$REDIS_CLI" -p "$MGR" cluster.create "${addrs[@]}" replicas 1 json)
@@ -222,9 +230,8 @@ round() { # server tool (runs in a subshell: its servers are stopped when it exi
         timed "$REDIS_CLI" --cluster create "${addrs[@]}" --cluster-replicas 1 --cluster-yes >/dev/null ||
             die "redis-cli --cluster create failed"
     fi
-    python3 "$ROOT/bench/cluster_ok.py" "$STEP_TIMEOUT" "$MASTERS" "${NODE_PORTS[@]:0:NODES}" ||
-        die "create: the nodes are not ok"
-    t1=$(now_ms)
+    echo go >&"${OK_CHECK[1]}"
+    read -r t1 <&"${OK_CHECK[0]}" && [[ $t1 =~ ^[0-9]+$ ]] || die "create: the nodes are not ok"
     create=$((t1 - t0))
     [[ $tool == module ]] && profile create "$out"
     wait_check_ok create || die "create left the cluster broken"
@@ -381,9 +388,17 @@ for server in $BENCH_SERVERS; do
         done
     done
 done
+if [[ $TOOLS == *module* ]]; then
+    {
+        echo
+        echo "The module's CREATE step by step: each step's own ms (its reply's phases_ms), median of the rounds."
+        echo
+        python3 "$ROOT/bench/cluster_phases.py" "$PROFILE"
+    } >>"$REPORT.tmp"
+fi
 {
     echo
-    echo "Run time: $((($(now_ms) - STARTED) / 1000)) s ($(date -u '+%Y-%m-%d %H:%M UTC'))."
+    echo "Run time: $((($(now_ms) - STARTED) / 1000)) s ($(date -u '+%Y-%m-%d %H:%M UTC')), load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
 } >>"$REPORT.tmp"
 mv "$REPORT.tmp" "$REPORT"
 cat "$REPORT"
