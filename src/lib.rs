@@ -179,6 +179,7 @@ mod filter;
 mod info;
 mod module;
 mod scan;
+mod spawn;
 mod timer;
 
 #[cfg(test)]
@@ -208,6 +209,7 @@ pub use key::{
 pub use module::{Command, Module};
 pub use scan::ScanCursor;
 pub use send_string::SendString;
+pub use spawn::spawn;
 pub use string::{RStr, RString};
 pub use thread::{Locked, ThreadSafeContext};
 pub use timer::every::{Every, EveryFn};

@@ -273,7 +273,8 @@ fn a_blocked_client_dropped_without_a_value_still_answers() {
             "{}",
             kind.name
         );
-        // A thread that panics while holding the blocked client unwinds through its drop.
+        // A thread (`rm::spawn`) that panics while holding the blocked client unwinds through
+        // its drop; the SDK catches the panic at the thread's start function and logs it.
         assert_eq!(
             reply(&mut con, &["rmtest.bg-drop", "panic"]),
             "ERR background work ended without a result",
@@ -282,6 +283,11 @@ fn a_blocked_client_dropped_without_a_value_still_answers() {
         );
         assert_eq!(reply(&mut con, &["ping"]), "+PONG");
         assert!(server.alive(), "{} died", kind.name);
+        wait_for("the thread's panic in the log", || {
+            server
+                .log()
+                .contains("a thread started by rm::spawn panicked: background thread boom")
+        });
     }
 }
 

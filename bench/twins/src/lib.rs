@@ -94,11 +94,10 @@ fn typeget(ctx: &Ctx, args: &[&RStr]) -> Result<()> {
 }
 
 /// `TWIN.BLOCK`: blocks the client; a thread unblocks it with 42, which the reply callback
-/// replies.
+/// replies. The thread is the SDK's detached one (`rm::spawn`), as C's is a detached pthread.
 fn block(ctx: &Ctx, _args: &[&RStr]) -> Result<()> {
     let blocked = ctx.block_client(rm::BlockOptions::new(block_reply))?;
-    std::thread::spawn(move || blocked.unblock(42i64));
-    Ok(())
+    rm::spawn(move || blocked.unblock(42i64))
 }
 
 fn block_reply(ctx: &Ctx, value: i64) -> Result<()> {
