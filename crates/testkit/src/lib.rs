@@ -8,10 +8,12 @@
 //! file needs nothing else.
 #![allow(missing_docs)]
 
+use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
@@ -397,9 +399,20 @@ pub fn start_cluster(kind: &ServerKind, modules: &[&str], extra: &[&str]) -> Vec
     nodes
 }
 
+/// A port no server of this process has had: the kernel's choice of a free one, skipping
+/// those handed out before. A killed node keeps its port for its restart, and the kernel would
+/// otherwise hand that port to a server another test starts meanwhile (seen in CI: a cluster
+/// node's restart failed with "Address already in use").
 fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().unwrap().port()
+    static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().unwrap().port();
+        if handed_out.insert(port) {
+            return port;
+        }
+    }
 }
 
 /// Runs a command and returns its reply, with an error reply as `Err("CODE message")`.
