@@ -259,6 +259,78 @@ fn many_created_arguments() {
     }
 }
 
+/// `used_memory` (INFO memory): the bytes the server's allocator has handed out and not got
+/// back, module strings included (what a leaked `RedisModuleString` adds to).
+fn used_memory(con: &mut redis::Connection) -> i64 {
+    let info = text(con, &["info", "memory"]);
+    info.lines()
+        .find_map(|line| line.strip_prefix("used_memory:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no used_memory in {info}"))
+}
+
+/// Every string the argument vector made for a call is freed after it, below the 64 marks of
+/// its bit mask, past them (its spill list) and past 128, with borrowed strings (every third
+/// argument, the command's own key: never freed) in between; and those made before a panic
+/// half-way through the arguments are freed as the panic unwinds. A created argument here is
+/// 4 KB: one string leaked per call would add 4 MB over the 1000 calls, one per panic 1 MB over
+/// the 256 panics; `used_memory` counts live allocations exactly (not pages), so the allowance
+/// of 512 KB is for the server's own (client buffers), far below either.
+#[test]
+fn created_arguments_are_freed_past_the_mask_and_on_panic() {
+    const LEN: &str = "4096";
+    const ALLOWED: i64 = 512 * 1024;
+    for kind in servers() {
+        let server = Server::start(&kind, &["rmtest"], &[]);
+        let mut con = server.connection();
+        let n = kind.name.clone();
+        assert_eq!(reply(&mut con, &["set", "k", "v"]), "+OK", "{n}");
+        // 65: index 64 (the first past the mask) is a created one.
+        for count in [65, 100, 200] {
+            let args = count.to_string();
+            // The key (every third argument) arrives `count / 3` times; the 4 KB ones name
+            // no key.
+            let found = (count / 3).to_string();
+            let created = |con: &mut redis::Connection, times: &str| {
+                reply(con, &["rmtest.call.created", "k", times, &args, LEN])
+            };
+            // A first call, so whatever the server keeps after one (buffers) is counted before.
+            assert_eq!(created(&mut con, "1"), found, "{n}: {count}");
+            let before = used_memory(&mut con);
+            assert_eq!(created(&mut con, "1000"), found, "{n}: {count}");
+            let grown = used_memory(&mut con) - before;
+            assert!(
+                grown < ALLOWED,
+                "{n}: 1000 calls with {count} arguments grew used_memory by {grown} bytes"
+            );
+        }
+        // A panic before argument 150 of 200: 100 strings made (2 of 3 of those before it).
+        let panicking = ["rmtest.call.created", "k", "1", "200", LEN, "150"];
+        let panicked = reply(&mut con, &panicking);
+        assert!(
+            panicked.starts_with("ERR panic: push_args panicked at argument 150 on purpose"),
+            "{n}: {panicked}"
+        );
+        let before = used_memory(&mut con);
+        for _ in 0..256 {
+            let panicked = reply(&mut con, &panicking);
+            assert!(panicked.starts_with("ERR panic"), "{n}: {panicked}");
+        }
+        let grown = used_memory(&mut con) - before;
+        assert!(
+            grown < ALLOWED,
+            "{n}: 256 panics after 100 created arguments grew used_memory by {grown} bytes"
+        );
+        // The server is fine (no string it still uses was freed) and the key untouched.
+        assert_eq!(reply(&mut con, &["get", "k"]), "\"v\"", "{n}");
+        assert_eq!(
+            reply(&mut con, &["rmtest.call.created", "k", "1", "3", "1"]),
+            "1",
+            "{n}"
+        );
+    }
+}
+
 #[test]
 fn forwarding_replies() {
     for kind in servers() {
