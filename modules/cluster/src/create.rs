@@ -299,6 +299,10 @@ fn take_over(
             "the previous takeover did not reach it",
             |conn| take_over_one(conn, epoch, &mut by_script),
         )?;
+        // Observable in CLUSTER.JOBS: a node that refuses EVAL makes the chain slower.
+        if !by_script {
+            job.add("takeovers_without_script", 1);
+        }
         let (before, mut after) = info;
         // A server that applies the takeover after the command's reply shows the old epoch:
         // read it again until it is new.

@@ -280,6 +280,107 @@ fn create_gives_the_extra_replica_its_master() {
         }
         assert_masters_epochs_distinct(&master_ports, &n);
         assert_check_ok(nodes[0].port, "after create with an extra replica");
+        // Every takeover by the one-round-trip script (see the test below for the fallback).
+        let job = create_job(&mut m);
+        assert_eq!(
+            job["counters"]["takeovers_without_script"],
+            serde_json::Value::Null,
+            "{n}: {job}"
+        );
+    }
+}
+
+/// The last `create` job in `CLUSTER.JOBS`, done.
+fn create_job(m: &mut redis::Connection) -> serde_json::Value {
+    let jobs = json(m, &["CLUSTER.JOBS", "JSON"]);
+    let job = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .rfind(|j| j["kind"] == "create")
+        .unwrap_or_else(|| panic!("no create job in {jobs}"))
+        .clone();
+    assert_eq!(job["state"], "done", "{job}");
+    job
+}
+
+/// Where the nodes refuse `EVAL`, renamed away (`rename-command`) or denied by ACL to the user
+/// CREATE connects as, the takeover chain's steps fall back from the script to two round
+/// trips each, and CREATE forms the same cluster: 3 masters each with its replica linked, every
+/// slot covered, distinct master epochs. `CLUSTER.JOBS` counts the 3 takeovers done without
+/// the script.
+#[test]
+fn create_falls_back_when_nodes_refuse_eval() {
+    for kind in servers() {
+        for (how, extra) in [
+            ("renamed", &["--rename-command", "EVAL", ""][..]),
+            ("denied by ACL", &[][..]),
+        ] {
+            let n = format!("{}, EVAL {how}", kind.name);
+            let nodes: Vec<Server> = cluster_nodes(&kind, 6, &[], extra);
+            for node in &nodes {
+                let mut con = node.connection();
+                if extra.is_empty() {
+                    assert_eq!(
+                        reply(&mut con, &["ACL", "SETUSER", "default", "-eval"]),
+                        "+OK",
+                        "{n}"
+                    );
+                }
+                let refused = reply(&mut con, &["EVAL", "return 1", "0"]);
+                assert!(
+                    refused.starts_with("ERR unknown command") || refused.starts_with("NOPERM"),
+                    "{n}: {refused}"
+                );
+            }
+            let manager = Server::start(&kind, &["cluster"], &[]);
+            let mut m = manager.connection();
+            let addrs: Vec<String> = nodes.iter().map(|s| s.addr()).collect();
+            let mut args = vec!["CLUSTER.CREATE"];
+            args.extend(addrs.iter().map(String::as_str));
+            args.extend(["REPLICAS", "1", "JSON"]);
+            let created = json(&mut m, &args);
+            assert_eq!(created["ok"], true, "{n}: {created}");
+            let port_of = |addr: &serde_json::Value| -> u16 {
+                addr.as_str()
+                    .unwrap()
+                    .rsplit(':')
+                    .next()
+                    .unwrap()
+                    .parse()
+                    .unwrap()
+            };
+            let masters = created["masters"].as_array().unwrap();
+            assert_eq!(masters.len(), 3, "{n}: {created}");
+            let mut master_ports = Vec::new();
+            for master in masters {
+                let master_port = port_of(&master["addr"]);
+                master_ports.push(master_port);
+                assert!(is_master(master_port), "{n}: {master_port}");
+                let replicas = master["replicas"].as_array().unwrap();
+                assert_eq!(replicas.len(), 1, "{n}: {created}");
+                let info: String = redis::cmd("INFO")
+                    .arg("replication")
+                    .query(&mut connect(port_of(&replicas[0]["addr"])))
+                    .unwrap();
+                assert!(info.contains("master_link_status:up"), "{n}: {info}");
+                assert!(
+                    info.contains(&format!("master_port:{master_port}\r\n")),
+                    "{n}: {info}"
+                );
+            }
+            for node in &nodes {
+                assert!(
+                    state_ok(node.port),
+                    "{n}: {} not ok after CREATE",
+                    node.port
+                );
+            }
+            assert_masters_epochs_distinct(&master_ports, &n);
+            assert_check_ok(nodes[0].port, &n);
+            let job = create_job(&mut m);
+            assert_eq!(job["counters"]["takeovers_without_script"], 3, "{n}: {job}");
+        }
     }
 }
 
