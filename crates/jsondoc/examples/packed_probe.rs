@@ -106,56 +106,90 @@ fn string_end(text: &[u8], start: usize) -> usize {
     }
 }
 
+/// A multiply-rotate hash for the key table (SipHash, std's default, cost more than the rest
+/// of the encoder).
+#[derive(Default)]
+struct FastHasher(u64);
+
+impl std::hash::Hasher for FastHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+            self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+        let mut tail = [0u8; 8];
+        tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+        let word = u64::from_le_bytes(tail) ^ (bytes.len() as u64) << 56;
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type KeyTable<'a> = HashMap<&'a [u8], u32, std::hash::BuildHasherDefault<FastHasher>>;
+
 struct Encoder<'a> {
     text: &'a [u8],
     pos: usize,
     out: Vec<u8>,
-    dict: HashMap<&'a [u8], u32>,
+    /// Per key occurrence, in document order: its dictionary index, or `u32::MAX` (inline).
+    occurrences: std::vec::IntoIter<u32>,
 }
 
 /// Encode jsondoc's canonical compact text (the input must be exactly that: compact, valid).
 pub fn encode(text: &str) -> Vec<u8> {
     let bytes = text.as_bytes();
-    // Pass 1: how often each key occurs (a key is a string followed by a colon).
-    let mut counts: HashMap<&[u8], (u32, u32)> = HashMap::new();
-    let mut order = 0u32;
+    // Pass 1: every key occurrence (a key is a string followed by a colon) numbered by its
+    // distinct key, and how often each occurs.
+    let mut table = KeyTable::with_capacity_and_hasher(64, Default::default());
+    let mut distinct: Vec<(&[u8], u32)> = Vec::with_capacity(64);
+    let mut occurrences: Vec<u32> = Vec::with_capacity(64);
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'"' {
             let end = string_end(bytes, i);
             if bytes.get(end) == Some(&b':') {
-                let entry = counts.entry(&bytes[i + 1..end - 1]).or_insert_with(|| {
-                    order += 1;
-                    (order, 0)
+                let key = &bytes[i + 1..end - 1];
+                let id = *table.entry(key).or_insert_with(|| {
+                    distinct.push((key, 0));
+                    distinct.len() as u32 - 1
                 });
-                entry.1 += 1;
+                distinct[id as usize].1 += 1;
+                occurrences.push(id);
             }
             i = end;
         } else {
             i += 1;
         }
     }
-    let mut repeated: Vec<(&[u8], u32)> = counts
-        .into_iter()
-        .filter(|(_, (_, n))| *n >= 2)
-        .map(|(k, (first, _))| (k, first))
-        .collect();
-    repeated.sort_unstable_by_key(|(_, first)| *first);
-
+    // Keys that occur twice or more go to the dictionary, in order of first occurrence.
     let mut out = Vec::with_capacity(bytes.len());
     put_varint(&mut out, bytes.len() as u64);
-    put_varint(&mut out, repeated.len() as u64);
-    let mut dict = HashMap::with_capacity(repeated.len());
-    for (index, (key, _)) in repeated.iter().enumerate() {
-        put_varint(&mut out, key.len() as u64);
-        out.extend_from_slice(key);
-        dict.insert(*key, index as u32);
+    let repeated = distinct.iter().filter(|(_, n)| *n >= 2).count();
+    put_varint(&mut out, repeated as u64);
+    let mut index_of = Vec::with_capacity(distinct.len());
+    let mut next = 0u32;
+    for (key, n) in &distinct {
+        if *n >= 2 {
+            put_varint(&mut out, key.len() as u64);
+            out.extend_from_slice(key);
+            index_of.push(next);
+            next += 1;
+        } else {
+            index_of.push(u32::MAX);
+        }
+    }
+    for id in occurrences.iter_mut() {
+        *id = index_of[*id as usize];
     }
     let mut encoder = Encoder {
         text: bytes,
         pos: 0,
         out,
-        dict,
+        occurrences: occurrences.into_iter(),
     };
     encoder.value();
     debug_assert_eq!(encoder.pos, bytes.len());
@@ -242,12 +276,12 @@ impl Encoder<'_> {
                 if object {
                     let end = string_end(text, self.pos);
                     let key = &text[self.pos + 1..end - 1];
-                    match self.dict.get(key) {
-                        Some(&index) => put_varint(&mut self.out, 2 * u64::from(index) + 1),
-                        None => {
+                    match self.occurrences.next().expect("pass 1 saw this key") {
+                        u32::MAX => {
                             put_varint(&mut self.out, 2 * key.len() as u64);
                             self.out.extend_from_slice(key);
                         }
+                        index => put_varint(&mut self.out, 2 * u64::from(index) + 1),
                     }
                     self.pos = end + 1; // the colon
                 }
@@ -313,60 +347,122 @@ fn exact_integer(number: &[u8]) -> Option<(bool, u64)> {
 
 // --- printer: packed → canonical compact text ------------------------------------------------
 
-/// Where each dictionary key lies, and where the root value starts.
-fn read_header(buf: &[u8], keys: &mut Vec<Range<usize>>) -> (usize, usize) {
+/// Dictionaries up to this many keys are read into a stack array (no allocation per print).
+const STACK_KEYS: usize = 64;
+
+/// Where each dictionary key lies (`(start, len)`, into `stack` or, when larger, `heap`), the
+/// text length and where the root value starts.
+fn read_header<'k>(
+    buf: &[u8],
+    stack: &'k mut [(u32, u32); STACK_KEYS],
+    heap: &'k mut Vec<(u32, u32)>,
+) -> (usize, usize, &'k [(u32, u32)]) {
     let mut pos = 0;
     let text_len = get_varint(buf, &mut pos) as usize;
     let n = get_varint(buf, &mut pos) as usize;
-    keys.reserve(n);
-    for _ in 0..n {
+    let keys: &mut [(u32, u32)] = if n <= STACK_KEYS {
+        &mut stack[..n]
+    } else {
+        heap.resize(n, (0, 0));
+        &mut heap[..]
+    };
+    for key in keys.iter_mut() {
         let len = get_varint(buf, &mut pos) as usize;
-        keys.push(pos..pos + len);
+        *key = (pos as u32, len as u32);
         pos += len;
     }
-    (text_len, pos)
+    (text_len, pos, keys)
 }
 
-/// The whole document's canonical compact text (what JSON.GET without formatting replies).
-pub fn print(buf: &[u8]) -> Vec<u8> {
-    let mut keys = Vec::new();
-    let (text_len, root) = read_header(buf, &mut keys);
-    let mut out = Vec::with_capacity(text_len);
-    print_value(buf, root, &keys, &mut out);
-    out
+/// Output with 32 bytes of slack past the text, so a copy of up to 32 bytes is one or two
+/// fixed moves (no `memcpy` call per string) and single bytes are stores.
+struct Out {
+    buf: Vec<u8>,
+    w: usize,
 }
 
-fn write_u64(out: &mut Vec<u8>, mut v: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
+impl Out {
+    #[inline(always)]
+    fn byte(&mut self, b: u8) {
+        self.buf[self.w] = b;
+        self.w += 1;
     }
-    out.extend_from_slice(&digits[i..]);
+
+    /// `len` bytes of `src` from `start`: up to 32 as one or two fixed 16-byte moves when both
+    /// sides have room (the overshoot lands in the slack and is overwritten), else `memcpy`.
+    #[inline(always)]
+    fn copy(&mut self, src: &[u8], start: usize, len: usize) {
+        let w = self.w;
+        if len <= 32 && start + 32 <= src.len() && w + 32 <= self.buf.len() {
+            let chunk: &[u8; 32] = src[start..start + 32].try_into().expect("32 bytes");
+            if len <= 16 {
+                self.buf[w..w + 16].copy_from_slice(&chunk[..16]);
+            } else {
+                self.buf[w..w + 32].copy_from_slice(chunk);
+            }
+        } else {
+            self.buf[w..w + len].copy_from_slice(&src[start..start + len]);
+        }
+        self.w = w + len;
+    }
+
+    /// An integer's decimal digits, written in place two at a time.
+    fn u64(&mut self, mut v: u64) {
+        const PAIRS: &[u8; 200] = b"00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
+        let digits = if v == 0 { 1 } else { v.ilog10() as usize + 1 };
+        let mut end = self.w + digits;
+        let out = &mut self.buf[self.w..end];
+        end = digits;
+        while v >= 100 {
+            let pair = (v % 100) as usize * 2;
+            v /= 100;
+            out[end - 2..end].copy_from_slice(&PAIRS[pair..pair + 2]);
+            end -= 2;
+        }
+        if v >= 10 {
+            out[end - 2..end].copy_from_slice(&PAIRS[v as usize * 2..v as usize * 2 + 2]);
+        } else {
+            out[end - 1] = b'0' + v as u8;
+        }
+        self.w += digits;
+    }
 }
 
-fn print_value(buf: &[u8], mut pos: usize, keys: &[Range<usize>], out: &mut Vec<u8>) -> usize {
+/// The whole document's canonical compact text (what JSON.GET without formatting replies): one
+/// allocation of the text's length (+ 32 bytes of slack).
+pub fn print(buf: &[u8]) -> Vec<u8> {
+    let mut stack = [(0u32, 0u32); STACK_KEYS];
+    let mut heap = Vec::new();
+    let (text_len, root, keys) = read_header(buf, &mut stack, &mut heap);
+    let mut out = Out {
+        buf: vec![0; text_len + 32],
+        w: 0,
+    };
+    print_value(buf, root, keys, &mut out);
+    out.buf.truncate(out.w);
+    out.buf
+}
+
+/// One value; inlined into the container loops, so a scalar costs no call (containers recurse
+/// through the out-of-line `print_array` / `print_object`).
+#[inline(always)]
+fn print_value(buf: &[u8], mut pos: usize, keys: &[(u32, u32)], out: &mut Out) -> usize {
     let tag = buf[pos];
     pos += 1;
     match tag {
         T_STR_SHORT..=0xBF => {
             let len = usize::from(tag - T_STR_SHORT);
-            out.push(b'"');
-            out.extend_from_slice(&buf[pos..pos + len]);
-            out.push(b'"');
+            out.byte(b'"');
+            out.copy(buf, pos, len);
+            out.byte(b'"');
             pos + len
         }
         T_SMALL_INT..=0x7F => {
             let v = tag - T_SMALL_INT;
             if v >= 10 {
-                out.push(b'0' + v / 10);
+                out.byte(b'0' + v / 10);
             }
-            out.push(b'0' + v % 10);
+            out.byte(b'0' + v % 10);
             pos
         }
         T_ARR_SHORT..=0xDF => {
@@ -381,43 +477,43 @@ fn print_value(buf: &[u8], mut pos: usize, keys: &[Range<usize>], out: &mut Vec<
         }
         T_NUM_SHORT..=0x3F => {
             let len = usize::from(tag - T_NUM_SHORT);
-            out.extend_from_slice(&buf[pos..pos + len]);
+            out.copy(buf, pos, len);
             pos + len
         }
         T_NULL => {
-            out.extend_from_slice(b"null");
+            out.copy(b"null", 0, 4);
             pos
         }
         T_FALSE => {
-            out.extend_from_slice(b"false");
+            out.copy(b"false", 0, 5);
             pos
         }
         T_TRUE => {
-            out.extend_from_slice(b"true");
+            out.copy(b"true", 0, 4);
             pos
         }
         T_UINT => {
             let v = get_varint(buf, &mut pos);
-            write_u64(out, v);
+            out.u64(v);
             pos
         }
         T_NEG => {
             let m = get_varint(buf, &mut pos);
-            out.push(b'-');
+            out.byte(b'-');
             // m + 1 without overflow: i64::MIN is stored as m = 2^63 - 1.
-            write_u64(out, m + 1);
+            out.u64(m + 1);
             pos
         }
         T_NUM => {
             let len = get_varint(buf, &mut pos) as usize;
-            out.extend_from_slice(&buf[pos..pos + len]);
+            out.copy(buf, pos, len);
             pos + len
         }
         T_STR => {
             let len = get_varint(buf, &mut pos) as usize;
-            out.push(b'"');
-            out.extend_from_slice(&buf[pos..pos + len]);
-            out.push(b'"');
+            out.byte(b'"');
+            out.copy(buf, pos, len);
+            out.byte(b'"');
             pos + len
         }
         T_ARR => {
@@ -434,46 +530,41 @@ fn print_value(buf: &[u8], mut pos: usize, keys: &[Range<usize>], out: &mut Vec<
     }
 }
 
-fn print_array(
-    buf: &[u8],
-    mut pos: usize,
-    count: usize,
-    keys: &[Range<usize>],
-    out: &mut Vec<u8>,
-) -> usize {
-    out.push(b'[');
+#[inline(never)]
+fn print_array(buf: &[u8], mut pos: usize, count: usize, keys: &[(u32, u32)], out: &mut Out) -> usize {
+    out.byte(b'[');
     for i in 0..count {
         if i > 0 {
-            out.push(b',');
+            out.byte(b',');
         }
         pos = print_value(buf, pos, keys, out);
     }
-    out.push(b']');
+    out.byte(b']');
     pos
 }
 
-fn print_object(
-    buf: &[u8],
-    mut pos: usize,
-    count: usize,
-    keys: &[Range<usize>],
-    out: &mut Vec<u8>,
-) -> usize {
-    out.push(b'{');
+#[inline(never)]
+fn print_object(buf: &[u8], mut pos: usize, count: usize, keys: &[(u32, u32)], out: &mut Out) -> usize {
+    out.byte(b'{');
     for i in 0..count {
-        out.extend_from_slice(if i > 0 { b",\"" } else { b"\"" });
+        if i > 0 {
+            out.byte(b',');
+        }
+        out.byte(b'"');
         let head = get_varint(buf, &mut pos) as usize;
         if head & 1 == 1 {
-            out.extend_from_slice(&buf[keys[head >> 1].clone()]);
+            let (start, len) = keys[head >> 1];
+            out.copy(buf, start as usize, len as usize);
         } else {
             let len = head >> 1;
-            out.extend_from_slice(&buf[pos..pos + len]);
+            out.copy(buf, pos, len);
             pos += len;
         }
-        out.extend_from_slice(b"\":");
+        out.byte(b'"');
+        out.byte(b':');
         pos = print_value(buf, pos, keys, out);
     }
-    out.push(b'}');
+    out.byte(b'}');
     pos
 }
 
@@ -593,10 +684,17 @@ pub fn walk(buf: &[u8], steps: &[PStep]) -> Option<Range<usize>> {
 }
 
 /// The packed value at `range` printed as text (a path read's reply).
-pub fn print_at(buf: &[u8], range: Range<usize>, out: &mut Vec<u8>) {
-    let mut keys = Vec::new();
-    read_header(buf, &mut keys);
-    print_value(buf, range.start, &keys, out);
+pub fn print_at(buf: &[u8], range: Range<usize>) -> Vec<u8> {
+    let mut stack = [(0u32, 0u32); STACK_KEYS];
+    let mut heap = Vec::new();
+    let (text_len, _, keys) = read_header(buf, &mut stack, &mut heap);
+    let mut out = Out {
+        buf: vec![0; text_len + 32],
+        w: 0,
+    };
+    print_value(buf, range.start, keys, &mut out);
+    out.buf.truncate(out.w);
+    out.buf
 }
 
 /// jsondoc's steps as the packed walker takes them (keys escaped as in canonical text).
@@ -712,11 +810,7 @@ fn main() {
                 let doc = Document::from_json_str(&text).expect("valid");
                 let psteps = packed_steps(steps);
                 let expected = doc.find(steps).map(|v| v.to_compact_string());
-                let got = walk(&packed, &psteps).map(|range| {
-                    let mut out = Vec::new();
-                    print_at(&packed, range, &mut out);
-                    String::from_utf8(out).expect("UTF-8")
-                });
+                let got = walk(&packed, &psteps).map(|range| String::from_utf8(print_at(&packed, range)).expect("UTF-8"));
                 assert_eq!(expected, got, "the walks disagree");
                 assert!(expected.is_some(), "the path selects nothing");
                 m_walk_text(&doc, steps, n);
@@ -815,11 +909,7 @@ mod tests {
             }
             for steps in chains {
                 let expected = doc.find(&steps).map(|v| v.to_compact_string());
-                let got = walk(&packed, &packed_steps(&steps)).map(|range| {
-                    let mut out = Vec::new();
-                    print_at(&packed, range, &mut out);
-                    String::from_utf8(out).expect("UTF-8")
-                });
+                let got = walk(&packed, &packed_steps(&steps)).map(|range| String::from_utf8(print_at(&packed, range)).expect("UTF-8"));
                 prop_assert_eq!(expected, got);
             }
         }
