@@ -234,7 +234,9 @@ impl Encoder<'_> {
         let text = self.text;
         let start = self.pos;
         let mut end = start;
-        while end < text.len() && matches!(text[end], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') {
+        while end < text.len()
+            && matches!(text[end], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+        {
             end += 1;
         }
         self.pos = end;
@@ -531,7 +533,13 @@ fn print_value(buf: &[u8], mut pos: usize, keys: &[(u32, u32)], out: &mut Out) -
 }
 
 #[inline(never)]
-fn print_array(buf: &[u8], mut pos: usize, count: usize, keys: &[(u32, u32)], out: &mut Out) -> usize {
+fn print_array(
+    buf: &[u8],
+    mut pos: usize,
+    count: usize,
+    keys: &[(u32, u32)],
+    out: &mut Out,
+) -> usize {
     out.byte(b'[');
     for i in 0..count {
         if i > 0 {
@@ -544,7 +552,13 @@ fn print_array(buf: &[u8], mut pos: usize, count: usize, keys: &[(u32, u32)], ou
 }
 
 #[inline(never)]
-fn print_object(buf: &[u8], mut pos: usize, count: usize, keys: &[(u32, u32)], out: &mut Out) -> usize {
+fn print_object(
+    buf: &[u8],
+    mut pos: usize,
+    count: usize,
+    keys: &[(u32, u32)],
+    out: &mut Out,
+) -> usize {
     out.byte(b'{');
     for i in 0..count {
         if i > 0 {
@@ -810,7 +824,8 @@ fn main() {
                 let doc = Document::from_json_str(&text).expect("valid");
                 let psteps = packed_steps(steps);
                 let expected = doc.find(steps).map(|v| v.to_compact_string());
-                let got = walk(&packed, &psteps).map(|range| String::from_utf8(print_at(&packed, range)).expect("UTF-8"));
+                let got = walk(&packed, &psteps)
+                    .map(|range| String::from_utf8(print_at(&packed, range)).expect("UTF-8"));
                 assert_eq!(expected, got, "the walks disagree");
                 assert!(expected.is_some(), "the path selects nothing");
                 m_walk_text(&doc, steps, n);
@@ -918,8 +933,20 @@ mod tests {
     #[test]
     fn integers_at_the_edges() {
         for text in [
-            "0", "63", "64", "-1", "-64", "18446744073709551615", "-9223372036854775808",
-            "1.0", "-0.0", "1e30", "[]", "{}", "\"\"", "[[[]]]",
+            "0",
+            "63",
+            "64",
+            "-1",
+            "-64",
+            "18446744073709551615",
+            "-9223372036854775808",
+            "1.0",
+            "-0.0",
+            "1e30",
+            "[]",
+            "{}",
+            "\"\"",
+            "[[[]]]",
         ] {
             assert_eq!(print(&encode(text)), text.as_bytes());
         }
@@ -927,7 +954,10 @@ mod tests {
 
     #[test]
     fn the_bench_document_round_trips() {
-        let text = canonical(concat!(env!("CARGO_MANIFEST_DIR"), "/../../bench/json-doc.json"));
+        let text = canonical(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../bench/json-doc.json"
+        ));
         check_round_trip(&text);
     }
 }
