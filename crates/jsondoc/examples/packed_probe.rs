@@ -72,6 +72,18 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
+/// `v` as a varint at the start of `out`; its length.
+fn varint_into(out: &mut [u8], mut v: u64) -> usize {
+    let mut n = 0;
+    while v >= 0x80 {
+        out[n] = (v as u8) | 0x80;
+        v >>= 7;
+        n += 1;
+    }
+    out[n] = v as u8;
+    n + 1
+}
+
 #[inline(always)]
 fn get_varint(buf: &[u8], pos: &mut usize) -> u64 {
     let b = buf[*pos];
@@ -94,15 +106,44 @@ fn get_varint(buf: &[u8], pos: &mut usize) -> u64 {
 
 // --- encoder: canonical compact text → packed ------------------------------------------------
 
-/// The end of the string whose opening quote is at `start` (the index after its closing quote).
+/// The end of the string whose opening quote is at `start` (the index after its closing quote):
+/// 8 bytes at a time, stopping at the first quote or backslash of a word.
 fn string_end(text: &[u8], start: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
     let mut i = start + 1;
     loop {
+        if let Some(word) = text.get(i..i + 8) {
+            let v = u64::from_le_bytes(word.try_into().expect("8 bytes"));
+            let hits =
+                zero_byte(v ^ (ONES * u64::from(b'"'))) | zero_byte(v ^ (ONES * u64::from(b'\\')));
+            if hits == 0 {
+                i += 8;
+                continue;
+            }
+            // The lowest flagged byte is exact (a borrow only flags bytes above a real hit).
+            i += (hits.trailing_zeros() / 8) as usize;
+        }
         match text[i] {
             b'"' => return i + 1,
             b'\\' => i += 2,
             _ => i += 1,
         }
+    }
+}
+
+/// `text[start..start + len]` appended to `out`; up to 32 bytes as one fixed move when the text
+/// has room (then cut back), so a short string costs no `memcpy` call.
+#[inline(always)]
+fn append(out: &mut Vec<u8>, text: &[u8], start: usize, len: usize) {
+    if len <= 32 && start + 32 <= text.len() {
+        let at = out.len();
+        let chunk: &[u8; 32] = text[start..start + 32].try_into().expect("32 bytes");
+        out.extend_from_slice(chunk);
+        out.truncate(at + len);
+    } else {
+        out.extend_from_slice(&text[start..start + len]);
     }
 }
 
@@ -211,7 +252,7 @@ impl Encoder<'_> {
                     self.out.push(T_STR);
                     put_varint(&mut self.out, body.len() as u64);
                 }
-                self.out.extend_from_slice(body);
+                append(&mut self.out, text, self.pos + 1, body.len());
                 self.pos = end;
             }
             b'n' => {
@@ -259,7 +300,7 @@ impl Encoder<'_> {
             self.out.push(T_NUM);
             put_varint(&mut self.out, number.len() as u64);
         }
-        self.out.extend_from_slice(number);
+        append(&mut self.out, text, start, number.len());
     }
 
     fn container(&mut self, object: bool) {
@@ -281,7 +322,7 @@ impl Encoder<'_> {
                     match self.occurrences.next().expect("pass 1 saw this key") {
                         u32::MAX => {
                             put_varint(&mut self.out, 2 * key.len() as u64);
-                            self.out.extend_from_slice(key);
+                            append(&mut self.out, text, self.pos + 1, key.len());
                         }
                         index => put_varint(&mut self.out, 2 * u64::from(index) + 1),
                     }
@@ -297,23 +338,16 @@ impl Encoder<'_> {
             }
         }
         let body_len = self.out.len() - body;
+        // tag, [count], body length: at most 1 + 10 + 10 bytes, built on the stack.
         let mut head = [0u8; 21];
-        let mut head_len = 0;
+        let mut head_len = 1;
         if count < COUNT_SHORT_MAX {
             head[0] = if object { T_OBJ_SHORT } else { T_ARR_SHORT } + count as u8;
-            head_len = 1;
         } else {
             head[0] = if object { T_OBJ } else { T_ARR };
-            head_len += 1;
-            let mut v = Vec::with_capacity(10);
-            put_varint(&mut v, count as u64);
-            head[head_len..head_len + v.len()].copy_from_slice(&v);
-            head_len += v.len();
+            head_len += varint_into(&mut head[head_len..], count as u64);
         }
-        let mut v = Vec::with_capacity(10);
-        put_varint(&mut v, body_len as u64);
-        head[head_len..head_len + v.len()].copy_from_slice(&v);
-        head_len += v.len();
+        head_len += varint_into(&mut head[head_len..], body_len as u64);
         if head_len > 2 {
             // Rare (a body ≥ 128 bytes or ≥ 32 children): move the body to make room.
             let extra = head_len - 2;
