@@ -138,6 +138,8 @@
 //! * Documents RedisJSON built deeper than [`MAX_TRUSTED_DEPTH`] (512) by repeated path SETs
 //!   do not load (the key fails with a log line); an iterative parser would lift that.
 
+#[cfg(target_arch = "x86_64")]
+mod blocks;
 mod canon_fast;
 mod document;
 mod error;

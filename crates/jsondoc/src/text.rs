@@ -273,6 +273,7 @@ impl KeySeed<'_> {
 
 /// What the container scan of [`skip_value`] must look at: 1 = `"`, 2 = `[`/`{`, 3 = `]`/`}`,
 /// 0 = anything else.
+#[cfg(not(target_arch = "x86_64"))]
 const SCAN_CLASS: [u8; 256] = {
     let mut class = [0u8; 256];
     class[b'"' as usize] = 1;
@@ -292,6 +293,9 @@ pub(crate) fn skip_value(text: &[u8], start: usize) -> usize {
         b'[' if matches!(text[start + 1], b'0'..=b'9' | b'-' | b't' | b'f' | b'n') => {
             scan_array(text, start).0
         }
+        #[cfg(target_arch = "x86_64")]
+        b'[' | b'{' => crate::blocks::skip_container(text, start),
+        #[cfg(not(target_arch = "x86_64"))]
         b'[' | b'{' => {
             let mut depth = 0usize;
             let mut i = start;
