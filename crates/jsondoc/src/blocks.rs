@@ -14,7 +14,7 @@ use safe_arch::{
 };
 
 /// The bytes a block covers.
-const BLOCK: usize = 16;
+pub(crate) const BLOCK: usize = 16;
 
 /// End (exclusive) of the container starting at `start` (`text[start]` is `[` or `{`).
 pub(crate) fn skip_container(text: &[u8], start: usize) -> usize {
@@ -106,4 +106,20 @@ fn bytewise(
         }
     }
     None
+}
+
+/// Where the first `"` or `\` is in the 16 bytes at `text[i..]` (an offset, [`BLOCK`] if
+/// neither is there), or `None` when fewer than 16 bytes are left. A string scan's step: most
+/// keys and short values end within one block.
+#[inline(always)]
+pub(crate) fn string_stop(text: &[u8], i: usize) -> Option<usize> {
+    let chunk = text.get(i..i + BLOCK)?;
+    let block = m128i::from(<[u8; BLOCK]>::try_from(chunk).expect("16 bytes"));
+    let stops = cmp_eq_mask_i8_m128i(block, set_splat_i8_m128i(b'"' as i8));
+    let stops = bitor_m128i(
+        stops,
+        cmp_eq_mask_i8_m128i(block, set_splat_i8_m128i(b'\\' as i8)),
+    );
+    // A bit above the block's 16 so that an empty mask gives BLOCK.
+    Some(((move_mask_i8_m128i(stops) as u32) | (1 << BLOCK)).trailing_zeros() as usize)
 }

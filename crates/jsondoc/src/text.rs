@@ -450,21 +450,18 @@ fn skip_string(text: &[u8], start: usize) -> usize {
 }
 
 /// End of the string starting at `start` (as [`skip_string`]) and whether it holds an escape.
-/// Strings are most of a document's bytes and mostly short, so this tests 8 bytes at a time for
-/// a quote or a backslash (SWAR) rather than calling `memchr` (whose setup costs more than a
-/// typical string).
+/// Strings are most of a document's bytes and mostly short, so this tests 16 bytes at a time
+/// (SSE2; 8 with SWAR elsewhere) for a quote or a backslash rather than calling `memchr` (whose
+/// setup costs more than a typical string).
 fn scan_string(text: &[u8], start: usize) -> (usize, bool) {
     let mut escaped = false;
     let mut i = start + 1;
     loop {
-        if let Some(chunk) = text.get(i..i + 8) {
-            let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
-            let found = first_byte_equal(word, b'"') | first_byte_equal(word, b'\\');
-            if found == 0 {
-                i += 8;
+        if let Some(offset) = string_stop(text, i) {
+            i += offset;
+            if offset == STRING_BLOCK {
                 continue;
             }
-            i += (found.trailing_zeros() / 8) as usize;
         } else {
             while !matches!(text[i], b'"' | b'\\') {
                 i += 1;
@@ -476,6 +473,24 @@ fn scan_string(text: &[u8], start: usize) -> (usize, bool) {
         escaped = true;
         i += 2;
     }
+}
+
+#[cfg(target_arch = "x86_64")]
+use crate::blocks::{BLOCK as STRING_BLOCK, string_stop};
+
+/// The bytes [`string_stop`] looks at in one step.
+#[cfg(not(target_arch = "x86_64"))]
+const STRING_BLOCK: usize = 8;
+
+/// Where the first `"` or `\` is in the 8 bytes at `text[i..]` (an offset, [`STRING_BLOCK`] if
+/// neither is there), or `None` when fewer than 8 bytes are left (SWAR: no SIMD here).
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn string_stop(text: &[u8], i: usize) -> Option<usize> {
+    let chunk = text.get(i..i + STRING_BLOCK)?;
+    let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+    let found = first_byte_equal(word, b'"') | first_byte_equal(word, b'\\');
+    Some(if found == 0 { STRING_BLOCK } else { (found.trailing_zeros() / 8) as usize })
 }
 
 /// One member or element of a container in canonical text.
