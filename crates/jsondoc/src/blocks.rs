@@ -123,3 +123,22 @@ pub(crate) fn string_stop(text: &[u8], i: usize) -> Option<usize> {
     // A bit above the block's 16 so that an empty mask gives BLOCK.
     Some(((move_mask_i8_m128i(stops) as u32) | (1 << BLOCK)).trailing_zeros() as usize)
 }
+
+/// Where the first `,`, `]` or `}` is in the 16 bytes at `text[i..]` (an offset, [`BLOCK`] if
+/// none is there), or `None` when fewer than 16 bytes are left: the end of a number in
+/// canonical text (no blanks), found in one step.
+#[inline(always)]
+pub(crate) fn separator_stop(text: &[u8], i: usize) -> Option<usize> {
+    let chunk = text.get(i..i + BLOCK)?;
+    let block = m128i::from(<[u8; BLOCK]>::try_from(chunk).expect("16 bytes"));
+    // `]` and `}` differ only in the 0x20 bit.
+    let closes = cmp_eq_mask_i8_m128i(
+        bitor_m128i(block, set_splat_i8_m128i(0x20)),
+        set_splat_i8_m128i(b'}' as i8),
+    );
+    let stops = bitor_m128i(
+        closes,
+        cmp_eq_mask_i8_m128i(block, set_splat_i8_m128i(b',' as i8)),
+    );
+    Some(((move_mask_i8_m128i(stops) as u32) | (1 << BLOCK)).trailing_zeros() as usize)
+}

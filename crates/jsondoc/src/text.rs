@@ -434,7 +434,14 @@ fn skip_member_value(text: &[u8], start: usize) -> usize {
         b'f' => start + 5,
         b'[' | b'{' => skip_value(text, start),
         _ => {
-            // A number: canonical text has no blanks, so it ends at the separator.
+            // A number: canonical text has no blanks, so it ends at the separator (within one
+            // block: numbers are short; a longer one goes on byte by byte).
+            #[cfg(target_arch = "x86_64")]
+            if let Some(offset) = crate::blocks::separator_stop(text, start + 1)
+                && offset < crate::blocks::BLOCK
+            {
+                return start + 1 + offset;
+            }
             let mut i = start + 1;
             while i < text.len() && !matches!(text[i], b',' | b']' | b'}') {
                 i += 1;
