@@ -9,9 +9,7 @@
 //! The intrinsics come through `safe_arch`, which exposes them as safe functions where the
 //! target has the feature (this crate forbids `unsafe`).
 
-use safe_arch::{
-    bitor_m128i, cmp_eq_mask_i8_m128i, m128i, move_mask_i8_m128i, set_splat_i8_m128i,
-};
+use safe_arch::{bitor_m128i, cmp_eq_mask_i8_m128i, m128i, move_mask_i8_m128i, set_splat_i8_m128i};
 
 /// The bytes a block covers.
 pub(crate) const BLOCK: usize = 16;

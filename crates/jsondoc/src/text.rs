@@ -497,7 +497,11 @@ fn string_stop(text: &[u8], i: usize) -> Option<usize> {
     let chunk = text.get(i..i + STRING_BLOCK)?;
     let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
     let found = first_byte_equal(word, b'"') | first_byte_equal(word, b'\\');
-    Some(if found == 0 { STRING_BLOCK } else { (found.trailing_zeros() / 8) as usize })
+    Some(if found == 0 {
+        STRING_BLOCK
+    } else {
+        (found.trailing_zeros() / 8) as usize
+    })
 }
 
 /// One member or element of a container in canonical text.
