@@ -20,7 +20,7 @@
 //! * **JSON.GET of the whole document** (and the RDB payload) is a copy of the blob(s): no
 //!   tree walk, no number or string formatting.
 //! * **Reads of a path** (`$.friends[1].name`) scan the canonical text: it has no whitespace
-//!   and is known valid, so the scanner only skips strings (8 bytes at a time) and counts
+//!   and is known valid, so the scanner only skips strings (16 bytes at a time) and counts
 //!   brackets; no allocation. [`path::Path::parse`] recognises plain simple chains without the
 //!   RFC 9535 parser, and [`Document::find`] / [`Document::walk`] (or
 //!   [`path::Path::query_document`]) resolve them on the storage, no `serde_json::Value`.
@@ -138,6 +138,8 @@
 //! * Documents RedisJSON built deeper than [`MAX_TRUSTED_DEPTH`] (512) by repeated path SETs
 //!   do not load (the key fails with a log line); an iterative parser would lift that.
 
+#[cfg(target_arch = "x86_64")]
+mod blocks;
 mod canon_fast;
 mod document;
 mod error;

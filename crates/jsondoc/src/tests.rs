@@ -1197,6 +1197,50 @@ mod fast_paths {
             prop_assert_eq!(crate::text::element_count(b"{}", 0..2), None);
         }
 
+        /// Every member and element of a blob is found past values of any kind (the walk skips
+        /// numbers, literals, strings and containers in line, 16 bytes at a time).
+        #[test]
+        fn members_and_elements_are_found_past_any_values(
+            members in prop::collection::vec((tricky_string(), tricky_value()), 1..8),
+        ) {
+            let object: serde_json::Map<String, Value> = members.into_iter().collect();
+            let values: Vec<Value> = object.values().cloned().collect();
+            let stored = Document::from_value(&json!({"o": object.clone(), "a": values.clone()}));
+            for (name, value) in &object {
+                let steps = [Step::Key("o".into()), Step::Key(name.clone())];
+                let found = stored.find(&steps).map(|v| v.to_value());
+                prop_assert_eq!(found.as_ref(), Some(value));
+            }
+            for (index, value) in values.iter().enumerate() {
+                let steps = [Step::Key("a".into()), Step::Index(index as i64)];
+                let found = stored.find(&steps).map(|v| v.to_value());
+                prop_assert_eq!(found.as_ref(), Some(value));
+            }
+        }
+
+        /// A container skipped from any offset, with text after it: the 16-byte blocks of the
+        /// skip start and end anywhere in it (escapes and brackets in strings across block
+        /// boundaries, a container ending inside a block or in the last bytes of the text).
+        #[test]
+        fn containers_are_skipped_from_any_offset(
+            value in tricky_value(),
+            before in 0usize..40,
+            after in prop_oneof![Just(0usize), 0usize..40],
+        ) {
+            let inner = Document::from_value(&value).to_compact_string();
+            let container = if inner.starts_with(['[', '{']) { inner } else { format!("[{inner}]") };
+            let mut text = format!("[\"{}\",", "x".repeat(before));
+            let start = text.len();
+            text.push_str(&container);
+            let end = text.len();
+            if after > 0 {
+                text.push_str(&format!(",\"{}\"", "]}\\\\".repeat(after)));
+            }
+            text.push(']');
+            prop_assert_eq!(crate::text::skip_value(text.as_bytes(), start), end, "{}", text);
+            prop_assert_eq!(crate::text::skip_value(text.as_bytes(), 0), text.len(), "{}", text);
+        }
+
         /// Arrays of numbers, literals and nested arrays (the word-at-a-time path of
         /// `skip_value`), inside an object so the scan starts mid-text.
         #[test]

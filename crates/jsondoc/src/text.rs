@@ -273,6 +273,7 @@ impl KeySeed<'_> {
 
 /// What the container scan of [`skip_value`] must look at: 1 = `"`, 2 = `[`/`{`, 3 = `]`/`}`,
 /// 0 = anything else.
+#[cfg(not(target_arch = "x86_64"))]
 const SCAN_CLASS: [u8; 256] = {
     let mut class = [0u8; 256];
     class[b'"' as usize] = 1;
@@ -292,6 +293,9 @@ pub(crate) fn skip_value(text: &[u8], start: usize) -> usize {
         b'[' if matches!(text[start + 1], b'0'..=b'9' | b'-' | b't' | b'f' | b'n') => {
             scan_array(text, start).0
         }
+        #[cfg(target_arch = "x86_64")]
+        b'[' | b'{' => crate::blocks::skip_container(text, start),
+        #[cfg(not(target_arch = "x86_64"))]
         b'[' | b'{' => {
             let mut depth = 0usize;
             let mut i = start;
@@ -430,7 +434,14 @@ fn skip_member_value(text: &[u8], start: usize) -> usize {
         b'f' => start + 5,
         b'[' | b'{' => skip_value(text, start),
         _ => {
-            // A number: canonical text has no blanks, so it ends at the separator.
+            // A number: canonical text has no blanks, so it ends at the separator (within one
+            // block: numbers are short; a longer one goes on byte by byte).
+            #[cfg(target_arch = "x86_64")]
+            if let Some(offset) = crate::blocks::separator_stop(text, start + 1)
+                && offset < crate::blocks::BLOCK
+            {
+                return start + 1 + offset;
+            }
             let mut i = start + 1;
             while i < text.len() && !matches!(text[i], b',' | b']' | b'}') {
                 i += 1;
@@ -446,21 +457,18 @@ fn skip_string(text: &[u8], start: usize) -> usize {
 }
 
 /// End of the string starting at `start` (as [`skip_string`]) and whether it holds an escape.
-/// Strings are most of a document's bytes and mostly short, so this tests 8 bytes at a time for
-/// a quote or a backslash (SWAR) rather than calling `memchr` (whose setup costs more than a
-/// typical string).
+/// Strings are most of a document's bytes and mostly short, so this tests 16 bytes at a time
+/// (SSE2; 8 with SWAR elsewhere) for a quote or a backslash rather than calling `memchr` (whose
+/// setup costs more than a typical string).
 fn scan_string(text: &[u8], start: usize) -> (usize, bool) {
     let mut escaped = false;
     let mut i = start + 1;
     loop {
-        if let Some(chunk) = text.get(i..i + 8) {
-            let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
-            let found = first_byte_equal(word, b'"') | first_byte_equal(word, b'\\');
-            if found == 0 {
-                i += 8;
+        if let Some(offset) = string_stop(text, i) {
+            i += offset;
+            if offset == STRING_BLOCK {
                 continue;
             }
-            i += (found.trailing_zeros() / 8) as usize;
         } else {
             while !matches!(text[i], b'"' | b'\\') {
                 i += 1;
@@ -472,6 +480,28 @@ fn scan_string(text: &[u8], start: usize) -> (usize, bool) {
         escaped = true;
         i += 2;
     }
+}
+
+#[cfg(target_arch = "x86_64")]
+use crate::blocks::{BLOCK as STRING_BLOCK, string_stop};
+
+/// The bytes [`string_stop`] looks at in one step.
+#[cfg(not(target_arch = "x86_64"))]
+const STRING_BLOCK: usize = 8;
+
+/// Where the first `"` or `\` is in the 8 bytes at `text[i..]` (an offset, [`STRING_BLOCK`] if
+/// neither is there), or `None` when fewer than 8 bytes are left (SWAR: no SIMD here).
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn string_stop(text: &[u8], i: usize) -> Option<usize> {
+    let chunk = text.get(i..i + STRING_BLOCK)?;
+    let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+    let found = first_byte_equal(word, b'"') | first_byte_equal(word, b'\\');
+    Some(if found == 0 {
+        STRING_BLOCK
+    } else {
+        (found.trailing_zeros() / 8) as usize
+    })
 }
 
 /// One member or element of a container in canonical text.
