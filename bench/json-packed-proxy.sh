@@ -14,7 +14,7 @@
 # 1. under callgrind: the whole server's Ir per request and the module dispatcher's (or
 #    getCommand's) Ir per request of `redis-benchmark -P 16 -c 50 -n GET_REQUESTS -r 1000`;
 # 2. without valgrind: requests per second of `redis-benchmark -P 16 -c 50 -n REQUESTS -r 1000`
-#    (as bench/json-throughput.sh), the four requests alternating in each of ROUNDS rounds, a
+#    (as bench/json-throughput.sh), the four requests in turn in each of ROUNDS rounds, a
 #    fresh server per round; medians. Wall-clock rates on a shared machine: noisy.
 # Writes target/bench/json-packed-proxy.md.
 #
@@ -107,20 +107,26 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 {
     echo "# JSON.GET with extra print work: instructions and throughput (bench/json-packed-proxy.sh)"
     echo
-    echo "$(date -u '+%Y-%m-%d %H:%M UTC'); callgrind: -P 16 -c 50 -n $GET_REQUESTS -r 1000; rates: -P 16 -c 50 -n $REQUESTS -r 1000, medians of $ROUNDS rounds (a fresh server each, the four requests alternating)"
+    echo "$(date -u '+%Y-%m-%d %H:%M UTC'); callgrind: -P 16 -c 50 -n $GET_REQUESTS -r 1000; rates: -P 16 -c 50 -n $REQUESTS -r 1000, medians of $ROUNDS rounds (a fresh server each, the four requests in turn)"
     for s in "${SERVERS[@]}"; do
         echo
         echo "${LABEL[$s]}:"
         echo
-        echo "| request | reply B | whole server Ir / request | command Ir / request | extra vs JSON.GET | requests/s (rounds) | rate / GET |"
-        echo "|---|---:|---:|---:|---:|---:|---:|"
+        echo "| request | reply B | whole server Ir / request | command Ir / request | extra vs JSON.GET | requests/s (rounds) | rate / GET (medians) | median of the rounds' rate / GET |"
+        echo "|---|---:|---:|---:|---:|---:|---:|---:|"
         # shellcheck disable=SC2086
         g=$(median ${RATE[$s,get]})
         for r in "${REQS[@]}"; do
             # shellcheck disable=SC2086
             m=$(median ${RATE[$s,$r]})
             extra=; [[ $r == j* ]] && extra=$((IR[$s,$r] - IR[$s,jget]))
-            echo "| \`${NAME[$r]}\` | $((LEN[$s,$r] - 1)) | ${IR[$s,$r]} ($(ratio "${IR[$s,$r]}" "${IR[$s,get]}")× GET) | ${CMD[$s,$r]} | $extra | $m (${RATE[$s,$r]% }) | $(ratio "$m" "$g") |"
+            # Each round's rate over the same round's GET (same server, minutes apart).
+            read -ra mine <<<"${RATE[$s,$r]}"
+            read -ra gets <<<"${RATE[$s,get]}"
+            per=()
+            for i in "${!mine[@]}"; do per+=("$(ratio "${mine[$i]}" "${gets[$i]}")"); done
+            per_m=$(MEDIAN_DIGITS=2 median "${per[@]}")
+            echo "| \`${NAME[$r]}\` | $((LEN[$s,$r] - 1)) | ${IR[$s,$r]} ($(ratio "${IR[$s,$r]}" "${IR[$s,get]}")× GET) | ${CMD[$s,$r]} | $extra | $m (${RATE[$s,$r]% }) | $(ratio "$m" "$g") | $per_m (${per[*]}) |"
         done
     done
 } >"$REPORT"
