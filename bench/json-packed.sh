@@ -9,7 +9,9 @@
 # 2. speed (callgrind, one probe process per document and round, medians of ROUNDS): each
 #    measured function of the probe runs N times, instructions per call = its inclusive Ir / N:
 #    copy (the text into a new Vec: what a stored text costs a GET), print (packed → text into
-#    a Vec of the text's length), set (jsondoc's `Document::from_json_str`, the SET fast path
+#    a Vec of the text's length), floor (the text cut into as many equal pieces as the document
+#    has values and keys, each behind a length byte, printed back: one read and one copy per
+#    token, the least a printer deciding per value or key does), set (jsondoc's `Document::from_json_str`, the SET fast path
 #    `canon_fast`), encode (text → packed), and the walk of the document's path (jsondoc's
 #    `Document::find` on the stored text against the packed walker);
 # 3. memory floor: `used_memory` delta per key of MEMORY_KEYS plain strings as long as the
@@ -88,18 +90,18 @@ D_FILE[json-doc]=$ROOT/bench/json-doc.json
 for d in "${DOCS[@]}"; do [[ $d == json-doc ]] || D_FILE[$d]=$WORK/${D_FILE[$d]}; done
 
 # --- 1. sizes (and the round trip of every document) ---------------------------------------
-declare -A TEXT PACKED DICT N
+declare -A TEXT PACKED DICT TOKENS N
 for d in "${DOCS[@]}"; do
-    read -r _ TEXT[$d] PACKED[$d] DICT[$d] < <("$PROBE" sizes "${D_FILE[$d]}") ||
+    read -r _ TEXT[$d] PACKED[$d] DICT[$d] TOKENS[$d] < <("$PROBE" sizes "${D_FILE[$d]}") ||
         die "$d: round trip failed"
     # Calls per measured function: about 2 MB of text, 20..1000.
     n=$((2000000 / TEXT[$d])); ((n > 1000)) && n=1000; ((n < 20)) && n=20
     N[$d]=$n
-    log "$d: text ${TEXT[$d]} B, packed ${PACKED[$d]} B (${DICT[$d]} keys in the dictionary), round trip exact"
+    log "$d: text ${TEXT[$d]} B, packed ${PACKED[$d]} B (${DICT[$d]} keys in the dictionary, ${TOKENS[$d]} values and keys), round trip exact"
 done
 
 # --- 2. speed ---------------------------------------------------------------------------------
-FUNCS=(copy print set_text encode walk_text walk_packed)
+FUNCS=(copy print floor set_text encode walk_text walk_packed)
 declare -A IR
 for ((round = 1; round <= ROUNDS; round++)); do
     for d in "${DOCS[@]}"; do
@@ -219,10 +221,10 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
     echo
     echo "$(date -u '+%Y-%m-%d %H:%M UTC'), ROUNDS=$ROUNDS (medians), probe: crates/jsondoc/examples/packed_probe.rs"
     echo
-    echo "| document | text B | packed B | packed/text | dict keys | copy | print | print/copy | set (canon_fast) | encode | path | walk text | walk packed |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"
+    echo "| document | text B | packed B | packed/text | dict keys | values + keys | copy | print | print/copy | floor | floor/copy | set (canon_fast) | encode | path | walk text | walk packed |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"
     for d in "${DOCS[@]}"; do
-        echo "| $d | ${TEXT[$d]} | ${PACKED[$d]} | $(ratio "${PACKED[$d]}" "${TEXT[$d]}") | ${DICT[$d]} | ${MED[$d,copy]} | ${MED[$d,print]} | $(ratio "${MED[$d,print]}" "${MED[$d,copy]}") | ${MED[$d,set_text]} | ${MED[$d,encode]} | \`${D_PATH[$d]}\` | ${MED[$d,walk_text]} | ${MED[$d,walk_packed]} |"
+        echo "| $d | ${TEXT[$d]} | ${PACKED[$d]} | $(ratio "${PACKED[$d]}" "${TEXT[$d]}") | ${DICT[$d]} | ${TOKENS[$d]} | ${MED[$d,copy]} | ${MED[$d,print]} | $(ratio "${MED[$d,print]}" "${MED[$d,copy]}") | ${MED[$d,floor]} | $(ratio "${MED[$d,floor]}" "${MED[$d,copy]}") | ${MED[$d,set_text]} | ${MED[$d,encode]} | \`${D_PATH[$d]}\` | ${MED[$d,walk_text]} | ${MED[$d,walk_packed]} |"
     done
     echo
     echo "Memory floor of bench/json-doc.json (${TEXT[json-doc]} B text, ${PACKED[json-doc]} B packed), $MEMORY_KEYS plain strings, used_memory delta per key:"

@@ -11,8 +11,8 @@
 //! document := varint(text length) varint(dictionary entries) { varint(len) key bytes } value
 //! value    := 0x00 null | 0x01 false | 0x02 true
 //!           | 0x40+n              integer n in 0..=63
-//!           | 0x03 varint(n)      integer n ≥ 64 (u64)
-//!           | 0x04 varint(m)      integer -1 - m (down to i64::MIN)
+//!           | 0x03 varint(n)      integer n ≥ 64 (u64)              } (as number text instead
+//!           | 0x04 varint(m)      integer -1 - m (to i64::MIN)      }  when INTS_AS_TEXT)
 //!           | 0x10+n text         number text of n < 48 bytes (floats, as canonical text)
 //!           | 0x05 varint(n) text number text of any length
 //!           | 0x80+n bytes        string of n < 64 bytes (the bytes between the quotes, escapes as they are)
@@ -27,8 +27,10 @@
 //!
 //! Why: every byte of punctuation the text spends (quotes, colons, commas) becomes at most
 //! one tag/length byte; strings and keys keep their canonical bytes, so printing one is
-//! quote + copy + quote and nothing is re-escaped; integers (the common number) are binary and
-//! print exactly (canonical text has one spelling per integer), every other number keeps its
+//! quote + copy + quote and nothing is re-escaped; integers 0..=63 sit in the tag, larger ones
+//! are binary (canonical text spells each integer one way, so they print back exactly; as text,
+//! `INTS_AS_TEXT`, they print ≈ 14% faster on the bench document but take 37 bytes more,
+//! which crosses jemalloc's 768-byte class there), every other number keeps its
 //! canonical text, so a float never goes through a float printer; a container's body length
 //! lets a walk step over it in O(1); the count sits in the tag for small containers (a byte
 //! saved on most); a key that repeats (the members of an array of records) is stored once and
@@ -61,6 +63,9 @@ const STR_SHORT_MAX: usize = 0x40;
 const T_ARR_SHORT: u8 = 0xC0; // ..0xDF
 const T_OBJ_SHORT: u8 = 0xE0; // ..0xFF
 const COUNT_SHORT_MAX: usize = 0x20;
+/// Integers above 63 stored as their text (a copy to print) rather than binary (digits to
+/// compute): a byte or two more each.
+const INTS_AS_TEXT: bool = false;
 
 // --- varints (LEB128) ------------------------------------------------------------------------
 
@@ -285,14 +290,19 @@ impl Encoder<'_> {
         if let Some((negative, magnitude)) = exact_integer(number) {
             if !negative && magnitude <= SMALL_INT_MAX {
                 self.out.push(T_SMALL_INT + magnitude as u8);
-            } else if !negative {
-                self.out.push(T_UINT);
-                put_varint(&mut self.out, magnitude);
-            } else {
-                self.out.push(T_NEG);
-                put_varint(&mut self.out, magnitude - 1);
+                return;
             }
-            return;
+            // Else binary, or (INTS_AS_TEXT) the number text below.
+            if !INTS_AS_TEXT {
+                if !negative {
+                    self.out.push(T_UINT);
+                    put_varint(&mut self.out, magnitude);
+                } else {
+                    self.out.push(T_NEG);
+                    put_varint(&mut self.out, magnitude - 1);
+                }
+                return;
+            }
         }
         if number.len() < NUM_SHORT_MAX {
             self.out.push(T_NUM_SHORT + number.len() as u8);
@@ -410,179 +420,218 @@ fn read_header<'k>(
     (text_len, pos, keys)
 }
 
-/// Output with 32 bytes of slack past the text, so a copy of up to 32 bytes is one or two
-/// fixed moves (no `memcpy` call per string) and single bytes are stores.
-struct Out {
-    buf: Vec<u8>,
-    w: usize,
+/// Bytes past the text in the output buffer: a copy of up to 32 bytes is then one or two fixed
+/// moves (no `memcpy` call per string; the overshoot lands past the end and is overwritten or
+/// cut off).
+const SLACK: usize = 32;
+
+/// `src[start..start + len]` written at `out[w..]`; the new write index. The output is a
+/// local slice and the write index a local (not fields behind a `&mut`), so both stay in
+/// registers: a store through the output cannot alias them.
+// Nested rather than let-chained: each size its own branch with a constant-length move.
+#[allow(clippy::collapsible_if)]
+#[inline(always)]
+fn put(out: &mut [u8], w: usize, src: &[u8], start: usize, len: usize) -> usize {
+    if len <= 16 {
+        // One range check per side (`get`), then a fixed 16-byte move.
+        if let (Some(to), Some(from)) = (out.get_mut(w..w + 16), src.get(start..start + 16)) {
+            to.copy_from_slice(from);
+            return w + len;
+        }
+    } else if len <= 32 {
+        if let (Some(to), Some(from)) = (out.get_mut(w..w + 32), src.get(start..start + 32)) {
+            to.copy_from_slice(from);
+            return w + len;
+        }
+    }
+    out[w..w + len].copy_from_slice(&src[start..start + len]);
+    w + len
 }
 
-impl Out {
-    #[inline(always)]
-    fn byte(&mut self, b: u8) {
-        self.buf[self.w] = b;
-        self.w += 1;
-    }
+const PAIRS: &[u8; 200] = b"00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
 
-    /// `len` bytes of `src` from `start`: up to 32 as one or two fixed 16-byte moves when both
-    /// sides have room (the overshoot lands in the slack and is overwritten), else `memcpy`.
-    #[inline(always)]
-    fn copy(&mut self, src: &[u8], start: usize, len: usize) {
-        let w = self.w;
-        if len <= 32 && start + 32 <= src.len() && w + 32 <= self.buf.len() {
-            let chunk: &[u8; 32] = src[start..start + 32].try_into().expect("32 bytes");
-            if len <= 16 {
-                self.buf[w..w + 16].copy_from_slice(&chunk[..16]);
-            } else {
-                self.buf[w..w + 32].copy_from_slice(chunk);
+/// An integer's decimal digits at `out[w..]`; the new write index. Below 10 000 (most stored
+/// integers: counts, years, ids) by one or two table pairs, no loop and no logarithm.
+#[inline(always)]
+fn put_u64(out: &mut [u8], w: usize, v: u64) -> usize {
+    if v < 10_000 {
+        let v = v as usize;
+        let (high, low) = (v / 100, v % 100);
+        if high == 0 {
+            if low < 10 {
+                out[w] = b'0' + low as u8;
+                return w + 1;
             }
-        } else {
-            self.buf[w..w + len].copy_from_slice(&src[start..start + len]);
+            out[w..w + 2].copy_from_slice(&PAIRS[low * 2..low * 2 + 2]);
+            return w + 2;
         }
-        self.w = w + len;
+        let w = if high < 10 {
+            out[w] = b'0' + high as u8;
+            w + 1
+        } else {
+            out[w..w + 2].copy_from_slice(&PAIRS[high * 2..high * 2 + 2]);
+            w + 2
+        };
+        out[w..w + 2].copy_from_slice(&PAIRS[low * 2..low * 2 + 2]);
+        return w + 2;
     }
+    put_u64_long(out, w, v)
+}
 
-    /// An integer's decimal digits, written in place two at a time.
-    fn u64(&mut self, mut v: u64) {
-        const PAIRS: &[u8; 200] = b"00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
-        let digits = if v == 0 { 1 } else { v.ilog10() as usize + 1 };
-        let mut end = self.w + digits;
-        let out = &mut self.buf[self.w..end];
-        end = digits;
-        while v >= 100 {
-            let pair = (v % 100) as usize * 2;
-            v /= 100;
-            out[end - 2..end].copy_from_slice(&PAIRS[pair..pair + 2]);
-            end -= 2;
-        }
-        if v >= 10 {
-            out[end - 2..end].copy_from_slice(&PAIRS[v as usize * 2..v as usize * 2 + 2]);
-        } else {
-            out[end - 1] = b'0' + v as u8;
-        }
-        self.w += digits;
+/// [`put_u64`] of 10 000 and above: two digits at a time from the end.
+#[inline(never)]
+fn put_u64_long(out: &mut [u8], w: usize, mut v: u64) -> usize {
+    let digits = v.ilog10() as usize + 1;
+    let digits_out = &mut out[w..w + digits];
+    let mut end = digits;
+    while v >= 100 {
+        let pair = (v % 100) as usize * 2;
+        v /= 100;
+        digits_out[end - 2..end].copy_from_slice(&PAIRS[pair..pair + 2]);
+        end -= 2;
     }
+    if v >= 10 {
+        digits_out[end - 2..end].copy_from_slice(&PAIRS[v as usize * 2..v as usize * 2 + 2]);
+    } else {
+        digits_out[end - 1] = b'0' + v as u8;
+    }
+    w + digits
+}
+
+/// Past a varint whose value is not needed (a container's body length).
+#[inline(always)]
+fn skip_varint(buf: &[u8], mut pos: usize) -> usize {
+    while buf[pos] >= 0x80 {
+        pos += 1;
+    }
+    pos + 1
 }
 
 /// The whole document's canonical compact text (what JSON.GET without formatting replies): one
-/// allocation of the text's length (+ 32 bytes of slack).
+/// allocation of the text's length (+ the slack).
 pub fn print(buf: &[u8]) -> Vec<u8> {
     let mut stack = [(0u32, 0u32); STACK_KEYS];
     let mut heap = Vec::new();
     let (text_len, root, keys) = read_header(buf, &mut stack, &mut heap);
-    let mut out = Out {
-        buf: vec![0; text_len + 32],
-        w: 0,
-    };
-    print_value(buf, root, keys, &mut out);
-    out.buf.truncate(out.w);
-    out.buf
+    let mut out = vec![0; text_len + SLACK];
+    let (_, w) = print_value(buf, root, keys, &mut out, 0);
+    out.truncate(w);
+    out
 }
 
-/// One value; inlined into the container loops, so a scalar costs no call (containers recurse
-/// through the out-of-line `print_array` / `print_object`).
+/// One value at `out[w..]`: (the position after it in `buf`, the new write index). Inlined
+/// into the container loops, so a scalar costs no call (containers recurse through the
+/// out-of-line `print_array` / `print_object`).
 #[inline(always)]
-fn print_value(buf: &[u8], mut pos: usize, keys: &[(u32, u32)], out: &mut Out) -> usize {
+fn print_value(
+    buf: &[u8],
+    mut pos: usize,
+    keys: &[(u32, u32)],
+    out: &mut [u8],
+    w: usize,
+) -> (usize, usize) {
     let tag = buf[pos];
     pos += 1;
     match tag {
         T_STR_SHORT..=0xBF => {
             let len = usize::from(tag - T_STR_SHORT);
-            out.byte(b'"');
-            out.copy(buf, pos, len);
-            out.byte(b'"');
-            pos + len
+            out[w] = b'"';
+            let w = put(out, w + 1, buf, pos, len);
+            out[w] = b'"';
+            (pos + len, w + 1)
         }
         T_SMALL_INT..=0x7F => {
             let v = tag - T_SMALL_INT;
             if v >= 10 {
-                out.byte(b'0' + v / 10);
+                out[w] = b'0' + v / 10;
+                out[w + 1] = b'0' + v % 10;
+                (pos, w + 2)
+            } else {
+                out[w] = b'0' + v;
+                (pos, w + 1)
             }
-            out.byte(b'0' + v % 10);
-            pos
         }
         T_ARR_SHORT..=0xDF => {
             let count = usize::from(tag - T_ARR_SHORT);
-            get_varint(buf, &mut pos);
-            print_array(buf, pos, count, keys, out)
+            print_array(buf, skip_varint(buf, pos), count, keys, out, w)
         }
         T_OBJ_SHORT..=0xFF => {
             let count = usize::from(tag - T_OBJ_SHORT);
-            get_varint(buf, &mut pos);
-            print_object(buf, pos, count, keys, out)
+            print_object(buf, skip_varint(buf, pos), count, keys, out, w)
         }
         T_NUM_SHORT..=0x3F => {
             let len = usize::from(tag - T_NUM_SHORT);
-            out.copy(buf, pos, len);
-            pos + len
+            (pos + len, put(out, w, buf, pos, len))
         }
         T_NULL => {
-            out.copy(b"null", 0, 4);
-            pos
+            out[w..w + 4].copy_from_slice(b"null");
+            (pos, w + 4)
         }
         T_FALSE => {
-            out.copy(b"false", 0, 5);
-            pos
+            out[w..w + 5].copy_from_slice(b"false");
+            (pos, w + 5)
         }
         T_TRUE => {
-            out.copy(b"true", 0, 4);
-            pos
+            out[w..w + 4].copy_from_slice(b"true");
+            (pos, w + 4)
         }
         T_UINT => {
             let v = get_varint(buf, &mut pos);
-            out.u64(v);
-            pos
+            (pos, put_u64(out, w, v))
         }
         T_NEG => {
             let m = get_varint(buf, &mut pos);
-            out.byte(b'-');
+            out[w] = b'-';
             // m + 1 without overflow: i64::MIN is stored as m = 2^63 - 1.
-            out.u64(m + 1);
-            pos
+            (pos, put_u64(out, w + 1, m + 1))
         }
         T_NUM => {
             let len = get_varint(buf, &mut pos) as usize;
-            out.copy(buf, pos, len);
-            pos + len
+            (pos + len, put(out, w, buf, pos, len))
         }
         T_STR => {
             let len = get_varint(buf, &mut pos) as usize;
-            out.byte(b'"');
-            out.copy(buf, pos, len);
-            out.byte(b'"');
-            pos + len
+            out[w] = b'"';
+            let w = put(out, w + 1, buf, pos, len);
+            out[w] = b'"';
+            (pos + len, w + 1)
         }
         T_ARR => {
             let count = get_varint(buf, &mut pos) as usize;
-            get_varint(buf, &mut pos);
-            print_array(buf, pos, count, keys, out)
+            print_array(buf, skip_varint(buf, pos), count, keys, out, w)
         }
         T_OBJ => {
             let count = get_varint(buf, &mut pos) as usize;
-            get_varint(buf, &mut pos);
-            print_object(buf, pos, count, keys, out)
+            print_object(buf, skip_varint(buf, pos), count, keys, out, w)
         }
         _ => unreachable!("unused tag {tag:#x}"),
     }
 }
 
+/// Each element is followed by a comma; the last comma becomes the closing bracket (no
+/// "first element?" test per element).
 #[inline(never)]
 fn print_array(
     buf: &[u8],
     mut pos: usize,
     count: usize,
     keys: &[(u32, u32)],
-    out: &mut Out,
-) -> usize {
-    out.byte(b'[');
-    for i in 0..count {
-        if i > 0 {
-            out.byte(b',');
-        }
-        pos = print_value(buf, pos, keys, out);
+    out: &mut [u8],
+    mut w: usize,
+) -> (usize, usize) {
+    out[w] = b'[';
+    w += 1;
+    if count == 0 {
+        out[w] = b']';
+        return (pos, w + 1);
     }
-    out.byte(b']');
-    pos
+    for _ in 0..count {
+        (pos, w) = print_value(buf, pos, keys, out, w);
+        out[w] = b',';
+        w += 1;
+    }
+    out[w - 1] = b']';
+    (pos, w)
 }
 
 #[inline(never)]
@@ -591,29 +640,96 @@ fn print_object(
     mut pos: usize,
     count: usize,
     keys: &[(u32, u32)],
-    out: &mut Out,
-) -> usize {
-    out.byte(b'{');
-    for i in 0..count {
-        if i > 0 {
-            out.byte(b',');
-        }
-        out.byte(b'"');
+    out: &mut [u8],
+    mut w: usize,
+) -> (usize, usize) {
+    out[w] = b'{';
+    w += 1;
+    if count == 0 {
+        out[w] = b'}';
+        return (pos, w + 1);
+    }
+    for _ in 0..count {
         let head = get_varint(buf, &mut pos) as usize;
+        out[w] = b'"';
         if head & 1 == 1 {
             let (start, len) = keys[head >> 1];
-            out.copy(buf, start as usize, len as usize);
+            w = put(out, w + 1, buf, start as usize, len as usize);
         } else {
             let len = head >> 1;
-            out.copy(buf, pos, len);
+            w = put(out, w + 1, buf, pos, len);
             pos += len;
         }
-        out.byte(b'"');
-        out.byte(b':');
-        pos = print_value(buf, pos, keys, out);
+        out[w..w + 2].copy_from_slice(b"\":");
+        (pos, w) = print_value(buf, pos, keys, out, w + 2);
+        out[w] = b',';
+        w += 1;
     }
-    out.byte(b'}');
-    pos
+    out[w - 1] = b'}';
+    (pos, w)
+}
+
+// --- the floor of any per-token printer --------------------------------------------------------
+
+/// Values and keys of the packed document (what a printer decides on one by one).
+fn count_tokens(buf: &[u8]) -> usize {
+    fn value(buf: &[u8], mut pos: usize) -> (usize, usize) {
+        let tag = buf[pos];
+        let (count, object) = match tag {
+            T_ARR_SHORT..=0xDF => (usize::from(tag - T_ARR_SHORT), false),
+            T_OBJ_SHORT..=0xFF => (usize::from(tag - T_OBJ_SHORT), true),
+            T_ARR | T_OBJ => {
+                pos += 1;
+                (get_varint(buf, &mut pos) as usize, tag == T_OBJ)
+            }
+            _ => return (1, skip(buf, pos)),
+        };
+        pos = skip_varint(buf, pos + usize::from(tag >= T_ARR_SHORT));
+        let mut tokens = 1;
+        for _ in 0..count {
+            if object {
+                let head = get_varint(buf, &mut pos) as usize;
+                if head & 1 == 0 {
+                    pos += head >> 1;
+                }
+                tokens += 1;
+            }
+            let (t, end) = value(buf, pos);
+            tokens += t;
+            pos = end;
+        }
+        (tokens, pos)
+    }
+    let mut stack = [(0u32, 0u32); STACK_KEYS];
+    let mut heap = Vec::new();
+    let (_, root, _) = read_header(buf, &mut stack, &mut heap);
+    value(buf, root).0
+}
+
+/// The text cut into `tokens` pieces of equal length, each behind a one-byte length: the
+/// least a printer that takes one decision per value or key can do is read such a length and
+/// copy such a piece (the text's punctuation already in place, nothing to look up).
+fn floor_form(text: &[u8], tokens: usize) -> Vec<u8> {
+    let piece = text.len().div_ceil(tokens).clamp(1, 255);
+    let mut out = Vec::with_capacity(text.len() + tokens + 1);
+    for chunk in text.chunks(piece) {
+        out.push(chunk.len() as u8);
+        out.extend_from_slice(chunk);
+    }
+    out
+}
+
+/// [`floor_form`] back to the text: per piece one length byte and one `put`.
+fn floor_print(buf: &[u8], text_len: usize) -> Vec<u8> {
+    let mut out = vec![0; text_len + SLACK];
+    let (mut pos, mut w) = (0, 0);
+    while pos < buf.len() {
+        let len = usize::from(buf[pos]);
+        w = put(&mut out, w, buf, pos + 1, len);
+        pos += 1 + len;
+    }
+    out.truncate(w);
+    out
 }
 
 // --- walker: a simple chain over the packed form ---------------------------------------------
@@ -736,13 +852,10 @@ pub fn print_at(buf: &[u8], range: Range<usize>) -> Vec<u8> {
     let mut stack = [(0u32, 0u32); STACK_KEYS];
     let mut heap = Vec::new();
     let (text_len, _, keys) = read_header(buf, &mut stack, &mut heap);
-    let mut out = Out {
-        buf: vec![0; text_len + 32],
-        w: 0,
-    };
-    print_value(buf, range.start, keys, &mut out);
-    out.buf.truncate(out.w);
-    out.buf
+    let mut out = vec![0; text_len + SLACK];
+    let (_, w) = print_value(buf, range.start, keys, &mut out, 0);
+    out.truncate(w);
+    out
 }
 
 /// jsondoc's steps as the packed walker takes them (keys escaped as in canonical text).
@@ -773,6 +886,14 @@ fn m_copy(text: &str, n: usize) {
 fn m_print(packed: &[u8], n: usize) {
     for _ in 0..n {
         let v = print(black_box(packed));
+        black_box(&v);
+    }
+}
+
+#[inline(never)]
+fn m_floor(floor: &[u8], text_len: usize, n: usize) {
+    for _ in 0..n {
+        let v = floor_print(black_box(floor), text_len);
         black_box(&v);
     }
 }
@@ -839,7 +960,12 @@ fn main() {
                 let mut pos = 0;
                 get_varint(&packed, &mut pos);
                 let dict = get_varint(&packed, &mut pos);
-                println!("{file} {} {} {dict}", text.len(), packed.len());
+                println!(
+                    "{file} {} {} {dict} {}",
+                    text.len(),
+                    packed.len(),
+                    count_tokens(&packed)
+                );
             }
         }
         // Every measured function runs N times on FILE's canonical text; with PATH (a simple
@@ -852,6 +978,9 @@ fn main() {
             m_print(&packed, n);
             m_set_text(&text, n);
             m_encode(&text, n);
+            let floor = floor_form(text.as_bytes(), count_tokens(&packed));
+            assert_eq!(floor_print(&floor, text.len()), text.as_bytes());
+            m_floor(&floor, text.len(), n);
             if let Some(path) = args.get(3) {
                 let path = Path::parse(path).expect("a valid path");
                 let steps = path.as_simple().expect("a simple chain");
