@@ -299,6 +299,17 @@ round() { # server tool (runs in a subshell: its servers are stopped when it exi
         [[ $(ask "${NODE_PORTS[NODES]}" CLUSTER INFO) == *cluster_state:ok* ]] && break
         sleep 0.05
     done
+    # untimed: every node must know the new one. redis-cli's add-node returns after one MEET, and
+    # its rebalance failed with `ERR Unknown node <new id>` on a source that had not heard of it
+    # yet (once, 7.4.1 at 10+10); `--cluster check` compares slots, not the node lists.
+    local newid
+    newid=$(myid "${NODE_PORTS[NODES]}")
+    for p in "${NODE_PORTS[@]:0:NODES}"; do
+        for _ in $(seq 300); do
+            [[ $(ask "$p" CLUSTER NODES) == *"$newid"* ]] && break
+            sleep 0.05
+        done
+    done
     wait_check_ok addnode || die "add-node left the cluster broken"
 
     t0=$(now_ms)
