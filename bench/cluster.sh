@@ -21,6 +21,8 @@
 # Prints a Markdown table of medians and ratios, and the module's CREATE step by step
 # (bench/cluster_phases.py); writes target/bench/cluster.md, and the module's own JSON replies
 # and job counters (phases, us_* per slot-moving step) to target/bench/cluster-profile.log.
+# A round that fails (a tool's error, a check after a step) runs once more on fresh nodes; the
+# report lists it, and redis-cli's last lines are logged.
 # Every server runs in its own temp dir on a free port and is killed by pid when its round
 # ends, when the script exits, fails or is interrupted (trap). A step that hangs is cut by
 # STEP_TIMEOUT (s). About 17 min with the defaults (Redis 7.0.15, 3 rounds, 2 busy cores;
@@ -28,15 +30,19 @@
 #
 # Environment:
 #   REDIS_SERVER     server binary (default: redis-server)
+#   SOURCE_SERVER    a source-built server, also measured (default: redis 7.4.1 from
+#                    ../shared/servers via tools/servers.sh, cached; `none` leaves it out)
 #   VALKEY_SERVER    if set, also measured
-#   BENCH_SERVERS    space-separated server binaries (default: $REDIS_SERVER [+ $VALKEY_SERVER])
+#   BENCH_SERVERS    space-separated server binaries (default: $REDIS_SERVER [$SOURCE_SERVER]
+#                    [+ $VALKEY_SERVER]); when set, SOURCE_SERVER is not added
 #   SIZES            masters per cluster, space-separated (default: "3 10 25")
 #   CLUSTER_SO       module (default: $ROOT/target/modules/cluster.so)
 #   ROUNDS           rounds per server and size (default: 3)
 #   KEYS_PER_SLOT    default 10
 #   RESHARD_SLOTS    default 1000
 #   IMPORT_KEYS      default 20000
-#   REDIS_CLI        default redis-cli
+#   REDIS_CLI        one redis-cli for every server (default: the one in each server's bin
+#                    dir, else redis-cli from PATH; the report names the one each server used)
 #   BENCH_TMPDIR     where the nodes' dirs go (default: /dev/shm if writable, else $TMPDIR or /tmp)
 #   STEP_TIMEOUT     seconds a timed step may take (default: 300)
 #   SYNC_DELAY       the nodes' repl-diskless-sync-delay: 0 (default) or "server" (the
@@ -48,7 +54,19 @@ set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 REDIS_SERVER=${REDIS_SERVER:-redis-server}
-BENCH_SERVERS=${BENCH_SERVERS:-$REDIS_SERVER}
+# Without BENCH_SERVERS: Redis, a source-built Redis (SOURCE_SERVER, as bench/run.sh: 7.4.1
+# built once by tools/servers.sh into its cache outside the tree; `none` leaves it out) and
+# Valkey. `cargo make bench` passes its own BENCH_SERVERS, which already holds the source build.
+if [[ -z ${BENCH_SERVERS:-} ]]; then
+    BENCH_SERVERS=$REDIS_SERVER
+    SOURCE_TARBALL=${SOURCE_TARBALL:-$ROOT/../shared/servers/redis-7.4.1.tar.gz}
+    if [[ -z ${SOURCE_SERVER:-} && -f $SOURCE_TARBALL ]]; then
+        SOURCE_SERVER=$(bash "$ROOT/tools/servers.sh" build "$SOURCE_TARBALL" | tail -n 1)
+    fi
+    if [[ -n ${SOURCE_SERVER:-} && $SOURCE_SERVER != none ]]; then
+        BENCH_SERVERS="$BENCH_SERVERS $SOURCE_SERVER"
+    fi
+fi
 if [[ -n ${VALKEY_SERVER:-} && -x ${VALKEY_SERVER:-} && " $BENCH_SERVERS " != *" $VALKEY_SERVER "* ]]; then
     BENCH_SERVERS="$BENCH_SERVERS $VALKEY_SERVER"
 fi
@@ -59,6 +77,9 @@ KEYS_PER_SLOT=${KEYS_PER_SLOT:-10}
 RESHARD_SLOTS=${RESHARD_SLOTS:-1000}
 STEP_TIMEOUT=${STEP_TIMEOUT:-300}
 IMPORT_KEYS=${IMPORT_KEYS:-20000}
+# redis-cli: REDIS_CLI if set, else the one next to each server binary (a source build has its
+# own), else redis-cli from PATH (Valkey's build here has no cli; valkey-cli is taken if present).
+CLI_OVERRIDE=${REDIS_CLI:-}
 REDIS_CLI=${REDIS_CLI:-redis-cli}
 SYNC_DELAY=${SYNC_DELAY:-0}
 STEPS=${STEPS:-all}
@@ -185,6 +206,13 @@ myid() { cli -p "$1" cluster myid; }
 # A timed command, cut after STEP_TIMEOUT s (a hung step fails the round instead of the run).
 timed() { timeout "$STEP_TIMEOUT" "$@" </dev/null; }
 
+# A timed `redis-cli --cluster` step; its output is kept and its tail logged when it fails.
+cli_step() { # subcommand args...
+    timed "$REDIS_CLI" --cluster "$@" >"$OUT_DIR/cluster-cli-step.log" 2>&1 && return 0
+    log "redis-cli --cluster $1 failed; its last lines:"$'\n'"$(tail -n 8 "$OUT_DIR/cluster-cli-step.log")"
+    return 1
+}
+
 # The module's reply (JSON) and its job counters, for the profile log.
 profile() { # step reply [port: its server time per command too]
     [[ -n ${3:-} ]] && printf '  %s: %s\n' "$3" "$(cli -p "$3" info commandstats | grep -E 'cluster|migrate|restore' | tr -d '\r' | tr '\n' ' ')" >>"$PROFILE"
@@ -227,7 +255,7 @@ round() { # server tool (runs in a subshell: its servers are stopped when it exi
         out=$(timed "$REDIS_CLI" -p "$MGR" cluster.create "${addrs[@]}" replicas 1 json)
         [[ $out == *'"ok":true'* ]] || { profile create "$out"; die "CLUSTER.CREATE: $out"; }
     else
-        timed "$REDIS_CLI" --cluster create "${addrs[@]}" --cluster-replicas 1 --cluster-yes >/dev/null ||
+        cli_step create "${addrs[@]}" --cluster-replicas 1 --cluster-yes ||
             die "redis-cli --cluster create failed"
     fi
     echo go >&"${OK_CHECK[1]}"
@@ -251,8 +279,8 @@ round() { # server tool (runs in a subshell: its servers are stopped when it exi
         out=$(timed "$REDIS_CLI" -p "$MGR" cluster.reshard "$seed" from all to "$to" slots "$RESHARD_SLOTS" json)
         [[ $out == *"\"slots_moved\":$RESHARD_SLOTS"[,}]* ]] || { profile reshard "$out"; die "CLUSTER.RESHARD: $out"; }
     else
-        timed "$REDIS_CLI" --cluster reshard "$seed" --cluster-from all --cluster-to "$to" \
-            --cluster-slots "$RESHARD_SLOTS" --cluster-yes >/dev/null || die "redis-cli reshard failed"
+        cli_step reshard "$seed" --cluster-from all --cluster-to "$to" \
+            --cluster-slots "$RESHARD_SLOTS" --cluster-yes || die "redis-cli reshard failed"
     fi
     t1=$(now_ms)
     reshard=$((t1 - t0))
@@ -264,12 +292,23 @@ round() { # server tool (runs in a subshell: its servers are stopped when it exi
         out=$(timed "$REDIS_CLI" -p "$MGR" cluster.addnode "$new" "$seed")
         [[ $out == "[OK]"* ]] || die "CLUSTER.ADDNODE: $out"
     else
-        timed "$REDIS_CLI" --cluster add-node "$new" "$seed" >/dev/null || die "redis-cli add-node failed"
+        cli_step add-node "$new" "$seed" || die "redis-cli add-node failed"
     fi
     # untimed: the new master must be ok before it can take keys
     for _ in $(seq 300); do
         [[ $(ask "${NODE_PORTS[NODES]}" CLUSTER INFO) == *cluster_state:ok* ]] && break
         sleep 0.05
+    done
+    # untimed: every node must know the new one. redis-cli's add-node returns after one MEET, and
+    # its rebalance failed with `ERR Unknown node <new id>` on a source that had not heard of it
+    # yet (once, 7.4.1 at 10+10); `--cluster check` compares slots, not the node lists.
+    local newid
+    newid=$(myid "${NODE_PORTS[NODES]}")
+    for p in "${NODE_PORTS[@]:0:NODES}"; do
+        for _ in $(seq 300); do
+            [[ $(ask "$p" CLUSTER NODES) == *"$newid"* ]] && break
+            sleep 0.05
+        done
     done
     wait_check_ok addnode || die "add-node left the cluster broken"
 
@@ -278,7 +317,7 @@ round() { # server tool (runs in a subshell: its servers are stopped when it exi
         out=$(timed "$REDIS_CLI" -p "$MGR" cluster.rebalance "$seed" use-empty-masters json)
         [[ $out == *'"ok":true'* ]] || { profile rebalance "$out"; die "CLUSTER.REBALANCE: $out"; }
     else
-        timed "$REDIS_CLI" --cluster rebalance "$seed" --cluster-use-empty-masters >/dev/null ||
+        cli_step rebalance "$seed" --cluster-use-empty-masters ||
             die "redis-cli rebalance failed"
     fi
     t1=$(now_ms)
@@ -302,7 +341,7 @@ for i in range(int(sys.argv[1])):
             out=$(timed "$REDIS_CLI" -p "$MGR" cluster.import "$seed" from "127.0.0.1:$src")
             [[ $out == "[OK] $IMPORT_KEYS keys moved"* ]] || die "CLUSTER.IMPORT: $out"
         else
-            timed "$REDIS_CLI" --cluster import "$seed" --cluster-from "127.0.0.1:$src" >/dev/null ||
+            cli_step import "$seed" --cluster-from "127.0.0.1:$src" ||
                 die "redis-cli import failed"
         fi
         t1=$(now_ms)
@@ -326,6 +365,23 @@ server_label() {
     echo "$name${v:+ $v}"
 }
 
+# The redis-cli that measures (and drives) server `$1`: see CLI_OVERRIDE above.
+cli_for() {
+    local bin dir c
+    if [[ -n $CLI_OVERRIDE ]]; then echo "$CLI_OVERRIDE"; return; fi
+    bin=$(command -v "$1") || die "server binary not found: $1"
+    dir=$(dirname "$(readlink -f "$bin")")
+    for c in redis-cli valkey-cli; do
+        [[ -x $dir/$c ]] && { echo "$dir/$c"; return; }
+    done
+    command -v redis-cli || die "no redis-cli"
+}
+cli_label() { # "redis-cli 7.4.1 (/path)"
+    local v
+    v=$("$1" --version 2>/dev/null | awk '{print $2}')
+    echo "$(basename "$1") $v ($1)"
+}
+
 TARGET=0.25
 {
     echo "## Cluster management: cluster module vs redis-cli --cluster"
@@ -334,16 +390,37 @@ TARGET=0.25
     echo "masters = M masters + M replicas; reshard = $RESHARD_SLOTS slots from all masters to one; rebalance = onto one more, empty master."
     echo "Ratio = module / redis-cli (lower is better); target <= $TARGET at every size (import: none, $IMPORT_KEYS keys)."
     echo
-    echo "| server | masters | step | module (ms) | redis-cli (ms) | ratio | vs $TARGET | rounds (module; redis-cli) |"
-    echo "|---|---:|---|---:|---:|---:|---|---|"
+    echo "| server | masters | step | module (ms) | redis-cli (ms) | ratio | vs $TARGET | rounds (module; redis-cli) | load before |"
+    echo "|---|---:|---|---:|---:|---:|---|---|---|"
 } >"$REPORT.tmp"
 : >"$PROFILE"
 
+# One round of one tool (sets a b c d). A round that fails (a tool's error, a broken cluster
+# after a step) is run once more on fresh nodes and counted in the report; a second failure
+# ends the run.
+RETRIED=()
+run_round() { # server tool
+    local attempt
+    for attempt in 1 2; do
+        exec 4< <(round "$1" "$2")
+        ROUND_PID=$!
+        read -r a b c d <&4 && return 0
+        wait "$ROUND_PID" 2>/dev/null
+        RETRIED+=("$LABEL $MASTERS+$MASTERS $ROUND_NO $2")
+        log "$2 round failed (attempt $attempt)"
+    done
+    die "$2 round failed twice"
+}
+
 STARTED=$(now_ms)
+CLI_USED=()
 first_size=${SIZES%% *}
 for server in $BENCH_SERVERS; do
     LABEL=$(server_label "$server")
+    REDIS_CLI=$(cli_for "$server")
+    CLI_USED+=("$LABEL: $(cli_label "$REDIS_CLI")")
     for MASTERS in $SIZES; do
+        LOAD_BEFORE=$(cut -d' ' -f1 /proc/loadavg)
         ((MASTERS >= 3)) || die "a size below 3 masters: $MASTERS"
         NODES=$((2 * MASTERS))
         WITH_IMPORT=0
@@ -353,19 +430,11 @@ for server in $BENCH_SERVERS; do
             ROUND_NO=round-$r
             log "$LABEL $MASTERS+$MASTERS round $r: module"
             a=- b=- c=- d=-
-            if [[ $TOOLS == *module* ]]; then
-                exec 4< <(round "$server" module)
-                ROUND_PID=$!
-                read -r a b c d <&4 || die "module round failed"
-            fi
+            [[ $TOOLS == *module* ]] && run_round "$server" module
             mc+=("$a") mr+=("$b") mb+=("$c") mi+=("$d")
             log "$LABEL $MASTERS+$MASTERS round $r: redis-cli"
             a=- b=- c=- d=-
-            if [[ $TOOLS == *cli* ]]; then
-                exec 4< <(round "$server" cli)
-                ROUND_PID=$!
-                read -r a b c d <&4 || die "redis-cli round failed"
-            fi
+            [[ $TOOLS == *cli* ]] && run_round "$server" cli
             cc+=("$a") cr+=("$b") cb+=("$c") ci+=("$d")
             log "module: ${mc[-1]} ${mr[-1]} ${mb[-1]} ${mi[-1]}; redis-cli: $a $b $c $d (create reshard rebalance import, ms; $((($(now_ms) - STARTED) / 1000)) s so far)"
         done
@@ -384,19 +453,24 @@ for server in $BENCH_SERVERS; do
             ratio=$(awk -v a="$mm" -v b="$cm" 'BEGIN {printf "%.2f", a / b}')
             verdict=-
             [[ $target == - ]] || verdict=$(awk -v r="$ratio" -v t="$target" 'BEGIN {print (r <= t ? "PASS" : "FAIL")}')
-            echo "| $LABEL | $MASTERS | $step | $mm | $cm | $ratio | $verdict | ${m[*]}; ${c[*]} |" >>"$REPORT.tmp"
+            echo "| $LABEL | $MASTERS | $step | $mm | $cm | $ratio | $verdict | ${m[*]}; ${c[*]} | $LOAD_BEFORE |" >>"$REPORT.tmp"
         done
     done
 done
 if [[ $TOOLS == *module* ]]; then
     {
         echo
-        echo "The module's CREATE step by step: each step's own ms (its reply's phases_ms), median of the rounds."
+        echo "The module's steps: CREATE's each step's own ms (its reply's phases_ms), RESHARD's and REBALANCE's"
+        echo "phases (CLUSTER.JOBS us_* counters: wall ms per phase over all batches; agreement_ms, elapsed_ms), medians of the rounds."
         echo
         python3 "$ROOT/bench/cluster_phases.py" "$PROFILE"
     } >>"$REPORT.tmp"
 fi
 {
+    echo
+    echo "redis-cli per server (\`--cluster\` for B; also the untimed checks):"
+    printf -- '- %s\n' "${CLI_USED[@]}"
+    ((${#RETRIED[@]} == 0)) || echo $'\n'"Rounds run again after a failure (see the log): ${RETRIED[*]}."
     echo
     echo "Run time: $((($(now_ms) - STARTED) / 1000)) s ($(date -u '+%Y-%m-%d %H:%M UTC')), load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
 } >>"$REPORT.tmp"

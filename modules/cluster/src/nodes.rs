@@ -88,7 +88,20 @@ pub fn add_node(
         existing,
         AGREEMENT_TIMEOUT,
         "the new node did not join",
-        |v| v.agree() && v.views.len() == count && v.views.iter().all(|nv| nv.nodes.len() == count),
+        |v| {
+            // By its own id and as a master, not just `count` entries: a node still in the
+            // handshake lists it under a random id, and one that knows the id but not yet its
+            // role refuses `SETSLOT ... NODE <new>` ("Target node is not a master": a
+            // REBALANCE right after, Valkey 9.1 at 25+25, 2 rounds of 2).
+            v.agree()
+                && v.views.len() == count
+                && v.views.iter().all(|nv| {
+                    nv.nodes.len() == count
+                        && nv.nodes.iter().any(|n| {
+                            n.id == new_id && !n.flags.handshake && (replica || n.is_master())
+                        })
+                })
+        },
     )?;
     let state_ok = |conn: &mut Conn| -> Result<bool> {
         Ok(conn
