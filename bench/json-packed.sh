@@ -127,20 +127,9 @@ for d in "${DOCS[@]}"; do
 done
 
 # --- 3. memory floor: plain strings of the packed length and of the text length -------------
-# A fresh server without module (the strings' cost is all there is to measure).
-start_plain() {
-    local server=$1 up=
-    PORT=$(free_port) || return 1
-    "$server" --port "$PORT" --bind 127.0.0.1 --dir "$WORK" --save '' --appendonly no \
-        --daemonize no --logfile '' >"$WORK/server.log" 2>&1 &
-    SERVER_PID=$!
-    for _ in $(seq $((START_TIMEOUT * 5))); do
-        if [[ $(cli PING 2>/dev/null) == PONG ]]; then up=1; break; fi
-        kill -0 "$SERVER_PID" 2>/dev/null || break
-        sleep 0.2
-    done
-    [[ -n $up ]] || { tail -n 5 "$WORK/server.log" >&2; return 1; }
-}
+# A fresh server without module (the strings' cost is all there is to measure), on a free
+# port (retried when another process takes it).
+start_plain() { TMP=$WORK start_server "$1" "" "strings"; }
 # used_memory delta per key of MEMORY_KEYS strings of $2 bytes (keys as bench/json.sh's).
 string_bytes() {
     local server=$1 len=$2 before after

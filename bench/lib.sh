@@ -83,7 +83,7 @@ server_label() {
 
 cli() { "$REDIS_CLI" -p "$PORT" "$@"; }
 
-# Start `$1` (server binary) with module `$2` (`$3`: a tag for messages), under the command
+# Start `$1` (server binary) with module `$2` (none if empty; `$3`: a tag for messages), under the command
 # prefix in the remaining arguments (e.g. valgrind ...), on a free port (retried when another
 # process takes it), in $TMP, with SERVER_ARGS. Sets PORT and SERVER_PID; logs to $TMP/server.log.
 start_server() {
@@ -92,7 +92,7 @@ start_server() {
     for attempt in 1 2 3; do
         PORT=$(free_port) || { log "$tag: no free port"; return 1; }
         "$@" "$server" --port "$PORT" --bind 127.0.0.1 --dir "$TMP" --save '' --appendonly no \
-            --daemonize no --logfile '' "${SERVER_ARGS[@]}" --loadmodule "$module" >"$TMP/server.log" 2>&1 &
+            --daemonize no --logfile '' "${SERVER_ARGS[@]}" ${module:+--loadmodule "$module"} >"$TMP/server.log" 2>&1 &
         SERVER_PID=$!
         deadline=$((SECONDS + START_TIMEOUT))
         while ((SECONDS < deadline)); do
