@@ -857,6 +857,7 @@ mod tests {
             "-1e400",
             "1e99999999999999999999",
             "1.8e308",
+            "-2e308",
             "+1",
             "{\"a\\/b\":1}",
             "{\"a\\u0041\":1}",
@@ -1109,7 +1110,15 @@ mod tests {
                     format!("{value:.digits$}"),
                     ryu::Buffer::new().format_finite(value).to_owned(),
                 ] {
-                    proptest::prop_assert!(agrees(&text), "{text:?} should take the fast pass");
+                    // Rounded to few digits, a double near the range's end prints out of range
+                    // (`{:.0e}` of -1.8e308 is "-2e308"): that text is an error, which only the
+                    // serde pass reports.
+                    if text.parse::<f64>().is_ok_and(f64::is_finite) {
+                        proptest::prop_assert!(agrees(&text), "{text:?} should take the fast pass");
+                    } else {
+                        proptest::prop_assert!(!agrees(&text), "{text:?} should not take the fast pass");
+                        proptest::prop_assert!(crate::text::canonicalize_str(&text, None).is_err(), "{text:?}");
+                    }
                 }
             }
         }
