@@ -35,6 +35,7 @@ pub mod jobs;
 pub mod migrate;
 pub mod monitor;
 pub mod nodes;
+pub mod settle;
 pub mod state;
 pub mod strays;
 pub mod topology;

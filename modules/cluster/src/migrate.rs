@@ -9,16 +9,14 @@
 //! source/target pairs move in parallel. The cluster must agree on its configuration before
 //! and after.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use rm::{Error, Result};
 use serde_json::json;
 
 use crate::jobs::{Job, Report};
-use crate::topology::{
-    self, Addr, ClusterView, Conn, Node, command, value_error, wait_for_agreement,
-};
+use crate::topology::{self, Addr, ClusterView, Conn, Node, command, value_error};
 
 /// How long the cluster may take to agree before and after a step.
 pub const AGREEMENT_TIMEOUT: Duration = Duration::from_secs(20);
@@ -622,9 +620,12 @@ pub fn move_slots(job: &Job, view: &ClusterView, moves: &[SlotMove]) -> Result<M
             }
         }
     }
+    // Done once every node, replicas too, shows the moved slots closed (`--cluster check`
+    // right after sees no open slot).
     job.progress("waiting for the nodes to agree");
     let moved_at = Instant::now();
-    wait_for_agreement(&view.seed, AGREEMENT_TIMEOUT)?;
+    let slots: BTreeSet<u16> = moves.iter().map(|m| m.slot).collect();
+    crate::settle::wait_for_closed(&view.seed, &slots, AGREEMENT_TIMEOUT)?;
     stats.agreement_ms = moved_at.elapsed().as_millis() as u64;
     Ok(stats)
 }
