@@ -30,6 +30,17 @@ fn json(con: &mut redis::Connection, args: &[&str]) -> serde_json::Value {
     serde_json::from_str(&text(con, args)).expect("JSON reply")
 }
 
+/// The port of an `"host:port"` address in a JSON reply.
+fn port_of(addr: &serde_json::Value) -> u16 {
+    addr.as_str()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
 fn crc16(bytes: &[u8]) -> u16 {
     let mut crc: u16 = 0;
     for &b in bytes {
@@ -222,15 +233,6 @@ fn create_gives_the_extra_replica_its_master() {
         // Not one sync delay waited out.
         let elapsed = created["elapsed_ms"].as_u64().unwrap();
         assert!(elapsed < 5000, "{n}: CREATE took {elapsed} ms");
-        let port_of = |addr: &serde_json::Value| -> u16 {
-            addr.as_str()
-                .unwrap()
-                .rsplit(':')
-                .next()
-                .unwrap()
-                .parse()
-                .unwrap()
-        };
         let masters = created["masters"].as_array().unwrap();
         assert_eq!(masters.len(), 3, "{n}: {created}");
         let mut replica_counts = Vec::new();
@@ -341,15 +343,6 @@ fn create_falls_back_when_nodes_refuse_eval() {
             args.extend(["REPLICAS", "1", "JSON"]);
             let created = json(&mut m, &args);
             assert_eq!(created["ok"], true, "{n}: {created}");
-            let port_of = |addr: &serde_json::Value| -> u16 {
-                addr.as_str()
-                    .unwrap()
-                    .rsplit(':')
-                    .next()
-                    .unwrap()
-                    .parse()
-                    .unwrap()
-            };
             let masters = created["masters"].as_array().unwrap();
             assert_eq!(masters.len(), 3, "{n}: {created}");
             let mut master_ports = Vec::new();
