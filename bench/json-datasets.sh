@@ -49,21 +49,7 @@ BENCH_TIMEOUT=${BENCH_TIMEOUT:-900}
 REPORT=$OUT_DIR/json-datasets.md
 DATA_DIR=$OUT_DIR/datasets
 
-# name | file | the path read (RedisJSON's benchmark definitions' where they have one)
-ALL_DATASETS=(pass-100 q4 q2 q1 q3 parser homogeneous yahoo2 yelp q5 issue674)
-declare -A D_FILE=(
-    [pass-100]=pass-100.json [q4]=api_replies_q4_gmaps_assist.json
-    [q2]=api_replies_q2_gmaps_areatraffic.json [q1]=api_replies_q1_google_autocomplete.json
-    [q3]=api_replies_q3_gmaps_passiveassist.json [parser]=parser-0000.json
-    [homogeneous]=homogeneous_integer_arrays.json [yahoo2]=pass-jsonsl-yahoo2.json
-    [yelp]=pass-jsonsl-yelp.json [q5]=api_replies_q5_gmaps_place.json [issue674]=issue674.json
-)
-declare -A D_PATH=(
-    [pass-100]='$.array_of_docs[1].sclr' [q4]='$[2]' [q2]='$[6]' [q1]='$[0][3]' [q3]='$[13]'
-    [parser]='$["web-app"].servlet[0]["servlet-name"]' [homogeneous]='$.prime_numbers[3]'
-    [yahoo2]='$.ResultSet.totalResultsAvailable' [yelp]='$.message.code' [q5]='$[29]'
-    [issue674]='$.childrens[2].uid'
-)
+# The documents: ALL_DATASETS, D_FILE and D_PATH (bench/lib.sh).
 read -ra DATASETS <<<"${DATASETS:-${ALL_DATASETS[*]}}"
 
 # A whole data set file goes in one argument (redis-cli --pipe).

@@ -75,14 +75,7 @@ for s in "${SERVERS[@]}"; do
         args_of "$r"
         LEN[$s,$r]=$(cli "${ARGS[@]/__rand_int__/000000000001}" | wc -c)
         fn='(Redis|Valkey)ModuleCommandDispatcher'; [[ $r == get ]] && fn=getCommand
-        "$CALLGRIND_CONTROL" --zero "$SERVER_PID" >/dev/null 2>&1
-        "$REDIS_BENCHMARK" -p "$PORT" -P 16 -c 50 -n "$GET_REQUESTS" -r 1000 "${ARGS[@]}" >/dev/null 2>&1
-        "$CALLGRIND_CONTROL" --dump="$r" "$SERVER_PID" >/dev/null 2>&1
-        dump=$(ls -t "$WORK"/cg.*.out.* 2>/dev/null | head -n 1)
-        total=$("$CALLGRIND_ANNOTATE" "$dump" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(/,/, "", $1); print $1; exit }')
-        read -r _ cmd < <(inclusive_ir "$dump" "$fn")
-        rm -f "$dump"
-        IR[$s,$r]=$((total / GET_REQUESTS)) CMD[$s,$r]=$((cmd / GET_REQUESTS))
+        read -r "IR[$s,$r]" "CMD[$s,$r]" < <(request_ir "$WORK/cg" "$r" "$fn" "$GET_REQUESTS" "${ARGS[@]}")
         log "${LABEL[$s]} ${NAME[$r]}: ${IR[$s,$r]} Ir/request (command ${CMD[$s,$r]}), reply ${LEN[$s,$r]} B"
     done
     shutdown_server callgrind || true

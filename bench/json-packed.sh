@@ -52,22 +52,9 @@ for pair in $REJSON_BYTES; do REJSON[${pair%%:*}]=${pair#*:}; done
 REPORT=$OUT_DIR/json-packed.md
 PROBE=${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/packed_probe
 
-# name | file | path (bench/json-datasets.sh's)
-DOCS=(json-doc pass-100 q4 q2 q1 q3 parser homogeneous yahoo2 yelp q5 issue674)
-declare -A D_FILE=(
-    [pass-100]=pass-100.json [q4]=api_replies_q4_gmaps_assist.json
-    [q2]=api_replies_q2_gmaps_areatraffic.json [q1]=api_replies_q1_google_autocomplete.json
-    [q3]=api_replies_q3_gmaps_passiveassist.json [parser]=parser-0000.json
-    [homogeneous]=homogeneous_integer_arrays.json [yahoo2]=pass-jsonsl-yahoo2.json
-    [yelp]=pass-jsonsl-yelp.json [q5]=api_replies_q5_gmaps_place.json [issue674]=issue674.json
-)
-declare -A D_PATH=(
-    [json-doc]='$.friends[1].name'
-    [pass-100]='$.array_of_docs[1].sclr' [q4]='$[2]' [q2]='$[6]' [q1]='$[0][3]' [q3]='$[13]'
-    [parser]='$["web-app"].servlet[0]["servlet-name"]' [homogeneous]='$.prime_numbers[3]'
-    [yahoo2]='$.ResultSet.totalResultsAvailable' [yelp]='$.message.code' [q5]='$[29]'
-    [issue674]='$.childrens[2].uid'
-)
+# The bench document and RedisJSON's datasets (ALL_DATASETS, D_FILE, D_PATH: bench/lib.sh).
+DOCS=(json-doc "${ALL_DATASETS[@]}")
+D_PATH[json-doc]='$.friends[1].name'
 
 for tool in "$REDIS_CLI" "$REDIS_BENCHMARK" "$VALGRIND" "$CALLGRIND_ANNOTATE" "$CALLGRIND_CONTROL" tar awk; do
     command -v "$tool" >/dev/null || die "required tool not found: $tool"
@@ -174,20 +161,8 @@ if [[ -f $JSON_SO ]]; then
             printf "*4\r\n$8\r\nJSON.SET\r\n$%d\r\n%s\r\n$1\r\n$\r\n$%d\r\n%s\r\n", length(jkey), jkey, length(doc), doc
         } }')
     [[ $(cli DBSIZE) == 2000 ]] || die "GET server: expected 2000 keys"
-    # Per request: the whole process's Ir (everything the server does for one, network
-    # included) and the command's own (getCommand / the module dispatcher), as "total command".
-    per_request() {
-        local name=$1 fn=$2 dump total cmd
-        shift 2
-        "$CALLGRIND_CONTROL" --zero "$SERVER_PID" >/dev/null 2>&1
-        "$REDIS_BENCHMARK" -p "$PORT" -P 16 -c 50 -n "$GET_REQUESTS" -r 1000 "$@" >/dev/null 2>&1
-        "$CALLGRIND_CONTROL" --dump="$name" "$SERVER_PID" >/dev/null 2>&1
-        dump=$(ls -t "$WORK"/get.*.out.* 2>/dev/null | head -n 1)
-        total=$("$CALLGRIND_ANNOTATE" "$dump" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(/,/, "", $1); print $1; exit }')
-        read -r _ cmd < <(inclusive_ir "$dump" "$fn")
-        rm -f "$dump"
-        echo "$((total / GET_REQUESTS)) $((cmd / GET_REQUESTS))"
-    }
+    # Per request: the whole process's Ir and the command's own (bench/lib.sh's request_ir).
+    per_request() { request_ir "$WORK/get" "$1" "$2" "$GET_REQUESTS" "${@:3}"; }
     g=() gc=() j=() jc=()
     for ((round = 1; round <= ROUNDS; round++)); do
         read -r a b < <(per_request get getCommand GET 'str:__rand_int__')

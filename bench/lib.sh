@@ -165,7 +165,43 @@ calls_of() {
         END { print n + 0 }' "$1"
 }
 
+# Instructions per request of `redis-benchmark -P 16 -c 50 -n $4 -r 1000 <the rest>` against the
+# server under callgrind (PORT, SERVER_PID; started with --callgrind-out-file=$1.%p.out): the
+# whole process's (everything the server does for one, network included) and function `$3`'s
+# inclusive (the command's own: getCommand, the module dispatcher), echoed as "total command".
+# `$2` names the dump, which is removed after.
+request_ir() {
+    local prefix=$1 name=$2 fn=$3 n=$4 dump total cmd
+    shift 4
+    "$CALLGRIND_CONTROL" --zero "$SERVER_PID" >/dev/null 2>&1
+    "$REDIS_BENCHMARK" -p "$PORT" -P 16 -c 50 -n "$n" -r 1000 "$@" >/dev/null 2>&1
+    "$CALLGRIND_CONTROL" --dump="$name" "$SERVER_PID" >/dev/null 2>&1
+    dump=$(ls -t "$prefix".*.out.* 2>/dev/null | head -n 1)
+    total=$("$CALLGRIND_ANNOTATE" "$dump" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(/,/, "", $1); print $1; exit }')
+    read -r _ cmd < <(inclusive_ir "$dump" "$fn")
+    rm -f "$dump"
+    echo "$((total / n)) $((cmd / n))"
+}
+
 # The median of the arguments, with MEDIAN_DIGITS decimals.
 median() { printf '%s\n' "$@" | sort -g | awk -v fmt="%.${MEDIAN_DIGITS}f" '{ v[NR] = $1 } END {
     if (NR == 0) exit; if (NR % 2) printf fmt, v[(NR + 1) / 2]
     else printf fmt, (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# RedisJSON v2.8.19's benchmark documents (tests/benchmarks/datasets/ of its tests tarball; read
+# at run time, never copied here), as bench/json-datasets.sh and bench/json-packed.sh use them:
+# name | file | the path read (RedisJSON's benchmark definitions' where they have one).
+ALL_DATASETS=(pass-100 q4 q2 q1 q3 parser homogeneous yahoo2 yelp q5 issue674)
+declare -A D_FILE=(
+    [pass-100]=pass-100.json [q4]=api_replies_q4_gmaps_assist.json
+    [q2]=api_replies_q2_gmaps_areatraffic.json [q1]=api_replies_q1_google_autocomplete.json
+    [q3]=api_replies_q3_gmaps_passiveassist.json [parser]=parser-0000.json
+    [homogeneous]=homogeneous_integer_arrays.json [yahoo2]=pass-jsonsl-yahoo2.json
+    [yelp]=pass-jsonsl-yelp.json [q5]=api_replies_q5_gmaps_place.json [issue674]=issue674.json
+)
+declare -A D_PATH=(
+    [pass-100]='$.array_of_docs[1].sclr' [q4]='$[2]' [q2]='$[6]' [q1]='$[0][3]' [q3]='$[13]'
+    [parser]='$["web-app"].servlet[0]["servlet-name"]' [homogeneous]='$.prime_numbers[3]'
+    [yahoo2]='$.ResultSet.totalResultsAvailable' [yelp]='$.message.code' [q5]='$[29]'
+    [issue674]='$.childrens[2].uid'
+)
