@@ -51,15 +51,6 @@ args_of() {
         jspace) ARGS=(JSON.GET 'doc:__rand_int__' SPACE ' ') ;;
     esac
 }
-load_keys() {
-    cli --pipe >/dev/null 2>&1 < <(DOC="$DOC" LC_ALL=C awk 'BEGIN { doc = ENVIRON["DOC"]
-        for (i = 0; i < 1000; i++) {
-            key = sprintf("str:%012d", i); jkey = sprintf("doc:%012d", i)
-            printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", length(key), key, length(doc), doc
-            printf "*4\r\n$8\r\nJSON.SET\r\n$%d\r\n%s\r\n$1\r\n$\r\n$%d\r\n%s\r\n", length(jkey), jkey, length(doc), doc
-        } }')
-    [[ $(cli DBSIZE) == 2000 ]] || { log "expected 2000 keys"; return 1; }
-}
 
 declare -A IR CMD RATE LEN LABEL
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/json-packed-proxy.XXXXXX") || die "mktemp failed"
@@ -70,7 +61,7 @@ for s in "${SERVERS[@]}"; do
     # --- 1. instructions per request --------------------------------------------------------
     start_server "$s" "$JSON_SO" callgrind "$VALGRIND" --tool=callgrind \
         --callgrind-out-file="$WORK/cg.%p.out" || die "${LABEL[$s]}: callgrind server failed"
-    load_keys || die "${LABEL[$s]}: loading failed"
+    load_doc_keys || die "${LABEL[$s]}: loading failed"
     for r in "${REQS[@]}"; do
         args_of "$r"
         LEN[$s,$r]=$(cli "${ARGS[@]/__rand_int__/000000000001}" | wc -c)
@@ -82,7 +73,7 @@ for s in "${SERVERS[@]}"; do
     # --- 2. requests per second ---------------------------------------------------------------
     for ((round = 1; round <= ROUNDS; round++)); do
         start_server "$s" "$JSON_SO" "rate $round" || die "${LABEL[$s]}: server failed"
-        load_keys || die "${LABEL[$s]}: loading failed"
+        load_doc_keys || die "${LABEL[$s]}: loading failed"
         line=
         for r in "${REQS[@]}"; do
             args_of "$r"

@@ -154,13 +154,7 @@ if [[ -f $JSON_SO ]]; then
     DOC=$(tr -d '\n' <"$ROOT/bench/json-doc.json")
     start_server "$GET_SERVER" "$JSON_SO" get "$VALGRIND" --tool=callgrind \
         --callgrind-out-file="$WORK/get.%p.out" || die "GET server failed to start"
-    cli --pipe >/dev/null 2>&1 < <(DOC="$DOC" LC_ALL=C awk 'BEGIN { doc = ENVIRON["DOC"]
-        for (i = 0; i < 1000; i++) {
-            key = sprintf("str:%012d", i); jkey = sprintf("doc:%012d", i)
-            printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", length(key), key, length(doc), doc
-            printf "*4\r\n$8\r\nJSON.SET\r\n$%d\r\n%s\r\n$1\r\n$\r\n$%d\r\n%s\r\n", length(jkey), jkey, length(doc), doc
-        } }')
-    [[ $(cli DBSIZE) == 2000 ]] || die "GET server: expected 2000 keys"
+    load_doc_keys || die "GET server: loading the keys failed"
     # Per request: the whole process's Ir and the command's own (bench/lib.sh's request_ir).
     per_request() { request_ir "$WORK/get" "$1" "$2" "$GET_REQUESTS" "${@:3}"; }
     g=() gc=() j=() jc=()

@@ -183,6 +183,18 @@ request_ir() {
     echo "$((total / n)) $((cmd / n))"
 }
 
+# 1000 keys of the text $DOC as plain strings (str:…) and 1000 as JSON documents (doc:…), the
+# keys redis-benchmark's -r 1000 draws, on the server at PORT.
+load_doc_keys() {
+    cli --pipe >/dev/null 2>&1 < <(DOC="$DOC" LC_ALL=C awk 'BEGIN { doc = ENVIRON["DOC"]
+        for (i = 0; i < 1000; i++) {
+            key = sprintf("str:%012d", i); jkey = sprintf("doc:%012d", i)
+            printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", length(key), key, length(doc), doc
+            printf "*4\r\n$8\r\nJSON.SET\r\n$%d\r\n%s\r\n$1\r\n$\r\n$%d\r\n%s\r\n", length(jkey), jkey, length(doc), doc
+        } }')
+    [[ $(cli DBSIZE) == 2000 ]] || { log "expected 2000 keys"; return 1; }
+}
+
 # The median of the arguments, with MEDIAN_DIGITS decimals.
 median() { printf '%s\n' "$@" | sort -g | awk -v fmt="%.${MEDIAN_DIGITS}f" '{ v[NR] = $1 } END {
     if (NR == 0) exit; if (NR % 2) printf fmt, v[(NR + 1) / 2]
